@@ -1,0 +1,71 @@
+// Decoded images and their geometry, as the loaders return them and the writers take them.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace maskeval {
+
+// Thrown for any problem with one input file: unreadable, corrupt, unsupported, wrong content.
+// The message names the reason; the caller adds the case and the file.
+class InputError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class PixelType { kU8, kI8, kU16, kI16, kU32, kI32, kU64, kI64, kF32, kF64 };
+
+const char* pixel_type_name(PixelType t);
+int pixel_type_size(PixelType t);
+
+// Where the pixels sit in space. Axis 0 (x) is the fastest-varying one in memory.
+struct Geometry {
+  int ndim = 2;                                // 2 or 3
+  std::array<int64_t, 3> shape{1, 1, 1};       // x, y, z; unused axes are 1
+  std::array<double, 3> spacing{1.0, 1.0, 1.0};  // physical size of a pixel per axis
+  std::string spacing_unit;                    // "mm", "um", "m" or "" when unknown
+  std::string format;                          // "png", "tiff", "nifti", "opencv"
+  // For NIfTI inputs: the raw header (348 bytes NIfTI-1 or 540 bytes NIfTI-2, in the file's
+  // byte order), copied into every volume written for this case so that it keeps the
+  // qform/sform, pixdim and units of the source.
+  std::vector<uint8_t> nifti_header;
+
+  int64_t voxels() const { return shape[0] * shape[1] * shape[2]; }
+  bool same_grid(const Geometry& o) const { return shape == o.shape; }
+};
+
+// Pixel values exactly as stored in the file (palette images give palette indices),
+// native byte order, channels interleaved, x fastest.
+struct RawImage {
+  Geometry geom;
+  PixelType type = PixelType::kU8;
+  int channels = 1;
+  std::vector<uint8_t> bytes;
+
+  int64_t voxels() const { return geom.voxels(); }
+};
+
+// True when the path names a file the loaders can read (by extension).
+bool is_mask_file(const std::string& path);
+
+// Reads PNG (8/16-bit, grey, palette as indices, RGB/RGBA), TIFF (when built with libtiff),
+// NIfTI-1/-2 (.nii, .nii.gz, any integer or float type), and, when built with OpenCV, the
+// other formats OpenCV reads unchanged. Throws InputError with the reason.
+RawImage read_image(const std::string& path);
+
+// Writers. Each writes to `path + ".tmp"` and renames, so a file that exists is whole.
+// 2D label or map image as greyscale PNG, 8- or 16-bit.
+void write_png_gray(const std::string& path, const void* pixels, int64_t width, int64_t height,
+                    int bit_depth);
+// A volume with the geometry of `like` (its NIfTI header when present, else its shape and
+// spacing) and the given pixel type (kU8, kU16 or kF32).
+void write_nifti(const std::string& path, const Geometry& like, PixelType type,
+                 const void* pixels);
+
+// Writes bytes to path atomically (temporary name, then rename). Throws std::runtime_error.
+void write_file_atomic(const std::string& path, const std::string& bytes);
+
+}  // namespace maskeval

@@ -1,0 +1,264 @@
+// CPU counting pass: the tuple histogram of a case.
+//
+// Each voxel's tuple of R labels is packed into a key (rater r in bits [r*b, (r+1)*b), b the
+// bit width of the largest label). Three paths, chosen from R*b:
+//   <= 16 bits: a dense histogram indexed by the key (binary masks with up to 16 raters);
+//   <= 64 bits: unanimous voxels counted per label, the rest in an open-addressing hash table;
+//   wider:      unanimous voxels per label, the rest in a hash map keyed by the tuple bytes.
+// Voxels are taken in blocks; a block whose keys are all equal is counted in one addition.
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+
+#include "cpu/parallel.h"
+#include "maskeval/counts.h"
+
+namespace maskeval {
+namespace {
+
+constexpr int64_t kBlock = 256;
+
+int bit_width(Label max_label) {
+  int b = 1;
+  while ((1u << b) <= max_label) ++b;
+  return b;
+}
+
+// Open addressing, linear probing; key 0 marks an empty slot (the all-zero tuple is unanimous
+// and never stored here).
+class KeyCounter {
+ public:
+  KeyCounter() { resize(1024); }
+  void add(uint64_t key, uint64_t count) {
+    if ((used_ + 1) * 2 > keys_.size()) resize(keys_.size() * 2);
+    size_t i = slot(key);
+    while (keys_[i] != 0 && keys_[i] != key) i = (i + 1) & mask_;
+    if (keys_[i] == 0) {
+      keys_[i] = key;
+      ++used_;
+    }
+    counts_[i] += count;
+  }
+  template <class F>
+  void for_each(F&& f) const {
+    for (size_t i = 0; i < keys_.size(); ++i)
+      if (keys_[i] != 0) f(keys_[i], counts_[i]);
+  }
+
+ private:
+  size_t slot(uint64_t key) const { return (key * 0x9E3779B97F4A7C15ull) >> shift_; }
+  void resize(size_t capacity) {
+    std::vector<uint64_t> old_keys(capacity, 0), old_counts(capacity, 0);
+    old_keys.swap(keys_);
+    old_counts.swap(counts_);
+    mask_ = capacity - 1;
+    shift_ = 64;
+    for (size_t c = capacity; c > 1; c >>= 1) --shift_;
+    used_ = 0;
+    for (size_t i = 0; i < old_keys.size(); ++i)
+      if (old_keys[i] != 0) add(old_keys[i], old_counts[i]);
+  }
+  std::vector<uint64_t> keys_, counts_;
+  size_t mask_ = 0, used_ = 0;
+  int shift_ = 64;
+};
+
+// Everything one thread counted.
+struct Partial {
+  std::vector<uint64_t> dense;      // dense path: count per key
+  std::vector<uint64_t> unanimous;  // other paths: count per label
+  KeyCounter packed;
+  std::unordered_map<std::string, uint64_t> wide;
+};
+
+template <class T>
+void count_dense(const CaseView& v, int bits, int64_t begin, int64_t end, Partial& out) {
+  const int raters = v.rater_count();
+  uint16_t keys[kBlock];
+  for (int64_t start = begin; start < end; start += kBlock) {
+    const int64_t n = std::min(kBlock, end - start);
+    const T* first = static_cast<const T*>(v.raters[0]) + start;
+    for (int64_t i = 0; i < n; ++i) keys[i] = first[i];
+    for (int r = 1; r < raters; ++r) {
+      const T* x = static_cast<const T*>(v.raters[r]) + start;
+      const int shift = r * bits;
+      for (int64_t i = 0; i < n; ++i) keys[i] = static_cast<uint16_t>(keys[i] | (x[i] << shift));
+    }
+    uint16_t differ = 0;
+    for (int64_t i = 0; i < n; ++i) differ |= static_cast<uint16_t>(keys[i] ^ keys[0]);
+    if (differ == 0) {
+      out.dense[keys[0]] += static_cast<uint64_t>(n);
+    } else {
+      for (int64_t i = 0; i < n; ++i) ++out.dense[keys[i]];
+    }
+  }
+}
+
+template <class T>
+void count_packed(const CaseView& v, int bits, int64_t begin, int64_t end, Partial& out) {
+  const int raters = v.rater_count();
+  uint64_t keys[kBlock];
+  T differ[kBlock];
+  for (int64_t start = begin; start < end; start += kBlock) {
+    const int64_t n = std::min(kBlock, end - start);
+    const T* first = static_cast<const T*>(v.raters[0]) + start;
+    for (int64_t i = 0; i < n; ++i) {
+      keys[i] = first[i];
+      differ[i] = 0;
+    }
+    for (int r = 1; r < raters; ++r) {
+      const T* x = static_cast<const T*>(v.raters[r]) + start;
+      const int shift = r * bits;
+      for (int64_t i = 0; i < n; ++i) {
+        keys[i] |= static_cast<uint64_t>(x[i]) << shift;
+        differ[i] = static_cast<T>(differ[i] | (x[i] ^ first[i]));
+      }
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      if (differ[i] == 0) {
+        ++out.unanimous[first[i]];
+      } else {
+        out.packed.add(keys[i], 1);
+      }
+    }
+  }
+}
+
+template <class T>
+void count_wide(const CaseView& v, int64_t begin, int64_t end, Partial& out) {
+  const int raters = v.rater_count();
+  std::string key(static_cast<size_t>(raters) * sizeof(Label), '\0');
+  for (int64_t i = begin; i < end; ++i) {
+    const T first = static_cast<const T*>(v.raters[0])[i];
+    bool same = true;
+    for (int r = 0; r < raters; ++r) {
+      const Label l = static_cast<const T*>(v.raters[r])[i];
+      same = same && l == first;
+      std::memcpy(&key[r * sizeof(Label)], &l, sizeof(Label));
+    }
+    if (same) {
+      ++out.unanimous[first];
+    } else {
+      ++out.wide[key];
+    }
+  }
+}
+
+void validate(const CaseView& v) {
+  if (v.rater_count() < 1 || v.rater_count() > kMaxRaters)
+    throw std::invalid_argument("a case needs 1 to " + std::to_string(kMaxRaters) + " raters, not " +
+                                std::to_string(v.rater_count()));
+  if (v.label_bytes != 1 && v.label_bytes != 2)
+    throw std::invalid_argument("labels must be 1 or 2 bytes wide");
+  if (v.label_bytes == 1 && v.max_label > 255)
+    throw std::invalid_argument("max_label exceeds the 8-bit label type");
+  if (v.voxels < 0) throw std::invalid_argument("negative voxel count");
+  for (const void* p : v.raters)
+    if (p == nullptr && v.voxels > 0) throw std::invalid_argument("null rater array");
+}
+
+}  // namespace
+
+namespace cpu {
+
+TupleHistogram count_tuples(const CaseView& v, int threads) {
+  validate(v);
+  const int raters = v.rater_count();
+  const int bits = bit_width(v.max_label);
+  const int key_bits = raters * bits;
+  const bool dense = key_bits <= 16;
+  const bool packed = !dense && key_bits <= 64;
+  const int64_t min_per_thread = 1 << 16;
+  int parts = std::max(1, std::min<int>(threads, static_cast<int>(v.voxels / min_per_thread)));
+
+  std::vector<Partial> partials(parts);
+  parallel_ranges(v.voxels, parts, [&](int part, int64_t begin, int64_t end) {
+    Partial& p = partials[part];
+    if (dense) {
+      p.dense.assign(size_t{1} << key_bits, 0);
+      if (v.label_bytes == 1) count_dense<uint8_t>(v, bits, begin, end, p);
+      else count_dense<uint16_t>(v, bits, begin, end, p);
+    } else {
+      p.unanimous.assign(static_cast<size_t>(v.max_label) + 1, 0);
+      if (packed) {
+        if (v.label_bytes == 1) count_packed<uint8_t>(v, bits, begin, end, p);
+        else count_packed<uint16_t>(v, bits, begin, end, p);
+      } else {
+        if (v.label_bytes == 1) count_wide<uint8_t>(v, begin, end, p);
+        else count_wide<uint16_t>(v, begin, end, p);
+      }
+    }
+  });
+
+  // Merge the partials into unanimous counts per label and a list of (tuple, count) rows.
+  std::vector<uint64_t> unanimous(static_cast<size_t>(v.max_label) + 1, 0);
+  std::vector<Label> tuples;
+  std::vector<uint64_t> counts;
+  std::vector<Label> t(raters);
+  const uint64_t label_mask = (uint64_t{1} << bits) - 1;
+  auto add_key = [&](uint64_t key, uint64_t c) {
+    bool same = true;
+    for (int r = 0; r < raters; ++r) {
+      t[r] = static_cast<Label>((key >> (r * bits)) & label_mask);
+      same = same && t[r] == t[0];
+    }
+    if (same) {
+      unanimous[t[0]] += c;
+    } else {
+      tuples.insert(tuples.end(), t.begin(), t.end());
+      counts.push_back(c);
+    }
+  };
+  if (dense) {
+    for (size_t key = 0; key < partials[0].dense.size(); ++key) {
+      uint64_t c = 0;
+      for (const Partial& p : partials) c += p.dense[key];
+      if (c != 0) add_key(key, c);
+    }
+  } else {
+    for (const Partial& p : partials)
+      for (size_t l = 0; l < p.unanimous.size(); ++l) unanimous[l] += p.unanimous[l];
+    if (packed) {
+      KeyCounter merged;
+      for (const Partial& p : partials) p.packed.for_each([&](uint64_t k, uint64_t c) { merged.add(k, c); });
+      merged.for_each(add_key);
+    } else {
+      std::unordered_map<std::string, uint64_t> merged;
+      for (const Partial& p : partials)
+        for (const auto& kv : p.wide) merged[kv.first] += kv.second;
+      for (const auto& kv : merged) {
+        for (int r = 0; r < raters; ++r) std::memcpy(&t[r], &kv.first[r * sizeof(Label)], sizeof(Label));
+        tuples.insert(tuples.end(), t.begin(), t.end());
+        counts.push_back(kv.second);
+      }
+    }
+  }
+
+  TupleHistogram h;
+  h.raters = raters;
+  h.voxels = v.voxels;
+  for (size_t l = 0; l < unanimous.size(); ++l) {
+    if (unanimous[l] == 0) continue;
+    h.unanimous_labels.push_back(static_cast<Label>(l));
+    h.unanimous_counts.push_back(unanimous[l]);
+  }
+  std::vector<size_t> order(counts.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return std::lexicographical_compare(tuples.begin() + a * raters, tuples.begin() + (a + 1) * raters,
+                                        tuples.begin() + b * raters, tuples.begin() + (b + 1) * raters);
+  });
+  h.tuples.reserve(tuples.size());
+  h.counts.reserve(counts.size());
+  for (size_t row : order) {
+    h.tuples.insert(h.tuples.end(), tuples.begin() + row * raters, tuples.begin() + (row + 1) * raters);
+    h.counts.push_back(counts[row]);
+  }
+  return h;
+}
+
+}  // namespace cpu
+}  // namespace maskeval
