@@ -1,0 +1,48 @@
+// What a run's results say over the dataset, as JSON and as a table people read.
+#pragma once
+
+#include <ostream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "maskeval/run.h"
+
+namespace maskeval {
+
+struct LabelSummary {
+  Label label = 0;
+  size_t cases = 0;  // cases in which the label appears
+  size_t pairs = 0;  // rater pairs with a defined Dice
+  double mean_dice = NAN, median_dice = NAN, min_dice = NAN;
+  double mean_fleiss_kappa = NAN;
+  std::map<std::string, double> rater_mean_dice;  // each rater against the others
+};
+
+// A case that most needs a human to look at it: lowest mean pairwise Dice first.
+struct Adjudication {
+  std::string id;
+  double mean_dice = NAN;
+  Label worst_label = 0;
+  std::string rater_a, rater_b;
+  double worst_dice = NAN;
+};
+
+struct Summary {
+  std::vector<LabelSummary> labels;
+  std::vector<Adjudication> adjudicate;
+};
+
+Summary summarize(const RunResult& result, size_t adjudicate_top);
+
+const char* empty_policy_text(EmptyPolicy p);
+
+// The JSON report (the contract is docs/report.md).
+nlohmann::ordered_json report_json(const RunResult& result, const Summary& summary,
+                                   const RunOptions& options);
+
+// The table printed at the end of a run.
+void print_summary(std::ostream& out, const RunResult& result, const Summary& summary,
+                   const RunOptions& options, const std::string& report_path);
+
+}  // namespace maskeval

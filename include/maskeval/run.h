@@ -1,0 +1,124 @@
+// A dataset, the options of a run over it, and what the run finds.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "maskeval/counts.h"
+#include "maskeval/image.h"
+#include "maskeval/labels.h"
+
+namespace maskeval {
+
+// Files per label: kWholeMap when the file is a label map, else the label the file is a binary
+// mask of (several files for one label are unioned).
+constexpr int kWholeMap = -1;
+using LabelFiles = std::map<int, std::vector<std::string>>;
+
+struct CaseSpec {
+  std::string id;
+  std::map<std::string, LabelFiles> raters;  // by rater name (sorted)
+  LabelFiles reference;                      // empty when the case has none
+  std::string problem;                       // found while listing: the case fails with it
+  std::string problem_file;
+};
+
+struct Dataset {
+  std::vector<CaseSpec> cases;  // sorted by id
+  bool per_label = false;       // files are binary masks of one label each (manifest `label`)
+};
+
+// Thrown for a dataset description that cannot be used at all (usage error, exit code 1).
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// --cases DIR: every folder under DIR (at any depth) in which `rater_glob` (relative to the
+// folder; "" means every mask file directly in it) matches a file is a case; `reference` names a
+// file inside each case folder.
+Dataset dataset_from_case_folders(const std::string& root, const std::string& rater_glob,
+                                  const std::string& reference);
+// --rater [NAME=]DIR, repeated: files matched by their path inside each rater folder;
+// `reference_dir` ("" for none) is a folder of reference files matched the same way.
+Dataset dataset_from_rater_folders(const std::vector<std::string>& rater_dirs,
+                                   const std::string& reference_dir);
+// --manifest FILE.csv with columns case,rater,path and optional label and role
+// (rater|reference). Paths are relative to the manifest's folder.
+Dataset dataset_from_manifest(const std::string& csv_path);
+
+enum class Command { kAgree, kFuse };
+enum class Backend { kAuto, kCpu, kCuda };
+
+struct RunOptions {
+  Command command = Command::kAgree;
+  ForegroundRule foreground;
+  Label max_label = kMaxLabel;
+  EmptyPolicy empty = EmptyPolicy::kOne;
+  bool include_background = false;
+  bool write_maps = true;
+  std::string out_dir = "maskeval-out";
+  int threads = 0;  // 0: all cores
+  Backend backend = Backend::kAuto;
+  bool strict = false;
+  bool progress = false;
+  // fuse --method majority
+  TiePolicy tie = TiePolicy::kUndecided;
+  int undecided_label = -1;  // -1: max label + 1 of each case
+  std::vector<Label> paint_order;
+};
+
+struct LabelResult {
+  LabelCounts counts;
+  std::vector<double> dice, iou, cohen_kappa;  // R*R
+  double fleiss_kappa = 0;
+  std::string agreement_map, entropy_map;  // per-label maps (per-label datasets only)
+};
+
+struct MajorityResult {
+  Label undecided = 0;
+  std::vector<std::pair<Label, uint64_t>> counts;
+  std::string mask;
+  // Against the case's reference, when it has one.
+  bool has_reference = false;
+  uint64_t mismatched = 0;
+  std::map<Label, double> dice_vs_reference;
+};
+
+struct CaseResult {
+  std::string id;
+  std::vector<std::string> raters;
+  std::map<std::string, std::vector<std::string>> files;  // by rater
+  std::string reference_file;
+  Geometry geom;
+  std::vector<LabelResult> labels;
+  std::optional<double> fleiss_kappa_all;  // label-map cases only
+  std::string agreement_map, entropy_map;
+  std::optional<MajorityResult> majority;
+  double mean_pairwise_dice = 0;  // over reported labels and rater pairs; NaN when none
+};
+
+struct FailedCase {
+  std::string id, file, reason;
+};
+
+struct RunResult {
+  std::string backend;
+  std::string backend_note;
+  std::vector<CaseResult> cases;
+  std::vector<FailedCase> failed;
+  bool aborted = false;  // --strict stopped the run at the first bad case
+};
+
+// Thrown when the run cannot go on at all (backend unavailable, output not writable).
+class FatalError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Processes every case; a bad case is listed in `failed` (or, with strict, ends the run).
+RunResult run_dataset(const Dataset& data, const RunOptions& options);
+
+}  // namespace maskeval

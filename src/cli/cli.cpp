@@ -1,0 +1,193 @@
+#include "cli/cli.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "maskeval/report.h"
+#include "maskeval/run.h"
+
+namespace maskeval {
+namespace {
+
+const char* kExitCodes =
+    "Exit codes: 0 all cases done; 1 usage error; 2 the run could not go on (output not "
+    "writable, backend unavailable); 3 finished, but some cases failed (listed in the report "
+    "under failed_cases).";
+
+struct Cli {
+  std::string cases, raters, reference, manifest, foreground = "labels", empty = "1";
+  std::string json, backend = "auto", method = "majority", tie = "undecided", paint_order;
+  std::vector<std::string> rater_dirs;
+  RunOptions run;
+  int undecided = -1;
+  int max_label = kMaxLabel;
+  size_t adjudicate = 10;
+  bool no_maps = false, quiet = false;
+};
+
+void add_common(CLI::App* app, Cli& c) {
+  auto* g = app->add_option_group("dataset", "Where the masks are (exactly one of these)");
+  g->add_option("--cases", c.cases, "Folder with one folder per case (found at any depth)");
+  g->add_option("--rater", c.rater_dirs,
+                "[NAME=]DIR: one folder per rater, files matched by name (repeat it)");
+  g->add_option("--manifest", c.manifest,
+                "CSV with columns case,rater,path and optional label, role (rater|reference)");
+  g->require_option(1);
+  app->add_option("--raters", c.raters,
+                  "With --cases: glob of rater files inside a case folder, e.g. 'experts/*.png' "
+                  "(default: every mask file directly in it)");
+  app->add_option("--reference", c.reference,
+                  "With --cases: reference file inside each case folder (e.g. gold.png); with "
+                  "--rater: a folder of reference files");
+  app->add_option("--foreground", c.foreground,
+                  "How pixel values become labels: labels (values are labels), nonzero, "
+                  "value=V, <T, <=T, >T, >=T (e.g. '<128' for dark foreground)")
+      ->capture_default_str();
+  app->add_option("--max-label", c.max_label, "A label above this is an error for the case")
+      ->check(CLI::Range(1, kMaxLabel))
+      ->capture_default_str();
+  app->add_option("--empty", c.empty,
+                  "Dice/IoU/kappa when both masks of a label are empty: 1, nan or 0")
+      ->check(CLI::IsMember({"1", "nan", "0"}))
+      ->capture_default_str();
+  app->add_flag("--include-background", c.run.include_background,
+                "Report label 0 too (it still counts towards Fleiss' kappa over all labels)");
+  app->add_flag("--no-maps", c.no_maps, "Do not write the agreement and entropy maps");
+  app->add_option("-o,--out", c.run.out_dir, "Output folder")->capture_default_str();
+  app->add_option("--json", c.json, "Report path (default: OUT/report.json)");
+  app->add_option("--threads", c.run.threads, "Threads (default: all cores)")
+      ->check(CLI::Range(1, 4096));
+  app->add_option("--backend", c.backend, "auto, cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+  app->add_flag("--strict", c.run.strict, "Stop at the first bad case");
+  app->add_option("--adjudicate", c.adjudicate,
+                  "How many cases to list as most needing adjudication")
+      ->capture_default_str();
+  app->add_flag("-q,--quiet", c.quiet, "No progress bar and no summary table");
+}
+
+std::vector<Label> parse_label_list(const std::string& text) {
+  std::vector<Label> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t used = 0;
+    long v = -1;
+    try {
+      v = std::stol(item, &used);
+    } catch (const std::exception&) {
+    }
+    if (used != item.size() || v < 0 || v > kMaxLabel)
+      throw UsageError("--paint-order: '" + item + "' is not a label (0..65535)");
+    out.push_back(static_cast<Label>(v));
+  }
+  return out;
+}
+
+Dataset load_dataset(const Cli& c) {
+  if (!c.cases.empty()) return dataset_from_case_folders(c.cases, c.raters, c.reference);
+  if (!c.raters.empty()) throw UsageError("--raters applies to --cases only");
+  if (!c.rater_dirs.empty()) return dataset_from_rater_folders(c.rater_dirs, c.reference);
+  if (!c.reference.empty()) throw UsageError("--reference does not apply to --manifest (use role)");
+  return dataset_from_manifest(c.manifest);
+}
+
+int execute(Cli& c, Command command) {
+  RunOptions& o = c.run;
+  o.command = command;
+  o.foreground = ForegroundRule::parse(c.foreground);
+  o.max_label = static_cast<Label>(c.max_label);
+  o.empty = c.empty == "1" ? EmptyPolicy::kOne : (c.empty == "0" ? EmptyPolicy::kZero : EmptyPolicy::kNaN);
+  o.write_maps = !c.no_maps;
+  o.backend = c.backend == "cpu" ? Backend::kCpu : (c.backend == "cuda" ? Backend::kCuda : Backend::kAuto);
+  o.tie = c.tie == "lowest" ? TiePolicy::kLowest : TiePolicy::kUndecided;
+  o.undecided_label = c.undecided;
+  if (!c.paint_order.empty()) o.paint_order = parse_label_list(c.paint_order);
+  o.progress = !c.quiet && isatty(STDERR_FILENO);
+  if (command == Command::kFuse && c.method != "majority")
+    throw UsageError("--method " + c.method + " is not available in this version (use majority)");
+
+  const Dataset data = load_dataset(c);
+  RunResult result = run_dataset(data, o);
+  if (!result.backend_note.empty() && !c.quiet) std::cerr << "maskeval: " << result.backend_note << "\n";
+
+  const Summary summary = summarize(result, c.adjudicate);
+  const std::string json_path =
+      c.json.empty() ? (std::filesystem::path(o.out_dir) / "report.json").string() : c.json;
+  try {
+    const auto parent = std::filesystem::path(json_path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent);
+    write_file_atomic(json_path, report_json(result, summary, o).dump(1) + "\n");
+  } catch (const std::exception& e) {
+    throw FatalError("cannot write the report " + json_path + ": " + e.what());
+  }
+  if (!c.quiet) print_summary(std::cout, result, summary, o, json_path);
+  for (const FailedCase& f : result.failed)
+    std::cerr << "maskeval: case " << f.id << " skipped: " << (f.file.empty() ? "" : f.file + ": ")
+              << f.reason << "\n";
+  return result.failed.empty() ? kExitOk : kExitFailedCases;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"maskeval: can your segmentation ground truth be trusted? Agreement between "
+               "annotators, consensus masks, over whole datasets."};
+  app.footer(kExitCodes);
+  app.set_version_flag("--version", std::string("maskeval ") + MASKEVAL_VERSION);
+  app.require_subcommand(1);
+  Cli c;
+  Command command = Command::kAgree;
+  auto* agree = app.add_subcommand(
+      "agree", "Inter-annotator agreement: per label Dice/IoU/Cohen's kappa matrices, Fleiss' "
+               "kappa, agreement and entropy maps, cases to adjudicate");
+  add_common(agree, c);
+  agree->callback([&] { command = Command::kAgree; });
+  auto* fuse = app.add_subcommand(
+      "fuse", "Consensus masks (majority vote), with everything agree reports");
+  add_common(fuse, c);
+  fuse->add_option("--method", c.method, "Consensus method: majority")
+      ->check(CLI::IsMember({"majority", "staple", "mlstaple"}))
+      ->capture_default_str();
+  fuse->add_option("--tie", c.tie,
+                   "Ties at the top: undecided (ITK LabelVoting: the undecided label) or lowest "
+                   "(MONAI VoteEnsemble: the lowest tied label wins)")
+      ->check(CLI::IsMember({"undecided", "lowest"}))
+      ->capture_default_str();
+  fuse->add_option("--undecided-label", c.undecided,
+                   "Label of tied voxels under --tie undecided (default: max label + 1)")
+      ->check(CLI::Range(0, kMaxLabel));
+  fuse->add_option("--paint-order", c.paint_order,
+                   "For per-label manifests: order in which per-label consensus masks are "
+                   "painted, later overwriting earlier (e.g. 1,3,2)");
+  fuse->callback([&] { command = Command::kFuse; });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  try {
+    return execute(c, command);
+  } catch (const UsageError& e) {
+    std::cerr << "maskeval: " << e.what() << "\n(run maskeval " << (command == Command::kFuse ? "fuse" : "agree")
+              << " --help for the options)\n";
+    return kExitUsage;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "maskeval: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const FatalError& e) {
+    std::cerr << "maskeval: error: " << e.what() << "\n";
+    return kExitFatal;
+  } catch (const std::exception& e) {
+    std::cerr << "maskeval: error: " << e.what() << "\n";
+    return kExitFatal;
+  }
+}
+
+}  // namespace maskeval

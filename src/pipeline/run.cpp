@@ -1,0 +1,551 @@
+// Running agree / fuse over a dataset: load, count, derive, write, case by case in parallel.
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "cpu/parallel.h"
+#include "maskeval/device.h"
+#include "maskeval/run.h"
+
+namespace maskeval {
+namespace fs = std::filesystem;
+namespace {
+
+// A problem with one case: the file it concerns and why.
+struct CaseFailure {
+  std::string file, reason;
+};
+
+LabelImage load_labels(const std::string& path, const ForegroundRule& rule, Label max_label) {
+  try {
+    return to_labels(read_image(path), rule, max_label);
+  } catch (const InputError& e) {
+    throw CaseFailure{path, e.what()};
+  } catch (const std::bad_alloc&) {
+    throw CaseFailure{path, "out of memory while decoding"};
+  }
+}
+
+void require_same_grid(const LabelImage& img, const std::string& file, const LabelImage& first,
+                       const std::string& first_file) {
+  if (img.geom.same_grid(first.geom)) return;
+  auto shape = [](const Geometry& g) {
+    std::string s = std::to_string(g.shape[0]) + "x" + std::to_string(g.shape[1]);
+    if (g.ndim == 3) s += "x" + std::to_string(g.shape[2]);
+    return s;
+  };
+  throw CaseFailure{file, "size mismatch: " + shape(img.geom) + " here, " + shape(first.geom) +
+                              " in " + first_file};
+}
+
+// Where a case's output files go, and in which format (NIfTI inputs give NIfTI outputs).
+struct OutputFiles {
+  fs::path dir;
+  bool nifti = false;
+  const Geometry* geom = nullptr;
+
+  std::string path(const std::string& name) const {
+    return (dir / (name + (nifti ? ".nii.gz" : ".png"))).string();
+  }
+  void prepare() const {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) throw FatalError("cannot create output folder " + dir.string() + ": " + ec.message());
+  }
+  // Labels: uint8 when they fit, else uint16.
+  std::string write_labels(const std::string& name, const std::vector<Label>& labels) const {
+    prepare();
+    const std::string p = path(name);
+    const bool narrow = *std::max_element(labels.begin(), labels.end()) < 256;
+    std::vector<uint8_t> bytes;
+    const void* data = labels.data();
+    if (narrow) {
+      bytes.assign(labels.begin(), labels.end());
+      data = bytes.data();
+    }
+    write_any(p, data, narrow ? PixelType::kU8 : PixelType::kU16);
+    return p;
+  }
+  // Fractions in [0, 1]: float32 NIfTI, or 8-bit PNG scaled to 0..255.
+  std::string write_fraction(const std::string& name, const std::vector<float>& map) const {
+    prepare();
+    const std::string p = path(name);
+    if (nifti) {
+      write_any(p, map.data(), PixelType::kF32);
+    } else {
+      std::vector<uint8_t> bytes(map.size());
+      for (size_t i = 0; i < map.size(); ++i)
+        bytes[i] = static_cast<uint8_t>(std::lround(std::clamp(map[i], 0.0f, 1.0f) * 255.0f));
+      write_any(p, bytes.data(), PixelType::kU8);
+    }
+    return p;
+  }
+
+ private:
+  void write_any(const std::string& p, const void* data, PixelType type) const {
+    try {
+      if (nifti) {
+        write_nifti(p, *geom, type, data);
+      } else {
+        write_png_gray(p, data, geom->shape[0], geom->shape[1] * geom->shape[2],
+                       type == PixelType::kU8 ? 8 : 16);
+      }
+    } catch (const std::exception& e) {
+      throw FatalError(std::string("cannot write ") + p + ": " + e.what());
+    }
+  }
+};
+
+LabelResult label_result(LabelCounts counts, int64_t voxels, EmptyPolicy empty) {
+  LabelResult r;
+  const int n = static_cast<int>(counts.volume.size());
+  r.dice.resize(n * n);
+  r.iou.resize(n * n);
+  r.cohen_kappa.resize(n * n);
+  for (int a = 0; a < n; ++a) {
+    for (int b = 0; b < n; ++b) {
+      const uint64_t i = counts.inter(a, b), va = counts.volume[a], vb = counts.volume[b];
+      r.dice[a * n + b] = dice(i, va, vb, empty);
+      r.iou[a * n + b] = iou(i, va, vb, empty);
+      r.cohen_kappa[a * n + b] = cohen_kappa_binary(i, va, vb, voxels, empty);
+    }
+  }
+  r.fleiss_kappa = fleiss_kappa_binary(counts.votes.data(), n, empty);
+  r.counts = std::move(counts);
+  return r;
+}
+
+LabelCounts empty_counts(Label label, int raters, int64_t voxels) {
+  LabelCounts c;
+  c.label = label;
+  c.volume.assign(raters, 0);
+  c.intersection.assign(static_cast<size_t>(raters) * raters, 0);
+  c.votes.assign(raters + 1, 0);
+  c.votes[0] = static_cast<uint64_t>(voxels);
+  return c;
+}
+
+double mean_pairwise_dice(const CaseResult& c) {
+  const int n = static_cast<int>(c.raters.size());
+  double sum = 0;
+  int count = 0;
+  for (const LabelResult& l : c.labels)
+    for (int a = 0; a < n; ++a)
+      for (int b = a + 1; b < n; ++b)
+        if (!std::isnan(l.dice[a * n + b])) {
+          sum += l.dice[a * n + b];
+          ++count;
+        }
+  return count == 0 ? NAN : sum / count;
+}
+
+Label undecided_label(const RunOptions& o, Label max_label) {
+  if (o.undecided_label >= 0) return static_cast<Label>(o.undecided_label);
+  if (max_label >= kMaxLabel)
+    throw CaseFailure{"", "label 65535 is used, so max label + 1 cannot be the undecided label; "
+                          "pass --undecided-label"};
+  return static_cast<Label>(max_label + 1);
+}
+
+void compare_with_reference(const std::vector<Label>& majority, const LabelImage& ref,
+                            bool include_background, MajorityResult& m) {
+  std::map<Label, std::array<uint64_t, 3>> counts;  // label -> (majority, reference, both)
+  m.has_reference = true;
+  m.mismatched = 0;
+  for (size_t i = 0; i < majority.size(); ++i) {
+    const Label a = majority[i], b = ref.at(static_cast<int64_t>(i));
+    ++counts[a][0];
+    ++counts[b][1];
+    if (a == b) {
+      ++counts[a][2];
+    } else {
+      ++m.mismatched;
+    }
+  }
+  for (const auto& [label, c] : counts)
+    if (label != 0 || include_background)
+      m.dice_vs_reference[label] = dice(c[2], c[0], c[1], EmptyPolicy::kNaN);
+}
+
+// --- One case whose files are label maps -------------------------------------------------
+void process_label_maps(const CaseSpec& spec, const RunOptions& o, const fs::path& out_dir,
+                        int threads, CaseResult& res) {
+  std::vector<std::string> files;
+  for (const auto& [name, by_label] : spec.raters) {
+    const auto it = by_label.find(kWholeMap);
+    if (it == by_label.end() || it->second.size() != 1)
+      throw CaseFailure{"", "rater '" + name + "' has " +
+                                std::to_string(it == by_label.end() ? 0 : it->second.size()) +
+                                " label maps in this case; expected one"};
+    res.raters.push_back(name);
+    res.files[name] = it->second;
+    files.push_back(it->second[0]);
+  }
+  const int r = static_cast<int>(files.size());
+  std::vector<LabelImage> images(r);
+  std::vector<CaseFailure> failures(r);
+  std::vector<char> failed(r, 0);
+  parallel_ranges(r, std::min(threads, r), [&](int, int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      try {
+        images[i] = load_labels(files[i], o.foreground, o.max_label);
+      } catch (const CaseFailure& f) {
+        failures[i] = f;
+        failed[i] = 1;
+      }
+    }
+  });
+  for (int i = 0; i < r; ++i)
+    if (failed[i]) throw failures[i];
+  for (int i = 1; i < r; ++i) require_same_grid(images[i], files[i], images[0], files[0]);
+  res.geom = images[0].geom;
+
+  CaseView view;
+  view.voxels = res.geom.voxels();
+  view.label_bytes = 1;
+  for (const LabelImage& img : images) view.max_label = std::max(view.max_label, img.max_label);
+  for (const LabelImage& img : images) view.label_bytes = std::max(view.label_bytes, img.label_bytes);
+  for (LabelImage& img : images) {
+    if (view.label_bytes == 2) widen_to_16(img);
+    view.raters.push_back(img.data.data());
+  }
+  if (view.max_label == 0) view.max_label = 1;
+
+  const TupleHistogram hist = cpu::count_tuples(view, threads);
+  const std::vector<LabelCounts> counts = label_counts(hist);
+  res.fleiss_kappa_all = fleiss_kappa_all(counts, r, view.voxels, o.empty);
+  for (const LabelCounts& c : counts)
+    if (c.label != 0 || o.include_background)
+      res.labels.push_back(label_result(c, view.voxels, o.empty));
+
+  const bool fuse = o.command == Command::kFuse;
+  if (!fuse && !o.write_maps) return;
+  VoteRule rule;
+  rule.tie = o.tie;
+  rule.categories = static_cast<int>(counts.size());
+  rule.undecided = fuse ? undecided_label(o, view.max_label) : 0;
+  std::vector<Label> majority(fuse ? view.voxels : 0);
+  std::vector<float> agreement(o.write_maps ? view.voxels : 0), entropy(agreement.size());
+  cpu::vote_maps(view, rule,
+                 {fuse ? majority.data() : nullptr, o.write_maps ? agreement.data() : nullptr,
+                  o.write_maps ? entropy.data() : nullptr},
+                 threads);
+  const OutputFiles out{out_dir, res.geom.format == "nifti", &res.geom};
+  if (o.write_maps) {
+    res.agreement_map = out.write_fraction("agreement", agreement);
+    res.entropy_map = out.write_fraction("entropy", entropy);
+  }
+  if (fuse) {
+    MajorityResult m;
+    m.undecided = rule.undecided;
+    m.counts = majority_counts(hist, rule);
+    m.mask = out.write_labels("majority", majority);
+    const auto ref = spec.reference.find(kWholeMap);
+    if (ref != spec.reference.end()) {
+      res.reference_file = ref->second.at(0);
+      const LabelImage img = load_labels(res.reference_file, o.foreground, o.max_label);
+      require_same_grid(img, res.reference_file, images[0], files[0]);
+      compare_with_reference(majority, img, o.include_background, m);
+    }
+    res.majority = std::move(m);
+  }
+}
+
+// --- One case whose files are binary masks of one label each ---------------------------------
+void process_per_label(const CaseSpec& spec, const RunOptions& o, const fs::path& out_dir,
+                       int threads, CaseResult& res) {
+  // A file holds a binary mask: with the default rule, any nonzero value is foreground.
+  ForegroundRule rule = o.foreground;
+  if (rule.kind == ForegroundRule::Kind::kLabels) rule.kind = ForegroundRule::Kind::kNonzero;
+
+  std::set<Label> labels;
+  for (const auto& [name, by_label] : spec.raters) {
+    res.raters.push_back(name);
+    for (const auto& [label, files] : by_label) {
+      labels.insert(static_cast<Label>(label));
+      auto& list = res.files[name];
+      list.insert(list.end(), files.begin(), files.end());
+    }
+  }
+  const int r = static_cast<int>(res.raters.size());
+  // masks[label][rater]: the union of the rater's files for that label.
+  std::map<Label, std::vector<std::vector<uint8_t>>> masks;
+  LabelImage first;
+  std::string first_file;
+  for (int i = 0; i < r; ++i) {
+    for (const auto& [label, files] : spec.raters.at(res.raters[i])) {
+      auto& per_rater = masks[static_cast<Label>(label)];
+      per_rater.resize(r);
+      for (const std::string& f : files) {
+        const LabelImage img = load_labels(f, rule, o.max_label);
+        if (first_file.empty()) {
+          first_file = f;
+          first.geom = img.geom;
+        }
+        require_same_grid(img, f, first, first_file);
+        binary_mask_of(img, 1, per_rater[i], !per_rater[i].empty());
+      }
+    }
+  }
+  res.geom = first.geom;
+  const int64_t voxels = res.geom.voxels();
+  for (auto& [label, per_rater] : masks)
+    for (auto& m : per_rater)
+      if (m.empty()) m.assign(voxels, 0);  // no file: the rater marked nothing of this label
+
+  const bool fuse = o.command == Command::kFuse;
+  const OutputFiles out{out_dir, res.geom.format == "nifti", &res.geom};
+  const Label undecided = fuse ? undecided_label(o, *labels.rbegin()) : 0;
+  std::map<Label, std::vector<Label>> votes;  // per label: binary majority, 2 = tie
+  for (const Label label : labels) {
+    CaseView view;
+    view.voxels = voxels;
+    view.max_label = 1;
+    for (const auto& m : masks[label]) view.raters.push_back(m.data());
+    const TupleHistogram hist = cpu::count_tuples(view, threads);
+    LabelCounts c = empty_counts(label, r, voxels);
+    for (LabelCounts& lc : label_counts(hist))
+      if (lc.label == 1) c = std::move(lc);
+    c.label = label;
+    LabelResult lr = label_result(std::move(c), voxels, o.empty);
+    if (fuse || o.write_maps) {
+      VoteRule vr{o.tie, 2, 2};
+      std::vector<Label> majority(fuse ? voxels : 0);
+      std::vector<float> agreement(o.write_maps ? voxels : 0), entropy(agreement.size());
+      cpu::vote_maps(view, vr,
+                     {fuse ? majority.data() : nullptr, o.write_maps ? agreement.data() : nullptr,
+                      o.write_maps ? entropy.data() : nullptr},
+                     threads);
+      const std::string suffix = "_label" + std::to_string(label);
+      if (o.write_maps) {
+        lr.agreement_map = out.write_fraction("agreement" + suffix, agreement);
+        lr.entropy_map = out.write_fraction("entropy" + suffix, entropy);
+      }
+      if (fuse) votes[label] = std::move(majority);
+    }
+    res.labels.push_back(std::move(lr));
+  }
+  if (!fuse) return;
+
+  // Paint the per-label consensus masks into one label map.
+  std::vector<Label> order;
+  for (const Label l : labels)
+    if (std::find(o.paint_order.begin(), o.paint_order.end(), l) == o.paint_order.end())
+      order.push_back(l);
+  if (o.paint_order.empty()) {
+    std::map<std::pair<Label, Label>, uint64_t> overlaps;
+    for (int64_t i = 0; i < voxels; ++i) {
+      Label seen = 0;
+      for (const Label l : labels) {
+        if (votes[l][i] != 1) continue;
+        if (seen != 0) ++overlaps[{seen, l}];
+        seen = l;
+      }
+    }
+    if (!overlaps.empty()) {
+      const auto& [pair, n] = *overlaps.begin();
+      throw CaseFailure{"", "labels " + std::to_string(pair.first) + " and " +
+                                std::to_string(pair.second) + " overlap in " + std::to_string(n) +
+                                " voxels of the consensus; pass --paint-order (labels painted "
+                                "later overwrite earlier ones, e.g. --paint-order 1,3,2)"};
+    }
+  }
+  for (const Label l : o.paint_order)
+    if (labels.count(l)) order.push_back(l);
+  std::vector<Label> painted(voxels, 0);
+  for (const Label l : order) {
+    const std::vector<Label>& v = votes[l];
+    for (int64_t i = 0; i < voxels; ++i) {
+      if (v[i] == 1) painted[i] = l;
+      else if (v[i] == 2) painted[i] = undecided;
+    }
+  }
+  MajorityResult m;
+  m.undecided = undecided;
+  std::map<Label, uint64_t> counts;
+  for (const Label l : painted) ++counts[l];
+  m.counts.assign(counts.begin(), counts.end());
+  m.mask = out.write_labels("majority", painted);
+  if (!spec.reference.empty()) {
+    LabelImage ref;
+    const auto whole = spec.reference.find(kWholeMap);
+    if (whole != spec.reference.end()) {
+      res.reference_file = whole->second.at(0);
+      ref = load_labels(res.reference_file, o.foreground, o.max_label);
+      require_same_grid(ref, res.reference_file, first, first_file);
+    } else {
+      // Reference given per label: paint its masks in the same order.
+      std::vector<Label> ref_map(voxels, 0);
+      for (const Label l : order) {
+        const auto it = spec.reference.find(l);
+        if (it == spec.reference.end()) continue;
+        std::vector<uint8_t> mask;
+        for (const std::string& f : it->second) {
+          const LabelImage img = load_labels(f, rule, o.max_label);
+          require_same_grid(img, f, first, first_file);
+          binary_mask_of(img, 1, mask, !mask.empty());
+          if (res.reference_file.empty()) res.reference_file = f;
+        }
+        for (int64_t i = 0; i < voxels; ++i)
+          if (mask[i]) ref_map[i] = l;
+      }
+      ref.geom = first.geom;
+      ref.label_bytes = 2;
+      ref.data.resize(voxels * 2);
+      std::memcpy(ref.data.data(), ref_map.data(), voxels * 2);
+    }
+    compare_with_reference(painted, ref, o.include_background, m);
+  }
+  res.majority = std::move(m);
+}
+
+void process_case(const CaseSpec& spec, const Dataset& data, const RunOptions& o, int threads,
+                  CaseResult& res) {
+  res.id = spec.id;
+  if (!spec.problem.empty()) throw CaseFailure{spec.problem_file, spec.problem};
+  if (spec.raters.size() < 2)
+    throw CaseFailure{spec.raters.empty() ? "" : spec.raters.begin()->second.begin()->second.at(0),
+                      "fewer than 2 raters (" + std::to_string(spec.raters.size()) + ")"};
+  const fs::path out_dir = fs::path(o.out_dir) / "cases" / spec.id;
+  if (data.per_label) {
+    process_per_label(spec, o, out_dir, threads, res);
+  } else {
+    process_label_maps(spec, o, out_dir, threads, res);
+  }
+  res.mean_pairwise_dice = mean_pairwise_dice(res);
+}
+
+void choose_backend(const RunOptions& o, RunResult& result) {
+  const DeviceStatus s = cuda_device_status();
+  result.backend = "cpu";
+  switch (o.backend) {
+    case Backend::kCpu:
+      return;
+    case Backend::kCuda:
+      if (!s.built) throw FatalError("--backend cuda: " + s.message);
+      if (s.devices == 0) throw FatalError("--backend cuda: " + s.message);
+      throw FatalError("--backend cuda: device " + s.name +
+                       " found, but this version has no CUDA engine yet; use --backend cpu");
+    case Backend::kAuto:
+      if (!s.built) {
+        result.backend_note = "backend cpu (built without CUDA)";
+      } else if (s.devices == 0) {
+        result.backend_note = "backend cpu (" + s.message + ")";
+      } else {
+        result.backend_note = "backend cpu (CUDA device " + s.name +
+                              " present; this version counts on the CPU)";
+      }
+      return;
+  }
+}
+
+class Progress {
+ public:
+  Progress(bool on, size_t total) : on_(on), total_(total) {
+    if (on_) thread_ = std::thread([this] { loop(); });
+  }
+  ~Progress() {
+    if (!on_) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+    draw();
+    std::fputc('\n', stderr);
+  }
+  void tick() { done_.fetch_add(1); }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stop_) {
+      draw();
+      wake_.wait_for(lock, std::chrono::milliseconds(200));
+    }
+  }
+  void draw() {
+    const size_t done = done_.load();
+    const int width = 30;
+    const int filled = total_ == 0 ? width : static_cast<int>(width * done / total_);
+    std::fprintf(stderr, "\r[%s%s] %zu/%zu cases", std::string(filled, '#').c_str(),
+                 std::string(width - filled, '.').c_str(), done, total_);
+    std::fflush(stderr);
+  }
+  bool on_;
+  size_t total_;
+  std::atomic<size_t> done_{0};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+RunResult run_dataset(const Dataset& data, const RunOptions& o) {
+  RunResult result;
+  choose_backend(o, result);
+  const int threads = o.threads > 0 ? o.threads : hardware_threads();
+  const size_t n = data.cases.size();
+  const int workers = static_cast<int>(std::max<size_t>(1, std::min<size_t>(threads, n)));
+  const int inner = std::max(1, threads / workers);
+
+  std::vector<CaseResult> results(n);
+  std::vector<std::optional<FailedCase>> failures(n);
+  std::vector<char> done(n, 0);
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::exception_ptr fatal;
+  std::mutex fatal_mutex;
+  {
+    Progress progress(o.progress, n);
+    parallel_ranges(workers, workers, [&](int, int64_t, int64_t) {
+      for (size_t i = next++; i < n && !stop; i = next++) {
+        try {
+          process_case(data.cases[i], data, o, inner, results[i]);
+        } catch (const CaseFailure& f) {
+          failures[i] = FailedCase{data.cases[i].id, f.file, f.reason};
+          if (o.strict) stop = true;
+        } catch (const FatalError&) {
+          std::lock_guard<std::mutex> lock(fatal_mutex);
+          if (!fatal) fatal = std::current_exception();
+          stop = true;
+        } catch (const std::bad_alloc&) {
+          failures[i] = FailedCase{data.cases[i].id, "", "out of memory"};
+          if (o.strict) stop = true;
+        } catch (const std::exception& e) {
+          failures[i] = FailedCase{data.cases[i].id, "", std::string("internal error: ") + e.what()};
+          if (o.strict) stop = true;
+        }
+        done[i] = 1;
+        progress.tick();
+      }
+    });
+  }
+  if (fatal) std::rethrow_exception(fatal);
+  for (size_t i = 0; i < n; ++i) {
+    if (!done[i]) continue;
+    if (failures[i]) {
+      result.failed.push_back(*failures[i]);
+    } else {
+      result.cases.push_back(std::move(results[i]));
+    }
+  }
+  result.aborted = o.strict && !result.failed.empty();
+  return result;
+}
+
+}  // namespace maskeval

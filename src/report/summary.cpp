@@ -1,0 +1,87 @@
+// Dataset-level figures from the per-case results.
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "maskeval/report.h"
+
+namespace maskeval {
+namespace {
+
+double median_of(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2.0;
+}
+
+double mean_of(const std::vector<double>& v) {
+  if (v.empty()) return NAN;
+  double s = 0;
+  for (double x : v) s += x;
+  return s / static_cast<double>(v.size());
+}
+
+}  // namespace
+
+const char* empty_policy_text(EmptyPolicy p) {
+  return p == EmptyPolicy::kOne ? "1" : (p == EmptyPolicy::kZero ? "0" : "nan");
+}
+
+Summary summarize(const RunResult& result, size_t adjudicate_top) {
+  struct Acc {
+    size_t cases = 0;
+    std::vector<double> pair_dice, fleiss;
+    std::map<std::string, std::vector<double>> rater_dice;
+  };
+  std::map<Label, Acc> acc;
+  Summary s;
+  for (const CaseResult& c : result.cases) {
+    const int n = static_cast<int>(c.raters.size());
+    Adjudication adj;
+    adj.id = c.id;
+    adj.mean_dice = c.mean_pairwise_dice;
+    for (const LabelResult& l : c.labels) {
+      Acc& a = acc[l.counts.label];
+      ++a.cases;
+      if (!std::isnan(l.fleiss_kappa)) a.fleiss.push_back(l.fleiss_kappa);
+      for (int i = 0; i < n; ++i) {
+        for (int j = 0; j < n; ++j) {
+          const double d = l.dice[i * n + j];
+          if (i == j || std::isnan(d)) continue;
+          a.rater_dice[c.raters[i]].push_back(d);
+          if (j < i) continue;
+          a.pair_dice.push_back(d);
+          if (std::isnan(adj.worst_dice) || d < adj.worst_dice) {
+            adj.worst_dice = d;
+            adj.worst_label = l.counts.label;
+            adj.rater_a = c.raters[i];
+            adj.rater_b = c.raters[j];
+          }
+        }
+      }
+    }
+    if (!std::isnan(adj.mean_dice)) s.adjudicate.push_back(adj);
+  }
+  for (auto& [label, a] : acc) {
+    LabelSummary ls;
+    ls.label = label;
+    ls.cases = a.cases;
+    ls.pairs = a.pair_dice.size();
+    ls.mean_dice = mean_of(a.pair_dice);
+    ls.median_dice = median_of(a.pair_dice);
+    if (!a.pair_dice.empty()) ls.min_dice = *std::min_element(a.pair_dice.begin(), a.pair_dice.end());
+    ls.mean_fleiss_kappa = mean_of(a.fleiss);
+    for (const auto& [rater, v] : a.rater_dice) ls.rater_mean_dice[rater] = mean_of(v);
+    s.labels.push_back(std::move(ls));
+  }
+  std::stable_sort(s.adjudicate.begin(), s.adjudicate.end(),
+                   [](const Adjudication& a, const Adjudication& b) {
+                     if (a.mean_dice != b.mean_dice) return a.mean_dice < b.mean_dice;
+                     return a.id < b.id;
+                   });
+  if (s.adjudicate.size() > adjudicate_top) s.adjudicate.resize(adjudicate_top);
+  return s;
+}
+
+}  // namespace maskeval

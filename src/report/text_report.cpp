@@ -1,0 +1,68 @@
+// The summary table printed at the end of a run.
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "maskeval/report.h"
+
+namespace maskeval {
+namespace {
+
+std::string fixed(double v, int width = 7) {
+  char buf[32];
+  if (std::isnan(v)) {
+    std::snprintf(buf, sizeof buf, "%*s", width, "-");
+  } else {
+    std::snprintf(buf, sizeof buf, "%*.3f", width, v);
+  }
+  return buf;
+}
+
+std::string pad(const std::string& s, size_t width) {
+  return s.size() >= width ? s : s + std::string(width - s.size(), ' ');
+}
+
+}  // namespace
+
+void print_summary(std::ostream& out, const RunResult& result, const Summary& summary,
+                   const RunOptions& o, const std::string& report_path) {
+  out << "maskeval " << (o.command == Command::kFuse ? "fuse" : "agree") << ": "
+      << result.cases.size() << " cases, " << result.failed.size() << " failed"
+      << (result.aborted ? " (stopped at the first bad case: --strict)" : "") << "; backend "
+      << result.backend << "; both-empty masks score " << empty_policy_text(o.empty) << "\n\n";
+  if (!summary.labels.empty()) {
+    out << "label   cases  pairs  mean Dice  median     min  mean Fleiss\n";
+    for (const LabelSummary& l : summary.labels) {
+      char line[160];
+      std::snprintf(line, sizeof line, "%-6u %6zu %6zu    %s %s %s      %s\n", l.label, l.cases,
+                    l.pairs, fixed(l.mean_dice).c_str(), fixed(l.median_dice).c_str(),
+                    fixed(l.min_dice).c_str(), fixed(l.mean_fleiss_kappa).c_str());
+      out << line;
+    }
+    for (const LabelSummary& l : summary.labels) {
+      if (l.rater_mean_dice.empty()) continue;
+      size_t width = 5;
+      for (const auto& kv : l.rater_mean_dice) width = std::max(width, kv.first.size());
+      out << "\nlabel " << l.label << ": each rater's mean Dice against the others\n";
+      for (const auto& [rater, v] : l.rater_mean_dice)
+        out << "  " << pad(rater, width) << " " << fixed(v) << "\n";
+    }
+  }
+  if (!summary.adjudicate.empty()) {
+    size_t width = 4;
+    for (const Adjudication& a : summary.adjudicate) width = std::max(width, a.id.size());
+    out << "\ncases that most need adjudication (lowest mean pairwise Dice)\n";
+    for (const Adjudication& a : summary.adjudicate)
+      out << "  " << pad(a.id, width) << " " << fixed(a.mean_dice) << "   worst: label "
+          << a.worst_label << ", " << a.rater_a << " vs " << a.rater_b << fixed(a.worst_dice)
+          << "\n";
+  }
+  if (!result.failed.empty()) {
+    out << "\nfailed cases (skipped)\n";
+    for (const FailedCase& f : result.failed)
+      out << "  " << f.id << ": " << (f.file.empty() ? "" : f.file + ": ") << f.reason << "\n";
+  }
+  out << "\nreport: " << report_path << "\n";
+}
+
+}  // namespace maskeval

@@ -1,0 +1,328 @@
+// Datasets, runs and their outputs, on small synthetic cases written to a temporary folder.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "maskeval/report.h"
+#include "maskeval/run.h"
+#include "test_util.h"
+
+namespace maskeval {
+namespace {
+
+using test::TempDir;
+using test::write_gray;
+
+RunOptions options(const TempDir& dir, Command command = Command::kAgree) {
+  RunOptions o;
+  o.command = command;
+  o.out_dir = dir / "out";
+  o.threads = 2;
+  o.backend = Backend::kCpu;
+  return o;
+}
+
+const FailedCase* failure_of(const RunResult& r, const std::string& id) {
+  for (const FailedCase& f : r.failed)
+    if (f.id == id) return &f;
+  return nullptr;
+}
+
+TEST(Dataset, CaseFoldersAtAnyDepth) {
+  TempDir d;
+  const std::vector<uint8_t> px(4, 0);
+  write_gray(d / "data/a/r2.png", 2, 2, px);
+  write_gray(d / "data/a/r1.png", 2, 2, px);
+  write_gray(d / "data/a/gold.png", 2, 2, px);
+  write_gray(d / "data/group/b/experts/x.png", 2, 2, px);
+  write_gray(d / "data/group/b/experts/y.png", 2, 2, px);
+  test::write_text(d / "data/group/notes.txt", "not a mask");
+
+  // Default: any folder holding mask files directly is a case.
+  const Dataset flat = dataset_from_case_folders(d / "data", "", "gold.png");
+  ASSERT_EQ(flat.cases.size(), 2u);
+  EXPECT_EQ(flat.cases[1].id, "group/b/experts");
+  EXPECT_EQ(flat.cases[1].problem, "reference file missing");
+  EXPECT_EQ(flat.cases[0].id, "a");
+  EXPECT_EQ(flat.cases[0].raters.size(), 2u);  // gold.png is the reference, not a rater
+  EXPECT_EQ(flat.cases[0].raters.begin()->first, "r1");
+  EXPECT_EQ(flat.cases[0].reference.at(kWholeMap).size(), 1u);
+
+  const Dataset nested = dataset_from_case_folders(d / "data", "experts/*.png", "");
+  ASSERT_EQ(nested.cases.size(), 1u);
+  EXPECT_EQ(nested.cases[0].id, "group/b");
+  EXPECT_EQ(nested.cases[0].raters.begin()->first, "experts/x");
+
+  EXPECT_THROW(dataset_from_case_folders(d / "data", "*.tif", ""), UsageError);
+  EXPECT_THROW(dataset_from_case_folders(d / "missing", "", ""), UsageError);
+}
+
+TEST(Dataset, RaterFoldersMatchFilesByName) {
+  TempDir d;
+  const std::vector<uint8_t> px(4, 1);
+  write_gray(d / "ann1/s1.png", 2, 2, px);
+  write_gray(d / "ann2/s1.png", 2, 2, px);
+  write_gray(d / "ann1/sub/s2.png", 2, 2, px);
+  write_gray(d / "ann2/sub/s2.png", 2, 2, px);
+  write_gray(d / "ann1/s3.png", 2, 2, px);  // ann2 has no s3
+  const Dataset data = dataset_from_rater_folders({d / "ann1", "second=" + (d / "ann2")}, "");
+  ASSERT_EQ(data.cases.size(), 3u);
+  EXPECT_EQ(data.cases[0].id, "s1");
+  EXPECT_EQ(data.cases[1].id, "s3");
+  EXPECT_EQ(data.cases[2].id, "sub/s2");
+  EXPECT_EQ(data.cases[0].raters.count("second"), 1u);
+  EXPECT_NE(data.cases[1].problem.find("missing annotator"), std::string::npos);
+  EXPECT_THROW(dataset_from_rater_folders({d / "ann1"}, ""), UsageError);
+
+  const RunResult r = run_dataset(data, options(d));
+  EXPECT_EQ(r.cases.size(), 2u);
+  ASSERT_NE(failure_of(r, "s3"), nullptr);
+  EXPECT_NE(failure_of(r, "s3")->reason.find("rater 'second' has no file"), std::string::npos);
+}
+
+TEST(Dataset, ManifestWithLabelsAndRoles) {
+  TempDir d;
+  test::write_text(d / "m.csv",
+                   "case,rater,path,label,role\n"
+                   "c1,a,a1.png,1,rater\n"
+                   "c1,a,a2.png,1,rater\n"
+                   "c1,b,\"b 1.png\",2,\n"
+                   "c1,gold,g.png,,reference\n");
+  const Dataset data = dataset_from_manifest(d / "m.csv");
+  ASSERT_TRUE(data.per_label);
+  ASSERT_EQ(data.cases.size(), 1u);
+  const CaseSpec& c = data.cases[0];
+  EXPECT_EQ(c.raters.at("a").at(1).size(), 2u);
+  EXPECT_EQ(c.raters.at("b").at(2).at(0), d / "b 1.png");
+  EXPECT_EQ(c.reference.at(kWholeMap).size(), 1u);
+
+  test::write_text(d / "mixed.csv", "case,rater,path,label\nc,a,x.png,1\nc,b,y.png,\n");
+  EXPECT_THROW(dataset_from_manifest(d / "mixed.csv"), UsageError);
+  test::write_text(d / "nohdr.csv", "c,a,x.png\n");
+  EXPECT_THROW(dataset_from_manifest(d / "nohdr.csv"), UsageError);
+  test::write_text(d / "role.csv", "case,rater,path,role\nc,a,x.png,judge\n");
+  EXPECT_THROW(dataset_from_manifest(d / "role.csv"), UsageError);
+  test::write_text(d / "label.csv", "case,rater,path,label\nc,a,x.png,one\n");
+  EXPECT_THROW(dataset_from_manifest(d / "label.csv"), UsageError);
+}
+
+TEST(Run, HandWorkedCaseAndMaps) {
+  TempDir d;
+  // 2x2 images, labels 0..2; three raters.
+  write_gray(d / "data/c/r1.png", 2, 2, {1, 1, 2, 0});
+  write_gray(d / "data/c/r2.png", 2, 2, {1, 2, 2, 0});
+  write_gray(d / "data/c/r3.png", 2, 2, {1, 0, 2, 2});
+  RunOptions o = options(d, Command::kFuse);
+  const RunResult r = run_dataset(dataset_from_case_folders(d / "data", "", ""), o);
+  ASSERT_EQ(r.cases.size(), 1u);
+  const CaseResult& c = r.cases[0];
+  EXPECT_EQ(c.raters, (std::vector<std::string>{"r1", "r2", "r3"}));
+  ASSERT_EQ(c.labels.size(), 2u);  // background not reported by default
+  const LabelResult& one = c.labels[0];
+  EXPECT_EQ(one.counts.label, 1);
+  EXPECT_EQ(one.counts.volume, (std::vector<uint64_t>{2, 1, 1}));
+  EXPECT_DOUBLE_EQ(one.dice[0 * 3 + 1], 2.0 * 1 / 3);
+  const LabelResult& two = c.labels[1];
+  EXPECT_EQ(two.counts.volume, (std::vector<uint64_t>{1, 2, 2}));
+  EXPECT_EQ(two.counts.votes, (std::vector<uint64_t>{1, 2, 0, 1}));
+  // Voxel 1 is a three-way tie (1, 2, 0): undecided = max label + 1 = 3.
+  ASSERT_TRUE(c.majority.has_value());
+  EXPECT_EQ(c.majority->undecided, 3);
+  EXPECT_EQ(c.majority->counts,
+            (std::vector<std::pair<Label, uint64_t>>{{0, 1}, {1, 1}, {2, 1}, {3, 1}}));
+  const RawImage mask = read_image(c.majority->mask);
+  EXPECT_EQ(mask.bytes, (std::vector<uint8_t>{1, 3, 2, 0}));
+  const RawImage agreement = read_image(c.agreement_map);
+  EXPECT_EQ(agreement.bytes, (std::vector<uint8_t>{255, 85, 255, 170}));
+  for (const std::string& f : test::files_under(d.path()))
+    EXPECT_EQ(f.find(".tmp"), std::string::npos) << f;
+
+  o.tie = TiePolicy::kLowest;
+  const RunResult low = run_dataset(dataset_from_case_folders(d / "data", "", ""), o);
+  EXPECT_EQ(read_image(low.cases[0].majority->mask).bytes, (std::vector<uint8_t>{1, 0, 2, 0}));
+}
+
+TEST(Run, EmptyPolicy) {
+  TempDir d;
+  write_gray(d / "data/c/a.png", 2, 1, {1, 0});
+  write_gray(d / "data/c/b.png", 2, 1, {0, 0});
+  write_gray(d / "data/c/e.png", 2, 1, {0, 0});
+  RunOptions o = options(d);
+  o.include_background = true;
+  for (EmptyPolicy p : {EmptyPolicy::kOne, EmptyPolicy::kNaN, EmptyPolicy::kZero}) {
+    o.empty = p;
+    const RunResult r = run_dataset(dataset_from_case_folders(d / "data", "", ""), o);
+    const LabelResult& one = r.cases.at(0).labels.at(1);
+    ASSERT_EQ(one.counts.label, 1);
+    EXPECT_EQ(one.dice[0 * 3 + 1], 0.0);  // one mask empty: 0 whatever the policy
+    const double both_empty = one.dice[1 * 3 + 2];
+    if (p == EmptyPolicy::kNaN) {
+      EXPECT_TRUE(std::isnan(both_empty));
+    } else {
+      EXPECT_EQ(both_empty, p == EmptyPolicy::kOne ? 1.0 : 0.0);
+    }
+  }
+}
+
+TEST(Run, BadInputsAreListedNotFatal) {
+  TempDir d;
+  const std::vector<uint8_t> px(6, 0);
+  write_gray(d / "data/good/a.png", 3, 2, {0, 1, 1, 0, 0, 1});
+  write_gray(d / "data/good/b.png", 3, 2, {0, 1, 0, 0, 0, 1});
+  write_gray(d / "data/corrupt/a.png", 3, 2, px);
+  test::write_text(d / "data/corrupt/b.png", "this is not a png");
+  write_gray(d / "data/size/a.png", 3, 2, px);
+  write_gray(d / "data/size/b.png", 2, 3, px);
+  write_gray(d / "data/single/a.png", 3, 2, px);
+  write_gray(d / "data/rgb/a.png", 3, 2, px);
+  test::write_rgb(d / "data/rgb/b.png", 3, 2);
+  write_gray(d / "data/range/a.png", 3, 2, px);
+  write_gray(d / "data/range/b.png", 3, 2, {0, 0, 0, 0, 0, 255});
+  RunOptions o = options(d);
+  o.max_label = 1;
+  const RunResult r = run_dataset(dataset_from_case_folders(d / "data", "", ""), o);
+  ASSERT_EQ(r.cases.size(), 1u);
+  EXPECT_EQ(r.cases[0].id, "good");
+  ASSERT_EQ(r.failed.size(), 5u);
+  const std::map<std::string, std::pair<std::string, std::string>> expected = {
+      {"corrupt", {"corrupt/b.png", "PNG"}},
+      {"size", {"size/b.png", "size mismatch: 2x3 here, 3x2 in"}},
+      {"single", {"single/a.png", "fewer than 2 raters (1)"}},
+      {"rgb", {"rgb/b.png", "RGB image (3 channels) where labels were expected"}},
+      {"range", {"range/b.png", "label value 255 out of range 0..1"}},
+  };
+  for (const auto& [id, what] : expected) {
+    const FailedCase* f = failure_of(r, id);
+    ASSERT_NE(f, nullptr) << id;
+    EXPECT_NE(f->file.find(what.first), std::string::npos) << id << ": " << f->file;
+    EXPECT_NE(f->reason.find(what.second), std::string::npos) << id << ": " << f->reason;
+  }
+  EXPECT_FALSE(r.aborted);
+
+  o.strict = true;
+  o.threads = 1;
+  const RunResult strict = run_dataset(dataset_from_case_folders(d / "data", "", ""), o);
+  EXPECT_TRUE(strict.aborted);
+  EXPECT_EQ(strict.failed.size(), 1u);
+  EXPECT_EQ(strict.failed[0].id, "corrupt");  // cases run in id order; the first bad one stops
+  EXPECT_TRUE(strict.cases.empty());
+}
+
+TEST(Run, MissingReferenceFails) {
+  TempDir d;
+  write_gray(d / "data/c/a.png", 1, 1, {1});
+  write_gray(d / "data/c/b.png", 1, 1, {1});
+  const RunResult r =
+      run_dataset(dataset_from_case_folders(d / "data", "", "gold.png"), options(d, Command::kFuse));
+  ASSERT_EQ(r.failed.size(), 1u);
+  EXPECT_EQ(r.failed[0].reason, "reference file missing");
+}
+
+TEST(Run, PerLabelManifestPaintsInOrder) {
+  TempDir d;
+  // Label 1 (outer) contains label 2 (inner) in every rater: they overlap.
+  for (const char* r : {"a", "b", "c"}) {
+    write_gray(d / (std::string("d/outer_") + r + ".png"), 4, 1, {1, 1, 1, 0});
+    write_gray(d / (std::string("d/inner_") + r + ".png"), 4, 1, {0, 1, 0, 0});
+  }
+  write_gray(d / "d/inner_extra_a.png", 4, 1, {0, 0, 0, 1});  // a second instance, rater a only
+  write_gray(d / "d/ref.png", 4, 1, {1, 2, 1, 0});
+  test::write_text(d / "d/m.csv",
+                   "case,rater,path,label,role\n"
+                   "k,a,outer_a.png,1,\nk,b,outer_b.png,1,\nk,c,outer_c.png,1,\n"
+                   "k,a,inner_a.png,2,\nk,b,inner_b.png,2,\nk,c,inner_c.png,2,\n"
+                   "k,a,inner_extra_a.png,2,\nk,ref,ref.png,,reference\n");
+  const Dataset data = dataset_from_manifest(d / "d/m.csv");
+  RunOptions o = options(d, Command::kFuse);
+  const RunResult overlap = run_dataset(data, o);
+  ASSERT_EQ(overlap.failed.size(), 1u);
+  EXPECT_NE(overlap.failed[0].reason.find("labels 1 and 2 overlap in 1 voxels"), std::string::npos)
+      << overlap.failed[0].reason;
+
+  o.paint_order = {1, 2};
+  const RunResult r = run_dataset(data, o);
+  ASSERT_EQ(r.cases.size(), 1u);
+  const CaseResult& c = r.cases[0];
+  ASSERT_EQ(c.labels.size(), 2u);
+  EXPECT_EQ(c.labels[1].counts.volume, (std::vector<uint64_t>{2, 1, 1}));  // a: union of 2 files
+  EXPECT_EQ(read_image(c.majority->mask).bytes, (std::vector<uint8_t>{1, 2, 1, 0}));
+  ASSERT_TRUE(c.majority->has_reference);
+  EXPECT_EQ(c.majority->mismatched, 0u);
+  EXPECT_FALSE(c.fleiss_kappa_all.has_value());  // overlapping labels: no single category
+
+  o.paint_order = {2, 1};  // painting the outer label last hides the inner one
+  const RunResult reversed = run_dataset(data, o);
+  EXPECT_EQ(read_image(reversed.cases[0].majority->mask).bytes,
+            (std::vector<uint8_t>{1, 1, 1, 0}));
+  EXPECT_EQ(reversed.cases[0].majority->mismatched, 1u);
+}
+
+TEST(Run, NiftiOutputsKeepTheGeometry) {
+  TempDir d;
+  Geometry g;
+  g.ndim = 3;
+  g.shape = {3, 2, 2};
+  g.spacing = {0.7, 0.8, 5.0};
+  g.spacing_unit = "mm";
+  const std::vector<uint8_t> a = {0, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0};
+  const std::vector<uint8_t> b = {0, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 1};
+  std::filesystem::create_directories(d / "data/v");
+  write_nifti(d / "data/v/a.nii.gz", g, PixelType::kU8, a.data());
+  write_nifti(d / "data/v/b.nii", g, PixelType::kU8, b.data());
+  const RunResult r =
+      run_dataset(dataset_from_case_folders(d / "data", "", ""), options(d, Command::kFuse));
+  ASSERT_EQ(r.cases.size(), 1u) << (r.failed.empty() ? "" : r.failed[0].reason);
+  const CaseResult& c = r.cases[0];
+  EXPECT_EQ(c.geom.spacing[2], 5.0);
+  const RawImage mask = read_image(c.majority->mask);
+  EXPECT_EQ(mask.geom.format, "nifti");
+  EXPECT_EQ(mask.geom.shape, g.shape);
+  EXPECT_NEAR(mask.geom.spacing[0], 0.7, 1e-6);
+  EXPECT_NEAR(mask.geom.spacing[2], 5.0, 1e-6);
+  const RawImage agreement = read_image(c.agreement_map);
+  EXPECT_EQ(agreement.type, PixelType::kF32);
+  // Header bytes other than the data type, scaling and offset are those of the first rater.
+  const RawImage first = read_image(d / "data/v/a.nii.gz");
+  ASSERT_EQ(mask.geom.nifti_header.size(), first.geom.nifti_header.size());
+  EXPECT_TRUE(std::equal(first.geom.nifti_header.begin() + 252, first.geom.nifti_header.begin() + 344,
+                         mask.geom.nifti_header.begin() + 252));  // qform/sform block
+}
+
+TEST(Summary, AggregatesPairsAndRaters) {
+  TempDir d;
+  write_gray(d / "data/c1/a.png", 4, 1, {1, 1, 0, 0});
+  write_gray(d / "data/c1/b.png", 4, 1, {1, 1, 0, 0});
+  write_gray(d / "data/c2/a.png", 4, 1, {1, 1, 0, 0});
+  write_gray(d / "data/c2/b.png", 4, 1, {1, 0, 0, 0});
+  const RunResult r = run_dataset(dataset_from_case_folders(d / "data", "", ""), options(d));
+  const Summary s = summarize(r, 1);
+  ASSERT_EQ(s.labels.size(), 1u);
+  EXPECT_EQ(s.labels[0].pairs, 2u);
+  EXPECT_DOUBLE_EQ(s.labels[0].mean_dice, (1.0 + 2.0 / 3) / 2);
+  EXPECT_DOUBLE_EQ(s.labels[0].min_dice, 2.0 / 3);
+  EXPECT_DOUBLE_EQ(s.labels[0].rater_mean_dice.at("a"), (1.0 + 2.0 / 3) / 2);
+  ASSERT_EQ(s.adjudicate.size(), 1u);
+  EXPECT_EQ(s.adjudicate[0].id, "c2");
+  const auto j = report_json(r, s, options(d));
+  EXPECT_EQ(j["cases"][1]["labels"]["1"]["intersection"][0][1], 1);
+  EXPECT_EQ(j["summary"]["adjudicate"][0]["id"], "c2");
+}
+
+TEST(Run, BackendChoice) {
+  TempDir d;
+  write_gray(d / "data/c/a.png", 1, 1, {1});
+  write_gray(d / "data/c/b.png", 1, 1, {1});
+  RunOptions o = options(d);
+  o.backend = Backend::kAuto;
+  EXPECT_EQ(run_dataset(dataset_from_case_folders(d / "data", "", ""), o).backend, "cpu");
+  o.backend = Backend::kCuda;  // no CUDA engine in this version: always a clear error
+  try {
+    run_dataset(dataset_from_case_folders(d / "data", "", ""), o);
+    ADD_FAILURE() << "expected an error";
+  } catch (const FatalError& e) {
+    EXPECT_NE(std::string(e.what()).find("--backend cuda"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace maskeval
