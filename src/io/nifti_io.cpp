@@ -1,0 +1,471 @@
+// NIfTI-1 and NIfTI-2 single-file volumes (.nii, .nii.gz), either byte order.
+//
+// Labels are read exactly as stored: scl_slope/scl_inter are never applied. A file that asks for
+// scaling (scl_slope finite, nonzero and not 1, or scl_inter nonzero while scl_slope is nonzero;
+// by the standard a zero slope means "no scaling") is rejected, because scaled values cannot be
+// label codes.
+#include <zlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "io/formats.h"
+
+namespace maskeval::detail {
+namespace {
+
+// Offsets of the header fields this layer uses. Real-valued fields are float in NIfTI-1 and
+// double in NIfTI-2; integer fields grow too.
+struct Layout {
+  int size;        // 348 or 540
+  int dim, dim_w;  // dim[8]
+  int datatype, bitpix;
+  int pixdim, real_w;  // pixdim[8]; width of every real field
+  int vox_offset;      // float in NIfTI-1, int64 in NIfTI-2
+  int scl_slope, scl_inter, cal_max, cal_min;
+  int qform_code, code_w;
+  int xyzt_units, units_w;
+  int magic;
+  const char* magic_text;  // with its terminating NUL(s), 4 or 8 bytes
+  int magic_len;
+};
+
+// clang-format off
+constexpr Layout kNifti1{348, 40, 2, 70, 72, 76, 4, 108, 112, 116, 124, 128, 252, 2, 123, 1,
+                         344, "n+1\0", 4};
+constexpr Layout kNifti2{540, 16, 8, 12, 14, 104, 8, 168, 176, 184, 192, 200, 344, 4, 500, 4,
+                         4, "n+2\0\r\n\032\n", 8};
+// clang-format on
+
+// A header in its own byte order, with typed access to its fields.
+struct Header {
+  uint8_t* bytes;
+  const Layout* layout;
+  bool swap;
+
+  int64_t get_int(int off, int width) const {
+    uint8_t b[8];
+    std::memcpy(b, bytes + off, width);
+    if (swap) std::reverse(b, b + width);
+    switch (width) {
+      case 1:
+        return static_cast<int8_t>(b[0]);
+      case 2:
+        return load<int16_t>(b);
+      case 4:
+        return load<int32_t>(b);
+      default:
+        return load<int64_t>(b);
+    }
+  }
+  double get_real(int off) const {
+    uint8_t b[8];
+    std::memcpy(b, bytes + off, layout->real_w);
+    if (swap) std::reverse(b, b + layout->real_w);
+    return layout->real_w == 4 ? load<float>(b) : load<double>(b);
+  }
+  void set_int(int off, int width, int64_t v) {
+    uint8_t b[8];
+    switch (width) {
+      case 1:
+        b[0] = static_cast<uint8_t>(v);
+        break;
+      case 2:
+        store(b, static_cast<int16_t>(v));
+        break;
+      case 4:
+        store(b, static_cast<int32_t>(v));
+        break;
+      default:
+        store(b, v);
+        break;
+    }
+    put(off, b, width);
+  }
+  void set_real(int off, double v) {
+    uint8_t b[8];
+    if (layout->real_w == 4) {
+      store(b, static_cast<float>(v));
+    } else {
+      store(b, v);
+    }
+    put(off, b, layout->real_w);
+  }
+  int64_t dim(int i) const { return get_int(layout->dim + i * layout->dim_w, layout->dim_w); }
+  void set_dim(int i, int64_t v) { set_int(layout->dim + i * layout->dim_w, layout->dim_w, v); }
+  double pixdim(int i) const { return get_real(layout->pixdim + i * layout->real_w); }
+  void set_pixdim(int i, double v) { set_real(layout->pixdim + i * layout->real_w, v); }
+
+ private:
+  template <typename T>
+  static T load(const uint8_t* b) {
+    T v;
+    std::memcpy(&v, b, sizeof v);
+    return v;
+  }
+  template <typename T>
+  static void store(uint8_t* b, T v) {
+    std::memcpy(b, &v, sizeof v);
+  }
+  void put(int off, uint8_t* b, int width) {
+    if (swap) std::reverse(b, b + width);
+    std::memcpy(bytes + off, b, width);
+  }
+};
+
+// Version and byte order from sizeof_hdr (the first 4 bytes), or null when it is neither.
+const Layout* detect(const uint8_t* first4, bool* swap) {
+  int32_t v;
+  std::memcpy(&v, first4, 4);
+  for (const Layout* l : {&kNifti1, &kNifti2}) {
+    int32_t swapped = v;
+    swap_bytes(&swapped, 1, 4);
+    if (v == l->size || swapped == l->size) {
+      *swap = v != l->size;
+      return l;
+    }
+  }
+  return nullptr;
+}
+
+struct DataType {
+  int code;
+  PixelType type;
+};
+constexpr DataType kDataTypes[] = {
+    {2, PixelType::kU8},     {4, PixelType::kI16},   {8, PixelType::kI32},   {16, PixelType::kF32},
+    {64, PixelType::kF64},   {256, PixelType::kI8},  {512, PixelType::kU16}, {768, PixelType::kU32},
+    {1024, PixelType::kI64}, {1280, PixelType::kU64}};
+
+std::string datatype_name(int64_t code) {
+  switch (code) {
+    case 1:
+      return "binary";
+    case 32:
+      return "complex64";
+    case 128:
+      return "RGB";
+    case 1536:
+      return "float128";
+    case 1792:
+      return "complex128";
+    case 2048:
+      return "complex256";
+    case 2304:
+      return "RGBA";
+    default:
+      return "unknown";
+  }
+}
+
+PixelType pixel_type_of(int64_t code) {
+  for (const DataType& d : kDataTypes) {
+    if (d.code == code) return d.type;
+  }
+  throw InputError("unsupported NIfTI datatype " + std::to_string(code) + " (" +
+                   datatype_name(code) + ")");
+}
+
+struct GzCloser {
+  void operator()(gzFile f) const { gzclose(f); }
+};
+using GzPtr = std::unique_ptr<gzFile_s, GzCloser>;
+
+// Reads up to n bytes (fewer only at the end of the stream or on an error).
+int64_t read_some(gzFile f, void* dst, int64_t n) {
+  int64_t got = 0;
+  while (got < n) {
+    const unsigned chunk = static_cast<unsigned>(std::min<int64_t>(n - got, 1 << 30));
+    const int r = gzread(f, static_cast<uint8_t*>(dst) + got, chunk);
+    if (r <= 0) break;
+    got += r;
+  }
+  return got;
+}
+
+// Throws the reason a stream ended with a read error.
+void throw_if_stream_error(gzFile f, const std::string& what) {
+  int err = Z_OK;
+  const char* msg = gzerror(f, &err);
+  if (err == Z_DATA_ERROR) throw InputError(std::string("corrupt gzip stream (") + msg + ")");
+  if (err == Z_ERRNO) throw InputError("cannot read: " + errno_text());
+  if (err == Z_MEM_ERROR) throw InputError("not enough memory to decompress");
+  if (err == Z_BUF_ERROR) throw InputError("truncated gzip stream (" + what + ")");
+}
+
+// Reads n bytes of `what`, of which `before` bytes were read already (for the message).
+void read_exact(gzFile f, void* dst, int64_t n, const char* what, int64_t before = 0) {
+  const int64_t got = read_some(f, dst, n);
+  if (got == n) return;
+  const std::string detail = std::string(what) + ": expected " + std::to_string(before + n) +
+                             " bytes, got " + std::to_string(before + got);
+  throw_if_stream_error(f, detail);
+  throw InputError("truncated " + detail);
+}
+
+// Fills out.geom and out.type from the header; returns the offset of the pixel data.
+int64_t parse_header(const Header& h, RawImage& out) {
+  const Layout& l = *h.layout;
+  const char* magic = reinterpret_cast<const char*>(h.bytes + l.magic);
+  if (std::memcmp(magic, l.magic_text, 4) != 0) {
+    if (magic[0] == 'n' && magic[1] == 'i' && magic[3] == 0) {
+      throw InputError("NIfTI header/image pairs (.hdr/.img) are not supported");
+    }
+    throw InputError("not a NIfTI file (bad magic)");
+  }
+  out.type = pixel_type_of(h.get_int(l.datatype, 2));
+
+  const int64_t nd = h.dim(0);
+  if (nd < 2 || nd > 7) {
+    throw InputError("unsupported NIfTI dimensionality dim[0]=" + std::to_string(nd));
+  }
+  for (int i = 1; i <= nd; ++i) {
+    if (h.dim(i) < 1) {
+      throw InputError("invalid NIfTI dimension dim[" + std::to_string(i) +
+                       "]=" + std::to_string(h.dim(i)));
+    }
+  }
+  for (int i = 4; i <= nd; ++i) {
+    if (h.dim(i) == 1) continue;
+    if (i == 4) throw InputError("4D volumes with more than one time point are not supported");
+    throw InputError("NIfTI volumes with more than 4 dimensions are not supported");
+  }
+  Geometry& g = out.geom;
+  g.ndim = nd >= 3 ? 3 : 2;
+  g.shape = {h.dim(1), h.dim(2), g.ndim == 3 ? h.dim(3) : 1};
+  for (int a = 0; a < g.ndim; ++a) {
+    const double s = std::fabs(h.pixdim(a + 1));
+    g.spacing[a] = std::isfinite(s) && s > 0 ? s : 1.0;
+  }
+  switch (h.get_int(l.xyzt_units, l.units_w) & 7) {
+    case 1:
+      g.spacing_unit = "m";
+      break;
+    case 2:
+      g.spacing_unit = "mm";
+      break;
+    case 3:
+      g.spacing_unit = "um";
+      break;
+    default:
+      g.spacing_unit.clear();
+      break;
+  }
+  g.format = "nifti";
+
+  const double slope = h.get_real(l.scl_slope), inter = h.get_real(l.scl_inter);
+  if (std::isfinite(slope) && slope != 0 && (slope != 1 || (std::isfinite(inter) && inter != 0))) {
+    throw InputError("scaled NIfTI data (scl_slope/scl_inter) cannot hold labels");
+  }
+
+  int64_t offset;
+  if (l.real_w == 4) {
+    const double v = h.get_real(l.vox_offset);
+    if (!(v >= 0 && v < static_cast<double>(kMaxImageBytes))) {
+      throw InputError("invalid NIfTI vox_offset");
+    }
+    offset = static_cast<int64_t>(v);
+  } else {
+    offset = h.get_int(l.vox_offset, 8);
+  }
+  if (offset == 0) offset = l.size + 4;  // some writers leave it unset
+  if (offset < l.size || offset > kMaxImageBytes) {
+    throw InputError("invalid NIfTI vox_offset " + std::to_string(offset));
+  }
+  return offset;
+}
+
+int datatype_code(PixelType t) {
+  for (const DataType& d : kDataTypes) {
+    if (d.type == t) return d.code;
+  }
+  return 0;
+}
+
+// A new header for `like` (NIfTI-2 only when a dimension does not fit NIfTI-1's int16).
+std::vector<uint8_t> fresh_header(const Geometry& like, const Layout** layout) {
+  const bool big = *std::max_element(like.shape.begin(), like.shape.end()) > 32767;
+  *layout = big ? &kNifti2 : &kNifti1;
+  std::vector<uint8_t> bytes((*layout)->size, 0);
+  Header h{bytes.data(), *layout, false};
+  h.set_int(0, 4, h.layout->size);
+  h.set_dim(0, like.ndim == 3 ? 3 : 2);
+  for (int i = 1; i < 8; ++i) h.set_dim(i, i <= 3 ? like.shape[i - 1] : 1);
+  h.set_pixdim(0, 1.0);  // qfac
+  for (int i = 1; i < 8; ++i) h.set_pixdim(i, i <= 3 ? like.spacing[i - 1] : 1.0);
+  // Unknown units are written as mm, the usual unit of medical images.
+  const int units = like.spacing_unit == "m" ? 1 : like.spacing_unit == "um" ? 3 : 2;
+  h.set_int(h.layout->xyzt_units, h.layout->units_w, units);
+  // qform_code 1 (scanner) with the identity rotation and zero offset, so that viewers place
+  // the volume using pixdim; no sform.
+  h.set_int(h.layout->qform_code, h.layout->code_w, 1);
+  return bytes;
+}
+
+// Either a plain or a gzip-compressed output file, written under the temporary name.
+class Output {
+ public:
+  Output(TempFile& tmp, bool gz) : tmp_(tmp) {
+    if (!gz) {
+      file_ = tmp.open();
+      return;
+    }
+    gz_ = gzopen(tmp.tmp_path().c_str(), "wb6");
+    if (!gz_) tmp.fail("cannot create " + tmp.tmp_path() + ": " + errno_text());
+    gzbuffer(gz_, 1 << 18);
+  }
+  ~Output() {
+    if (gz_) gzclose(gz_);
+  }
+  Output(const Output&) = delete;
+  Output& operator=(const Output&) = delete;
+
+  void write(const void* p, int64_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    while (n > 0) {
+      const unsigned chunk = static_cast<unsigned>(std::min<int64_t>(n, 1 << 30));
+      const bool ok = gz_ ? gzwrite(gz_, b, chunk) == static_cast<int>(chunk)
+                          : std::fwrite(b, 1, chunk, file_) == chunk;
+      if (!ok) tmp_.fail("write failed: " + error_text());
+      b += chunk;
+      n -= chunk;
+    }
+  }
+  // Flushes and closes (the stdio file is closed by TempFile::commit).
+  void close() {
+    if (!gz_) return;
+    const int rc = gzclose(gz_);
+    gz_ = nullptr;
+    if (rc != Z_OK) tmp_.fail("write failed: " + errno_text());
+  }
+
+ private:
+  std::string error_text() {
+    if (!gz_) return errno_text();
+    int err = Z_OK;
+    const char* msg = gzerror(gz_, &err);
+    return err == Z_ERRNO ? errno_text() : msg;
+  }
+
+  TempFile& tmp_;
+  FILE* file_ = nullptr;
+  gzFile gz_ = nullptr;
+};
+
+}  // namespace
+
+RawImage read_nifti(const std::string& path) {
+  GzPtr f(gzopen(path.c_str(), "rb"));  // reads plain files unchanged, and multi-member gzip
+  if (!f) throw InputError("cannot open: " + errno_text());
+  gzbuffer(f.get(), 1 << 18);
+
+  std::vector<uint8_t> hdr(4);
+  read_exact(f.get(), hdr.data(), 4, "NIfTI header");
+  bool swap = false;
+  const Layout* layout = detect(hdr.data(), &swap);
+  if (!layout) throw InputError("not a NIfTI file (sizeof_hdr is neither 348 nor 540)");
+  hdr.resize(layout->size);
+  read_exact(f.get(), hdr.data() + 4, layout->size - 4, "NIfTI header", 4);
+
+  RawImage out;
+  const Header h{hdr.data(), layout, swap};
+  const int64_t offset = parse_header(h, out);
+  const int64_t size = image_bytes(out.geom, 1, out.type);
+
+  // Refuse to allocate for data the file cannot hold (deflate expands at most ~1032:1).
+  std::error_code ec;
+  const auto file_size = static_cast<int64_t>(std::filesystem::file_size(path, ec));
+  const bool compressed = !gzdirect(f.get());
+  if (!ec && (compressed ? (offset + size) / 1032 > file_size + 1024 : offset + size > file_size)) {
+    const std::string expected = "truncated NIfTI data: expected " + std::to_string(size);
+    if (compressed) throw InputError(expected + " bytes, more than the compressed file can hold");
+    throw InputError(expected + " bytes, got " +
+                     std::to_string(std::max<int64_t>(0, file_size - offset)));
+  }
+
+  std::vector<uint8_t> skip(static_cast<size_t>(offset - layout->size));
+  read_exact(f.get(), skip.data(), static_cast<int64_t>(skip.size()), "NIfTI extensions");
+  out.bytes.resize(static_cast<size_t>(size));
+  read_exact(f.get(), out.bytes.data(), size, "NIfTI data");
+  if (compressed) {  // reach the end of the stream, so that its checksum and length are checked
+    uint8_t extra[4096];
+    while (gzread(f.get(), extra, sizeof extra) > 0) {
+    }
+    throw_if_stream_error(f.get(), "the end of the stream is missing");
+  }
+  if (swap) swap_bytes(out.bytes.data(), out.voxels(), pixel_type_size(out.type));
+  out.geom.nifti_header = std::move(hdr);
+  return out;
+}
+
+}  // namespace maskeval::detail
+
+namespace maskeval {
+
+void write_nifti(const std::string& path, const Geometry& like, PixelType type,
+                 const void* pixels) {
+  using namespace detail;
+  TempFile tmp(path);
+  if (type != PixelType::kU8 && type != PixelType::kU16 && type != PixelType::kF32) {
+    tmp.fail(std::string("NIfTI output must be uint8, uint16 or float32, not ") +
+             pixel_type_name(type));
+  }
+  if (like.voxels() <= 0) tmp.fail("empty image");
+
+  std::vector<uint8_t> bytes;
+  const Layout* layout = nullptr;
+  bool swap = false;
+  if (!like.nifti_header.empty()) {
+    bytes = like.nifti_header;
+    if (bytes.size() < 4 || !(layout = detect(bytes.data(), &swap)) ||
+        bytes.size() != static_cast<size_t>(layout->size)) {
+      tmp.fail("invalid NIfTI header in the source geometry");
+    }
+    const Header h{bytes.data(), layout, swap};
+    if (h.dim(1) != like.shape[0] || h.dim(2) != like.shape[1] ||
+        (h.dim(0) >= 3 ? h.dim(3) : 1) != like.shape[2]) {
+      tmp.fail("the source NIfTI header does not match the image shape");
+    }
+  } else {
+    bytes = fresh_header(like, &layout);
+  }
+  Header h{bytes.data(), layout, swap};
+  std::memcpy(bytes.data() + layout->magic, layout->magic_text, layout->magic_len);
+  h.set_int(layout->datatype, 2, datatype_code(type));
+  h.set_int(layout->bitpix, 2, 8 * pixel_type_size(type));
+  if (layout->real_w == 4) {
+    h.set_real(layout->vox_offset, layout->size + 4);
+  } else {
+    h.set_int(layout->vox_offset, 8, layout->size + 4);
+  }
+  h.set_real(layout->scl_slope, 0.0);  // no scaling
+  h.set_real(layout->scl_inter, 0.0);
+  h.set_real(layout->cal_max, 0.0);
+  h.set_real(layout->cal_min, 0.0);
+  bytes.resize(bytes.size() + 4, 0);  // extension flag: no extensions
+
+  Output out(tmp, ends_with_nocase(path, ".gz"));
+  out.write(bytes.data(), static_cast<int64_t>(bytes.size()));
+  const int elem = pixel_type_size(type);
+  const int64_t total = like.voxels() * elem;
+  if (!swap || elem == 1) {
+    out.write(pixels, total);
+  } else {
+    std::vector<uint8_t> chunk(1 << 20);
+    for (int64_t done = 0; done < total;) {
+      const int64_t n = std::min<int64_t>(total - done, static_cast<int64_t>(chunk.size()));
+      std::memcpy(chunk.data(), static_cast<const uint8_t*>(pixels) + done, n);
+      swap_bytes(chunk.data(), n / elem, elem);
+      out.write(chunk.data(), n);
+      done += n;
+    }
+  }
+  out.close();
+  tmp.commit();
+}
+
+}  // namespace maskeval

@@ -1,0 +1,158 @@
+// PNG through libpng: values exactly as stored (sub-8-bit grey unpacked but not scaled, palette
+// images as indices, 16-bit in native byte order).
+//
+// libpng reports errors by longjmp. The functions that call setjmp below hold no local objects
+// with destructors, so a longjmp skips nothing that needs cleaning up; everything they allocate
+// lives in their callers (RAII owners), and the error text travels in a plain char buffer.
+#include <png.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "io/formats.h"
+
+namespace maskeval::detail {
+namespace {
+
+constexpr size_t kErrorSize = 200;
+
+void on_error(png_structp png, png_const_charp msg) {
+  auto* text = static_cast<char*>(png_get_error_ptr(png));
+  std::snprintf(text, kErrorSize, "%s", msg);
+  png_longjmp(png, 1);
+}
+
+void on_warning(png_structp, png_const_charp) {}  // benign issues (bad iCCP, ...) stay silent
+
+struct MemoryInput {
+  const uint8_t* data;
+  size_t size;
+  size_t pos;
+};
+
+void read_from_memory(png_structp png, png_bytep out, size_t n) {
+  auto* in = static_cast<MemoryInput*>(png_get_io_ptr(png));
+  if (n > in->size - in->pos) png_error(png, "truncated PNG data");
+  std::memcpy(out, in->data + in->pos, n);
+  in->pos += n;
+}
+
+struct ReadStruct {
+  png_structp png = nullptr;
+  png_infop info = nullptr;
+  ~ReadStruct() { png_destroy_read_struct(&png, &info, nullptr); }
+};
+
+struct WriteStruct {
+  png_structp png = nullptr;
+  png_infop info = nullptr;
+  ~WriteStruct() { png_destroy_write_struct(&png, &info); }
+};
+
+std::vector<uint8_t> read_whole_file(const std::string& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) throw InputError("cannot open: " + errno_text());
+  std::vector<uint8_t> data;
+  uint8_t buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) data.insert(data.end(), buf, buf + n);
+  if (std::ferror(f.get())) throw InputError("cannot read: " + errno_text());
+  return data;
+}
+
+// Decodes into `out`; false on a libpng error (the reason is then in the error buffer).
+bool decode(png_structp png, png_infop info, RawImage& out) {
+  if (setjmp(png_jmpbuf(png))) return false;
+  png_read_info(png, info);
+  const int depth = png_get_bit_depth(png, info);
+  if (depth < 8) png_set_packing(png);  // one byte per sample, values kept (no scaling)
+  if (depth == 16 && host_is_little_endian()) png_set_swap(png);
+  const int passes = png_set_interlace_handling(png);
+  png_read_update_info(png, info);  // no palette/tRNS expansion: indices stay indices
+
+  out.type = depth == 16 ? PixelType::kU16 : PixelType::kU8;
+  out.channels = png_get_channels(png, info);
+  out.geom.ndim = 2;
+  out.geom.shape = {png_get_image_width(png, info), png_get_image_height(png, info), 1};
+  out.geom.format = "png";
+  png_uint_32 res_x = 0, res_y = 0;
+  int unit = PNG_RESOLUTION_UNKNOWN;
+  if (png_get_pHYs(png, info, &res_x, &res_y, &unit) && unit == PNG_RESOLUTION_METER && res_x > 0 &&
+      res_y > 0) {
+    out.geom.spacing = {1000.0 / res_x, 1000.0 / res_y, 1.0};  // pixels per metre -> mm
+    out.geom.spacing_unit = "mm";
+  }
+  out.bytes.resize(static_cast<size_t>(image_bytes(out.geom, out.channels, out.type)));
+  const size_t stride = out.bytes.size() / out.geom.shape[1];
+  if (png_get_rowbytes(png, info) != stride) png_error(png, "unexpected PNG row size");
+  for (int pass = 0; pass < passes; ++pass) {
+    for (int64_t y = 0; y < out.geom.shape[1]; ++y) {
+      png_read_row(png, out.bytes.data() + y * stride, nullptr);
+    }
+  }
+  return true;
+}
+
+bool encode(png_structp png, png_infop info, FILE* f, const uint8_t* pixels, int64_t width,
+            int64_t height, int bit_depth) {
+  if (setjmp(png_jmpbuf(png))) return false;
+  png_init_io(png, f);
+  png_set_IHDR(png, info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height),
+               bit_depth, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+               PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  if (bit_depth == 16 && host_is_little_endian()) png_set_swap(png);
+  const size_t stride = static_cast<size_t>(width) * (bit_depth / 8);
+  for (int64_t y = 0; y < height; ++y) png_write_row(png, pixels + y * stride);
+  png_write_end(png, info);
+  return true;
+}
+
+}  // namespace
+
+RawImage read_png(const std::string& path) {
+  const std::vector<uint8_t> data = read_whole_file(path);
+  MemoryInput input{data.data(), data.size(), 0};
+  char error[kErrorSize] = "";
+  ReadStruct rs;
+  rs.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, error, on_error, on_warning);
+  if (!rs.png || !(rs.info = png_create_info_struct(rs.png))) {
+    throw InputError("cannot initialise libpng");
+  }
+  png_set_read_fn(rs.png, &input, read_from_memory);
+  RawImage out;
+  if (!decode(rs.png, rs.info, out)) {
+    if (std::strcmp(error, "Not a PNG file") == 0) throw InputError("not a PNG file");
+    if (std::strncmp(error, "truncated", 9) == 0) throw InputError(error);
+    throw InputError(std::string("corrupt PNG: ") + error);
+  }
+  return out;
+}
+
+}  // namespace maskeval::detail
+
+namespace maskeval {
+
+void write_png_gray(const std::string& path, const void* pixels, int64_t width, int64_t height,
+                    int bit_depth) {
+  detail::TempFile tmp(path);
+  if (bit_depth != 8 && bit_depth != 16) tmp.fail("PNG bit depth must be 8 or 16");
+  if (width <= 0 || height <= 0 || width > PNG_UINT_31_MAX || height > PNG_UINT_31_MAX) {
+    tmp.fail("invalid PNG size " + std::to_string(width) + "x" + std::to_string(height));
+  }
+  char error[detail::kErrorSize] = "";
+  detail::WriteStruct ws;
+  ws.png =
+      png_create_write_struct(PNG_LIBPNG_VER_STRING, error, detail::on_error, detail::on_warning);
+  if (!ws.png || !(ws.info = png_create_info_struct(ws.png))) tmp.fail("cannot initialise libpng");
+  FILE* f = tmp.open();
+  if (!detail::encode(ws.png, ws.info, f, static_cast<const uint8_t*>(pixels), width, height,
+                      bit_depth)) {
+    tmp.fail(std::string("PNG write failed: ") + error);
+  }
+  tmp.commit();
+}
+
+}  // namespace maskeval

@@ -1,0 +1,206 @@
+// The maskeval executable end to end on the sample data in data/: exit codes, messages, and the
+// JSON report's figures against values computed here, independently, from the mask files.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "maskeval/labels.h"
+#include "test_util.h"
+
+namespace maskeval {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+const std::string kData = std::string(MASKEVAL_SOURCE_DIR) + "/data";
+
+struct Output {
+  int code = -1;
+  std::string text;  // stdout and stderr
+};
+
+Output run(const std::string& args) {
+  Output out;
+  const std::string cmd = std::string(MASKEVAL_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.text.append(buf.data(), n);
+  const int status = pclose(p);
+  out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+Json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return Json::parse(in);
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Foreground of a sample mask by the rule, decoded here rather than through the pipeline.
+std::vector<uint8_t> mask_of(const std::string& path, const std::string& rule) {
+  const LabelImage img = to_labels(read_image(path), ForegroundRule::parse(rule));
+  std::vector<uint8_t> m(img.geom.voxels());
+  for (size_t i = 0; i < m.size(); ++i) m[i] = img.at(static_cast<int64_t>(i)) != 0;
+  return m;
+}
+
+double brute_dice(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  uint64_t both = 0, na = 0, nb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    both += a[i] & b[i];
+    na += a[i];
+    nb += b[i];
+  }
+  return na + nb == 0 ? NAN : 2.0 * both / (na + nb);
+}
+
+TEST(Cli, HelpAndUsageErrors) {
+  const Output help = run("--help");
+  EXPECT_EQ(help.code, 0);
+  EXPECT_TRUE(contains(help.text, "agree"));
+  EXPECT_TRUE(contains(help.text, "Exit codes"));
+  const Output fuse_help = run("fuse --help");
+  EXPECT_EQ(fuse_help.code, 0);
+  EXPECT_TRUE(contains(fuse_help.text, "--tie"));
+  EXPECT_TRUE(contains(fuse_help.text, "--foreground"));
+
+  EXPECT_EQ(run("").code, 1);
+  const Output unknown = run("agree --cases " + kData + "/bu-bil --frobnicate");
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_TRUE(contains(unknown.text, "--help"));
+  EXPECT_EQ(run("agree").code, 1);  // no dataset
+  EXPECT_EQ(run("agree --cases " + kData + "/bu-bil --manifest x.csv").code, 1);
+  const Output rule = run("agree --cases " + kData + "/bu-bil --foreground 'dark'");
+  EXPECT_EQ(rule.code, 1);
+  EXPECT_TRUE(contains(rule.text, "bad --foreground 'dark'"));
+  EXPECT_EQ(run("agree --cases /nonexistent/folder").code, 1);
+  EXPECT_EQ(run("fuse --cases " + kData + "/bu-bil --tie coin").code, 1);
+}
+
+TEST(Cli, FuseBuBilSample) {
+  test::TempDir out;
+  const Output o = run("fuse --cases " + kData + "/bu-bil --raters 'experts/*.png' --reference gold.png --foreground '<128' -o " + out / "r");
+  ASSERT_EQ(o.code, 0) << o.text;
+  EXPECT_TRUE(contains(o.text, "mean Dice"));  // the summary table
+  const Json j = read_json(out / "r/report.json");
+  EXPECT_EQ(j["backend"], "cpu");
+  EXPECT_EQ(j["options"]["empty"], "1");
+  EXPECT_TRUE(j["failed_cases"].empty());
+  ASSERT_EQ(j["cases"].size(), 8u);
+  for (const Json& c : j["cases"]) {
+    const std::string dir = kData + "/bu-bil/" + c["id"].get<std::string>();
+    ASSERT_EQ(c["raters"], Json({"experts/Expert1", "experts/Expert2", "experts/Expert3"}));
+    EXPECT_EQ(c["shape"], Json({1300, 1030}));
+    std::vector<std::vector<uint8_t>> m;
+    for (int r = 1; r <= 3; ++r) m.push_back(mask_of(dir + "/experts/Expert" + std::to_string(r) + ".png", "<128"));
+    const Json& l = c["labels"]["1"];
+    for (int a = 0; a < 3; ++a) {
+      uint64_t volume = 0;
+      for (uint8_t v : m[a]) volume += v;
+      EXPECT_EQ(l["volume"][a].get<uint64_t>(), volume);
+      for (int b = 0; b < 3; ++b)
+        EXPECT_DOUBLE_EQ(l["dice"][a][b].get<double>(), brute_dice(m[a], m[b]));
+    }
+    EXPECT_EQ(c["majority"]["tie"], "undecided");
+    EXPECT_EQ(c["majority"]["undecided_label"], 2);
+    EXPECT_EQ(c["majority"]["vs_reference"]["mismatched_voxels"], 0);
+    // The written mask is the reference, pixel for pixel.
+    const std::vector<uint8_t> written = mask_of(c["majority"]["mask"], "labels");
+    EXPECT_EQ(written, mask_of(dir + "/gold.png", "<128"));
+    EXPECT_TRUE(fs::exists(c["agreement_map"].get<std::string>()));
+  }
+  EXPECT_EQ(j["summary"]["labels"]["1"]["pairs"], 24);
+  EXPECT_EQ(j["summary"]["adjudicate"].size(), 8u);
+}
+
+TEST(Cli, AgreeLidcSampleWithEmptyMasks) {
+  test::TempDir out;
+  const Output o = run("agree --cases " + kData + "/lidc --raters 'reader*.png' --foreground nonzero --empty nan -q -o " + out / "r");
+  ASSERT_EQ(o.code, 0) << o.text;
+  EXPECT_TRUE(o.text.empty()) << o.text;  // --quiet
+  const Json j = read_json(out / "r/report.json");
+  EXPECT_EQ(j["options"]["empty"], "nan");
+  ASSERT_EQ(j["cases"].size(), 5u);
+  int null_pairs = 0;
+  for (const Json& c : j["cases"]) {
+    EXPECT_EQ(c["id"].get<std::string>().rfind("LIDC-IDRI-0004/slice", 0), 0u);
+    const Json& l = c["labels"]["1"];
+    for (int a = 0; a < 4; ++a) {
+      for (int b = 0; b < 4; ++b) {
+        const bool both_empty = l["volume"][a] == 0 && l["volume"][b] == 0;
+        EXPECT_EQ(l["dice"][a][b].is_null(), both_empty);
+        null_pairs += both_empty && a < b;
+      }
+    }
+  }
+  EXPECT_GT(null_pairs, 0);  // the sample has slices that some readers left empty
+}
+
+TEST(Cli, FuseKitsManifest) {
+  test::TempDir out;
+  const std::string manifest = kData + "/kits23/manifest.csv";
+  const Output overlap = run("fuse --manifest " + manifest + " -q --no-maps -o " + out / "a");
+  EXPECT_EQ(overlap.code, 3);
+  EXPECT_TRUE(contains(overlap.text, "overlap")) << overlap.text;
+  const Json failed = read_json(out / "a/report.json");
+  ASSERT_EQ(failed["failed_cases"].size(), 1u);
+  EXPECT_TRUE(contains(failed["failed_cases"][0]["reason"], "--paint-order"));
+
+  const Output o = run("fuse --manifest " + manifest + " --paint-order 1,3,2 -q -o " + out / "b");
+  ASSERT_EQ(o.code, 0) << o.text;
+  const Json j = read_json(out / "b/report.json");
+  const Json& c = j["cases"][0];
+  EXPECT_EQ(c["raters"], Json({"annotation-1", "annotation-2", "annotation-3"}));
+  EXPECT_EQ(c["spacing_unit"], "");  // KiTS23 leaves the NIfTI units field unset
+  EXPECT_EQ(c["spacing"][0], 5.0);
+  EXPECT_EQ(c["majority"]["vs_reference"]["mismatched_voxels"], 0);
+  EXPECT_GT(c["labels"]["1"]["dice"][0][1].get<double>(), 0.9);
+  EXPECT_TRUE(fs::exists(c["labels"]["2"]["agreement_map"].get<std::string>()));
+  EXPECT_EQ(read_image(c["majority"]["mask"]).geom.format, "nifti");
+}
+
+TEST(Cli, BadCasesGiveExitCodeThree) {
+  test::TempDir d;
+  test::write_gray(d / "data/ok/a.png", 2, 1, {0, 1});
+  test::write_gray(d / "data/ok/b.png", 2, 1, {1, 1});
+  test::write_gray(d / "data/bad/a.png", 2, 1, {0, 1});
+  test::write_text(d / "data/bad/b.png", "\x89PNG truncated");
+  const Output o = run("agree --cases " + d / "data" + " -o " + d / "out");
+  EXPECT_EQ(o.code, 3);
+  EXPECT_TRUE(contains(o.text, "case bad skipped: " + d / "data/bad/b.png")) << o.text;
+  const Json j = read_json(d / "out/report.json");
+  ASSERT_EQ(j["failed_cases"].size(), 1u);
+  EXPECT_EQ(j["failed_cases"][0]["id"], "bad");
+  EXPECT_EQ(j["failed_cases"][0]["file"], d / "data/bad/b.png");
+  ASSERT_EQ(j["cases"].size(), 1u);
+  EXPECT_EQ(j["cases"][0]["labels"]["1"]["dice"][0][1], 2.0 / 3);
+
+  const Output strict = run("agree --strict -q --cases " + d / "data" + " -o " + d / "out2");
+  EXPECT_EQ(strict.code, 3);
+  EXPECT_EQ(read_json(d / "out2/report.json")["summary"]["aborted"], true);
+}
+
+TEST(Cli, FatalErrorsGiveExitCodeTwo) {
+  test::TempDir d;
+  test::write_gray(d / "data/c/a.png", 1, 1, {1});
+  test::write_gray(d / "data/c/b.png", 1, 1, {1});
+  const Output cuda = run("agree --backend cuda --cases " + d / "data" + " -o " + d / "out");
+  EXPECT_EQ(cuda.code, 2);
+  EXPECT_TRUE(contains(cuda.text, "--backend cuda")) << cuda.text;
+  const Output unwritable = run("agree -q --cases " + d / "data" + " --json /proc/maskeval/report.json");
+  EXPECT_EQ(unwritable.code, 2);
+  EXPECT_TRUE(contains(unwritable.text, "cannot write the report")) << unwritable.text;
+}
+
+}  // namespace
+}  // namespace maskeval
