@@ -111,8 +111,8 @@ TEST(CountTuples, HandWorkedThreeRaters) {
   const LabelCounts& one = labels[1];
   EXPECT_EQ(one.label, 1);
   EXPECT_EQ(one.volume, (std::vector<uint64_t>{2, 1, 3}));
-  EXPECT_EQ(one.inter(0, 2), 2u);  // voxels 1 and 2
-  EXPECT_EQ(one.inter(1, 2), 1u);  // voxel 1
+  EXPECT_EQ(one.inter(0, 2), 2u);                             // voxels 1 and 2
+  EXPECT_EQ(one.inter(1, 2), 1u);                             // voxel 1
   EXPECT_EQ(one.votes, (std::vector<uint64_t>{3, 1, 1, 1}));  // voxels 0,3,5 | 4 | 2 | 1
   EXPECT_DOUBLE_EQ(dice(one.inter(0, 2), one.volume[0], one.volume[2], EmptyPolicy::kNaN), 0.8);
 }
@@ -152,8 +152,9 @@ TEST(CountTuples, LabelsUpTo65535) {
 TEST(CountTuples, EveryPathMatchesOracle) {
   std::mt19937 rng(7);
   // (raters, labels): dense (R*b <= 16), packed (<= 64), wide (> 64) paths.
-  const std::vector<std::pair<int, int>> shapes = {{2, 2},  {13, 2}, {16, 2}, {5, 19},
-                                                   {17, 2}, {33, 2}, {33, 3}, {20, 300}};
+  const std::vector<std::pair<int, int>> shapes = {{2, 2},  {13, 2}, {16, 2},  {3, 5},
+                                                   {5, 6},  {4, 12}, {5, 19},  {17, 2},
+                                                   {33, 2}, {33, 3}, {20, 300}};
   for (auto [raters, labels] : shapes) {
     for (bool narrow : {true, false}) {
       Case c(random_labels(rng, raters, 3001, labels, 0.2), narrow);
@@ -188,8 +189,8 @@ TEST(Properties, RandomLabelMaps) {
       volume_sum += l.volume[0];
       for (int a = 0; a < raters; ++a) {
         for (int b = 0; b < raters; ++b) {
-          const double d = dice(l.inter(a, b), l.volume[a], l.volume[b], EmptyPolicy::kNaN);
-          EXPECT_EQ(d, dice(l.inter(b, a), l.volume[b], l.volume[a], EmptyPolicy::kNaN));
+          const double d = dice(l.inter(a, b), l.volume[a], l.volume[b], EmptyPolicy::kOne);
+          EXPECT_EQ(d, dice(l.inter(b, a), l.volume[b], l.volume[a], EmptyPolicy::kOne));
           if (a == b) {
             EXPECT_EQ(d, 1.0);
           }

@@ -74,26 +74,104 @@ struct Partial {
   std::unordered_map<std::string, uint64_t> wide;
 };
 
-template <class T>
-void count_dense(const CaseView& v, int bits, int64_t begin, int64_t end, Partial& out) {
+// Adds `n` to the histogram for each run of equal keys.
+template <class Key>
+void add_runs(const Key* keys, int64_t n, std::vector<uint64_t>& hist) {
+  Key run_key = keys[0];
+  uint64_t run = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (keys[i] != run_key) {
+      hist[run_key] += run;
+      run_key = keys[i];
+      run = 0;
+    }
+    ++run;
+  }
+  hist[run_key] += run;
+}
+
+// Dense path for uint16 labels (rare: a 16-bit case whose labels all fit the key).
+void count_dense_u16(const CaseView& v, int bits, int64_t begin, int64_t end, Partial& out) {
   const int raters = v.rater_count();
   uint16_t keys[kBlock];
   for (int64_t start = begin; start < end; start += kBlock) {
     const int64_t n = std::min(kBlock, end - start);
-    const T* first = static_cast<const T*>(v.raters[0]) + start;
-    for (int64_t i = 0; i < n; ++i) keys[i] = first[i];
-    for (int r = 1; r < raters; ++r) {
-      const T* x = static_cast<const T*>(v.raters[r]) + start;
-      const int shift = r * bits;
-      for (int64_t i = 0; i < n; ++i) keys[i] = static_cast<uint16_t>(keys[i] | (x[i] << shift));
+    for (int64_t i = 0; i < n; ++i) keys[i] = 0;
+    for (int r = 0; r < raters; ++r) {
+      const uint16_t* x = static_cast<const uint16_t*>(v.raters[r]) + start;
+      for (int64_t i = 0; i < n; ++i)
+        keys[i] = static_cast<uint16_t>(keys[i] | (x[i] << (r * bits)));
     }
-    uint16_t differ = 0;
-    for (int64_t i = 0; i < n; ++i) differ |= static_cast<uint16_t>(keys[i] ^ keys[0]);
+    add_runs(keys, n, out.dense);
+  }
+}
+
+// Dense path for uint8 labels, 8 voxels per 64-bit word: each voxel's key is built in two byte
+// lanes, `lo` (key bits 0..7) and `hi` (8..15); every label is below 2^bits, so after masking no
+// bit carries into the next voxel's lane.
+void count_dense_u8(const CaseView& v, int bits, int64_t begin, int64_t end, Partial& out) {
+  constexpr int kWords = kBlock / 8;
+  const int raters = v.rater_count();
+  // Where rater r's field goes: bits [r*bits, (r+1)*bits) of the key may fall in the low byte,
+  // the high byte, or straddle both; the masks keep each voxel's bits inside its own lane.
+  struct Lanes {
+    int lo_shift = 0, hi_shift = 0, hi_down = 0;
+    uint64_t lo_mask = 0, hi_mask = 0;
+  };
+  std::vector<Lanes> lanes(raters);
+  const uint64_t every_byte = 0x0101010101010101ull;
+  for (int r = 0; r < raters; ++r) {
+    const int first = r * bits, last = first + bits;  // key bits [first, last)
+    Lanes& l = lanes[r];
+    if (first < 8) {
+      l.lo_shift = first;
+      l.lo_mask = ((0xffu << first) & 0xffu) * every_byte;
+    }
+    if (last > 8) {
+      // Key bit 8 + k holds field bit (8 + k - first).
+      if (first >= 8) {
+        l.hi_shift = first - 8;
+      } else {
+        l.hi_down = 8 - first;
+      }
+      l.hi_mask = (((1u << (last - 8)) - 1) & ~((1u << std::max(0, first - 8)) - 1)) * every_byte;
+    }
+  }
+  uint64_t lo[kWords], hi[kWords];
+  uint16_t keys[kBlock];
+  int64_t start = begin;
+  for (; start + kBlock <= end; start += kBlock) {
+    for (int w = 0; w < kWords; ++w) lo[w] = hi[w] = 0;
+    for (int r = 0; r < raters; ++r) {
+      const uint8_t* x = static_cast<const uint8_t*>(v.raters[r]) + start;
+      const Lanes& l = lanes[r];
+      for (int w = 0; w < kWords; ++w) {
+        uint64_t word;
+        std::memcpy(&word, x + 8 * w, 8);
+        lo[w] |= (word << l.lo_shift) & l.lo_mask;
+        hi[w] |= (word << l.hi_shift >> l.hi_down) & l.hi_mask;
+      }
+    }
+    const uint64_t lo_first = (lo[0] & 0xff) * 0x0101010101010101ull;
+    const uint64_t hi_first = (hi[0] & 0xff) * 0x0101010101010101ull;
+    uint64_t differ = 0;
+    for (int w = 0; w < kWords; ++w) differ |= (lo[w] ^ lo_first) | (hi[w] ^ hi_first);
     if (differ == 0) {
-      out.dense[keys[0]] += static_cast<uint64_t>(n);
-    } else {
-      for (int64_t i = 0; i < n; ++i) ++out.dense[keys[i]];
+      out.dense[(lo[0] & 0xff) | ((hi[0] & 0xff) << 8)] += kBlock;
+      continue;
     }
+    for (int w = 0; w < kWords; ++w)
+      for (int b = 0; b < 8; ++b)
+        keys[8 * w + b] =
+            static_cast<uint16_t>(((lo[w] >> (8 * b)) & 0xff) | (((hi[w] >> (8 * b)) & 0xff) << 8));
+    add_runs(keys, kBlock, out.dense);
+  }
+  // The last partial block, voxel by voxel.
+  for (int64_t i = start; i < end; ++i) {
+    uint32_t key = 0;
+    for (int r = 0; r < raters; ++r)
+      key |= static_cast<uint32_t>(static_cast<const uint8_t*>(v.raters[r])[i]) << (r * bits);
+    ++out.dense[key];
   }
 }
 
@@ -149,8 +227,8 @@ void count_wide(const CaseView& v, int64_t begin, int64_t end, Partial& out) {
 
 void validate(const CaseView& v) {
   if (v.rater_count() < 1 || v.rater_count() > kMaxRaters)
-    throw std::invalid_argument("a case needs 1 to " + std::to_string(kMaxRaters) + " raters, not " +
-                                std::to_string(v.rater_count()));
+    throw std::invalid_argument("a case needs 1 to " + std::to_string(kMaxRaters) +
+                                " raters, not " + std::to_string(v.rater_count()));
   if (v.label_bytes != 1 && v.label_bytes != 2)
     throw std::invalid_argument("labels must be 1 or 2 bytes wide");
   if (v.label_bytes == 1 && v.max_label > 255)
@@ -179,16 +257,22 @@ TupleHistogram count_tuples(const CaseView& v, int threads) {
     Partial& p = partials[part];
     if (dense) {
       p.dense.assign(size_t{1} << key_bits, 0);
-      if (v.label_bytes == 1) count_dense<uint8_t>(v, bits, begin, end, p);
-      else count_dense<uint16_t>(v, bits, begin, end, p);
+      if (v.label_bytes == 1)
+        count_dense_u8(v, bits, begin, end, p);
+      else
+        count_dense_u16(v, bits, begin, end, p);
     } else {
       p.unanimous.assign(static_cast<size_t>(v.max_label) + 1, 0);
       if (packed) {
-        if (v.label_bytes == 1) count_packed<uint8_t>(v, bits, begin, end, p);
-        else count_packed<uint16_t>(v, bits, begin, end, p);
+        if (v.label_bytes == 1)
+          count_packed<uint8_t>(v, bits, begin, end, p);
+        else
+          count_packed<uint16_t>(v, bits, begin, end, p);
       } else {
-        if (v.label_bytes == 1) count_wide<uint8_t>(v, begin, end, p);
-        else count_wide<uint16_t>(v, begin, end, p);
+        if (v.label_bytes == 1)
+          count_wide<uint8_t>(v, begin, end, p);
+        else
+          count_wide<uint16_t>(v, begin, end, p);
       }
     }
   });
@@ -223,14 +307,16 @@ TupleHistogram count_tuples(const CaseView& v, int threads) {
       for (size_t l = 0; l < p.unanimous.size(); ++l) unanimous[l] += p.unanimous[l];
     if (packed) {
       KeyCounter merged;
-      for (const Partial& p : partials) p.packed.for_each([&](uint64_t k, uint64_t c) { merged.add(k, c); });
+      for (const Partial& p : partials)
+        p.packed.for_each([&](uint64_t k, uint64_t c) { merged.add(k, c); });
       merged.for_each(add_key);
     } else {
       std::unordered_map<std::string, uint64_t> merged;
       for (const Partial& p : partials)
         for (const auto& kv : p.wide) merged[kv.first] += kv.second;
       for (const auto& kv : merged) {
-        for (int r = 0; r < raters; ++r) std::memcpy(&t[r], &kv.first[r * sizeof(Label)], sizeof(Label));
+        for (int r = 0; r < raters; ++r)
+          std::memcpy(&t[r], &kv.first[r * sizeof(Label)], sizeof(Label));
         tuples.insert(tuples.end(), t.begin(), t.end());
         counts.push_back(kv.second);
       }
@@ -248,13 +334,15 @@ TupleHistogram count_tuples(const CaseView& v, int threads) {
   std::vector<size_t> order(counts.size());
   std::iota(order.begin(), order.end(), size_t{0});
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return std::lexicographical_compare(tuples.begin() + a * raters, tuples.begin() + (a + 1) * raters,
-                                        tuples.begin() + b * raters, tuples.begin() + (b + 1) * raters);
+    return std::lexicographical_compare(
+        tuples.begin() + a * raters, tuples.begin() + (a + 1) * raters, tuples.begin() + b * raters,
+        tuples.begin() + (b + 1) * raters);
   });
   h.tuples.reserve(tuples.size());
   h.counts.reserve(counts.size());
   for (size_t row : order) {
-    h.tuples.insert(h.tuples.end(), tuples.begin() + row * raters, tuples.begin() + (row + 1) * raters);
+    h.tuples.insert(h.tuples.end(), tuples.begin() + row * raters,
+                    tuples.begin() + (row + 1) * raters);
     h.counts.push_back(counts[row]);
   }
   return h;
