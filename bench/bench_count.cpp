@@ -20,7 +20,10 @@ struct Masks {
   Masks(int r, int width, int height, int labels) {
     std::mt19937 rng(42);
     std::uniform_real_distribution<double> jitter(-3.0, 3.0);
-    struct Blob { double x, y, radius; int label; };
+    struct Blob {
+      double x, y, radius;
+      int label;
+    };
     std::vector<Blob> blobs;
     for (int b = 0; b < 12; ++b)
       blobs.push_back({width * (0.1 + 0.8 * (b % 4) / 3.0), height * (0.15 + 0.7 * (b / 4) / 2.0),
@@ -69,14 +72,25 @@ void vote(benchmark::State& state, int raters, int width, int height, int labels
 
 // The target workload: 13 binary raters (BU-BIL-like), 2048 x 2048.
 BENCHMARK_CAPTURE(count, binary_13_raters_2048x2048, 13, 2048, 2048, 2)
-    ->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(count, binary_3_raters_2048x2048, 3, 2048, 2048, 2)
-    ->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 // Driving-scene-like: 5 raters, 19 labels, 1024 x 2048 (packed-key hash path).
 BENCHMARK_CAPTURE(count, labels19_5_raters_1024x2048, 5, 2048, 1024, 19)
-    ->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(vote, binary_13_raters_2048x2048, 13, 2048, 2048, 2)
-    ->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace maskeval

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "maskeval/labels.h"
+#include "maskeval/overlay.h"
 #include "test_util.h"
 
 namespace maskeval {
@@ -89,7 +90,9 @@ TEST(Cli, HelpAndUsageErrors) {
 
 TEST(Cli, FuseBuBilSample) {
   test::TempDir out;
-  const Output o = run("fuse --cases " + kData + "/bu-bil --raters 'experts/*.png' --reference gold.png --foreground '<128' -o " + out / "r");
+  const Output o = run(
+      "fuse --cases " + kData +
+      "/bu-bil --raters 'experts/*.png' --reference gold.png --foreground '<128' -o " + out / "r");
   ASSERT_EQ(o.code, 0) << o.text;
   EXPECT_TRUE(contains(o.text, "mean Dice"));  // the summary table
   const Json j = read_json(out / "r/report.json");
@@ -102,7 +105,8 @@ TEST(Cli, FuseBuBilSample) {
     ASSERT_EQ(c["raters"], Json({"experts/Expert1", "experts/Expert2", "experts/Expert3"}));
     EXPECT_EQ(c["shape"], Json({1300, 1030}));
     std::vector<std::vector<uint8_t>> m;
-    for (int r = 1; r <= 3; ++r) m.push_back(mask_of(dir + "/experts/Expert" + std::to_string(r) + ".png", "<128"));
+    for (int r = 1; r <= 3; ++r)
+      m.push_back(mask_of(dir + "/experts/Expert" + std::to_string(r) + ".png", "<128"));
     const Json& l = c["labels"]["1"];
     for (int a = 0; a < 3; ++a) {
       uint64_t volume = 0;
@@ -125,7 +129,9 @@ TEST(Cli, FuseBuBilSample) {
 
 TEST(Cli, AgreeLidcSampleWithEmptyMasks) {
   test::TempDir out;
-  const Output o = run("agree --cases " + kData + "/lidc --raters 'reader*.png' --foreground nonzero --empty nan -q -o " + out / "r");
+  const Output o =
+      run("agree --cases " + kData +
+          "/lidc --raters 'reader*.png' --foreground nonzero --empty nan -q -o " + out / "r");
   ASSERT_EQ(o.code, 0) << o.text;
   EXPECT_TRUE(o.text.empty()) << o.text;  // --quiet
   const Json j = read_json(out / "r/report.json");
@@ -144,6 +150,41 @@ TEST(Cli, AgreeLidcSampleWithEmptyMasks) {
     }
   }
   EXPECT_GT(null_pairs, 0);  // the sample has slices that some readers left empty
+}
+
+TEST(Cli, OverlayOnTheSourceImage) {
+  test::TempDir out;
+  const std::string args =
+      "agree --cases " + kData +
+      "/lidc --raters 'reader*.png' --foreground nonzero -q --overlay-image image.png -o " +
+      out / "r";
+  const Output o = run(args);
+  if (!overlay_supported()) {
+    EXPECT_EQ(o.code, 1);
+    EXPECT_TRUE(contains(o.text, "needs OpenCV")) << o.text;
+    return;
+  }
+  ASSERT_EQ(o.code, 0) << o.text;
+  const Json j = read_json(out / "r/report.json");
+  for (const Json& c : j["cases"]) {
+    const RawImage picture = read_image(c["overlay"]);
+    EXPECT_EQ(picture.channels, 3);
+    EXPECT_EQ(picture.geom.shape[0], 512);
+    // Grey (R = G = B) wherever the readers agree; coloured where they do not.
+    const RawImage agreement = read_image(c["agreement_map"]);
+    int coloured = 0, disagree = 0;
+    for (int64_t i = 0; i < agreement.voxels(); ++i) {
+      const uint8_t* p = &picture.bytes[3 * i];
+      const bool grey = p[0] == p[1] && p[1] == p[2];
+      if (agreement.bytes[i] == 255) {
+        ASSERT_TRUE(grey) << c["id"] << " voxel " << i;
+      } else {
+        ++disagree;
+        coloured += !grey;
+      }
+    }
+    EXPECT_EQ(coloured, disagree) << c["id"];
+  }
 }
 
 TEST(Cli, FuseKitsManifest) {
@@ -197,7 +238,8 @@ TEST(Cli, FatalErrorsGiveExitCodeTwo) {
   const Output cuda = run("agree --backend cuda --cases " + d / "data" + " -o " + d / "out");
   EXPECT_EQ(cuda.code, 2);
   EXPECT_TRUE(contains(cuda.text, "--backend cuda")) << cuda.text;
-  const Output unwritable = run("agree -q --cases " + d / "data" + " --json /proc/maskeval/report.json");
+  const Output unwritable =
+      run("agree -q --cases " + d / "data" + " --json /proc/maskeval/report.json");
   EXPECT_EQ(unwritable.code, 2);
   EXPECT_TRUE(contains(unwritable.text, "cannot write the report")) << unwritable.text;
 }

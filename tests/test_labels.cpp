@@ -95,7 +95,8 @@ TEST(ToLabels, ValuesThatAreNoLabels) {
                      "label value 70000 out of range 0..65535");
   expect_input_error(raw_of<uint8_t>(PixelType::kU8, {0, 255}), ForegroundRule{},
                      "label value 255 out of range 0..1", 1);
-  expect_input_error(raw_of<float>(PixelType::kF32, {NAN}), ForegroundRule::parse("nonzero"), "NaN");
+  expect_input_error(raw_of<float>(PixelType::kF32, {NAN}), ForegroundRule::parse("nonzero"),
+                     "NaN");
 }
 
 TEST(ToLabels, RgbWhereLabelsWereExpected) {

@@ -212,8 +212,8 @@ TEST(Run, MissingReferenceFails) {
   TempDir d;
   write_gray(d / "data/c/a.png", 1, 1, {1});
   write_gray(d / "data/c/b.png", 1, 1, {1});
-  const RunResult r =
-      run_dataset(dataset_from_case_folders(d / "data", "", "gold.png"), options(d, Command::kFuse));
+  const RunResult r = run_dataset(dataset_from_case_folders(d / "data", "", "gold.png"),
+                                  options(d, Command::kFuse));
   ASSERT_EQ(r.failed.size(), 1u);
   EXPECT_EQ(r.failed[0].reason, "reference file missing");
 }
@@ -252,8 +252,7 @@ TEST(Run, PerLabelManifestPaintsInOrder) {
 
   o.paint_order = {2, 1};  // painting the outer label last hides the inner one
   const RunResult reversed = run_dataset(data, o);
-  EXPECT_EQ(read_image(reversed.cases[0].majority->mask).bytes,
-            (std::vector<uint8_t>{1, 1, 1, 0}));
+  EXPECT_EQ(read_image(reversed.cases[0].majority->mask).bytes, (std::vector<uint8_t>{1, 1, 1, 0}));
   EXPECT_EQ(reversed.cases[0].majority->mismatched, 1u);
 }
 
@@ -284,7 +283,8 @@ TEST(Run, NiftiOutputsKeepTheGeometry) {
   // Header bytes other than the data type, scaling and offset are those of the first rater.
   const RawImage first = read_image(d / "data/v/a.nii.gz");
   ASSERT_EQ(mask.geom.nifti_header.size(), first.geom.nifti_header.size());
-  EXPECT_TRUE(std::equal(first.geom.nifti_header.begin() + 252, first.geom.nifti_header.begin() + 344,
+  EXPECT_TRUE(std::equal(first.geom.nifti_header.begin() + 252,
+                         first.geom.nifti_header.begin() + 344,
                          mask.geom.nifti_header.begin() + 252));  // qform/sform block
 }
 

@@ -63,7 +63,8 @@ TEST(LidcReaders, MeanPairwiseDiceMatchesSource) {
     o.command = Command::kAgree;
     o.empty = EmptyPolicy::kNaN;
     o.foreground = ForegroundRule::parse("nonzero");
-    const RunResult r = run_dataset(dataset_from_case_folders(root + "/" + patient, "reader*.png", ""), o);
+    const RunResult r =
+        run_dataset(dataset_from_case_folders(root + "/" + patient, "reader*.png", ""), o);
     EXPECT_TRUE(r.failed.empty()) << patient;
     const Summary s = summarize(r, 0);
     ASSERT_EQ(s.labels.size(), 1u);

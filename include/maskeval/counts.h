@@ -34,7 +34,7 @@ struct CaseView {
 struct TupleHistogram {
   int raters = 0;
   int64_t voxels = 0;
-  std::vector<Label> unanimous_labels;    // ascending
+  std::vector<Label> unanimous_labels;     // ascending
   std::vector<uint64_t> unanimous_counts;  // one per label above
   std::vector<Label> tuples;               // raters labels per row, rows ascending
   std::vector<uint64_t> counts;            // one per row
@@ -65,8 +65,8 @@ std::vector<LabelCounts> label_counts(const TupleHistogram& h);
 // The vote of one voxel carrying `tuple`.
 enum class TiePolicy { kUndecided, kLowest };
 struct Vote {
-  Label majority = 0;  // winner, or the undecided label on a tie under kUndecided
-  int top_votes = 0;   // votes of the winning label(s)
+  Label majority = 0;    // winner, or the undecided label on a tie under kUndecided
+  int top_votes = 0;     // votes of the winning label(s)
   double agreement = 0;  // top_votes / raters
   double entropy = 0;    // normalised vote entropy
 };

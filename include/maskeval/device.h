@@ -6,10 +6,10 @@
 namespace maskeval {
 
 struct DeviceStatus {
-  bool built = false;      // the CUDA engine was compiled in
-  int devices = 0;         // usable devices found
-  std::string name;        // the first device's name
-  std::string message;     // why none is usable, when devices == 0
+  bool built = false;   // the CUDA engine was compiled in
+  int devices = 0;      // usable devices found
+  std::string name;     // the first device's name
+  std::string message;  // why none is usable, when devices == 0
 };
 
 // Never throws: a failing driver query means no device.

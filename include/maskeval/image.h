@@ -23,11 +23,11 @@ int pixel_type_size(PixelType t);
 
 // Where the pixels sit in space. Axis 0 (x) is the fastest-varying one in memory.
 struct Geometry {
-  int ndim = 2;                                // 2 or 3
-  std::array<int64_t, 3> shape{1, 1, 1};       // x, y, z; unused axes are 1
+  int ndim = 2;                                  // 2 or 3
+  std::array<int64_t, 3> shape{1, 1, 1};         // x, y, z; unused axes are 1
   std::array<double, 3> spacing{1.0, 1.0, 1.0};  // physical size of a pixel per axis
-  std::string spacing_unit;                    // "mm", "um", "m" or "" when unknown
-  std::string format;                          // "png", "tiff", "nifti", "opencv"
+  std::string spacing_unit;                      // "mm", "um", "m" or "" when unknown
+  std::string format;                            // "png", "tiff", "nifti", "opencv"
   // For NIfTI inputs: the raw header (348 bytes NIfTI-1 or 540 bytes NIfTI-2, in the file's
   // byte order), copied into every volume written for this case so that it keeps the
   // qform/sform, pixdim and units of the source.
@@ -62,8 +62,7 @@ void write_png_gray(const std::string& path, const void* pixels, int64_t width, 
                     int bit_depth);
 // A volume with the geometry of `like` (its NIfTI header when present, else its shape and
 // spacing) and the given pixel type (kU8, kU16 or kF32).
-void write_nifti(const std::string& path, const Geometry& like, PixelType type,
-                 const void* pixels);
+void write_nifti(const std::string& path, const Geometry& like, PixelType type, const void* pixels);
 
 // Writes bytes to path atomically (temporary name, then rename). Throws std::runtime_error.
 void write_file_atomic(const std::string& path, const std::string& bytes);

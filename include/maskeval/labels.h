@@ -39,7 +39,8 @@ struct LabelImage {
 
 // Applies the rule. Throws InputError for a multi-channel image, a value that is no label
 // (fractional, negative, NaN, above 65535 or above max_allowed), naming the value.
-LabelImage to_labels(const RawImage& raw, const ForegroundRule& rule, Label max_allowed = kMaxLabel);
+LabelImage to_labels(const RawImage& raw, const ForegroundRule& rule,
+                     Label max_allowed = kMaxLabel);
 
 // The same labels stored 2 bytes wide (for cases that mix 8- and 16-bit raters).
 void widen_to_16(LabelImage& img);

@@ -19,6 +19,7 @@ using LabelFiles = std::map<int, std::vector<std::string>>;
 
 struct CaseSpec {
   std::string id;
+  std::string folder;                        // the case folder (--cases datasets only)
   std::map<std::string, LabelFiles> raters;  // by rater name (sorted)
   LabelFiles reference;                      // empty when the case has none
   std::string problem;                       // found while listing: the case fails with it
@@ -59,6 +60,8 @@ struct RunOptions {
   EmptyPolicy empty = EmptyPolicy::kOne;
   bool include_background = false;
   bool write_maps = true;
+  bool overlay = false;       // colour picture of the disagreement (2D, needs OpenCV)
+  std::string overlay_image;  // file in each case folder drawn under it (e.g. image.png)
   std::string out_dir = "maskeval-out";
   int threads = 0;  // 0: all cores
   Backend backend = Backend::kAuto;
@@ -95,7 +98,7 @@ struct CaseResult {
   Geometry geom;
   std::vector<LabelResult> labels;
   std::optional<double> fleiss_kappa_all;  // label-map cases only
-  std::string agreement_map, entropy_map;
+  std::string agreement_map, entropy_map, overlay;
   std::optional<MajorityResult> majority;
   double mean_pairwise_dice = 0;  // over reported labels and rater pairs; NaN when none
 };

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "maskeval/overlay.h"
 #include "maskeval/report.h"
 #include "maskeval/run.h"
 
@@ -57,6 +58,13 @@ void add_common(CLI::App* app, Cli& c) {
   app->add_flag("--include-background", c.run.include_background,
                 "Report label 0 too (it still counts towards Fleiss' kappa over all labels)");
   app->add_flag("--no-maps", c.no_maps, "Do not write the agreement and entropy maps");
+  app->add_flag(
+      "--overlay", c.run.overlay,
+      "Also draw agreement_overlay.png per 2D case: disagreement in colour (needs OpenCV)");
+  app->add_option(
+      "--overlay-image", c.run.overlay_image,
+      "With --cases: image in each case folder to draw the overlay on (e.g. image.png); "
+      "implies --overlay");
   app->add_option("-o,--out", c.run.out_dir, "Output folder")->capture_default_str();
   app->add_option("--json", c.json, "Report path (default: OUT/report.json)");
   app->add_option("--threads", c.run.threads, "Threads (default: all cores)")
@@ -102,19 +110,25 @@ int execute(Cli& c, Command command) {
   o.command = command;
   o.foreground = ForegroundRule::parse(c.foreground);
   o.max_label = static_cast<Label>(c.max_label);
-  o.empty = c.empty == "1" ? EmptyPolicy::kOne : (c.empty == "0" ? EmptyPolicy::kZero : EmptyPolicy::kNaN);
+  o.empty = c.empty == "1" ? EmptyPolicy::kOne
+                           : (c.empty == "0" ? EmptyPolicy::kZero : EmptyPolicy::kNaN);
   o.write_maps = !c.no_maps;
-  o.backend = c.backend == "cpu" ? Backend::kCpu : (c.backend == "cuda" ? Backend::kCuda : Backend::kAuto);
+  o.backend =
+      c.backend == "cpu" ? Backend::kCpu : (c.backend == "cuda" ? Backend::kCuda : Backend::kAuto);
   o.tie = c.tie == "lowest" ? TiePolicy::kLowest : TiePolicy::kUndecided;
   o.undecided_label = c.undecided;
   if (!c.paint_order.empty()) o.paint_order = parse_label_list(c.paint_order);
   o.progress = !c.quiet && isatty(STDERR_FILENO);
+  if (!o.overlay_image.empty()) o.overlay = true;
+  if (o.overlay && !overlay_supported())
+    throw UsageError("--overlay needs OpenCV, and this maskeval was built without it");
   if (command == Command::kFuse && c.method != "majority")
     throw UsageError("--method " + c.method + " is not available in this version (use majority)");
 
   const Dataset data = load_dataset(c);
   RunResult result = run_dataset(data, o);
-  if (!result.backend_note.empty() && !c.quiet) std::cerr << "maskeval: " << result.backend_note << "\n";
+  if (!result.backend_note.empty() && !c.quiet)
+    std::cerr << "maskeval: " << result.backend_note << "\n";
 
   const Summary summary = summarize(result, c.adjudicate);
   const std::string json_path =
@@ -136,20 +150,22 @@ int execute(Cli& c, Command command) {
 }  // namespace
 
 int run_cli(int argc, char** argv) {
-  CLI::App app{"maskeval: can your segmentation ground truth be trusted? Agreement between "
-               "annotators, consensus masks, over whole datasets."};
+  CLI::App app{
+      "maskeval: can your segmentation ground truth be trusted? Agreement between "
+      "annotators, consensus masks, over whole datasets."};
   app.footer(kExitCodes);
   app.set_version_flag("--version", std::string("maskeval ") + MASKEVAL_VERSION);
   app.require_subcommand(1);
   Cli c;
   Command command = Command::kAgree;
   auto* agree = app.add_subcommand(
-      "agree", "Inter-annotator agreement: per label Dice/IoU/Cohen's kappa matrices, Fleiss' "
-               "kappa, agreement and entropy maps, cases to adjudicate");
+      "agree",
+      "Inter-annotator agreement: per label Dice/IoU/Cohen's kappa matrices, Fleiss' "
+      "kappa, agreement and entropy maps, cases to adjudicate");
   add_common(agree, c);
   agree->callback([&] { command = Command::kAgree; });
-  auto* fuse = app.add_subcommand(
-      "fuse", "Consensus masks (majority vote), with everything agree reports");
+  auto* fuse =
+      app.add_subcommand("fuse", "Consensus masks (majority vote), with everything agree reports");
   add_common(fuse, c);
   fuse->add_option("--method", c.method, "Consensus method: majority")
       ->check(CLI::IsMember({"majority", "staple", "mlstaple"}))
@@ -175,8 +191,8 @@ int run_cli(int argc, char** argv) {
   try {
     return execute(c, command);
   } catch (const UsageError& e) {
-    std::cerr << "maskeval: " << e.what() << "\n(run maskeval " << (command == Command::kFuse ? "fuse" : "agree")
-              << " --help for the options)\n";
+    std::cerr << "maskeval: " << e.what() << "\n(run maskeval "
+              << (command == Command::kFuse ? "fuse" : "agree") << " --help for the options)\n";
     return kExitUsage;
   } catch (const std::invalid_argument& e) {
     std::cerr << "maskeval: " << e.what() << "\n";

@@ -12,8 +12,7 @@ int hardware_threads() {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
-void parallel_ranges(int64_t n, int parts,
-                     const std::function<void(int, int64_t, int64_t)>& fn) {
+void parallel_ranges(int64_t n, int parts, const std::function<void(int, int64_t, int64_t)>& fn) {
   if (parts < 1) parts = 1;
   if (parts == 1) {
     fn(0, 0, n);

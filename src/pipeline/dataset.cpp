@@ -71,6 +71,7 @@ void find_cases(const fs::path& root, const fs::path& dir, const std::string& gl
   }
   CaseSpec c;
   c.id = dir == root ? root.filename().generic_string() : fs::relative(dir, root).generic_string();
+  c.folder = dir.string();
   for (const std::string& rel : files)
     c.raters[strip_extension(rel)][kWholeMap].push_back((dir / rel).string());
   if (!reference.empty()) {
@@ -221,8 +222,8 @@ Dataset dataset_from_manifest(const std::string& csv_path) {
       } catch (const std::exception&) {
       }
       if (used != cell(c_label).size() || v < 1 || v > kMaxLabel)
-        throw UsageError(where + ": label must be a whole number 1..65535, not '" +
-                         cell(c_label) + "'");
+        throw UsageError(where + ": label must be a whole number 1..65535, not '" + cell(c_label) +
+                         "'");
       label = static_cast<int>(v);
     }
     // A reference may be a whole label map even when the raters' files are per label.

@@ -16,6 +16,7 @@
 
 #include "cpu/parallel.h"
 #include "maskeval/device.h"
+#include "maskeval/overlay.h"
 #include "maskeval/run.h"
 
 namespace maskeval {
@@ -153,8 +154,9 @@ double mean_pairwise_dice(const CaseResult& c) {
 Label undecided_label(const RunOptions& o, Label max_label) {
   if (o.undecided_label >= 0) return static_cast<Label>(o.undecided_label);
   if (max_label >= kMaxLabel)
-    throw CaseFailure{"", "label 65535 is used, so max label + 1 cannot be the undecided label; "
-                          "pass --undecided-label"};
+    throw CaseFailure{"",
+                      "label 65535 is used, so max label + 1 cannot be the undecided label; "
+                      "pass --undecided-label"};
   return static_cast<Label>(max_label + 1);
 }
 
@@ -176,6 +178,30 @@ void compare_with_reference(const std::vector<Label>& majority, const LabelImage
   for (const auto& [label, c] : counts)
     if (label != 0 || include_background)
       m.dice_vs_reference[label] = dice(c[2], c[0], c[1], EmptyPolicy::kNaN);
+}
+
+std::string write_overlay(const CaseSpec& spec, const RunOptions& o, const OutputFiles& out,
+                          const std::vector<float>& agreement, int raters, const Geometry& geom) {
+  std::optional<RawImage> background;
+  if (!o.overlay_image.empty() && !spec.folder.empty()) {
+    const std::string file = (fs::path(spec.folder) / o.overlay_image).string();
+    try {
+      background = read_image(file);
+    } catch (const InputError& e) {
+      throw CaseFailure{file, std::string("overlay image: ") + e.what()};
+    }
+    if (background->channels != 1 || !background->geom.same_grid(geom))
+      throw CaseFailure{file, "overlay image: not a single-channel image of the case's size"};
+  }
+  out.prepare();
+  const std::string path = (out.dir / "agreement_overlay.png").string();
+  try {
+    write_agreement_overlay(path, agreement, geom.shape[0], geom.shape[1], raters,
+                            background ? &*background : nullptr);
+  } catch (const std::exception& e) {
+    throw FatalError("cannot write " + path + ": " + e.what());
+  }
+  return path;
 }
 
 // --- One case whose files are label maps -------------------------------------------------
@@ -215,7 +241,8 @@ void process_label_maps(const CaseSpec& spec, const RunOptions& o, const fs::pat
   view.voxels = res.geom.voxels();
   view.label_bytes = 1;
   for (const LabelImage& img : images) view.max_label = std::max(view.max_label, img.max_label);
-  for (const LabelImage& img : images) view.label_bytes = std::max(view.label_bytes, img.label_bytes);
+  for (const LabelImage& img : images)
+    view.label_bytes = std::max(view.label_bytes, img.label_bytes);
   for (LabelImage& img : images) {
     if (view.label_bytes == 2) widen_to_16(img);
     view.raters.push_back(img.data.data());
@@ -230,15 +257,18 @@ void process_label_maps(const CaseSpec& spec, const RunOptions& o, const fs::pat
       res.labels.push_back(label_result(c, view.voxels, o.empty));
 
   const bool fuse = o.command == Command::kFuse;
-  if (!fuse && !o.write_maps) return;
+  const bool overlay = o.overlay && res.geom.ndim == 2;
+  const bool want_agreement = o.write_maps || overlay;
+  if (!fuse && !want_agreement) return;
   VoteRule rule;
   rule.tie = o.tie;
   rule.categories = static_cast<int>(counts.size());
   rule.undecided = fuse ? undecided_label(o, view.max_label) : 0;
   std::vector<Label> majority(fuse ? view.voxels : 0);
-  std::vector<float> agreement(o.write_maps ? view.voxels : 0), entropy(agreement.size());
+  std::vector<float> agreement(want_agreement ? view.voxels : 0);
+  std::vector<float> entropy(o.write_maps ? view.voxels : 0);
   cpu::vote_maps(view, rule,
-                 {fuse ? majority.data() : nullptr, o.write_maps ? agreement.data() : nullptr,
+                 {fuse ? majority.data() : nullptr, want_agreement ? agreement.data() : nullptr,
                   o.write_maps ? entropy.data() : nullptr},
                  threads);
   const OutputFiles out{out_dir, res.geom.format == "nifti", &res.geom};
@@ -246,6 +276,7 @@ void process_label_maps(const CaseSpec& spec, const RunOptions& o, const fs::pat
     res.agreement_map = out.write_fraction("agreement", agreement);
     res.entropy_map = out.write_fraction("entropy", entropy);
   }
+  if (overlay) res.overlay = write_overlay(spec, o, out, agreement, r, res.geom);
   if (fuse) {
     MajorityResult m;
     m.undecided = rule.undecided;
@@ -367,8 +398,10 @@ void process_per_label(const CaseSpec& spec, const RunOptions& o, const fs::path
   for (const Label l : order) {
     const std::vector<Label>& v = votes[l];
     for (int64_t i = 0; i < voxels; ++i) {
-      if (v[i] == 1) painted[i] = l;
-      else if (v[i] == 2) painted[i] = undecided;
+      if (v[i] == 1)
+        painted[i] = l;
+      else if (v[i] == 2)
+        painted[i] = undecided;
     }
   }
   MajorityResult m;
@@ -443,8 +476,8 @@ void choose_backend(const RunOptions& o, RunResult& result) {
       } else if (s.devices == 0) {
         result.backend_note = "backend cpu (" + s.message + ")";
       } else {
-        result.backend_note = "backend cpu (CUDA device " + s.name +
-                              " present; this version counts on the CPU)";
+        result.backend_note =
+            "backend cpu (CUDA device " + s.name + " present; this version counts on the CPU)";
       }
       return;
   }
@@ -527,7 +560,8 @@ RunResult run_dataset(const Dataset& data, const RunOptions& o) {
           failures[i] = FailedCase{data.cases[i].id, "", "out of memory"};
           if (o.strict) stop = true;
         } catch (const std::exception& e) {
-          failures[i] = FailedCase{data.cases[i].id, "", std::string("internal error: ") + e.what()};
+          failures[i] =
+              FailedCase{data.cases[i].id, "", std::string("internal error: ") + e.what()};
           if (o.strict) stop = true;
         }
         done[i] = 1;

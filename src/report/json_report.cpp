@@ -8,7 +8,9 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-Json number(double v) { return std::isnan(v) ? Json(nullptr) : Json(v); }
+Json number(double v) {
+  return std::isnan(v) ? Json(nullptr) : Json(v);
+}
 
 Json matrix(const std::vector<double>& m, size_t n) {
   Json rows = Json::array();
@@ -58,6 +60,7 @@ Json case_json(const CaseResult& c) {
   j["mean_pairwise_dice"] = number(c.mean_pairwise_dice);
   if (!c.agreement_map.empty()) j["agreement_map"] = c.agreement_map;
   if (!c.entropy_map.empty()) j["entropy_map"] = c.entropy_map;
+  if (!c.overlay.empty()) j["overlay"] = c.overlay;
   if (c.majority) {
     const MajorityResult& m = *c.majority;
     Json mj;

@@ -70,7 +70,8 @@ Summary summarize(const RunResult& result, size_t adjudicate_top) {
     ls.pairs = a.pair_dice.size();
     ls.mean_dice = mean_of(a.pair_dice);
     ls.median_dice = median_of(a.pair_dice);
-    if (!a.pair_dice.empty()) ls.min_dice = *std::min_element(a.pair_dice.begin(), a.pair_dice.end());
+    if (!a.pair_dice.empty())
+      ls.min_dice = *std::min_element(a.pair_dice.begin(), a.pair_dice.end());
     ls.mean_fleiss_kappa = mean_of(a.fleiss);
     for (const auto& [rater, v] : a.rater_dice) ls.rater_mean_dice[rater] = mean_of(v);
     s.labels.push_back(std::move(ls));
