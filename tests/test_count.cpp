@@ -165,6 +165,30 @@ TEST(CountTuples, EveryPathMatchesOracle) {
   }
 }
 
+TEST(CountTuples, StructuredMasksMatchOracle) {
+  // Long runs of one label with rare per-rater flips, as in real masks: uniform words and
+  // blocks next to mixed ones, exercising every shortcut of the dense path.
+  std::mt19937 rng(17);
+  for (auto [raters, labels] : std::vector<std::pair<int, int>>{{13, 2}, {3, 5}, {8, 4}, {6, 19}}) {
+    const int64_t n = 20000 + raters;
+    std::uniform_int_distribution<int> label(0, labels - 1), run(1, 700);
+    std::vector<uint16_t> truth(n);
+    for (int64_t i = 0; i < n;) {
+      const uint16_t l = static_cast<uint16_t>(label(rng));
+      for (int64_t end = std::min<int64_t>(n, i + run(rng)); i < end; ++i) truth[i] = l;
+    }
+    std::vector<std::vector<uint16_t>> raters_labels(raters, truth);
+    std::bernoulli_distribution flip(0.002);
+    for (auto& r : raters_labels)
+      for (auto& l : r)
+        if (flip(rng)) l = static_cast<uint16_t>(label(rng));
+    Case c(raters_labels, true);
+    SCOPED_TRACE(testing::Message() << raters << " raters, " << labels << " labels");
+    expect_matches_oracle(c.view, 1);
+    expect_matches_oracle(c.view, 3);
+  }
+}
+
 TEST(CountTuples, ThreadsDoNotChangeTheHistogram) {
   std::mt19937 rng(11);
   for (auto [raters, labels] : std::vector<std::pair<int, int>>{{3, 2}, {6, 4}, {33, 3}}) {

@@ -138,7 +138,6 @@ void count_dense_u8(const CaseView& v, int bits, int64_t begin, int64_t end, Par
     }
   }
   uint64_t lo[kWords], hi[kWords];
-  uint16_t keys[kBlock];
   int64_t start = begin;
   for (; start + kBlock <= end; start += kBlock) {
     for (int w = 0; w < kWords; ++w) lo[w] = hi[w] = 0;
@@ -160,11 +159,34 @@ void count_dense_u8(const CaseView& v, int bits, int64_t begin, int64_t end, Par
       out.dense[(lo[0] & 0xff) | ((hi[0] & 0xff) << 8)] += kBlock;
       continue;
     }
-    for (int w = 0; w < kWords; ++w)
-      for (int b = 0; b < 8; ++b)
-        keys[8 * w + b] =
-            static_cast<uint16_t>(((lo[w] >> (8 * b)) & 0xff) | (((hi[w] >> (8 * b)) & 0xff) << 8));
-    add_runs(keys, kBlock, out.dense);
+    // Along a boundary most words are still uniform: count runs, 8 voxels at a time where
+    // the word allows.
+    uint32_t run_key = static_cast<uint32_t>((lo[0] & 0xff) | ((hi[0] & 0xff) << 8));
+    uint64_t run = 0;
+    for (int w = 0; w < kWords; ++w) {
+      const uint64_t l = lo[w], h = hi[w];
+      if (l == (l & 0xff) * every_byte && h == (h & 0xff) * every_byte) {
+        const uint32_t key = static_cast<uint32_t>((l & 0xff) | ((h & 0xff) << 8));
+        if (key != run_key) {
+          out.dense[run_key] += run;
+          run_key = key;
+          run = 0;
+        }
+        run += 8;
+        continue;
+      }
+      for (int b = 0; b < 8; ++b) {
+        const uint32_t key =
+            static_cast<uint32_t>(((l >> (8 * b)) & 0xff) | (((h >> (8 * b)) & 0xff) << 8));
+        if (key != run_key) {
+          out.dense[run_key] += run;
+          run_key = key;
+          run = 0;
+        }
+        ++run;
+      }
+    }
+    out.dense[run_key] += run;
   }
   // The last partial block, voxel by voxel.
   for (int64_t i = start; i < end; ++i) {
