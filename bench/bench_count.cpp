@@ -3,9 +3,13 @@
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <cstring>
+#include <map>
+#include <tuple>
 #include <random>
 #include <vector>
 
+#include "cpu/parallel.h"
 #include "maskeval/counts.h"
 
 namespace maskeval {
@@ -59,6 +63,29 @@ void count(benchmark::State& state, int raters, int width, int height, int label
   state.counters["threads"] = threads;
 }
 
+// The ceiling: one plain read of the same mask bytes (a sum of 64-bit words), same threads.
+void read_ceiling(benchmark::State& state, int raters, int width, int height) {
+  Masks m(raters, width, height, 2);
+  const int threads = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    std::vector<uint64_t> sums(threads, 0);
+    parallel_ranges(m.view.voxels / 8, threads, [&](int part, int64_t begin, int64_t end) {
+      uint64_t s = 0;
+      for (const auto& r : m.raters) {
+        const uint8_t* p = r.data();
+        for (int64_t w = begin; w < end; ++w) {
+          uint64_t word;
+          std::memcpy(&word, p + 8 * w, 8);
+          s += word;
+        }
+      }
+      sums[part] = s;
+    });
+    benchmark::DoNotOptimize(sums);
+  }
+  state.SetBytesProcessed(state.iterations() * m.view.voxels * raters);
+}
+
 void vote(benchmark::State& state, int raters, int width, int height, int labels) {
   Masks m(raters, width, height, labels);
   std::vector<Label> majority(m.view.voxels);
@@ -70,6 +97,8 @@ void vote(benchmark::State& state, int raters, int width, int height, int labels
   state.SetBytesProcessed(state.iterations() * m.view.voxels * raters);
 }
 
+BENCHMARK_CAPTURE(read_ceiling, binary_13_raters_2048x2048, 13, 2048, 2048)
+    ->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 // The target workload: 13 binary raters (BU-BIL-like), 2048 x 2048.
 BENCHMARK_CAPTURE(count, binary_13_raters_2048x2048, 13, 2048, 2048, 2)
     ->Arg(1)

@@ -7,6 +7,7 @@
 //   wider:      unanimous voxels per label, the rest in a hash map keyed by the tuple bytes.
 // Voxels are taken in blocks; a block whose keys are all equal is counted in one addition.
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <numeric>
 #include <stdexcept>
@@ -275,17 +276,25 @@ TupleHistogram count_tuples(const CaseView& v, int threads) {
   int parts = std::max(1, std::min<int>(threads, static_cast<int>(v.voxels / min_per_thread)));
 
   std::vector<Partial> partials(parts);
-  parallel_ranges(v.voxels, parts, [&](int part, int64_t begin, int64_t end) {
+  // Threads take chunks in turn, so that a thread that meets more mixed voxels does not hold
+  // up the others. Chunk boundaries are multiples of the block size.
+  const int64_t chunk = int64_t{1} << 18;
+  std::atomic<int64_t> next{0};
+  parallel_ranges(parts, parts, [&](int part, int64_t, int64_t) {
     Partial& p = partials[part];
     if (dense) {
       p.dense.assign(size_t{1} << key_bits, 0);
-      if (v.label_bytes == 1)
-        count_dense_u8(v, bits, begin, end, p);
-      else
-        count_dense_u16(v, bits, begin, end, p);
     } else {
       p.unanimous.assign(static_cast<size_t>(v.max_label) + 1, 0);
-      if (packed) {
+    }
+    for (int64_t begin = next.fetch_add(chunk); begin < v.voxels; begin = next.fetch_add(chunk)) {
+      const int64_t end = std::min(v.voxels, begin + chunk);
+      if (dense) {
+        if (v.label_bytes == 1)
+          count_dense_u8(v, bits, begin, end, p);
+        else
+          count_dense_u16(v, bits, begin, end, p);
+      } else if (packed) {
         if (v.label_bytes == 1)
           count_packed<uint8_t>(v, bits, begin, end, p);
         else
