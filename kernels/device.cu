@@ -11,7 +11,13 @@ DeviceStatus cuda_device_status() {
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess) {
-    s.message = std::string("no CUDA device: ") + cudaGetErrorString(err);
+    if (err == cudaErrorNoDevice) {
+      s.message = "no CUDA device found";
+    } else if (err == cudaErrorInsufficientDriver) {
+      s.message = "no CUDA device: no NVIDIA driver, or one older than this build's CUDA runtime";
+    } else {
+      s.message = std::string("no CUDA device: ") + cudaGetErrorString(err);
+    }
     cudaGetLastError();  // clear the error so later calls start clean
     return s;
   }

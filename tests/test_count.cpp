@@ -128,6 +128,43 @@ TEST(CountTuples, OneByOneImage) {
   EXPECT_EQ(labels[1].votes, (std::vector<uint64_t>{0, 1, 0}));
 }
 
+TEST(CountTuples, ThirtyThreeRatersHandWorked) {
+  // Voxel 0: raters 0..16 say 1, raters 17..32 say 0. Voxel 1: everyone says 1.
+  std::vector<std::vector<uint16_t>> labels(33, std::vector<uint16_t>{0, 1});
+  for (int r = 0; r < 17; ++r) labels[r][0] = 1;
+  Case c(labels, true);
+  const TupleHistogram h = cpu::count_tuples(c.view, 1);
+  EXPECT_EQ(h.unanimous_labels, (std::vector<Label>{1}));
+  ASSERT_EQ(h.rows(), 1u);
+  const auto counts = label_counts(h);
+  ASSERT_EQ(counts.size(), 2u);
+  const LabelCounts& one = counts[1];
+  EXPECT_EQ(one.volume[0], 2u);
+  EXPECT_EQ(one.volume[32], 1u);
+  EXPECT_EQ(one.inter(0, 16), 2u);
+  EXPECT_EQ(one.inter(0, 17), 1u);
+  EXPECT_EQ(one.votes[17], 1u);
+  EXPECT_EQ(one.votes[33], 1u);
+  EXPECT_EQ(counts[0].votes[16], 1u);
+  EXPECT_EQ(counts[0].votes[0], 1u);
+  // Fleiss, label 1 vs rest: P_0 = (17^2 + 16^2 - 33) / (33 * 32) = 512/1056, P_1 = 1;
+  // p = 50/66; Pe = p^2 + (1-p)^2.
+  const double pbar = (512.0 / 1056 + 1.0) / 2, p = 50.0 / 66, pe = p * p + (1 - p) * (1 - p);
+  EXPECT_NEAR(fleiss_kappa_binary(one.votes.data(), 33, EmptyPolicy::kNaN), (pbar - pe) / (1 - pe),
+              1e-15);
+  const VoteRule rule{TiePolicy::kUndecided, 2, 2};
+  EXPECT_EQ(majority_counts(h, rule), (std::vector<std::pair<Label, uint64_t>>{{1, 2}}));
+}
+
+TEST(CountTuples, TwoRatersTie) {
+  Case c({{1, 0, 1}, {0, 0, 1}}, true);
+  const TupleHistogram h = cpu::count_tuples(c.view, 1);
+  EXPECT_EQ(majority_counts(h, {TiePolicy::kUndecided, 2, 2}),
+            (std::vector<std::pair<Label, uint64_t>>{{0, 1}, {1, 1}, {2, 1}}));
+  EXPECT_EQ(majority_counts(h, {TiePolicy::kLowest, 2, 2}),
+            (std::vector<std::pair<Label, uint64_t>>{{0, 2}, {1, 1}}));
+}
+
 TEST(CountTuples, AllZeroAndAllOne) {
   for (uint16_t value : {0, 1}) {
     Case c(std::vector<std::vector<uint16_t>>(5, std::vector<uint16_t>(1000, value)), true);
