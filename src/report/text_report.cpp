@@ -48,6 +48,17 @@ void print_summary(std::ostream& out, const RunResult& result, const Summary& su
         out << "  " << pad(rater, width) << " " << fixed(v) << "\n";
     }
   }
+  size_t with_reference = 0, identical = 0;
+  uint64_t differing = 0;
+  for (const CaseResult& c : result.cases) {
+    if (!c.majority || !c.majority->has_reference) continue;
+    ++with_reference;
+    identical += c.majority->mismatched == 0;
+    differing += c.majority->mismatched;
+  }
+  if (with_reference > 0)
+    out << "\nmajority vs reference: " << identical << " of " << with_reference
+        << " cases identical; " << differing << " voxels differ in all\n";
   if (!summary.adjudicate.empty()) {
     size_t width = 4;
     for (const Adjudication& a : summary.adjudicate) width = std::max(width, a.id.size());
