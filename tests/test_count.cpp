@@ -236,6 +236,20 @@ TEST(CountTuples, ThreadsDoNotChangeTheHistogram) {
   }
 }
 
+TEST(CountTuples, SlabsMergeToTheWhole) {
+  std::mt19937 rng(23);
+  for (auto [raters, labels] : std::vector<std::pair<int, int>>{{3, 2}, {5, 19}, {33, 3}}) {
+    Case c(random_labels(rng, raters, 10007, labels, 0.1), true);
+    const int64_t half = 4099;
+    CaseView first = c.view, second = c.view;
+    first.voxels = half;
+    second.voxels = c.view.voxels - half;
+    for (auto& p : second.raters) p = static_cast<const uint8_t*>(p) + half;
+    EXPECT_TRUE(merge_histograms(cpu::count_tuples(first, 1), cpu::count_tuples(second, 1)) ==
+                cpu::count_tuples(c.view, 1));
+  }
+}
+
 TEST(Properties, RandomLabelMaps) {
   std::mt19937 rng(3);
   for (int trial = 0; trial < 20; ++trial) {

@@ -59,6 +59,9 @@ namespace cpu {
 TupleHistogram count_tuples(const CaseView& view, int threads);
 }  // namespace cpu
 
+// The histogram of two parts of one case counted apart (slabs of a volume): counts add up.
+TupleHistogram merge_histograms(const TupleHistogram& a, const TupleHistogram& b);
+
 // Marginalises the histogram to per-label counts for every label present in it, ascending.
 std::vector<LabelCounts> label_counts(const TupleHistogram& h);
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "cpu/histogram_build.h"
 #include "cpu/parallel.h"
 #include "maskeval/counts.h"
 
@@ -21,12 +22,6 @@ namespace maskeval {
 namespace {
 
 constexpr int64_t kBlock = 256;
-
-int bit_width(Label max_label) {
-  int b = 1;
-  while ((1u << b) <= max_label) ++b;
-  return b;
-}
 
 // Open addressing, linear probing; key 0 marks an empty slot (the all-zero tuple is unanimous
 // and never stored here).
@@ -268,10 +263,10 @@ namespace cpu {
 TupleHistogram count_tuples(const CaseView& v, int threads) {
   validate(v);
   const int raters = v.rater_count();
-  const int bits = bit_width(v.max_label);
+  const int bits = detail::label_bits(v.max_label);
   const int key_bits = raters * bits;
-  const bool dense = key_bits <= 16;
-  const bool packed = !dense && key_bits <= 64;
+  const bool dense = detail::key_path(raters, bits) == detail::KeyPath::kDense;
+  const bool packed = detail::key_path(raters, bits) == detail::KeyPath::kPacked;
   const int64_t min_per_thread = 1 << 16;
   int parts = std::max(1, std::min<int>(threads, static_cast<int>(v.voxels / min_per_thread)));
 
@@ -308,75 +303,32 @@ TupleHistogram count_tuples(const CaseView& v, int threads) {
     }
   });
 
-  // Merge the partials into unanimous counts per label and a list of (tuple, count) rows.
-  std::vector<uint64_t> unanimous(static_cast<size_t>(v.max_label) + 1, 0);
-  std::vector<Label> tuples;
-  std::vector<uint64_t> counts;
-  std::vector<Label> t(raters);
-  const uint64_t label_mask = (uint64_t{1} << bits) - 1;
-  auto add_key = [&](uint64_t key, uint64_t c) {
-    bool same = true;
-    for (int r = 0; r < raters; ++r) {
-      t[r] = static_cast<Label>((key >> (r * bits)) & label_mask);
-      same = same && t[r] == t[0];
-    }
-    if (same) {
-      unanimous[t[0]] += c;
-    } else {
-      tuples.insert(tuples.end(), t.begin(), t.end());
-      counts.push_back(c);
-    }
-  };
+  // Merge the partials.
+  detail::HistogramBuilder out(raters, v.voxels, bits, v.max_label);
   if (dense) {
     for (size_t key = 0; key < partials[0].dense.size(); ++key) {
       uint64_t c = 0;
       for (const Partial& p : partials) c += p.dense[key];
-      if (c != 0) add_key(key, c);
+      if (c != 0) out.add_key(key, c);
     }
   } else {
     for (const Partial& p : partials)
-      for (size_t l = 0; l < p.unanimous.size(); ++l) unanimous[l] += p.unanimous[l];
+      for (size_t l = 0; l < p.unanimous.size(); ++l)
+        if (p.unanimous[l] != 0) out.add_unanimous(static_cast<Label>(l), p.unanimous[l]);
     if (packed) {
-      KeyCounter merged;
       for (const Partial& p : partials)
-        p.packed.for_each([&](uint64_t k, uint64_t c) { merged.add(k, c); });
-      merged.for_each(add_key);
+        p.packed.for_each([&](uint64_t k, uint64_t c) { out.add_key(k, c); });
     } else {
-      std::unordered_map<std::string, uint64_t> merged;
-      for (const Partial& p : partials)
-        for (const auto& kv : p.wide) merged[kv.first] += kv.second;
-      for (const auto& kv : merged) {
-        for (int r = 0; r < raters; ++r)
-          std::memcpy(&t[r], &kv.first[r * sizeof(Label)], sizeof(Label));
-        tuples.insert(tuples.end(), t.begin(), t.end());
-        counts.push_back(kv.second);
+      std::vector<Label> t(raters);
+      for (const Partial& p : partials) {
+        for (const auto& kv : p.wide) {
+          std::memcpy(t.data(), kv.first.data(), raters * sizeof(Label));
+          out.add_tuple(t.data(), kv.second);
+        }
       }
     }
   }
-
-  TupleHistogram h;
-  h.raters = raters;
-  h.voxels = v.voxels;
-  for (size_t l = 0; l < unanimous.size(); ++l) {
-    if (unanimous[l] == 0) continue;
-    h.unanimous_labels.push_back(static_cast<Label>(l));
-    h.unanimous_counts.push_back(unanimous[l]);
-  }
-  std::vector<size_t> order(counts.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return std::lexicographical_compare(
-        tuples.begin() + a * raters, tuples.begin() + (a + 1) * raters, tuples.begin() + b * raters,
-        tuples.begin() + (b + 1) * raters);
-  });
-  h.tuples.reserve(tuples.size());
-  h.counts.reserve(counts.size());
-  for (size_t row : order) {
-    h.tuples.insert(h.tuples.end(), tuples.begin() + row * raters,
-                    tuples.begin() + (row + 1) * raters);
-    h.counts.push_back(counts[row]);
-  }
-  return h;
+  return out.finish();
 }
 
 }  // namespace cpu
