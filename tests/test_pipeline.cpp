@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "maskeval/device.h"
 #include "maskeval/report.h"
 #include "maskeval/run.h"
 #include "test_util.h"
@@ -314,9 +315,16 @@ TEST(Run, BackendChoice) {
   write_gray(d / "data/c/b.png", 1, 1, {1});
   RunOptions o = options(d);
   o.backend = Backend::kAuto;
-  EXPECT_EQ(run_dataset(dataset_from_case_folders(d / "data", "", ""), o).backend, "cpu");
-  o.backend = Backend::kCuda;  // no CUDA engine in this version: always a clear error
-  try {
+  const DeviceStatus s = cuda_device_status();
+  const bool gpu = s.built && s.devices > 0;
+  EXPECT_EQ(run_dataset(dataset_from_case_folders(d / "data", "", ""), o).backend,
+            gpu ? "cuda" : "cpu");
+  o.backend = Backend::kCuda;
+  if (gpu) {
+    EXPECT_EQ(run_dataset(dataset_from_case_folders(d / "data", "", ""), o).backend, "cuda");
+    return;
+  }
+  try {  // no device or no CUDA in the build: a clear error, never a silent switch
     run_dataset(dataset_from_case_folders(d / "data", "", ""), o);
     ADD_FAILURE() << "expected an error";
   } catch (const FatalError& e) {

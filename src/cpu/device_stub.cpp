@@ -1,4 +1,6 @@
-// Built when the CUDA engine is not: the device query answers that CUDA is not built.
+// Built when the CUDA engine is not: the device query answers that CUDA is not built, and every
+// engine entry point throws, so that everything links and the CPU paths run.
+#include "maskeval/cuda_engine.h"
 #include "maskeval/device.h"
 
 namespace maskeval {
@@ -10,4 +12,45 @@ DeviceStatus cuda_device_status() {
   return s;
 }
 
+namespace cuda {
+namespace {
+[[noreturn]] void not_built() {
+  throw CudaError("the CUDA engine is not built in this maskeval");
+}
+}  // namespace
+
+std::vector<TupleHistogram> count_tuples(const std::vector<CaseView>&) {
+  not_built();
+}
+struct DeviceCases::Impl {};
+DeviceCases::DeviceCases(const std::vector<CaseView>&) {
+  not_built();
+}
+DeviceCases::~DeviceCases() = default;
+std::vector<TupleHistogram> DeviceCases::count() {
+  not_built();
+}
+void DeviceCases::vote_maps(size_t, const TupleHistogram&, const VoteRule&, const VoteMaps&) {
+  not_built();
+}
+float DeviceCases::vote_maps_on_device(size_t, const TupleHistogram&, const VoteRule&) {
+  not_built();
+}
+int64_t DeviceCases::device_bytes(const CaseView&) {
+  return 0;
+}
+float DeviceCases::last_kernel_ms() const {
+  return 0;
+}
+int64_t DeviceCases::mask_bytes() const {
+  return 0;
+}
+bool free_device_memory(size_t*) {
+  return false;
+}
+double copy_ceiling(int64_t) {
+  not_built();
+}
+
+}  // namespace cuda
 }  // namespace maskeval

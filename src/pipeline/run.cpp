@@ -10,11 +10,13 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "cpu/parallel.h"
+#include "maskeval/cuda_engine.h"
 #include "maskeval/device.h"
 #include "maskeval/overlay.h"
 #include "maskeval/run.h"
@@ -22,6 +24,40 @@
 namespace maskeval {
 namespace fs = std::filesystem;
 namespace {
+
+// Counting and the write pass of one case, on the CPU or the GPU. GPU work of the worker threads
+// is serialised: one case on the device at a time, while the other workers decode.
+std::mutex gpu_mutex;
+
+class CaseEngine {
+ public:
+  CaseEngine(const CaseView& view, bool gpu, int threads)
+      : view_(view), gpu_(gpu), threads_(threads) {}
+
+  TupleHistogram count() {
+    if (!gpu_) return cpu::count_tuples(view_, threads_);
+    std::lock_guard<std::mutex> lock(gpu_mutex);
+    if (!fits()) return cuda::count_tuples({view_})[0];  // in slabs
+    device_ = std::make_unique<cuda::DeviceCases>(std::vector<CaseView>{view_});
+    return device_->count()[0];
+  }
+  void vote_maps(const TupleHistogram& h, const VoteRule& rule, const VoteMaps& out) {
+    if (!device_) return cpu::vote_maps(view_, rule, out, threads_);
+    std::lock_guard<std::mutex> lock(gpu_mutex);
+    device_->vote_maps(0, h, rule, out);
+  }
+
+ private:
+  bool fits() const {
+    size_t free_bytes = 0;
+    return cuda::free_device_memory(&free_bytes) &&
+           cuda::DeviceCases::device_bytes(view_) <= static_cast<int64_t>(free_bytes / 10 * 7);
+  }
+  CaseView view_;
+  bool gpu_;
+  int threads_;
+  std::unique_ptr<cuda::DeviceCases> device_;
+};
 
 // A problem with one case: the file it concerns and why.
 struct CaseFailure {
@@ -206,7 +242,7 @@ std::string write_overlay(const CaseSpec& spec, const RunOptions& o, const Outpu
 
 // --- One case whose files are label maps -------------------------------------------------
 void process_label_maps(const CaseSpec& spec, const RunOptions& o, const fs::path& out_dir,
-                        int threads, CaseResult& res) {
+                        int threads, bool gpu, CaseResult& res) {
   std::vector<std::string> files;
   for (const auto& [name, by_label] : spec.raters) {
     const auto it = by_label.find(kWholeMap);
@@ -249,7 +285,8 @@ void process_label_maps(const CaseSpec& spec, const RunOptions& o, const fs::pat
   }
   if (view.max_label == 0) view.max_label = 1;
 
-  const TupleHistogram hist = cpu::count_tuples(view, threads);
+  CaseEngine engine(view, gpu, threads);
+  const TupleHistogram hist = engine.count();
   const std::vector<LabelCounts> counts = label_counts(hist);
   res.fleiss_kappa_all = fleiss_kappa_all(counts, r, view.voxels, o.empty);
   for (const LabelCounts& c : counts)
@@ -267,10 +304,9 @@ void process_label_maps(const CaseSpec& spec, const RunOptions& o, const fs::pat
   std::vector<Label> majority(fuse ? view.voxels : 0);
   std::vector<float> agreement(want_agreement ? view.voxels : 0);
   std::vector<float> entropy(o.write_maps ? view.voxels : 0);
-  cpu::vote_maps(view, rule,
-                 {fuse ? majority.data() : nullptr, want_agreement ? agreement.data() : nullptr,
-                  o.write_maps ? entropy.data() : nullptr},
-                 threads);
+  engine.vote_maps(hist, rule,
+                   {fuse ? majority.data() : nullptr, want_agreement ? agreement.data() : nullptr,
+                    o.write_maps ? entropy.data() : nullptr});
   const OutputFiles out{out_dir, res.geom.format == "nifti", &res.geom};
   if (o.write_maps) {
     res.agreement_map = out.write_fraction("agreement", agreement);
@@ -295,7 +331,7 @@ void process_label_maps(const CaseSpec& spec, const RunOptions& o, const fs::pat
 
 // --- One case whose files are binary masks of one label each ---------------------------------
 void process_per_label(const CaseSpec& spec, const RunOptions& o, const fs::path& out_dir,
-                       int threads, CaseResult& res) {
+                       int threads, bool gpu, CaseResult& res) {
   // A file holds a binary mask: with the default rule, any nonzero value is foreground.
   ForegroundRule rule = o.foreground;
   if (rule.kind == ForegroundRule::Kind::kLabels) rule.kind = ForegroundRule::Kind::kNonzero;
@@ -344,7 +380,8 @@ void process_per_label(const CaseSpec& spec, const RunOptions& o, const fs::path
     view.voxels = voxels;
     view.max_label = 1;
     for (const auto& m : masks[label]) view.raters.push_back(m.data());
-    const TupleHistogram hist = cpu::count_tuples(view, threads);
+    CaseEngine engine(view, gpu, threads);
+    const TupleHistogram hist = engine.count();
     LabelCounts c = empty_counts(label, r, voxels);
     for (LabelCounts& lc : label_counts(hist))
       if (lc.label == 1) c = std::move(lc);
@@ -354,10 +391,9 @@ void process_per_label(const CaseSpec& spec, const RunOptions& o, const fs::path
       VoteRule vr{o.tie, 2, 2};
       std::vector<Label> majority(fuse ? voxels : 0);
       std::vector<float> agreement(o.write_maps ? voxels : 0), entropy(agreement.size());
-      cpu::vote_maps(view, vr,
-                     {fuse ? majority.data() : nullptr, o.write_maps ? agreement.data() : nullptr,
-                      o.write_maps ? entropy.data() : nullptr},
-                     threads);
+      engine.vote_maps(hist, vr,
+                       {fuse ? majority.data() : nullptr, o.write_maps ? agreement.data() : nullptr,
+                        o.write_maps ? entropy.data() : nullptr});
       const std::string suffix = "_label" + std::to_string(label);
       if (o.write_maps) {
         lr.agreement_map = out.write_fraction("agreement" + suffix, agreement);
@@ -444,7 +480,7 @@ void process_per_label(const CaseSpec& spec, const RunOptions& o, const fs::path
 }
 
 void process_case(const CaseSpec& spec, const Dataset& data, const RunOptions& o, int threads,
-                  CaseResult& res) {
+                  bool gpu, CaseResult& res) {
   res.id = spec.id;
   if (!spec.problem.empty()) throw CaseFailure{spec.problem_file, spec.problem};
   if (spec.raters.size() < 2)
@@ -452,35 +488,25 @@ void process_case(const CaseSpec& spec, const Dataset& data, const RunOptions& o
                       "fewer than 2 raters (" + std::to_string(spec.raters.size()) + ")"};
   const fs::path out_dir = fs::path(o.out_dir) / "cases" / spec.id;
   if (data.per_label) {
-    process_per_label(spec, o, out_dir, threads, res);
+    process_per_label(spec, o, out_dir, threads, gpu, res);
   } else {
-    process_label_maps(spec, o, out_dir, threads, res);
+    process_label_maps(spec, o, out_dir, threads, gpu, res);
   }
   res.mean_pairwise_dice = mean_pairwise_dice(res);
 }
 
 void choose_backend(const RunOptions& o, RunResult& result) {
-  const DeviceStatus s = cuda_device_status();
   result.backend = "cpu";
-  switch (o.backend) {
-    case Backend::kCpu:
-      return;
-    case Backend::kCuda:
-      if (!s.built) throw FatalError("--backend cuda: " + s.message);
-      if (s.devices == 0) throw FatalError("--backend cuda: " + s.message);
-      throw FatalError("--backend cuda: device " + s.name +
-                       " found, but this version has no CUDA engine yet; use --backend cpu");
-    case Backend::kAuto:
-      if (!s.built) {
-        result.backend_note = "backend cpu (built without CUDA)";
-      } else if (s.devices == 0) {
-        result.backend_note = "backend cpu (" + s.message + ")";
-      } else {
-        result.backend_note =
-            "backend cpu (CUDA device " + s.name + " present; this version counts on the CPU)";
-      }
-      return;
+  if (o.backend == Backend::kCpu) return;
+  const DeviceStatus s = cuda_device_status();
+  if (s.built && s.devices > 0) {
+    result.backend = "cuda";
+    result.backend_note = "backend cuda (" + s.name + ")";
+    return;
   }
+  if (o.backend == Backend::kCuda) throw FatalError("--backend cuda: " + s.message);
+  result.backend_note =
+      s.built ? "backend cpu (" + s.message + ")" : "backend cpu (built without CUDA)";
 }
 
 class Progress {
@@ -548,7 +574,7 @@ RunResult run_dataset(const Dataset& data, const RunOptions& o) {
     parallel_ranges(workers, workers, [&](int, int64_t, int64_t) {
       for (size_t i = next++; i < n && !stop; i = next++) {
         try {
-          process_case(data.cases[i], data, o, inner, results[i]);
+          process_case(data.cases[i], data, o, inner, result.backend == "cuda", results[i]);
         } catch (const CaseFailure& f) {
           failures[i] = FailedCase{data.cases[i].id, f.file, f.reason};
           if (o.strict) stop = true;

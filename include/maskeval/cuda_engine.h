@@ -1,0 +1,63 @@
+// The CUDA engine: the counting pass and the write pass on the GPU, with results identical to
+// the CPU engine's. Host-only header: no CUDA types. In a build without CUDA every function
+// throws CudaError("not built").
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "maskeval/counts.h"
+
+namespace maskeval {
+
+// A CUDA call failed, or the engine is not usable; the message says which call and why.
+class CudaError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+namespace cuda {
+
+// Counts every case; one histogram per case, equal to cpu::count_tuples. Cases are uploaded in
+// batches sized from free device memory (many small cases share one launch); a case larger
+// than the device is counted in slabs. Tuples wider than 64 bits (e.g. 33 raters with 3 or more
+// labels) are counted by the CPU engine.
+std::vector<TupleHistogram> count_tuples(const std::vector<CaseView>& cases);
+
+// Cases resident on the device: upload once, then count, then write the per-voxel outputs.
+// Cases whose tuples are wider than 64 bits stay on the host and go through the CPU engine
+// (their views must outlive this object).
+class DeviceCases {
+ public:
+  explicit DeviceCases(const std::vector<CaseView>& cases);
+  ~DeviceCases();
+  DeviceCases(const DeviceCases&) = delete;
+  DeviceCases& operator=(const DeviceCases&) = delete;
+
+  std::vector<TupleHistogram> count();
+  // The write pass of case i, equal to cpu::vote_maps; `h` is that case's histogram.
+  void vote_maps(size_t i, const TupleHistogram& h, const VoteRule& rule, const VoteMaps& out);
+  // The write pass of case i into device buffers only (benchmarks); returns its kernel time, ms.
+  float vote_maps_on_device(size_t i, const TupleHistogram& h, const VoteRule& rule);
+  // Device bytes needed to hold a case (masks, padding, work space).
+  static int64_t device_bytes(const CaseView& view);
+  // Device time of the last count()'s kernels (counting and, for multi-label cases, the sort
+  // of the mixed tuples), in milliseconds, from CUDA events.
+  float last_kernel_ms() const;
+  // Mask bytes resident (raters x voxels x label bytes, without padding).
+  int64_t mask_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Free device memory in bytes; false when there is no usable device.
+bool free_device_memory(size_t* bytes);
+
+// Device-to-device copy of `bytes` bytes, repeated; returns bytes read plus written per second.
+double copy_ceiling(int64_t bytes);
+
+}  // namespace cuda
+}  // namespace maskeval

@@ -1,0 +1,218 @@
+// The CUDA engine against the CPU engine: every count and every figure identical. Skipped where
+// there is no CUDA device (ctest label gpu).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <random>
+
+#include "maskeval/cuda_engine.h"
+#include "maskeval/device.h"
+#include "maskeval/report.h"
+#include "maskeval/run.h"
+#include "test_util.h"
+
+namespace maskeval {
+namespace {
+
+bool have_gpu() {
+  const DeviceStatus s = cuda_device_status();
+  return s.built && s.devices > 0;
+}
+
+#define REQUIRE_GPU() \
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device"
+
+// Rater label arrays and a view of them.
+struct Case {
+  std::vector<std::vector<uint8_t>> bytes;
+  CaseView view;
+  std::string name;
+};
+
+// Long runs of one label with per-rater flips (real-mask-like), or pure noise.
+Case make_case(std::mt19937& rng, int raters, int labels, int64_t voxels, int label_bytes,
+               double flip, int max_run) {
+  Case c;
+  std::uniform_int_distribution<int> label(0, labels - 1), run(1, max_run);
+  std::bernoulli_distribution change(flip);
+  std::vector<int> truth(voxels);
+  for (int64_t i = 0; i < voxels;) {
+    const int l = label(rng);
+    for (int64_t end = std::min<int64_t>(voxels, i + run(rng)); i < end; ++i) truth[i] = l;
+  }
+  int max = 0;
+  c.bytes.resize(raters);
+  for (auto& b : c.bytes) {
+    b.resize(voxels * label_bytes);
+    for (int64_t i = 0; i < voxels; ++i) {
+      const int l = change(rng) ? label(rng) : truth[i];
+      max = std::max(max, l);
+      if (label_bytes == 1) {
+        b[i] = static_cast<uint8_t>(l);
+      } else {
+        const uint16_t w = static_cast<uint16_t>(l);
+        std::memcpy(&b[2 * i], &w, 2);
+      }
+    }
+  }
+  c.view.voxels = voxels;
+  c.view.label_bytes = label_bytes;
+  c.view.max_label = static_cast<Label>(std::max(max, 1));
+  for (auto& b : c.bytes) c.view.raters.push_back(b.data());
+  c.name = std::to_string(raters) + " raters, " + std::to_string(labels) + " labels, " +
+           std::to_string(voxels) + " voxels, " + std::to_string(label_bytes) + "-byte labels";
+  return c;
+}
+
+std::vector<Case> assorted_cases() {
+  std::mt19937 rng(2024);
+  std::vector<Case> cases;
+  // (raters, labels, voxels, label bytes, flip, max run): dense, packed and wide paths; sizes
+  // that are not multiples of the block or chunk sizes; 1x1; 2 to 33 raters; 1 to 300 labels.
+  const struct {
+    int r, l;
+    int64_t n;
+    int b;
+    double flip;
+    int run;
+  } shapes[] = {
+      {2, 2, 1, 1, 0.5, 1},
+      {3, 2, 7, 1, 0.3, 3},
+      {2, 1, 1000, 1, 0.0, 1000},
+      {3, 2, 65537, 1, 0.01, 500},
+      {13, 2, 1000003, 1, 0.002, 900},
+      {16, 2, 300001, 1, 0.01, 300},
+      {5, 19, 777777, 1, 0.01, 400},
+      {4, 4, 262147, 2, 0.05, 100},
+      {33, 2, 100003, 1, 0.01, 200},
+      {33, 3, 20011, 1, 0.01, 200},
+      {6, 300, 150001, 2, 0.02, 50},
+      {2, 65535, 5003, 2, 0.3, 5},
+      {20, 7, 70001, 1, 0.3, 2},
+  };
+  for (const auto& s : shapes) cases.push_back(make_case(rng, s.r, s.l, s.n, s.b, s.flip, s.run));
+  // All background and all foreground.
+  for (uint8_t v : {0, 1}) {
+    Case c;
+    c.bytes.assign(5, std::vector<uint8_t>(4099, v));
+    c.view.voxels = 4099;
+    c.view.max_label = 1;
+    for (auto& b : c.bytes) c.view.raters.push_back(b.data());
+    c.name = v ? "all 1" : "all 0";
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+TEST(CudaCount, EachCaseMatchesTheCpu) {
+  REQUIRE_GPU();
+  for (const Case& c : assorted_cases()) {
+    SCOPED_TRACE(c.name);
+    cuda::DeviceCases device({c.view});
+    const std::vector<TupleHistogram> h = device.count();
+    ASSERT_EQ(h.size(), 1u);
+    EXPECT_TRUE(h[0] == cpu::count_tuples(c.view, 2));
+    EXPECT_TRUE(device.count()[0] == h[0]);  // counting twice gives the same
+  }
+}
+
+TEST(CudaCount, OneBatchOfMixedCasesMatchesTheCpu) {
+  REQUIRE_GPU();
+  const std::vector<Case> cases = assorted_cases();
+  std::vector<CaseView> views;
+  for (const Case& c : cases) views.push_back(c.view);
+  const std::vector<TupleHistogram> batch = cuda::count_tuples(views);
+  ASSERT_EQ(batch.size(), cases.size());
+  for (size_t i = 0; i < cases.size(); ++i) {
+    SCOPED_TRACE(cases[i].name);
+    EXPECT_TRUE(batch[i] == cpu::count_tuples(cases[i].view, 1));
+  }
+}
+
+TEST(CudaCount, ManySmallCasesInOneLaunch) {
+  REQUIRE_GPU();
+  std::mt19937 rng(99);
+  std::vector<Case> cases;
+  for (int i = 0; i < 300; ++i)
+    cases.push_back(make_case(rng, 3, 2, 1000 + (i * 37) % 5000, 1, 0.02, 200));
+  std::vector<CaseView> views;
+  for (const Case& c : cases) views.push_back(c.view);
+  cuda::DeviceCases device(views);
+  const std::vector<TupleHistogram> h = device.count();
+  for (size_t i = 0; i < cases.size(); ++i)
+    ASSERT_TRUE(h[i] == cpu::count_tuples(cases[i].view, 1)) << i;
+}
+
+TEST(CudaVote, MapsMatchTheCpuBitForBit) {
+  REQUIRE_GPU();
+  for (const Case& c : assorted_cases()) {
+    SCOPED_TRACE(c.name);
+    cuda::DeviceCases device({c.view});
+    const TupleHistogram h = device.count()[0];
+    for (TiePolicy tie : {TiePolicy::kUndecided, TiePolicy::kLowest}) {
+      const VoteRule rule{tie, static_cast<Label>(std::min<int>(c.view.max_label + 1, kMaxLabel)),
+                          static_cast<int>(label_counts(h).size())};
+      const size_t n = static_cast<size_t>(c.view.voxels);
+      std::vector<Label> gm(n, 7777), cm(n);
+      std::vector<float> ga(n, -1.0f), ca(n), ge(n, -1.0f), ce(n);
+      device.vote_maps(0, h, rule, {gm.data(), ga.data(), ge.data()});
+      cpu::vote_maps(c.view, rule, {cm.data(), ca.data(), ce.data()}, 2);
+      EXPECT_EQ(gm, cm);
+      EXPECT_EQ(0, std::memcmp(ga.data(), ca.data(), n * sizeof(float)));
+      EXPECT_EQ(0, std::memcmp(ge.data(), ce.data(), n * sizeof(float)));
+    }
+  }
+}
+
+// The whole run on the sample data: the JSON report of the CUDA backend equals the CPU's but for
+// the backend's name, and the written masks are identical.
+TEST(CudaPipeline, ReportsEqualTheCpuReports) {
+  REQUIRE_GPU();
+  const std::string data = std::string(MASKEVAL_SOURCE_DIR) + "/data";
+  struct Set {
+    Dataset dataset;
+    ForegroundRule rule;
+    std::vector<Label> paint;
+  };
+  std::vector<Set> sets;
+  sets.push_back({dataset_from_case_folders(data + "/bu-bil", "experts/*.png", "gold.png"),
+                  ForegroundRule::parse("<128"),
+                  {}});
+  sets.push_back({dataset_from_case_folders(data + "/lidc", "reader*.png", ""),
+                  ForegroundRule::parse("nonzero"),
+                  {}});
+  sets.push_back(
+      {dataset_from_manifest(data + "/kits23/manifest.csv"), ForegroundRule{}, {1, 3, 2}});
+  for (const Set& set : sets) {
+    test::TempDir out;
+    std::string dumps[2];
+    std::vector<std::string> masks[2];
+    for (int k = 0; k < 2; ++k) {
+      RunOptions o;
+      o.command = Command::kFuse;
+      o.foreground = set.rule;
+      o.paint_order = set.paint;
+      o.out_dir = out / "out";
+      o.backend = k == 0 ? Backend::kCpu : Backend::kCuda;
+      RunResult r = run_dataset(set.dataset, o);
+      EXPECT_EQ(r.backend, k == 0 ? "cpu" : "cuda");
+      r.backend = "";
+      dumps[k] = report_json(r, summarize(r, 10), o).dump();
+      for (const CaseResult& c : r.cases) {
+        std::ifstream in(c.majority->mask, std::ios::binary);
+        masks[k].emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      }
+    }
+    EXPECT_EQ(dumps[0], dumps[1]);
+    EXPECT_EQ(masks[0], masks[1]);
+  }
+}
+
+TEST(CudaCopy, CeilingIsMeasured) {
+  REQUIRE_GPU();
+  EXPECT_GT(cuda::copy_ceiling(int64_t{64} << 20), 1e10);  // any GPU copies over 10 GB/s
+}
+
+}  // namespace
+}  // namespace maskeval
