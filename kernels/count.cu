@@ -82,6 +82,16 @@ __device__ inline void warp_add(uint32_t key, uint32_t n_each, Add&& add) {
   if (key != kNoKey && (threadIdx.x & 31) == __ffs(peers) - 1) add(key, n_each * __popc(peers));
 }
 
+// When all 32 lanes hold the same key for their 4 voxels (the common case: inside or outside
+// every mask), lane 0 adds all 128 votes; returns whether it did.
+template <class Add>
+__device__ inline bool warp_uniform(uint32_t key, Add&& add) {
+  const uint32_t lane0 = __shfl_sync(kAll, key, 0);
+  if (!__all_sync(kAll, key == lane0 && key != kNoKey)) return false;
+  if ((threadIdx.x & 31) == 0) add(key, 4u * 32u);
+  return true;
+}
+
 __global__ void __launch_bounds__(kThreads)
     count_dense_kernel(const uint8_t* __restrict__ data, const CaseDesc* __restrict__ cases,
                        const Chunk* __restrict__ chunks, unsigned long long* __restrict__ hist) {
@@ -113,7 +123,9 @@ __global__ void __launch_bounds__(kThreads)
       }
     }
     const bool quad = any && v + 3 < ch.end && k[0] == k[1] && k[1] == k[2] && k[2] == k[3];
-    warp_add(quad ? k[0] : kNoKey, 4, add);
+    const uint32_t qkey = quad ? k[0] : kNoKey;
+    if (warp_uniform(qkey, add)) continue;
+    warp_add(qkey, 4, add);
     if (__any_sync(kAll, any && !quad)) {
       for (int j = 0; j < 4; ++j) warp_add(any && !quad && v + j < ch.end ? k[j] : kNoKey, 1, add);
     }
@@ -166,7 +178,9 @@ __global__ void __launch_bounds__(kThreads)
     }
     const bool quad = any && v + 3 < ch.end && same[0] && same[1] && same[2] && same[3] &&
                       first[0] == first[1] && first[1] == first[2] && first[2] == first[3];
-    warp_add(quad ? first[0] : kNoKey, 4, add);
+    const uint32_t qlabel = quad ? first[0] : kNoKey;
+    if (warp_uniform(qlabel, add)) continue;
+    warp_add(qlabel, 4, add);
     if (!__any_sync(kAll, any && !quad)) continue;
     for (int j = 0; j < 4; ++j) {
       const bool valid = any && !quad && v + j < ch.end;
