@@ -212,6 +212,52 @@ TEST(Cli, FuseKitsManifest) {
   EXPECT_EQ(read_image(c["majority"]["mask"]).geom.format, "nifti");
 }
 
+TEST(Cli, FuseStapleAndScore) {
+  test::TempDir out;
+  const std::string bubil = "--cases " + kData +
+                            "/bu-bil --raters 'experts/*.png' --reference gold.png "
+                            "--foreground '<128' -q --no-maps";
+  const Output st = run("fuse --method staple " + bubil + " -o " + out / "st");
+  ASSERT_EQ(st.code, 0) << st.text;
+  const Json j = read_json(out / "st/report.json");
+  EXPECT_EQ(j["options"]["method"], "staple");
+  EXPECT_EQ(j["options"]["threshold"], 0.5);
+  for (const Json& c : j["cases"]) {
+    const Json& s = c["staple"]["1"];
+    ASSERT_EQ(s["sensitivity"].size(), 3u);
+    EXPECT_GT(s["prior"].get<double>(), 0.0);
+    EXPECT_TRUE(s["converged"].get<bool>());
+    EXPECT_GE(s["dice_vs_reference"].get<double>(), 0.99);
+    EXPECT_EQ(read_image(s["posterior"]).type, PixelType::kU16);
+    EXPECT_EQ(s["measured_vs_reference"]["sensitivity"].size(), 3u);
+  }
+  EXPECT_TRUE(j["summary"]["staple_raters"]["1"].contains("experts/Expert1"));
+
+  const Output sc = run("score " + bubil + " -o " + out / "sc");
+  ASSERT_EQ(sc.code, 0) << sc.text;
+  const Json k = read_json(out / "sc/report.json");
+  EXPECT_EQ(k["command"], "score");
+  const Json& first = k["cases"][0];
+  EXPECT_EQ(first["scores"]["against"], "reference");
+  const Json& e1 = first["scores"]["by"]["experts/Expert1"]["1"];
+  // Against gold.png, decoded here.
+  const std::string dir = kData + "/bu-bil/" + first["id"].get<std::string>();
+  const auto gold = mask_of(dir + "/gold.png", "<128");
+  const auto mine = mask_of(dir + "/experts/Expert1.png", "<128");
+  EXPECT_DOUBLE_EQ(e1["dice"].get<double>(), brute_dice(mine, gold));
+  uint64_t tp = 0;
+  for (size_t i = 0; i < gold.size(); ++i) tp += mine[i] & gold[i];
+  EXPECT_EQ(e1["tp"].get<uint64_t>(), tp);
+  ASSERT_EQ(k["summary"]["leaderboard"].size(), 3u);
+  EXPECT_GE(k["summary"]["leaderboard"][0]["mean_dice"].get<double>(),
+            k["summary"]["leaderboard"][2]["mean_dice"].get<double>());
+
+  const Output ml = run("fuse --method mlstaple --manifest " + kData +
+                        "/kits23/manifest.csv -q -o " + out / "ml");
+  EXPECT_EQ(ml.code, 1);
+  EXPECT_TRUE(contains(ml.text, "needs label maps")) << ml.text;
+}
+
 TEST(Cli, BadCasesGiveExitCodeThree) {
   test::TempDir d;
   test::write_gray(d / "data/ok/a.png", 2, 1, {0, 1});

@@ -334,3 +334,149 @@ TEST(Run, BackendChoice) {
 
 }  // namespace
 }  // namespace maskeval
+
+namespace maskeval {
+namespace {
+
+TEST(StapleRun, FuseWritesPosteriorAndMask) {
+  TempDir d;
+  write_gray(d / "data/c/a.png", 4, 1, {1, 1, 1, 0});
+  write_gray(d / "data/c/b.png", 4, 1, {1, 1, 0, 0});
+  write_gray(d / "data/c/c.png", 4, 1, {1, 0, 0, 0});
+  write_gray(d / "data/c/gold.png", 4, 1, {1, 1, 0, 0});
+  RunOptions o = options(d, Command::kFuse);
+  o.method = FuseMethod::kStaple;
+  const RunResult r = run_dataset(dataset_from_case_folders(d / "data", "", "gold.png"), o);
+  ASSERT_EQ(r.cases.size(), 1u) << (r.failed.empty() ? "" : r.failed[0].reason);
+  const CaseResult& c = r.cases[0];
+  ASSERT_EQ(c.staple.size(), 1u);
+  const StapleLabel& s = c.staple[0];
+  // The same as STAPLE run directly on the raters' masks.
+  const std::vector<uint8_t> a = {1, 1, 1, 0}, b = {1, 1, 0, 0}, cc = {1, 0, 0, 0};
+  const StapleResult direct = staple_per_voxel({a.data(), b.data(), cc.data()}, 4, {});
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(s.result.sensitivity[i], direct.sensitivity[i], 1e-12);
+  EXPECT_EQ(s.result.iterations, direct.iterations);
+  const RawImage posterior = read_image(s.posterior);
+  ASSERT_EQ(posterior.type, PixelType::kU16);  // 2D: 16-bit PNG, 65535 = 1.0
+  const auto* w = reinterpret_cast<const uint16_t*>(posterior.bytes.data());
+  for (int x = 0; x < 4; ++x) EXPECT_NEAR(w[x] / 65535.0, direct.posterior[x], 1.0 / 65535);
+  const RawImage mask = read_image(s.mask);
+  for (int x = 0; x < 4; ++x) EXPECT_EQ(mask.bytes[x], direct.posterior[x] >= 0.5 ? 1 : 0);
+  // Measured against gold.png: rater c misses voxel 1, so its sensitivity is 1/2.
+  ASSERT_EQ(s.measured.size(), 3u);
+  EXPECT_DOUBLE_EQ(s.measured[2].sensitivity, 0.5);
+  EXPECT_DOUBLE_EQ(s.measured[0].precision, 2.0 / 3);
+  ASSERT_TRUE(s.dice_vs_reference.has_value());
+}
+
+TEST(StapleRun, MultiLabelMaskMatchesTheAlgorithm) {
+  TempDir d;
+  write_gray(d / "data/c/a.png", 3, 2, {0, 1, 2, 2, 1, 0});
+  write_gray(d / "data/c/b.png", 3, 2, {0, 1, 2, 1, 1, 0});
+  write_gray(d / "data/c/c.png", 3, 2, {0, 2, 2, 2, 1, 1});
+  RunOptions o = options(d, Command::kFuse);
+  o.method = FuseMethod::kMlStaple;
+  const RunResult r = run_dataset(dataset_from_case_folders(d / "data", "", ""), o);
+  ASSERT_EQ(r.cases.size(), 1u);
+  const MlStapleCase& m = *r.cases[0].mlstaple;
+  EXPECT_EQ(m.result.labels, 3);
+  EXPECT_EQ(m.result.undecided, 3);
+  const std::vector<Label> a = {0, 1, 2, 2, 1, 0}, b = {0, 1, 2, 1, 1, 0}, c = {0, 2, 2, 2, 1, 1};
+  const MlStapleResult direct = mlstaple_per_voxel({a.data(), b.data(), c.data()}, 6, {});
+  const RawImage mask = read_image(m.mask);
+  for (int x = 0; x < 6; ++x) {
+    const Label t[3] = {a[x], b[x], c[x]};
+    EXPECT_EQ(mask.bytes[x], mlstaple_label(direct, t)) << x;
+  }
+}
+
+TEST(Score, AgainstTheReferenceFile) {
+  TempDir d;
+  write_gray(d / "data/c/r1.png", 5, 1, {1, 1, 1, 0, 0});
+  write_gray(d / "data/c/r2.png", 5, 1, {0, 1, 1, 1, 0});
+  write_gray(d / "data/c/model.png", 5, 1, {0, 0, 0, 0, 0});
+  write_gray(d / "data/c/gold.png", 5, 1, {1, 1, 0, 0, 0});
+  RunOptions o = options(d, Command::kScore);
+  const RunResult r =
+      run_dataset(dataset_from_case_folders(d / "data", "r*.png", "gold.png", "model.png"), o);
+  ASSERT_EQ(r.cases.size(), 1u) << (r.failed.empty() ? "" : r.failed[0].reason);
+  const CaseResult& c = r.cases[0];
+  EXPECT_EQ(c.raters, (std::vector<std::string>{"r1", "r2"}));
+  EXPECT_EQ(c.predictions, (std::vector<std::string>{"model"}));
+  EXPECT_EQ(c.scored_against, "reference");
+  const Score& s1 = c.scores.at("r1").at(1);
+  EXPECT_EQ(s1.tp, 2u);
+  EXPECT_EQ(s1.fp, 1u);
+  EXPECT_EQ(s1.fn, 0u);
+  EXPECT_EQ(s1.tn, 2u);
+  EXPECT_DOUBLE_EQ(s1.dice, 0.8);
+  EXPECT_DOUBLE_EQ(s1.sensitivity, 1.0);
+  EXPECT_DOUBLE_EQ(s1.specificity, 2.0 / 3);
+  EXPECT_DOUBLE_EQ(s1.precision, 2.0 / 3);
+  EXPECT_DOUBLE_EQ(s1.volume_similarity, 2.0 * (3 - 2) / 5);
+  const Score& s2 = c.scores.at("r2").at(1);
+  EXPECT_EQ(s2.tp, 1u);
+  EXPECT_EQ(s2.fp, 2u);
+  const Score& m = c.scores.at("model").at(1);
+  EXPECT_EQ(m.tp, 0u);
+  EXPECT_DOUBLE_EQ(m.dice, 0.0);
+  EXPECT_TRUE(std::isnan(m.precision));  // nothing predicted, something to find
+  const Summary s = summarize(r, 5);
+  ASSERT_EQ(s.leaderboard.size(), 3u);
+  EXPECT_EQ(s.leaderboard[0].name, "r1");
+  EXPECT_EQ(s.leaderboard[2].name, "model");
+  EXPECT_TRUE(s.leaderboard[2].prediction);
+
+  // One prediction alone is enough to score against a reference.
+  const RunResult alone =
+      run_dataset(dataset_from_case_folders(d / "data", "model.png", "gold.png"), o);
+  EXPECT_EQ(alone.cases.size(), 1u);
+  // Without a reference: the case fails, naming the reason.
+  const RunResult none = run_dataset(dataset_from_case_folders(d / "data", "r*.png", ""), o);
+  ASSERT_EQ(none.failed.size(), 1u);
+  EXPECT_NE(none.failed[0].reason.find("no reference"), std::string::npos);
+}
+
+TEST(Score, AgainstTheRatersConsensus) {
+  TempDir d;
+  write_gray(d / "data/c/r1.png", 4, 1, {1, 1, 0, 0});
+  write_gray(d / "data/c/r2.png", 4, 1, {1, 1, 1, 0});
+  write_gray(d / "data/c/r3.png", 4, 1, {1, 0, 0, 0});
+  RunOptions o = options(d, Command::kScore);
+  o.against = ScoreAgainst::kMajority;  // majority: {1, 1, 0, 0}
+  const RunResult r = run_dataset(dataset_from_case_folders(d / "data", "", ""), o);
+  ASSERT_EQ(r.cases.size(), 1u);
+  EXPECT_EQ(r.cases[0].scored_against, "majority");
+  EXPECT_DOUBLE_EQ(r.cases[0].scores.at("r1").at(1).dice, 1.0);
+  EXPECT_EQ(r.cases[0].scores.at("r2").at(1).fp, 1u);
+  EXPECT_EQ(r.cases[0].scores.at("r3").at(1).fn, 1u);
+  o.against = ScoreAgainst::kStaple;
+  const RunResult st = run_dataset(dataset_from_case_folders(d / "data", "", ""), o);
+  ASSERT_EQ(st.cases.size(), 1u);
+  EXPECT_EQ(st.cases[0].scored_against, "staple");
+  EXPECT_EQ(st.cases[0].scores.at("r1").size(), 1u);
+}
+
+TEST(Score, PerLabelManifest) {
+  TempDir d;
+  for (const char* r : {"a", "b"})
+    write_gray(d / (std::string("d/") + r + ".png"), 3, 1, {1, 1, 0});
+  write_gray(d / "d/p.png", 3, 1, {0, 1, 1});
+  write_gray(d / "d/ref.png", 3, 1, {1, 1, 0});
+  test::write_text(d / "d/m.csv",
+                   "case,rater,path,label,role\nk,a,a.png,1,\nk,b,b.png,1,\n"
+                   "k,net,p.png,1,prediction\nk,gold,ref.png,1,reference\n");
+  RunOptions o = options(d, Command::kScore);
+  const RunResult r = run_dataset(dataset_from_manifest(d / "d/m.csv"), o);
+  ASSERT_EQ(r.cases.size(), 1u) << (r.failed.empty() ? "" : r.failed[0].reason);
+  EXPECT_DOUBLE_EQ(r.cases[0].scores.at("a").at(1).dice, 1.0);
+  EXPECT_DOUBLE_EQ(r.cases[0].scores.at("net").at(1).dice, 0.5);
+  o.command = Command::kFuse;
+  o.method = FuseMethod::kMlStaple;
+  const RunResult ml = run_dataset(dataset_from_manifest(d / "d/m.csv"), o);
+  ASSERT_EQ(ml.failed.size(), 1u);
+  EXPECT_NE(ml.failed[0].reason.find("needs label maps"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace maskeval

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <regex>
 
+#include "maskeval/labels.h"
 #include "maskeval/report.h"
 #include "maskeval/run.h"
 #include "test_util.h"
@@ -109,6 +110,115 @@ TEST(Kits23, PaintedMajorityEqualsOfficialSegmentation) {
   o.paint_order = {1, 2, 3};  // tumour before cyst: SOURCE.md found 30 voxels differ in 00021
   const RunResult wrong = run_dataset(dataset_from_manifest(out / "kits.csv"), o);
   EXPECT_EQ(wrong.cases.at(0).majority->mismatched, 30u);
+}
+
+}  // namespace
+}  // namespace maskeval
+
+namespace maskeval {
+namespace {
+
+std::vector<uint8_t> foreground_of(const std::string& path, const ForegroundRule& rule) {
+  const LabelImage img = to_labels(read_image(path), rule);
+  std::vector<uint8_t> m(img.geom.voxels());
+  for (size_t i = 0; i < m.size(); ++i) m[i] = img.at(static_cast<int64_t>(i)) != 0;
+  return m;
+}
+
+// BU-BIL dataset 4: STAPLE over the tuple histogram equals the voxel-by-voxel EM on the real
+// masks, and its consensus is all but the gold standard (which is the experts' majority).
+TEST(BuBilStaple, HistogramEmEqualsVoxelEmAndNearsGold) {
+  const std::string root = kShared + "/bu-bil/dataset4";
+  if (!fs::is_directory(root)) GTEST_SKIP() << root << " not present";
+  test::TempDir out;
+  RunOptions o = fuse_options(out);
+  o.method = FuseMethod::kStaple;
+  o.foreground = ForegroundRule::parse("<128");
+  const RunResult r = run_dataset(dataset_from_case_folders(root, "experts/*.png", "gold.png"), o);
+  ASSERT_TRUE(r.failed.empty());
+  for (size_t k = 0; k < r.cases.size(); ++k) {
+    const CaseResult& c = r.cases[k];
+    ASSERT_EQ(c.staple.size(), 1u);
+    EXPECT_GE(*c.staple[0].dice_vs_reference, 0.99) << c.id;
+    if (k >= 3) continue;
+    std::vector<std::vector<uint8_t>> masks;
+    std::vector<const uint8_t*> ptrs;
+    for (const std::string& name : c.raters)
+      masks.push_back(foreground_of(c.files.at(name).at(0), o.foreground));
+    for (const auto& m : masks) ptrs.push_back(m.data());
+    const StapleResult v = staple_per_voxel(ptrs, c.geom.voxels(), {});
+    EXPECT_EQ(c.staple[0].result.iterations, v.iterations) << c.id;
+    for (size_t i = 0; i < ptrs.size(); ++i) {
+      EXPECT_NEAR(c.staple[0].result.sensitivity[i], v.sensitivity[i], 1e-12) << c.id;
+      EXPECT_NEAR(c.staple[0].result.specificity[i], v.specificity[i], 1e-12) << c.id;
+    }
+  }
+}
+
+// KiTS23 per class: binary STAPLE on each class's union of instance files, through a manifest;
+// the kidney class against the voxel-by-voxel EM.
+TEST(Kits23Staple, PerClassThroughAManifest) {
+  const std::string dir = kShared + "/kits23/case_00021";
+  if (!fs::is_directory(dir)) GTEST_SKIP() << dir << " not present";
+  test::TempDir out;
+  std::string csv = "case,rater,path,label\n";
+  std::map<int, std::vector<std::string>> kidney;  // annotation -> files
+  const std::regex name(R"((kidney|tumor|cyst)_instance-\d+_annotation-(\d)\.nii\.gz)");
+  const std::map<std::string, int> label = {{"kidney", 1}, {"tumor", 2}, {"cyst", 3}};
+  for (const auto& e : fs::directory_iterator(dir + "/instances")) {
+    std::smatch m;
+    const std::string file = e.path().filename().string();
+    ASSERT_TRUE(std::regex_match(file, m, name));
+    csv +=
+        "k,a" + m[2].str() + "," + e.path().string() + "," + std::to_string(label.at(m[1])) + "\n";
+    if (m[1] == "kidney") kidney[std::stoi(m[2])].push_back(e.path().string());
+  }
+  test::write_text(out / "k.csv", csv);
+  RunOptions o = fuse_options(out);
+  o.method = FuseMethod::kStaple;
+  const RunResult r = run_dataset(dataset_from_manifest(out / "k.csv"), o);
+  ASSERT_TRUE(r.failed.empty()) << r.failed[0].reason;
+  const CaseResult& c = r.cases.at(0);
+  ASSERT_EQ(c.staple.size(), 3u);
+  for (const StapleLabel& s : c.staple) {
+    EXPECT_TRUE(s.result.converged);
+    for (double p : s.result.sensitivity) EXPECT_GT(p, 0.85);
+    for (double q : s.result.specificity) EXPECT_GT(q, 0.999);
+  }
+  std::vector<std::vector<uint8_t>> masks;
+  for (const auto& [a, files] : kidney) {
+    std::vector<uint8_t> u;
+    for (const std::string& f : files) {
+      const std::vector<uint8_t> m = foreground_of(f, ForegroundRule::parse("nonzero"));
+      if (u.empty()) u = m;
+      for (size_t i = 0; i < u.size(); ++i) u[i] |= m[i];
+    }
+    masks.push_back(std::move(u));
+  }
+  std::vector<const uint8_t*> ptrs;
+  for (const auto& m : masks) ptrs.push_back(m.data());
+  const StapleResult v = staple_per_voxel(ptrs, static_cast<int64_t>(masks[0].size()), {});
+  for (size_t i = 0; i < ptrs.size(); ++i)
+    EXPECT_NEAR(c.staple[0].result.sensitivity[i], v.sensitivity[i], 1e-12);
+}
+
+// LIDC: multi-label STAPLE over readers who often mark nothing; every case runs, and where all
+// readers agree the consensus is theirs.
+TEST(LidcMlStaple, RunsOnEveryCase) {
+  const std::string root = kShared + "/lidc-readers";
+  if (!fs::is_directory(root)) GTEST_SKIP() << root << " not present";
+  test::TempDir out;
+  RunOptions o = fuse_options(out);
+  o.method = FuseMethod::kMlStaple;
+  o.foreground = ForegroundRule::parse("nonzero");
+  const RunResult r = run_dataset(dataset_from_case_folders(root, "reader*.png", ""), o);
+  EXPECT_TRUE(r.failed.empty());
+  EXPECT_EQ(r.cases.size(), 40u);
+  for (const CaseResult& c : r.cases) {
+    ASSERT_TRUE(c.mlstaple.has_value());
+    EXPECT_TRUE(c.mlstaple->result.converged) << c.id;
+    EXPECT_EQ(c.mlstaple->result.labels, 2) << c.id;
+  }
 }
 
 }  // namespace

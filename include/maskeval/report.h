@@ -28,9 +28,28 @@ struct Adjudication {
   double worst_dice = NAN;
 };
 
+// score: each rater or prediction against the reference, over the dataset, best first.
+struct LeaderboardRow {
+  std::string name;
+  bool prediction = false;
+  size_t cases = 0;
+  double mean_dice = NAN, mean_iou = NAN, mean_sensitivity = NAN, mean_precision = NAN;
+  std::map<Label, double> label_mean_dice;
+};
+
+// fuse --method staple: each rater's estimated performance, mean over cases, and the same
+// measured against the reference where the cases have one.
+struct StapleRaterSummary {
+  size_t cases = 0;
+  double sensitivity = NAN, specificity = NAN;
+  double measured_sensitivity = NAN, measured_specificity = NAN;
+};
+
 struct Summary {
   std::vector<LabelSummary> labels;
+  std::map<Label, std::map<std::string, StapleRaterSummary>> staple_raters;
   std::vector<Adjudication> adjudicate;
+  std::vector<LeaderboardRow> leaderboard;
 };
 
 Summary summarize(const RunResult& result, size_t adjudicate_top);

@@ -9,6 +9,7 @@
 #include "maskeval/counts.h"
 #include "maskeval/image.h"
 #include "maskeval/labels.h"
+#include "maskeval/staple.h"
 
 namespace maskeval {
 
@@ -19,10 +20,11 @@ using LabelFiles = std::map<int, std::vector<std::string>>;
 
 struct CaseSpec {
   std::string id;
-  std::string folder;                        // the case folder (--cases datasets only)
-  std::map<std::string, LabelFiles> raters;  // by rater name (sorted)
-  LabelFiles reference;                      // empty when the case has none
-  std::string problem;                       // found while listing: the case fails with it
+  std::string folder;                             // the case folder (--cases datasets only)
+  std::map<std::string, LabelFiles> raters;       // by rater name (sorted)
+  std::map<std::string, LabelFiles> predictions;  // scored, never part of a consensus
+  LabelFiles reference;                           // empty when the case has none
+  std::string problem;                            // found while listing: the case fails with it
   std::string problem_file;
 };
 
@@ -41,16 +43,20 @@ class UsageError : public std::runtime_error {
 // folder; "" means every mask file directly in it) matches a file is a case; `reference` names a
 // file inside each case folder.
 Dataset dataset_from_case_folders(const std::string& root, const std::string& rater_glob,
-                                  const std::string& reference);
+                                  const std::string& reference,
+                                  const std::string& prediction_glob = "");
 // --rater [NAME=]DIR, repeated: files matched by their path inside each rater folder;
 // `reference_dir` ("" for none) is a folder of reference files matched the same way.
 Dataset dataset_from_rater_folders(const std::vector<std::string>& rater_dirs,
                                    const std::string& reference_dir);
 // --manifest FILE.csv with columns case,rater,path and optional label and role
-// (rater|reference). Paths are relative to the manifest's folder.
+// (rater|reference|prediction). Paths are relative to the manifest's folder.
 Dataset dataset_from_manifest(const std::string& csv_path);
 
-enum class Command { kAgree, kFuse };
+enum class Command { kAgree, kFuse, kScore };
+enum class FuseMethod { kMajority, kStaple, kMlStaple };
+// What `score` compares against: the case's reference file, or a consensus of its raters.
+enum class ScoreAgainst { kReference, kMajority, kStaple };
 enum class Backend { kAuto, kCpu, kCuda };
 
 struct RunOptions {
@@ -67,10 +73,23 @@ struct RunOptions {
   Backend backend = Backend::kAuto;
   bool strict = false;
   bool progress = false;
-  // fuse --method majority
+  // fuse
+  FuseMethod method = FuseMethod::kMajority;
   TiePolicy tie = TiePolicy::kUndecided;
   int undecided_label = -1;  // -1: max label + 1 of each case
   std::vector<Label> paint_order;
+  StapleOptions staple;      // confidence weight, iteration cap
+  double threshold = 0.5;    // STAPLE consensus: posterior >= threshold
+  MlStapleOptions mlstaple;  // iteration cap (undecided label from undecided_label)
+  // score
+  ScoreAgainst against = ScoreAgainst::kReference;
+};
+
+// Overlap of one mask against the reference, per label.
+struct Score {
+  uint64_t tp = 0, fp = 0, fn = 0, tn = 0;
+  double dice = 0, iou = 0, sensitivity = 0, specificity = 0, precision = 0;
+  double volume_similarity = 0;
 };
 
 struct LabelResult {
@@ -90,6 +109,22 @@ struct MajorityResult {
   std::map<Label, double> dice_vs_reference;
 };
 
+// Binary STAPLE of one label.
+struct StapleLabel {
+  Label label = 0;
+  StapleResult result;  // without the per-pattern posterior
+  std::string posterior, mask;
+  // With a reference: each rater measured against it, and the consensus's Dice.
+  std::vector<Score> measured;
+  std::optional<double> dice_vs_reference;
+};
+
+struct MlStapleCase {
+  MlStapleResult result;
+  std::string mask;
+  std::optional<uint64_t> mismatched_vs_reference;
+};
+
 struct CaseResult {
   std::string id;
   std::vector<std::string> raters;
@@ -100,6 +135,12 @@ struct CaseResult {
   std::optional<double> fleiss_kappa_all;  // label-map cases only
   std::string agreement_map, entropy_map, overlay;
   std::optional<MajorityResult> majority;
+  std::vector<StapleLabel> staple;
+  std::optional<MlStapleCase> mlstaple;
+  // score: what each rater or prediction was scored against, and its scores by label.
+  std::string scored_against;
+  std::vector<std::string> predictions;  // names, sorted; scored like raters
+  std::map<std::string, std::map<Label, Score>> scores;
   double mean_pairwise_dice = 0;  // over reported labels and rater pairs; NaN when none
 };
 

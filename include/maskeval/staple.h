@@ -46,8 +46,8 @@ struct StapleResult {
 // current W: documented in docs/staple.md.
 StapleResult staple(const BinaryPatterns& patterns, const StapleOptions& options);
 
-// The same EM, voxel by voxel over binary masks (one byte per voxel and rater): the test oracle.
-// Returns the result with `posterior` per voxel.
+// The same EM, voxel by voxel over binary masks (one byte per voxel and rater), as ITK's loops
+// run it but with long double sums: the test oracle. Returns `posterior` per voxel.
 StapleResult staple_per_voxel(const std::vector<const uint8_t*>& masks, int64_t voxels,
                               const StapleOptions& options);
 

@@ -20,7 +20,8 @@ const char* kExitCodes =
     "under failed_cases).";
 
 struct Cli {
-  std::string cases, raters, reference, manifest, foreground = "labels", empty = "1";
+  std::string cases, raters, reference, manifest, prediction, against = "reference";
+  std::string foreground = "labels", empty = "1";
   std::string json, backend = "auto", method = "majority", tie = "undecided", paint_order;
   std::vector<std::string> rater_dirs;
   RunOptions run;
@@ -79,6 +80,21 @@ void add_common(CLI::App* app, Cli& c) {
   app->add_flag("-q,--quiet", c.quiet, "No progress bar and no summary table");
 }
 
+void add_staple_options(CLI::App* app, Cli& c) {
+  app->add_option("--confidence-weight", c.run.staple.confidence_weight,
+                  "STAPLE: the prior is the mean vote times this weight")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app->add_option("--max-iterations", c.run.staple.max_iterations,
+                  "STAPLE: stop after this many EM rounds (0: at convergence)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app->add_option("--threshold", c.run.threshold,
+                  "STAPLE: a voxel is in the consensus when its posterior is >= this")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+}
+
 std::vector<Label> parse_label_list(const std::string& text) {
   std::vector<Label> out;
   std::stringstream ss(text);
@@ -98,8 +114,11 @@ std::vector<Label> parse_label_list(const std::string& text) {
 }
 
 Dataset load_dataset(const Cli& c) {
-  if (!c.cases.empty()) return dataset_from_case_folders(c.cases, c.raters, c.reference);
+  if (!c.cases.empty())
+    return dataset_from_case_folders(c.cases, c.raters, c.reference, c.prediction);
   if (!c.raters.empty()) throw UsageError("--raters applies to --cases only");
+  if (!c.prediction.empty())
+    throw UsageError("--prediction applies to --cases only (a manifest says role=prediction)");
   if (!c.rater_dirs.empty()) return dataset_from_rater_folders(c.rater_dirs, c.reference);
   if (!c.reference.empty()) throw UsageError("--reference does not apply to --manifest (use role)");
   return dataset_from_manifest(c.manifest);
@@ -122,10 +141,19 @@ int execute(Cli& c, Command command) {
   if (!o.overlay_image.empty()) o.overlay = true;
   if (o.overlay && !overlay_supported())
     throw UsageError("--overlay needs OpenCV, and this maskeval was built without it");
-  if (command == Command::kFuse && c.method != "majority")
-    throw UsageError("--method " + c.method + " is not available in this version (use majority)");
+  o.method = c.method == "staple"     ? FuseMethod::kStaple
+             : c.method == "mlstaple" ? FuseMethod::kMlStaple
+                                      : FuseMethod::kMajority;
+  o.against = c.against == "majority" ? ScoreAgainst::kMajority
+              : c.against == "staple" ? ScoreAgainst::kStaple
+                                      : ScoreAgainst::kReference;
+  o.mlstaple.max_iterations = o.staple.max_iterations;
 
   const Dataset data = load_dataset(c);
+  if (command == Command::kFuse && o.method == FuseMethod::kMlStaple && data.per_label)
+    throw UsageError(
+        "--method mlstaple needs label maps; this manifest gives one binary mask per "
+        "label (use --method staple or majority)");
   RunResult result = run_dataset(data, o);
   if (!result.backend_note.empty() && !c.quiet)
     std::cerr << "maskeval: " << result.backend_note << "\n";
@@ -167,9 +195,12 @@ int run_cli(int argc, char** argv) {
   auto* fuse =
       app.add_subcommand("fuse", "Consensus masks (majority vote), with everything agree reports");
   add_common(fuse, c);
-  fuse->add_option("--method", c.method, "Consensus method: majority")
+  fuse->add_option("--method", c.method,
+                   "majority (label vote), staple (binary STAPLE per label, ITK's algorithm) or "
+                   "mlstaple (multi-label STAPLE, ITK's algorithm)")
       ->check(CLI::IsMember({"majority", "staple", "mlstaple"}))
       ->capture_default_str();
+  add_staple_options(fuse, c);
   fuse->add_option("--tie", c.tie,
                    "Ties at the top: undecided (ITK LabelVoting: the undecided label) or lowest "
                    "(MONAI VoteEnsemble: the lowest tied label wins)")
@@ -182,6 +213,25 @@ int run_cli(int argc, char** argv) {
                    "For per-label manifests: order in which per-label consensus masks are "
                    "painted, later overwriting earlier (e.g. 1,3,2)");
   fuse->callback([&] { command = Command::kFuse; });
+  auto* score = app.add_subcommand(
+      "score",
+      "Each rater or prediction against a reference: TP/FP/FN/TN, Dice, IoU, "
+      "sensitivity, specificity, precision, volume similarity per label; a leaderboard");
+  add_common(score, c);
+  score
+      ->add_option("--against", c.against,
+                   "reference (the case's reference file), or the raters' consensus: majority "
+                   "or staple, computed in the same run")
+      ->check(CLI::IsMember({"reference", "majority", "staple"}))
+      ->capture_default_str();
+  score->add_option("--prediction", c.prediction,
+                    "With --cases: glob of prediction files inside a case folder (scored, never "
+                    "part of a consensus), e.g. 'model/*.png'");
+  score->add_option("--tie", c.tie, "For --against majority: undecided or lowest")
+      ->check(CLI::IsMember({"undecided", "lowest"}))
+      ->capture_default_str();
+  add_staple_options(score, c);
+  score->callback([&] { command = Command::kScore; });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

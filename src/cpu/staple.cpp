@@ -17,13 +17,16 @@ namespace {
 constexpr double kStapleTolerance = 1.0e-14;  // ITK's min_rms_error on squared changes
 
 // One EM run of binary STAPLE over weighted rows: row k has pattern d[k*R..], weight n[k].
-// W starts at the mean vote of each row.
+// W starts at the mean vote of each row. Sums are accumulated in Acc: double over the few rows
+// of a histogram; long double for the voxel-by-voxel oracle, whose millions of terms would
+// otherwise carry rounding errors (about N x 1e-16) larger than the agreement it checks.
+template <class Acc>
 StapleResult run_staple(int raters, size_t rows, const uint8_t* d, const uint64_t* n,
                         const StapleOptions& o) {
   const int r = raters;
   StapleResult res;
   res.posterior.resize(rows);
-  double total = 0, votes = 0;
+  Acc total = 0, votes = 0;
   for (size_t k = 0; k < rows; ++k) {
     int fg = 0;
     for (int i = 0; i < r; ++i) fg += d[k * r + i];
@@ -31,13 +34,13 @@ StapleResult run_staple(int raters, size_t rows, const uint8_t* d, const uint64_
     total += static_cast<double>(n[k]);
     votes += static_cast<double>(n[k]) * res.posterior[k];
   }
-  const double g = total > 0 ? votes / total * o.confidence_weight : 0.0;
+  const double g = total > 0 ? static_cast<double>(votes / total) * o.confidence_weight : 0.0;
   res.prior = g;
   std::vector<double> p(r, 1.0), q(r, 1.0), last_p(r, -10.0), last_q(r, -10.0);
   for (int iter = 0; o.max_iterations <= 0 || iter < o.max_iterations; ++iter) {
     // M-step.
     for (int i = 0; i < r; ++i) {
-      double p_num = 0, p_den = 0, q_num = 0, q_den = 0;
+      Acc p_num = 0, p_den = 0, q_num = 0, q_den = 0;
       for (size_t k = 0; k < rows; ++k) {
         const double c = static_cast<double>(n[k]), w = res.posterior[k];
         if (d[k * r + i]) {
@@ -48,8 +51,8 @@ StapleResult run_staple(int raters, size_t rows, const uint8_t* d, const uint64_
         p_den += c * w;
         q_den += c * (1.0 - w);
       }
-      if (p_den != 0) p[i] = p_num / p_den;
-      if (q_den != 0) q[i] = q_num / q_den;
+      if (p_den != 0) p[i] = static_cast<double>(p_num / p_den);
+      if (q_den != 0) q[i] = static_cast<double>(q_num / q_den);
     }
     // E-step.
     for (size_t k = 0; k < rows; ++k) {
@@ -108,7 +111,7 @@ BinaryPatterns binary_patterns(const TupleHistogram& h, Label label) {
 }
 
 StapleResult staple(const BinaryPatterns& p, const StapleOptions& o) {
-  return run_staple(p.raters, p.rows(), p.d.data(), p.counts.data(), o);
+  return run_staple<double>(p.raters, p.rows(), p.d.data(), p.counts.data(), o);
 }
 
 StapleResult staple_per_voxel(const std::vector<const uint8_t*>& masks, int64_t voxels,
@@ -120,7 +123,7 @@ StapleResult staple_per_voxel(const std::vector<const uint8_t*>& masks, int64_t 
   for (int64_t x = 0; x < voxels; ++x)
     for (int i = 0; i < r; ++i) d[x * r + i] = masks[i][x] ? 1 : 0;
   const std::vector<uint64_t> ones(voxels, 1);
-  return run_staple(r, static_cast<size_t>(voxels), d.data(), ones.data(), o);
+  return run_staple<long double>(r, static_cast<size_t>(voxels), d.data(), ones.data(), o);
 }
 
 // --- Multi-label STAPLE -----------------------------------------------------------------------

@@ -63,10 +63,21 @@ std::vector<std::string> matching(const fs::path& dir, const std::string& glob,
 }
 
 void find_cases(const fs::path& root, const fs::path& dir, const std::string& glob,
-                const std::string& reference, Dataset& out) {
-  const std::vector<std::string> files = matching(dir, glob, reference);
-  if (files.empty()) {
-    for (const fs::path& sub : subfolders(dir)) find_cases(root, sub, glob, reference, out);
+                const std::string& reference, const std::string& prediction_glob, Dataset& out) {
+  std::vector<std::string> files = matching(dir, glob, reference);
+  std::vector<std::string> predictions;
+  if (!prediction_glob.empty()) {
+    predictions = matching(dir, prediction_glob, reference);
+    files.erase(std::remove_if(files.begin(), files.end(),
+                               [&](const std::string& f) {
+                                 return std::find(predictions.begin(), predictions.end(), f) !=
+                                        predictions.end();
+                               }),
+                files.end());
+  }
+  if (files.empty() && predictions.empty()) {
+    for (const fs::path& sub : subfolders(dir))
+      find_cases(root, sub, glob, reference, prediction_glob, out);
     return;
   }
   CaseSpec c;
@@ -74,6 +85,8 @@ void find_cases(const fs::path& root, const fs::path& dir, const std::string& gl
   c.folder = dir.string();
   for (const std::string& rel : files)
     c.raters[strip_extension(rel)][kWholeMap].push_back((dir / rel).string());
+  for (const std::string& rel : predictions)
+    c.predictions[strip_extension(rel)][kWholeMap].push_back((dir / rel).string());
   if (!reference.empty()) {
     const fs::path ref = dir / reference;
     if (fs::exists(ref)) {
@@ -121,11 +134,12 @@ std::vector<std::string> split_csv_line(const std::string& line) {
 }  // namespace
 
 Dataset dataset_from_case_folders(const std::string& root, const std::string& rater_glob,
-                                  const std::string& reference) {
+                                  const std::string& reference,
+                                  const std::string& prediction_glob) {
   const fs::path dir(root);
   if (!fs::is_directory(dir)) throw UsageError("--cases: not a folder: " + root);
   Dataset out;
-  find_cases(dir, dir, rater_glob, reference, out);
+  find_cases(dir, dir, rater_glob, reference, prediction_glob, out);
   if (out.cases.empty())
     throw UsageError("--cases " + root + ": no folder holds files matching " +
                      (rater_glob.empty() ? std::string("mask files (.png .tif .nii .nii.gz)")
@@ -211,8 +225,8 @@ Dataset dataset_from_manifest(const std::string& csv_path) {
     if (cell(c_case).empty() || cell(c_path).empty())
       throw UsageError(where + ": case and path must not be empty");
     const std::string role = cell(c_role).empty() ? "rater" : cell(c_role);
-    if (role != "rater" && role != "reference")
-      throw UsageError(where + ": role must be rater or reference, not '" + role + "'");
+    if (role != "rater" && role != "reference" && role != "prediction")
+      throw UsageError(where + ": role must be rater, reference or prediction, not '" + role + "'");
     int label = kWholeMap;
     if (!cell(c_label).empty()) {
       size_t used = 0;
@@ -227,7 +241,7 @@ Dataset dataset_from_manifest(const std::string& csv_path) {
       label = static_cast<int>(v);
     }
     // A reference may be a whole label map even when the raters' files are per label.
-    if (role == "rater") (label == kWholeMap ? any_map : any_label) = true;
+    if (role != "reference") (label == kWholeMap ? any_map : any_label) = true;
     fs::path path(cell(c_path));
     if (path.is_relative()) path = base / path;
     CaseSpec& c = cases[cell(c_case)];
@@ -235,7 +249,8 @@ Dataset dataset_from_manifest(const std::string& csv_path) {
       c.reference[label].push_back(path.string());
     } else {
       if (cell(c_rater).empty()) throw UsageError(where + ": rater must not be empty");
-      c.raters[cell(c_rater)][label].push_back(path.string());
+      auto& group = role == "prediction" ? c.predictions : c.raters;
+      group[cell(c_rater)][label].push_back(path.string());
     }
   }
   if (any_label && any_map)

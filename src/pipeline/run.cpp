@@ -114,6 +114,20 @@ struct OutputFiles {
     write_any(p, data, narrow ? PixelType::kU8 : PixelType::kU16);
     return p;
   }
+  // Probabilities in [0, 1]: float32 NIfTI, or 16-bit PNG scaled to 0..65535.
+  std::string write_probability(const std::string& name, const std::vector<float>& map) const {
+    prepare();
+    const std::string p = path(name);
+    if (nifti) {
+      write_any(p, map.data(), PixelType::kF32);
+    } else {
+      std::vector<uint16_t> words(map.size());
+      for (size_t i = 0; i < map.size(); ++i)
+        words[i] = static_cast<uint16_t>(std::lround(std::clamp(map[i], 0.0f, 1.0f) * 65535.0f));
+      write_any(p, words.data(), PixelType::kU16);
+    }
+    return p;
+  }
   // Fractions in [0, 1]: float32 NIfTI, or 8-bit PNG scaled to 0..255.
   std::string write_fraction(const std::string& name, const std::vector<float>& map) const {
     prepare();
@@ -240,25 +254,128 @@ std::string write_overlay(const CaseSpec& spec, const RunOptions& o, const Outpu
   return path;
 }
 
+Score score_from(uint64_t tp, uint64_t vol_s, uint64_t vol_t, uint64_t n, EmptyPolicy p) {
+  Score s;
+  s.tp = tp;
+  s.fp = vol_s - tp;
+  s.fn = vol_t - tp;
+  s.tn = n - s.tp - s.fp - s.fn;
+  s.dice = dice(tp, vol_s, vol_t, p);
+  s.iou = iou(tp, vol_s, vol_t, p);
+  s.sensitivity = sensitivity(s.tp, s.fp, s.fn, p);
+  s.specificity = specificity(s.fp, s.tn);
+  s.precision = precision(s.tp, s.fp, s.fn, p);
+  s.volume_similarity = volume_similarity(vol_s, vol_t);
+  return s;
+}
+
+// Each column's mask of `label` scored against a binary reference: counted as one more column.
+std::vector<Score> score_binary(const CaseView& v, Label label, const std::vector<uint8_t>& ref,
+                                int threads, EmptyPolicy p) {
+  const int e = v.rater_count();
+  std::vector<std::vector<uint8_t>> masks(e, std::vector<uint8_t>(v.voxels));
+  for (int i = 0; i < e; ++i)
+    for (int64_t x = 0; x < v.voxels; ++x) masks[i][x] = v.at(i, x) == label;
+  CaseView bv;
+  bv.voxels = v.voxels;
+  bv.max_label = 1;
+  for (const auto& m : masks) bv.raters.push_back(m.data());
+  bv.raters.push_back(ref.data());
+  LabelCounts one = empty_counts(1, e + 1, v.voxels);
+  for (LabelCounts& c : label_counts(cpu::count_tuples(bv, threads)))
+    if (c.label == 1) one = std::move(c);
+  std::vector<Score> out;
+  for (int i = 0; i < e; ++i)
+    out.push_back(score_from(one.inter(i, e), one.volume[i], one.volume[e], v.voxels, p));
+  return out;
+}
+
+std::vector<uint8_t> binary_of(const std::vector<Label>& map, Label label) {
+  std::vector<uint8_t> b(map.size());
+  for (size_t i = 0; i < map.size(); ++i) b[i] = map[i] == label;
+  return b;
+}
+
+std::vector<Label> labels_of(const LabelImage& img) {
+  std::vector<Label> out(img.geom.voxels());
+  for (size_t i = 0; i < out.size(); ++i) out[i] = img.at(static_cast<int64_t>(i));
+  return out;
+}
+
+// Binary STAPLE of `label` (as the view's label `in_view`), its maps, and, with a reference,
+// each rater measured against it.
+StapleLabel staple_label(const CaseView& v, const TupleHistogram& h, Label in_view, Label label,
+                         const RunOptions& o, const OutputFiles& out, int threads,
+                         const std::vector<uint8_t>* reference,
+                         std::vector<uint8_t>* mask_out = nullptr) {
+  StapleLabel s;
+  s.label = label;
+  const BinaryPatterns patterns = binary_patterns(h, in_view);
+  s.result = staple(patterns, o.staple);
+  std::vector<float> posterior(v.voxels);
+  std::vector<uint8_t> mask(v.voxels);
+  cpu::staple_maps(v, in_view, patterns, s.result, o.threshold, posterior.data(), mask.data(),
+                   threads);
+  s.result.posterior.clear();
+  const std::string suffix = "_label" + std::to_string(label);
+  s.posterior = out.write_probability("staple_posterior" + suffix, posterior);
+  s.mask = out.write_labels("staple" + suffix, std::vector<Label>(mask.begin(), mask.end()));
+  if (reference) {
+    s.measured = score_binary(v, in_view, *reference, threads, o.empty);
+    uint64_t both = 0, a = 0, b = 0;
+    for (int64_t x = 0; x < v.voxels; ++x) {
+      both += mask[x] & (*reference)[x];
+      a += mask[x];
+      b += (*reference)[x];
+    }
+    s.dice_vs_reference = dice(both, a, b, o.empty);
+  }
+  if (mask_out) mask_out->swap(mask);
+  return s;
+}
+
+// The binary reference of `label` for scoring: the reference file, or a consensus of raters.
+struct ScoreReference {
+  const std::vector<Label>* map = nullptr;  // reference file or majority map
+  std::map<Label, std::vector<uint8_t>> staple_masks;
+  std::vector<uint8_t> binary(Label label) const {
+    if (map) return binary_of(*map, label);
+    const auto it = staple_masks.find(label);
+    return it == staple_masks.end() ? std::vector<uint8_t>() : it->second;
+  }
+};
+
+const char* against_name(ScoreAgainst a) {
+  return a == ScoreAgainst::kReference ? "reference"
+                                       : (a == ScoreAgainst::kMajority ? "majority" : "staple");
+}
+
 // --- One case whose files are label maps -------------------------------------------------
 void process_label_maps(const CaseSpec& spec, const RunOptions& o, const fs::path& out_dir,
                         int threads, bool gpu, CaseResult& res) {
+  // Raters first, then predictions (scored only); each group sorted by name.
   std::vector<std::string> files;
-  for (const auto& [name, by_label] : spec.raters) {
-    const auto it = by_label.find(kWholeMap);
-    if (it == by_label.end() || it->second.size() != 1)
-      throw CaseFailure{"", "rater '" + name + "' has " +
-                                std::to_string(it == by_label.end() ? 0 : it->second.size()) +
-                                " label maps in this case; expected one"};
-    res.raters.push_back(name);
-    res.files[name] = it->second;
-    files.push_back(it->second[0]);
-  }
-  const int r = static_cast<int>(files.size());
-  std::vector<LabelImage> images(r);
-  std::vector<CaseFailure> failures(r);
-  std::vector<char> failed(r, 0);
-  parallel_ranges(r, std::min(threads, r), [&](int, int64_t begin, int64_t end) {
+  auto collect = [&](const std::map<std::string, LabelFiles>& group,
+                     std::vector<std::string>& names) {
+    for (const auto& [name, by_label] : group) {
+      const auto it = by_label.find(kWholeMap);
+      if (it == by_label.end() || it->second.size() != 1)
+        throw CaseFailure{"", "'" + name + "' has " +
+                                  std::to_string(it == by_label.end() ? 0 : it->second.size()) +
+                                  " label maps in this case; expected one"};
+      names.push_back(name);
+      res.files[name] = it->second;
+      files.push_back(it->second[0]);
+    }
+  };
+  collect(spec.raters, res.raters);
+  collect(spec.predictions, res.predictions);
+  const int r = static_cast<int>(res.raters.size());
+  const int entities = static_cast<int>(files.size());
+  std::vector<LabelImage> images(entities);
+  std::vector<CaseFailure> failures(entities);
+  std::vector<char> failed(entities, 0);
+  parallel_ranges(entities, std::min(threads, entities), [&](int, int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       try {
         images[i] = load_labels(files[i], o.foreground, o.max_label);
@@ -268,118 +385,257 @@ void process_label_maps(const CaseSpec& spec, const RunOptions& o, const fs::pat
       }
     }
   });
-  for (int i = 0; i < r; ++i)
+  for (int i = 0; i < entities; ++i)
     if (failed[i]) throw failures[i];
-  for (int i = 1; i < r; ++i) require_same_grid(images[i], files[i], images[0], files[0]);
+  for (int i = 1; i < entities; ++i) require_same_grid(images[i], files[i], images[0], files[0]);
   res.geom = images[0].geom;
 
-  CaseView view;
-  view.voxels = res.geom.voxels();
-  view.label_bytes = 1;
-  for (const LabelImage& img : images) view.max_label = std::max(view.max_label, img.max_label);
-  for (const LabelImage& img : images)
-    view.label_bytes = std::max(view.label_bytes, img.label_bytes);
-  for (LabelImage& img : images) {
-    if (view.label_bytes == 2) widen_to_16(img);
-    view.raters.push_back(img.data.data());
+  // The reference file, when the case has one.
+  std::optional<std::vector<Label>> reference;
+  const auto ref_files = spec.reference.find(kWholeMap);
+  if (ref_files != spec.reference.end()) {
+    res.reference_file = ref_files->second.at(0);
+    const LabelImage img = load_labels(res.reference_file, o.foreground, o.max_label);
+    require_same_grid(img, res.reference_file, images[0], files[0]);
+    reference = labels_of(img);
   }
-  if (view.max_label == 0) view.max_label = 1;
 
-  CaseEngine engine(view, gpu, threads);
+  CaseView all;  // raters and predictions
+  all.voxels = res.geom.voxels();
+  for (const LabelImage& img : images) all.max_label = std::max(all.max_label, img.max_label);
+  for (const LabelImage& img : images) all.label_bytes = std::max(all.label_bytes, img.label_bytes);
+  for (LabelImage& img : images) {
+    if (all.label_bytes == 2) widen_to_16(img);
+    all.raters.push_back(img.data.data());
+  }
+  if (all.max_label == 0) all.max_label = 1;
+  CaseView view = all;  // raters only
+  view.raters.resize(r);
+
+  // With no rater (predictions scored against a reference), there is no agreement to measure.
+  CaseView counted = view;
+  if (r == 0) counted.raters = {all.raters[0]};
+  CaseEngine engine(counted, gpu, threads);
   const TupleHistogram hist = engine.count();
   const std::vector<LabelCounts> counts = label_counts(hist);
-  res.fleiss_kappa_all = fleiss_kappa_all(counts, r, view.voxels, o.empty);
-  for (const LabelCounts& c : counts)
-    if (c.label != 0 || o.include_background)
-      res.labels.push_back(label_result(c, view.voxels, o.empty));
+  if (r > 0) {
+    res.fleiss_kappa_all = fleiss_kappa_all(counts, r, view.voxels, o.empty);
+    for (const LabelCounts& c : counts)
+      if (c.label != 0 || o.include_background)
+        res.labels.push_back(label_result(c, view.voxels, o.empty));
+  }
 
   const bool fuse = o.command == Command::kFuse;
-  const bool overlay = o.overlay && res.geom.ndim == 2;
-  const bool want_agreement = o.write_maps || overlay;
-  if (!fuse && !want_agreement) return;
+  const bool score = o.command == Command::kScore;
+  const bool majority_wanted = (fuse && o.method == FuseMethod::kMajority) ||
+                               (score && o.against == ScoreAgainst::kMajority);
+  const bool overlay = o.overlay && res.geom.ndim == 2 && !score;
+  const bool maps = o.write_maps && !score;
+  const bool want_agreement = maps || overlay;
+  const OutputFiles out{out_dir, res.geom.format == "nifti", &res.geom};
   VoteRule rule;
   rule.tie = o.tie;
   rule.categories = static_cast<int>(counts.size());
-  rule.undecided = fuse ? undecided_label(o, view.max_label) : 0;
-  std::vector<Label> majority(fuse ? view.voxels : 0);
-  std::vector<float> agreement(want_agreement ? view.voxels : 0);
-  std::vector<float> entropy(o.write_maps ? view.voxels : 0);
-  engine.vote_maps(hist, rule,
-                   {fuse ? majority.data() : nullptr, want_agreement ? agreement.data() : nullptr,
-                    o.write_maps ? entropy.data() : nullptr});
-  const OutputFiles out{out_dir, res.geom.format == "nifti", &res.geom};
-  if (o.write_maps) {
-    res.agreement_map = out.write_fraction("agreement", agreement);
-    res.entropy_map = out.write_fraction("entropy", entropy);
+  rule.undecided = majority_wanted ? undecided_label(o, view.max_label) : 0;
+  std::vector<Label> majority(majority_wanted ? view.voxels : 0);
+  if (majority_wanted || want_agreement) {
+    std::vector<float> agreement(want_agreement ? view.voxels : 0);
+    std::vector<float> entropy(maps ? view.voxels : 0);
+    engine.vote_maps(
+        hist, rule,
+        {majority_wanted ? majority.data() : nullptr, want_agreement ? agreement.data() : nullptr,
+         maps ? entropy.data() : nullptr});
+    if (maps) {
+      res.agreement_map = out.write_fraction("agreement", agreement);
+      res.entropy_map = out.write_fraction("entropy", entropy);
+    }
+    if (overlay) res.overlay = write_overlay(spec, o, out, agreement, r, res.geom);
   }
-  if (overlay) res.overlay = write_overlay(spec, o, out, agreement, r, res.geom);
-  if (fuse) {
+  if (fuse && o.method == FuseMethod::kMajority) {
     MajorityResult m;
     m.undecided = rule.undecided;
     m.counts = majority_counts(hist, rule);
     m.mask = out.write_labels("majority", majority);
-    const auto ref = spec.reference.find(kWholeMap);
-    if (ref != spec.reference.end()) {
-      res.reference_file = ref->second.at(0);
-      const LabelImage img = load_labels(res.reference_file, o.foreground, o.max_label);
-      require_same_grid(img, res.reference_file, images[0], files[0]);
-      compare_with_reference(majority, img, o.include_background, m);
+    if (reference) {
+      LabelImage ref;
+      ref.geom = res.geom;
+      ref.label_bytes = 2;
+      ref.data.resize(reference->size() * 2);
+      std::memcpy(ref.data.data(), reference->data(), ref.data.size());
+      compare_with_reference(majority, ref, o.include_background, m);
     }
     res.majority = std::move(m);
+  }
+  std::map<Label, std::vector<uint8_t>> staple_masks;
+  if ((fuse && o.method == FuseMethod::kStaple) || (score && o.against == ScoreAgainst::kStaple)) {
+    for (const LabelResult& lr : res.labels) {
+      const Label l = lr.counts.label;
+      std::vector<uint8_t> ref_bin, mask;
+      if (reference && fuse) ref_bin = binary_of(*reference, l);
+      StapleLabel sl = staple_label(view, hist, l, l, o, out, threads,
+                                    reference && fuse ? &ref_bin : nullptr, &mask);
+      if (score) staple_masks[l] = std::move(mask);
+      if (fuse) res.staple.push_back(std::move(sl));
+    }
+  }
+  if (fuse && o.method == FuseMethod::kMlStaple) {
+    MlStapleOptions mo = o.mlstaple;
+    mo.undecided_label = o.undecided_label;
+    MlStapleCase m;
+    try {
+      m.result = mlstaple(hist, mo);
+    } catch (const std::invalid_argument& e) {
+      throw CaseFailure{"", e.what()};
+    }
+    std::vector<Label> map(view.voxels);
+    cpu::mlstaple_map(view, m.result, map.data(), threads);
+    m.mask = out.write_labels("mlstaple", map);
+    if (reference) {
+      uint64_t differ = 0;
+      for (size_t x = 0; x < map.size(); ++x) differ += map[x] != (*reference)[x];
+      m.mismatched_vs_reference = differ;
+    }
+    res.mlstaple = std::move(m);
+  }
+  if (score) {
+    ScoreReference ref;
+    if (o.against == ScoreAgainst::kReference) {
+      if (!reference)
+        throw CaseFailure{"",
+                          "no reference to score against (set --reference, a manifest role, or "
+                          "--against majority|staple)"};
+      ref.map = &*reference;
+    } else if (o.against == ScoreAgainst::kMajority) {
+      ref.map = &majority;
+    } else {
+      ref.staple_masks = std::move(staple_masks);
+    }
+    res.scored_against = against_name(o.against);
+    std::vector<char> present(size_t{kMaxLabel} + 1, 0);
+    for (int i = 0; i < entities; ++i)
+      for (int64_t x = 0; x < all.voxels; ++x) present[all.at(i, x)] = 1;
+    if (ref.map)
+      for (Label l : *ref.map) present[l] = 1;
+    for (const auto& kv : ref.staple_masks) present[kv.first] = 1;
+    std::vector<std::string> names = res.raters;
+    names.insert(names.end(), res.predictions.begin(), res.predictions.end());
+    for (size_t l = 0; l < present.size(); ++l) {
+      if (!present[l] || (l == 0 && !o.include_background)) continue;
+      std::vector<uint8_t> ref_bin = ref.binary(static_cast<Label>(l));
+      if (ref_bin.empty()) ref_bin.assign(all.voxels, 0);
+      const std::vector<Score> sc =
+          score_binary(all, static_cast<Label>(l), ref_bin, threads, o.empty);
+      for (int i = 0; i < entities; ++i) res.scores[names[i]][static_cast<Label>(l)] = sc[i];
+    }
   }
 }
 
 // --- One case whose files are binary masks of one label each ---------------------------------
 void process_per_label(const CaseSpec& spec, const RunOptions& o, const fs::path& out_dir,
                        int threads, bool gpu, CaseResult& res) {
+  const bool fuse = o.command == Command::kFuse;
+  const bool score = o.command == Command::kScore;
+  if (fuse && o.method == FuseMethod::kMlStaple)
+    throw CaseFailure{"",
+                      "multi-label STAPLE needs label maps; this manifest gives one binary "
+                      "mask per label (use --method staple or majority)"};
   // A file holds a binary mask: with the default rule, any nonzero value is foreground.
   ForegroundRule rule = o.foreground;
   if (rule.kind == ForegroundRule::Kind::kLabels) rule.kind = ForegroundRule::Kind::kNonzero;
 
+  // Entities: raters, then predictions (scored only).
   std::set<Label> labels;
-  for (const auto& [name, by_label] : spec.raters) {
-    res.raters.push_back(name);
-    for (const auto& [label, files] : by_label) {
-      labels.insert(static_cast<Label>(label));
-      auto& list = res.files[name];
-      list.insert(list.end(), files.begin(), files.end());
+  std::vector<const LabelFiles*> entity_files;
+  auto collect = [&](const std::map<std::string, LabelFiles>& group,
+                     std::vector<std::string>& names) {
+    for (const auto& [name, by_label] : group) {
+      names.push_back(name);
+      entity_files.push_back(&by_label);
+      for (const auto& [label, files] : by_label) {
+        labels.insert(static_cast<Label>(label));
+        auto& list = res.files[name];
+        list.insert(list.end(), files.begin(), files.end());
+      }
     }
-  }
+  };
+  collect(spec.raters, res.raters);
+  collect(spec.predictions, res.predictions);
   const int r = static_cast<int>(res.raters.size());
-  // masks[label][rater]: the union of the rater's files for that label.
+  const int entities = static_cast<int>(entity_files.size());
+  // masks[label][entity]: the union of the entity's files for that label.
   std::map<Label, std::vector<std::vector<uint8_t>>> masks;
   LabelImage first;
   std::string first_file;
-  for (int i = 0; i < r; ++i) {
-    for (const auto& [label, files] : spec.raters.at(res.raters[i])) {
-      auto& per_rater = masks[static_cast<Label>(label)];
-      per_rater.resize(r);
-      for (const std::string& f : files) {
-        const LabelImage img = load_labels(f, rule, o.max_label);
-        if (first_file.empty()) {
-          first_file = f;
-          first.geom = img.geom;
-        }
-        require_same_grid(img, f, first, first_file);
-        binary_mask_of(img, 1, per_rater[i], !per_rater[i].empty());
-      }
+  auto load_mask = [&](const std::string& f, std::vector<uint8_t>& into) {
+    const LabelImage img = load_labels(f, rule, o.max_label);
+    if (first_file.empty()) {
+      first_file = f;
+      first.geom = img.geom;
+    }
+    require_same_grid(img, f, first, first_file);
+    binary_mask_of(img, 1, into, !into.empty());
+  };
+  for (int i = 0; i < entities; ++i) {
+    for (const auto& [label, files] : *entity_files[i]) {
+      auto& per_entity = masks[static_cast<Label>(label)];
+      per_entity.resize(entities);
+      for (const std::string& f : files) load_mask(f, per_entity[i]);
     }
   }
   res.geom = first.geom;
   const int64_t voxels = res.geom.voxels();
-  for (auto& [label, per_rater] : masks)
-    for (auto& m : per_rater)
-      if (m.empty()) m.assign(voxels, 0);  // no file: the rater marked nothing of this label
+  for (auto& [label, per_entity] : masks) {
+    per_entity.resize(entities);
+    for (auto& m : per_entity)
+      if (m.empty()) m.assign(voxels, 0);  // no file: nothing marked of this label
+  }
 
-  const bool fuse = o.command == Command::kFuse;
+  // The order in which per-label masks are painted into one label map.
+  std::vector<Label> order;
+  for (const Label l : labels)
+    if (std::find(o.paint_order.begin(), o.paint_order.end(), l) == o.paint_order.end())
+      order.push_back(l);
+  for (const Label l : o.paint_order)
+    if (labels.count(l)) order.push_back(l);
+
+  // The reference as a label map: a whole file, or per-label files painted in that order.
+  std::optional<std::vector<Label>> reference;
+  if (!spec.reference.empty()) {
+    const auto whole = spec.reference.find(kWholeMap);
+    if (whole != spec.reference.end()) {
+      res.reference_file = whole->second.at(0);
+      LabelImage img = load_labels(res.reference_file, o.foreground, o.max_label);
+      require_same_grid(img, res.reference_file, first, first_file);
+      reference = labels_of(img);
+    } else {
+      reference = std::vector<Label>(voxels, 0);
+      for (const Label l : order) {
+        const auto it = spec.reference.find(l);
+        if (it == spec.reference.end()) continue;
+        std::vector<uint8_t> mask;
+        for (const std::string& f : it->second) load_mask(f, mask);
+        if (res.reference_file.empty()) res.reference_file = it->second.at(0);
+        for (int64_t x = 0; x < voxels; ++x)
+          if (mask[x]) (*reference)[x] = l;
+      }
+    }
+  }
+
   const OutputFiles out{out_dir, res.geom.format == "nifti", &res.geom};
+  const bool majority_wanted = (fuse && o.method == FuseMethod::kMajority) ||
+                               (score && o.against == ScoreAgainst::kMajority);
+  const bool staple_wanted =
+      (fuse && o.method == FuseMethod::kStaple) || (score && o.against == ScoreAgainst::kStaple);
+  const bool maps = o.write_maps && !score;
   const Label undecided = fuse ? undecided_label(o, *labels.rbegin()) : 0;
   std::map<Label, std::vector<Label>> votes;  // per label: binary majority, 2 = tie
+  std::map<Label, std::vector<uint8_t>> staple_masks;
   for (const Label label : labels) {
-    CaseView view;
+    if (r == 0) continue;  // predictions only: nothing to agree on
+    CaseView view;         // raters only
     view.voxels = voxels;
     view.max_label = 1;
-    for (const auto& m : masks[label]) view.raters.push_back(m.data());
+    for (int i = 0; i < r; ++i) view.raters.push_back(masks[label][i].data());
     CaseEngine engine(view, gpu, threads);
     const TupleHistogram hist = engine.count();
     LabelCounts c = empty_counts(label, r, voxels);
@@ -387,105 +643,126 @@ void process_per_label(const CaseSpec& spec, const RunOptions& o, const fs::path
       if (lc.label == 1) c = std::move(lc);
     c.label = label;
     LabelResult lr = label_result(std::move(c), voxels, o.empty);
-    if (fuse || o.write_maps) {
+    if (majority_wanted || maps) {
       VoteRule vr{o.tie, 2, 2};
-      std::vector<Label> majority(fuse ? voxels : 0);
-      std::vector<float> agreement(o.write_maps ? voxels : 0), entropy(agreement.size());
+      std::vector<Label> majority(majority_wanted ? voxels : 0);
+      std::vector<float> agreement(maps ? voxels : 0), entropy(agreement.size());
       engine.vote_maps(hist, vr,
-                       {fuse ? majority.data() : nullptr, o.write_maps ? agreement.data() : nullptr,
-                        o.write_maps ? entropy.data() : nullptr});
+                       {majority_wanted ? majority.data() : nullptr,
+                        maps ? agreement.data() : nullptr, maps ? entropy.data() : nullptr});
       const std::string suffix = "_label" + std::to_string(label);
-      if (o.write_maps) {
+      if (maps) {
         lr.agreement_map = out.write_fraction("agreement" + suffix, agreement);
         lr.entropy_map = out.write_fraction("entropy" + suffix, entropy);
       }
-      if (fuse) votes[label] = std::move(majority);
+      if (majority_wanted) votes[label] = std::move(majority);
+    }
+    if (staple_wanted) {
+      std::vector<uint8_t> ref_bin;
+      if (reference && fuse) ref_bin = binary_of(*reference, label);
+      std::vector<uint8_t> mask;
+      StapleLabel sl = staple_label(view, hist, 1, label, o, out, threads,
+                                    reference && fuse ? &ref_bin : nullptr, &mask);
+      if (score) staple_masks[label] = std::move(mask);
+      if (fuse) res.staple.push_back(std::move(sl));
     }
     res.labels.push_back(std::move(lr));
   }
-  if (!fuse) return;
 
-  // Paint the per-label consensus masks into one label map.
-  std::vector<Label> order;
-  for (const Label l : labels)
-    if (std::find(o.paint_order.begin(), o.paint_order.end(), l) == o.paint_order.end())
-      order.push_back(l);
-  if (o.paint_order.empty()) {
-    std::map<std::pair<Label, Label>, uint64_t> overlaps;
-    for (int64_t i = 0; i < voxels; ++i) {
-      Label seen = 0;
-      for (const Label l : labels) {
-        if (votes[l][i] != 1) continue;
-        if (seen != 0) ++overlaps[{seen, l}];
-        seen = l;
-      }
-    }
-    if (!overlaps.empty()) {
-      const auto& [pair, n] = *overlaps.begin();
-      throw CaseFailure{"", "labels " + std::to_string(pair.first) + " and " +
-                                std::to_string(pair.second) + " overlap in " + std::to_string(n) +
-                                " voxels of the consensus; pass --paint-order (labels painted "
-                                "later overwrite earlier ones, e.g. --paint-order 1,3,2)"};
-    }
-  }
-  for (const Label l : o.paint_order)
-    if (labels.count(l)) order.push_back(l);
-  std::vector<Label> painted(voxels, 0);
-  for (const Label l : order) {
-    const std::vector<Label>& v = votes[l];
-    for (int64_t i = 0; i < voxels; ++i) {
-      if (v[i] == 1)
-        painted[i] = l;
-      else if (v[i] == 2)
-        painted[i] = undecided;
-    }
-  }
-  MajorityResult m;
-  m.undecided = undecided;
-  std::map<Label, uint64_t> counts;
-  for (const Label l : painted) ++counts[l];
-  m.counts.assign(counts.begin(), counts.end());
-  m.mask = out.write_labels("majority", painted);
-  if (!spec.reference.empty()) {
-    LabelImage ref;
-    const auto whole = spec.reference.find(kWholeMap);
-    if (whole != spec.reference.end()) {
-      res.reference_file = whole->second.at(0);
-      ref = load_labels(res.reference_file, o.foreground, o.max_label);
-      require_same_grid(ref, res.reference_file, first, first_file);
-    } else {
-      // Reference given per label: paint its masks in the same order.
-      std::vector<Label> ref_map(voxels, 0);
-      for (const Label l : order) {
-        const auto it = spec.reference.find(l);
-        if (it == spec.reference.end()) continue;
-        std::vector<uint8_t> mask;
-        for (const std::string& f : it->second) {
-          const LabelImage img = load_labels(f, rule, o.max_label);
-          require_same_grid(img, f, first, first_file);
-          binary_mask_of(img, 1, mask, !mask.empty());
-          if (res.reference_file.empty()) res.reference_file = f;
+  if (fuse && o.method == FuseMethod::kMajority) {
+    // Paint the per-label consensus masks into one label map.
+    if (o.paint_order.empty()) {
+      std::map<std::pair<Label, Label>, uint64_t> overlaps;
+      for (int64_t i = 0; i < voxels; ++i) {
+        Label seen = 0;
+        for (const Label l : labels) {
+          if (votes[l][i] != 1) continue;
+          if (seen != 0) ++overlaps[{seen, l}];
+          seen = l;
         }
-        for (int64_t i = 0; i < voxels; ++i)
-          if (mask[i]) ref_map[i] = l;
       }
+      if (!overlaps.empty()) {
+        const auto& [pair, n] = *overlaps.begin();
+        throw CaseFailure{"", "labels " + std::to_string(pair.first) + " and " +
+                                  std::to_string(pair.second) + " overlap in " + std::to_string(n) +
+                                  " voxels of the consensus; pass --paint-order (labels painted "
+                                  "later overwrite earlier ones, e.g. --paint-order 1,3,2)"};
+      }
+    }
+    std::vector<Label> painted(voxels, 0);
+    for (const Label l : order) {
+      const std::vector<Label>& v = votes[l];
+      for (int64_t i = 0; i < voxels; ++i) {
+        if (v[i] == 1)
+          painted[i] = l;
+        else if (v[i] == 2)
+          painted[i] = undecided;
+      }
+    }
+    MajorityResult m;
+    m.undecided = undecided;
+    std::map<Label, uint64_t> counts;
+    for (const Label l : painted) ++counts[l];
+    m.counts.assign(counts.begin(), counts.end());
+    m.mask = out.write_labels("majority", painted);
+    if (reference) {
+      LabelImage ref;
       ref.geom = first.geom;
       ref.label_bytes = 2;
       ref.data.resize(voxels * 2);
-      std::memcpy(ref.data.data(), ref_map.data(), voxels * 2);
+      std::memcpy(ref.data.data(), reference->data(), voxels * 2);
+      compare_with_reference(painted, ref, o.include_background, m);
     }
-    compare_with_reference(painted, ref, o.include_background, m);
+    res.majority = std::move(m);
   }
-  res.majority = std::move(m);
+
+  if (score) {
+    if (o.against == ScoreAgainst::kReference && !reference)
+      throw CaseFailure{"",
+                        "no reference to score against (set a manifest role=reference row, "
+                        "or --against majority|staple)"};
+    res.scored_against = against_name(o.against);
+    std::vector<std::string> names = res.raters;
+    names.insert(names.end(), res.predictions.begin(), res.predictions.end());
+    std::set<Label> scored = labels;
+    if (reference)
+      for (Label l : *reference)
+        if (l != 0) scored.insert(l);
+    for (const Label label : scored) {
+      std::vector<uint8_t> ref_bin;
+      if (o.against == ScoreAgainst::kReference) {
+        ref_bin = binary_of(*reference, label);
+      } else if (o.against == ScoreAgainst::kMajority) {
+        ref_bin.assign(voxels, 0);
+        if (votes.count(label))
+          for (int64_t x = 0; x < voxels; ++x) ref_bin[x] = votes[label][x] == 1;
+      } else {
+        ref_bin = staple_masks.count(label) ? staple_masks[label] : std::vector<uint8_t>(voxels, 0);
+      }
+      CaseView ev;
+      ev.voxels = voxels;
+      ev.max_label = 1;
+      std::vector<uint8_t> none(masks.count(label) ? 0 : voxels, 0);
+      for (int i = 0; i < entities; ++i)
+        ev.raters.push_back(masks.count(label) ? masks[label][i].data() : none.data());
+      const std::vector<Score> sc = score_binary(ev, 1, ref_bin, threads, o.empty);
+      for (int i = 0; i < entities; ++i) res.scores[names[i]][label] = sc[i];
+    }
+  }
 }
 
 void process_case(const CaseSpec& spec, const Dataset& data, const RunOptions& o, int threads,
                   bool gpu, CaseResult& res) {
   res.id = spec.id;
   if (!spec.problem.empty()) throw CaseFailure{spec.problem_file, spec.problem};
-  if (spec.raters.size() < 2)
+  // Agreement and consensus need two raters; scoring against a reference file needs one mask.
+  const bool one_is_enough = o.command == Command::kScore && o.against == ScoreAgainst::kReference;
+  const size_t scored = spec.raters.size() + spec.predictions.size();
+  if (one_is_enough ? scored < 1 : spec.raters.size() < 2)
     throw CaseFailure{spec.raters.empty() ? "" : spec.raters.begin()->second.begin()->second.at(0),
-                      "fewer than 2 raters (" + std::to_string(spec.raters.size()) + ")"};
+                      one_is_enough
+                          ? "no rater or prediction to score"
+                          : "fewer than 2 raters (" + std::to_string(spec.raters.size()) + ")"};
   const fs::path out_dir = fs::path(o.out_dir) / "cases" / spec.id;
   if (data.per_label) {
     process_per_label(spec, o, out_dir, threads, gpu, res);

@@ -29,10 +29,30 @@ Json count_matrix(const std::vector<uint64_t>& m, size_t n) {
   return rows;
 }
 
+Json score_json(const Score& s) {
+  return {{"tp", s.tp},
+          {"fp", s.fp},
+          {"fn", s.fn},
+          {"tn", s.tn},
+          {"dice", number(s.dice)},
+          {"iou", number(s.iou)},
+          {"sensitivity", number(s.sensitivity)},
+          {"specificity", number(s.specificity)},
+          {"precision", number(s.precision)},
+          {"volume_similarity", number(s.volume_similarity)}};
+}
+
+Json numbers(const std::vector<double>& v) {
+  Json a = Json::array();
+  for (double x : v) a.push_back(number(x));
+  return a;
+}
+
 Json case_json(const CaseResult& c) {
   Json j;
   j["id"] = c.id;
   j["raters"] = c.raters;
+  if (!c.predictions.empty()) j["predictions"] = c.predictions;
   j["files"] = c.files;
   if (!c.reference_file.empty()) j["reference"] = c.reference_file;
   std::vector<int64_t> shape(c.geom.shape.begin(), c.geom.shape.begin() + c.geom.ndim);
@@ -81,6 +101,68 @@ Json case_json(const CaseResult& c) {
     }
     j["majority"] = std::move(mj);
   }
+  if (!c.staple.empty()) {
+    Json st = Json::object();
+    for (const StapleLabel& sl : c.staple) {
+      Json lj;
+      lj["sensitivity"] = numbers(sl.result.sensitivity);
+      lj["specificity"] = numbers(sl.result.specificity);
+      lj["prior"] = number(sl.result.prior);
+      lj["iterations"] = sl.result.iterations;
+      lj["converged"] = sl.result.converged;
+      lj["posterior"] = sl.posterior;
+      lj["mask"] = sl.mask;
+      if (!sl.measured.empty()) {
+        std::vector<double> sens, spec, d;
+        for (const Score& sc : sl.measured) {
+          sens.push_back(sc.sensitivity);
+          spec.push_back(sc.specificity);
+          d.push_back(sc.dice);
+        }
+        lj["measured_vs_reference"] = {
+            {"sensitivity", numbers(sens)}, {"specificity", numbers(spec)}, {"dice", numbers(d)}};
+      }
+      if (sl.dice_vs_reference) lj["dice_vs_reference"] = number(*sl.dice_vs_reference);
+      st[std::to_string(sl.label)] = std::move(lj);
+    }
+    j["staple"] = std::move(st);
+  }
+  if (c.mlstaple) {
+    const MlStapleResult& r = c.mlstaple->result;
+    Json mj;
+    Json conf = Json::array();
+    for (int k = 0; k < r.raters; ++k) {
+      Json rows = Json::array();
+      for (int row = 0; row <= r.labels; ++row) {
+        Json cols = Json::array();
+        for (int col = 0; col < r.labels; ++col) cols.push_back(number(r.theta(k, row, col)));
+        rows.push_back(std::move(cols));
+      }
+      conf.push_back(std::move(rows));
+    }
+    mj["confusion"] = std::move(conf);
+    mj["priors"] = numbers(r.priors);
+    mj["iterations"] = r.iterations;
+    mj["converged"] = r.converged;
+    mj["undecided_label"] = r.undecided;
+    mj["mask"] = c.mlstaple->mask;
+    if (c.mlstaple->mismatched_vs_reference)
+      mj["vs_reference"] = {{"file", c.reference_file},
+                            {"mismatched_voxels", *c.mlstaple->mismatched_vs_reference}};
+    j["mlstaple"] = std::move(mj);
+  }
+  if (!c.scores.empty()) {
+    Json sj;
+    sj["against"] = c.scored_against;
+    Json by = Json::object();
+    for (const auto& [name, by_label] : c.scores) {
+      Json lj = Json::object();
+      for (const auto& [label, sc] : by_label) lj[std::to_string(label)] = score_json(sc);
+      by[name] = std::move(lj);
+    }
+    sj["by"] = std::move(by);
+    j["scores"] = std::move(sj);
+  }
   return j;
 }
 
@@ -89,7 +171,8 @@ Json case_json(const CaseResult& c) {
 Json report_json(const RunResult& result, const Summary& summary, const RunOptions& o) {
   Json j;
   j["maskeval_version"] = MASKEVAL_VERSION;
-  j["command"] = o.command == Command::kFuse ? "fuse" : "agree";
+  j["command"] =
+      o.command == Command::kFuse ? "fuse" : (o.command == Command::kScore ? "score" : "agree");
   j["backend"] = result.backend;
   j["options"] = {
       {"foreground", o.foreground.text()},
@@ -100,9 +183,21 @@ Json report_json(const RunResult& result, const Summary& summary, const RunOptio
       {"include_background", o.include_background},
   };
   if (o.command == Command::kFuse) {
-    j["options"]["method"] = "majority";
+    j["options"]["method"] = o.method == FuseMethod::kMajority
+                                 ? "majority"
+                                 : (o.method == FuseMethod::kStaple ? "staple" : "mlstaple");
     j["options"]["tie"] = o.tie == TiePolicy::kUndecided ? "undecided" : "lowest";
     if (!o.paint_order.empty()) j["options"]["paint_order"] = o.paint_order;
+  }
+  if (o.command == Command::kScore)
+    j["options"]["against"] = o.against == ScoreAgainst::kReference
+                                  ? "reference"
+                                  : (o.against == ScoreAgainst::kMajority ? "majority" : "staple");
+  if ((o.command == Command::kFuse && o.method != FuseMethod::kMajority) ||
+      (o.command == Command::kScore && o.against == ScoreAgainst::kStaple)) {
+    j["options"]["confidence_weight"] = o.staple.confidence_weight;
+    j["options"]["max_iterations"] = o.staple.max_iterations;
+    j["options"]["threshold"] = o.threshold;
   }
   Json cases = Json::array();
   for (const CaseResult& c : result.cases) {
@@ -144,6 +239,36 @@ Json report_json(const RunResult& result, const Summary& summary, const RunOptio
                    {"worst_pair", {a.rater_a, a.rater_b}},
                    {"worst_dice", number(a.worst_dice)}});
   s["adjudicate"] = std::move(adj);
+  if (!summary.staple_raters.empty()) {
+    Json st = Json::object();
+    for (const auto& [label, raters] : summary.staple_raters) {
+      Json rj = Json::object();
+      for (const auto& [name, r] : raters)
+        rj[name] = {{"cases", r.cases},
+                    {"sensitivity", number(r.sensitivity)},
+                    {"specificity", number(r.specificity)},
+                    {"measured_sensitivity", number(r.measured_sensitivity)},
+                    {"measured_specificity", number(r.measured_specificity)}};
+      st[std::to_string(label)] = std::move(rj);
+    }
+    s["staple_raters"] = std::move(st);
+  }
+  if (!summary.leaderboard.empty()) {
+    Json board = Json::array();
+    for (const LeaderboardRow& row : summary.leaderboard) {
+      Json by = Json::object();
+      for (const auto& [label, v] : row.label_mean_dice) by[std::to_string(label)] = number(v);
+      board.push_back({{"name", row.name},
+                       {"prediction", row.prediction},
+                       {"cases", row.cases},
+                       {"mean_dice", number(row.mean_dice)},
+                       {"mean_iou", number(row.mean_iou)},
+                       {"mean_sensitivity", number(row.mean_sensitivity)},
+                       {"mean_precision", number(row.mean_precision)},
+                       {"label_mean_dice", std::move(by)}});
+    }
+    s["leaderboard"] = std::move(board);
+  }
   j["summary"] = std::move(s);
   return j;
 }

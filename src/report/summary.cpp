@@ -1,5 +1,6 @@
 // Dataset-level figures from the per-case results.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 
@@ -76,6 +77,76 @@ Summary summarize(const RunResult& result, size_t adjudicate_top) {
     for (const auto& [rater, v] : a.rater_dice) ls.rater_mean_dice[rater] = mean_of(v);
     s.labels.push_back(std::move(ls));
   }
+  // STAPLE's estimates per rater.
+  std::map<Label, std::map<std::string, std::array<std::vector<double>, 4>>> est;
+  for (const CaseResult& c : result.cases) {
+    for (const StapleLabel& sl : c.staple) {
+      for (size_t i = 0; i < c.raters.size(); ++i) {
+        auto& v = est[sl.label][c.raters[i]];
+        v[0].push_back(sl.result.sensitivity[i]);
+        v[1].push_back(sl.result.specificity[i]);
+        if (i < sl.measured.size()) {
+          if (!std::isnan(sl.measured[i].sensitivity)) v[2].push_back(sl.measured[i].sensitivity);
+          if (!std::isnan(sl.measured[i].specificity)) v[3].push_back(sl.measured[i].specificity);
+        }
+      }
+    }
+  }
+  for (const auto& [label, raters] : est) {
+    for (const auto& [name, v] : raters) {
+      StapleRaterSummary r;
+      r.cases = v[0].size();
+      r.sensitivity = mean_of(v[0]);
+      r.specificity = mean_of(v[1]);
+      r.measured_sensitivity = mean_of(v[2]);
+      r.measured_specificity = mean_of(v[3]);
+      s.staple_raters[label][name] = r;
+    }
+  }
+  // Leaderboard of scored raters and predictions: means over cases and labels (NaN skipped).
+  struct Means {
+    std::vector<double> dice, iou, sens, prec;
+    std::map<Label, std::vector<double>> by_label;
+    size_t cases = 0;
+    bool prediction = false;
+  };
+  std::map<std::string, Means> board;
+  for (const CaseResult& c : result.cases) {
+    for (const auto& [name, by_label] : c.scores) {
+      Means& m = board[name];
+      ++m.cases;
+      m.prediction =
+          std::find(c.predictions.begin(), c.predictions.end(), name) != c.predictions.end();
+      for (const auto& [label, sc] : by_label) {
+        auto put = [](std::vector<double>& v, double x) {
+          if (!std::isnan(x)) v.push_back(x);
+        };
+        put(m.dice, sc.dice);
+        put(m.iou, sc.iou);
+        put(m.sens, sc.sensitivity);
+        put(m.prec, sc.precision);
+        put(m.by_label[label], sc.dice);
+      }
+    }
+  }
+  for (const auto& [name, m] : board) {
+    LeaderboardRow row;
+    row.name = name;
+    row.prediction = m.prediction;
+    row.cases = m.cases;
+    row.mean_dice = mean_of(m.dice);
+    row.mean_iou = mean_of(m.iou);
+    row.mean_sensitivity = mean_of(m.sens);
+    row.mean_precision = mean_of(m.prec);
+    for (const auto& [label, v] : m.by_label) row.label_mean_dice[label] = mean_of(v);
+    s.leaderboard.push_back(std::move(row));
+  }
+  std::stable_sort(s.leaderboard.begin(), s.leaderboard.end(),
+                   [](const LeaderboardRow& a, const LeaderboardRow& b) {
+                     const double x = std::isnan(a.mean_dice) ? -1 : a.mean_dice;
+                     const double y = std::isnan(b.mean_dice) ? -1 : b.mean_dice;
+                     return x > y;
+                   });
   std::stable_sort(s.adjudicate.begin(), s.adjudicate.end(),
                    [](const Adjudication& a, const Adjudication& b) {
                      if (a.mean_dice != b.mean_dice) return a.mean_dice < b.mean_dice;

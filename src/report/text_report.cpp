@@ -26,8 +26,9 @@ std::string pad(const std::string& s, size_t width) {
 
 void print_summary(std::ostream& out, const RunResult& result, const Summary& summary,
                    const RunOptions& o, const std::string& report_path) {
-  out << "maskeval " << (o.command == Command::kFuse ? "fuse" : "agree") << ": "
-      << result.cases.size() << " cases, " << result.failed.size() << " failed"
+  out << "maskeval "
+      << (o.command == Command::kFuse ? "fuse" : (o.command == Command::kScore ? "score" : "agree"))
+      << ": " << result.cases.size() << " cases, " << result.failed.size() << " failed"
       << (result.aborted ? " (stopped at the first bad case: --strict)" : "") << "; backend "
       << result.backend << "; both-empty masks score " << empty_policy_text(o.empty) << "\n\n";
   if (!summary.labels.empty()) {
@@ -46,6 +47,33 @@ void print_summary(std::ostream& out, const RunResult& result, const Summary& su
       out << "\nlabel " << l.label << ": each rater's mean Dice against the others\n";
       for (const auto& [rater, v] : l.rater_mean_dice)
         out << "  " << pad(rater, width) << " " << fixed(v) << "\n";
+    }
+  }
+  for (const auto& [label, raters] : summary.staple_raters) {
+    size_t width = 5;
+    for (const auto& kv : raters) width = std::max(width, kv.first.size());
+    out << "\nlabel " << label
+        << ": STAPLE's estimate of each rater (mean over cases), and as measured against the "
+           "reference\n  "
+        << pad("rater", width) << "  sensitivity  specificity   measured: sens     spec\n";
+    for (const auto& [name, r] : raters)
+      out << "  " << pad(name, width) << "      " << fixed(r.sensitivity) << "      "
+          << fixed(r.specificity) << "             " << fixed(r.measured_sensitivity) << "  "
+          << fixed(r.measured_specificity) << "\n";
+  }
+  if (!summary.leaderboard.empty()) {
+    size_t width = 4;
+    for (const LeaderboardRow& row : summary.leaderboard) width = std::max(width, row.name.size());
+    out << "\nleaderboard against the "
+        << (result.cases.empty() ? "" : result.cases[0].scored_against)
+        << " (mean over cases and labels)\n  " << pad("name", width)
+        << "   cases     Dice      IoU  sensitivity  precision\n";
+    for (const LeaderboardRow& row : summary.leaderboard) {
+      char line[64];
+      std::snprintf(line, sizeof line, "%7zu", row.cases);
+      out << "  " << pad(row.name + (row.prediction ? " *" : ""), width) << " " << line << "  "
+          << fixed(row.mean_dice) << "  " << fixed(row.mean_iou) << "      "
+          << fixed(row.mean_sensitivity) << "    " << fixed(row.mean_precision) << "\n";
     }
   }
   size_t with_reference = 0, identical = 0;

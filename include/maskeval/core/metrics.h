@@ -36,6 +36,30 @@ MASKEVAL_HD inline double iou(uint64_t inter, uint64_t vol_a, uint64_t vol_b, Em
   return static_cast<double>(inter) / static_cast<double>(uni);
 }
 
+// Scores of a segmentation S against a reference T from the confusion counts. When both S and
+// T are empty the policy decides; a ratio whose own denominator is zero otherwise is NaN
+// (sensitivity with an empty reference, precision with an empty segmentation).
+MASKEVAL_HD inline double ratio_or(uint64_t num, uint64_t den, bool both_empty, EmptyPolicy p) {
+  if (den != 0) return static_cast<double>(num) / static_cast<double>(den);
+  return both_empty ? empty_value(p) : NAN;
+}
+MASKEVAL_HD inline double sensitivity(uint64_t tp, uint64_t fp, uint64_t fn, EmptyPolicy p) {
+  return ratio_or(tp, tp + fn, tp + fp + fn == 0, p);
+}
+MASKEVAL_HD inline double precision(uint64_t tp, uint64_t fp, uint64_t fn, EmptyPolicy p) {
+  return ratio_or(tp, tp + fp, tp + fp + fn == 0, p);
+}
+// Specificity TN / (TN + FP); undefined only when every voxel is in the reference.
+MASKEVAL_HD inline double specificity(uint64_t fp, uint64_t tn) {
+  return tn + fp == 0 ? NAN : static_cast<double>(tn) / static_cast<double>(tn + fp);
+}
+// ITK's signed volume similarity 2(|S| - |T|) / (|S| + |T|); 0 when both are empty.
+MASKEVAL_HD inline double volume_similarity(uint64_t vol_s, uint64_t vol_t) {
+  if (vol_s + vol_t == 0) return 0.0;
+  return 2.0 * (static_cast<double>(vol_s) - static_cast<double>(vol_t)) /
+         static_cast<double>(vol_s + vol_t);
+}
+
 // Cohen's kappa of two raters on one label taken as a binary category (label vs the rest)
 // over n voxels: (p_o - p_e) / (1 - p_e).
 MASKEVAL_HD inline double cohen_kappa_binary(uint64_t inter, uint64_t vol_a, uint64_t vol_b,
