@@ -96,7 +96,7 @@ TEST(Staple, DegenerateCasesStayFinite) {
 
 TEST(Staple, HistogramEmEqualsPerVoxelEm) {
   std::mt19937 rng(31);
-  for (int raters = 2; raters <= 20; raters += 3) {
+  for (int raters : {2, 5, 8, 11, 14, 17, 20, 23}) {
     // A blob-like truth and raters with their own error rates.
     const int64_t n = 5000;
     std::vector<uint8_t> truth(n);
@@ -124,6 +124,41 @@ TEST(Staple, HistogramEmEqualsPerVoxelEm) {
     for (int64_t x = 0; x < n; ++x) {
       ASSERT_NEAR(posterior[x], v.posterior[x], 1e-6) << x;
       ASSERT_EQ(mask[x], v.posterior[x] >= 0.5 ? 1 : 0) << x;
+    }
+  }
+}
+
+TEST(Staple, MapsOfOneLabelOfALabelMap) {
+  std::mt19937 rng(8);
+  std::uniform_int_distribution<int> label(0, 3);
+  for (int raters : {3, 18, 22}) {
+    const int64_t n = 4000;
+    std::vector<std::vector<uint8_t>> maps(raters, std::vector<uint8_t>(n));
+    std::vector<std::vector<uint8_t>> twos(raters, std::vector<uint8_t>(n));
+    for (int64_t x = 0; x < n; ++x) {
+      const int truth = (x / 250) % 4;
+      for (int k = 0; k < raters; ++k) {
+        maps[k][x] = static_cast<uint8_t>(label(rng) == 0 ? label(rng) : truth);
+        twos[k][x] = maps[k][x] == 2;
+      }
+    }
+    CaseView v;
+    v.voxels = n;
+    v.max_label = 3;
+    std::vector<const uint8_t*> ptrs;
+    for (int k = 0; k < raters; ++k) {
+      v.raters.push_back(maps[k].data());
+      ptrs.push_back(twos[k].data());
+    }
+    const BinaryPatterns p = binary_patterns(cpu::count_tuples(v, 1), 2);
+    const StapleResult h = staple(p, {});
+    const StapleResult o = staple_per_voxel(ptrs, n, {});
+    std::vector<float> posterior(n);
+    std::vector<uint8_t> mask(n);
+    cpu::staple_maps(v, 2, p, h, 0.5, posterior.data(), mask.data(), 3);
+    for (int64_t x = 0; x < n; ++x) {
+      ASSERT_NEAR(posterior[x], o.posterior[x], 1e-6) << raters << " raters, voxel " << x;
+      ASSERT_EQ(mask[x], o.posterior[x] >= 0.5 ? 1 : 0);
     }
   }
 }
