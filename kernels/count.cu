@@ -20,12 +20,14 @@
 #include <thrust/sort.h>
 
 #include <algorithm>
+#include <map>
 #include <cstring>
 #include <numeric>
 
 #include "cpu/histogram_build.h"
 #include "cuda_check.cuh"
 #include "maskeval/cuda_engine.h"
+#include "maskeval/staple.h"
 
 namespace maskeval::cuda {
 namespace {
@@ -53,6 +55,13 @@ struct CaseDesc {
 struct Chunk {
   int case_index;
   long long begin, end;
+};
+
+// Lookup tables of the write pass, in key order: dense, every key; packed, the mixed keys.
+struct VoteTables {
+  std::vector<unsigned long long> keys;
+  std::vector<unsigned short> major;
+  std::vector<float> agree, entropy;
 };
 
 int64_t round_up(int64_t x, int64_t m) {
@@ -367,6 +376,8 @@ struct DeviceCases::Impl {
 
   Impl() { MASKEVAL_CUDA_TRY(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking)); }
   float vote(size_t i, const TupleHistogram& h, const VoteRule& rule, const VoteMaps* out);
+  // The write pass through given tables (dense: one entry per key; packed: per mixed key).
+  float lookup(size_t i, const VoteTables& t, const VoteMaps* out);
   ~Impl() {
     if (stream) cudaStreamDestroy(stream);
   }
@@ -560,12 +571,6 @@ std::vector<TupleHistogram> DeviceCases::count() {
 
 namespace {
 
-// Lookup tables of the write pass, in key order: dense, every key; packed, the mixed keys.
-struct VoteTables {
-  std::vector<unsigned long long> keys;
-  std::vector<unsigned short> major;
-  std::vector<float> agree, entropy;
-};
 
 VoteTables vote_tables(const CaseDesc& d, const TupleHistogram& h, const VoteRule& rule) {
   VoteTables t;
@@ -612,7 +617,11 @@ float DeviceCases::Impl::vote(size_t i, const TupleHistogram& h, const VoteRule&
     cpu::vote_maps(views[i], rule, *out, 1);
     return 0.0f;
   }
-  const VoteTables t = vote_tables(d, h, rule);
+  return lookup(i, vote_tables(d, h, rule), out);
+}
+
+float DeviceCases::Impl::lookup(size_t i, const VoteTables& t, const VoteMaps* out) {
+  const CaseDesc& d = desc.at(i);
   DeviceArray<unsigned long long> keys;
   DeviceArray<unsigned short> lut_major, major(d.voxels);
   DeviceArray<float> lut_agree, lut_entropy, agree(d.voxels), entropy(d.voxels);
@@ -661,6 +670,49 @@ float DeviceCases::Impl::vote(size_t i, const TupleHistogram& h, const VoteRule&
     MASKEVAL_CUDA_TRY(cudaStreamSynchronize(stream));
   }
   return ms;
+}
+
+namespace {
+
+// STAPLE's tables for a dense case: each key's vote pattern for `label` gives its posterior
+// (the agreement slot) and its consensus bit (the label slot).
+VoteTables staple_tables(const CaseDesc& d, Label label, const BinaryPatterns& patterns,
+                         const StapleResult& result, double threshold) {
+  std::map<std::vector<uint8_t>, double> by_pattern;
+  for (size_t row = 0; row < patterns.rows(); ++row)
+    by_pattern[std::vector<uint8_t>(patterns.pattern(row), patterns.pattern(row) + d.raters)] =
+        result.posterior.at(row);
+  VoteTables t;
+  const uint64_t bins = uint64_t{1} << (d.raters * d.bits), mask = (uint64_t{1} << d.bits) - 1;
+  std::vector<uint8_t> pattern(d.raters);
+  for (uint64_t k = 0; k < bins; ++k) {
+    for (int r = 0; r < d.raters; ++r) pattern[r] = ((k >> (r * d.bits)) & mask) == label;
+    const auto it = by_pattern.find(pattern);
+    const double w = it == by_pattern.end() ? 0.0 : it->second;  // keys no voxel carries
+    t.major.push_back(w >= threshold ? 1 : 0);
+    t.agree.push_back(static_cast<float>(w));
+    t.entropy.push_back(0.0f);
+  }
+  return t;
+}
+
+}  // namespace
+
+bool DeviceCases::staple_maps(size_t i, Label label, const BinaryPatterns& patterns,
+                              const StapleResult& result, double threshold, float* posterior,
+                              Label* mask) {
+  const CaseDesc& d = impl_->desc.at(i);
+  if (d.path != kDense) return false;
+  const VoteMaps out{mask, posterior, nullptr};
+  impl_->lookup(i, staple_tables(d, label, patterns, result, threshold), &out);
+  return true;
+}
+
+float DeviceCases::staple_maps_on_device(size_t i, Label label, const BinaryPatterns& patterns,
+                                         const StapleResult& result, double threshold) {
+  const CaseDesc& d = impl_->desc.at(i);
+  if (d.path != kDense) throw CudaError("STAPLE's device write pass needs a dense case");
+  return impl_->lookup(i, staple_tables(d, label, patterns, result, threshold), nullptr);
 }
 
 void DeviceCases::vote_maps(size_t i, const TupleHistogram& h, const VoteRule& rule,

@@ -90,4 +90,8 @@ if peer:
         if t and p:
             print(f"{w}: agree+majority {t:.3f} ms vs PyTorch {p:.1f} ms: {p / t:.0f}x "
                   f"(peer copy {peer.get('copy_TBps', 0):.2f} TB/s)")
+    t = ours("staple_job/W2")
+    p = peer.get("W2", {}).get("staple_20it_ms", 0)
+    if t and p:
+        print(f"W2: binary STAPLE {t:.3f} ms vs PyTorch 20-iteration EM {p:.1f} ms: {p / t:.0f}x")
 PY

@@ -10,6 +10,7 @@
 #include "maskeval/device.h"
 #include "maskeval/report.h"
 #include "maskeval/run.h"
+#include "maskeval/staple.h"
 #include "test_util.h"
 
 namespace maskeval {
@@ -165,6 +166,26 @@ TEST(CudaVote, MapsMatchTheCpuBitForBit) {
   }
 }
 
+TEST(CudaStaple, MapsMatchTheCpuBitForBit) {
+  REQUIRE_GPU();
+  for (const Case& c : assorted_cases()) {
+    SCOPED_TRACE(c.name);
+    cuda::DeviceCases device({c.view});
+    const TupleHistogram h = device.count()[0];
+    const Label label = 1;
+    const BinaryPatterns p = binary_patterns(h, label);
+    const StapleResult r = staple(p, {});
+    const size_t n = static_cast<size_t>(c.view.voxels);
+    std::vector<float> gw(n, -1.0f), cw(n);
+    std::vector<Label> gm(n, 7);
+    std::vector<uint8_t> cm(n);
+    cpu::staple_maps(c.view, label, p, r, 0.5, cw.data(), cm.data(), 2);
+    if (!device.staple_maps(0, label, p, r, 0.5, gw.data(), gm.data())) continue;  // not dense
+    EXPECT_EQ(0, std::memcmp(gw.data(), cw.data(), n * sizeof(float)));
+    EXPECT_EQ(std::vector<Label>(cm.begin(), cm.end()), gm);
+  }
+}
+
 // The whole run on the sample data: the JSON report of the CUDA backend equals the CPU's but for
 // the backend's name, and the written masks are identical.
 TEST(CudaPipeline, ReportsEqualTheCpuReports) {
@@ -185,27 +206,39 @@ TEST(CudaPipeline, ReportsEqualTheCpuReports) {
   sets.push_back(
       {dataset_from_manifest(data + "/kits23/manifest.csv"), ForegroundRule{}, {1, 3, 2}});
   for (const Set& set : sets) {
-    test::TempDir out;
-    std::string dumps[2];
-    std::vector<std::string> masks[2];
-    for (int k = 0; k < 2; ++k) {
-      RunOptions o;
-      o.command = Command::kFuse;
-      o.foreground = set.rule;
-      o.paint_order = set.paint;
-      o.out_dir = out / "out";
-      o.backend = k == 0 ? Backend::kCpu : Backend::kCuda;
-      RunResult r = run_dataset(set.dataset, o);
-      EXPECT_EQ(r.backend, k == 0 ? "cpu" : "cuda");
-      r.backend = "";
-      dumps[k] = report_json(r, summarize(r, 10), o).dump();
-      for (const CaseResult& c : r.cases) {
-        std::ifstream in(c.majority->mask, std::ios::binary);
-        masks[k].emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    for (FuseMethod method : {FuseMethod::kMajority, FuseMethod::kStaple}) {
+      test::TempDir out;
+      std::string dumps[2];
+      std::vector<std::string> masks[2];
+      for (int k = 0; k < 2; ++k) {
+        RunOptions o;
+        o.command = Command::kFuse;
+        o.method = method;
+        o.foreground = set.rule;
+        o.paint_order = set.paint;
+        o.out_dir = out / "out";
+        o.backend = k == 0 ? Backend::kCpu : Backend::kCuda;
+        RunResult r = run_dataset(set.dataset, o);
+        EXPECT_EQ(r.backend, k == 0 ? "cpu" : "cuda");
+        r.backend = "";
+        dumps[k] = report_json(r, summarize(r, 10), o).dump();
+        for (const CaseResult& c : r.cases) {
+          std::vector<std::string> files;
+          if (c.majority) files.push_back(c.majority->mask);
+          for (const StapleLabel& s : c.staple) {
+            files.push_back(s.mask);
+            files.push_back(s.posterior);
+          }
+          for (const std::string& f : files) {
+            std::ifstream in(f, std::ios::binary);
+            masks[k].emplace_back(std::istreambuf_iterator<char>(in),
+                                  std::istreambuf_iterator<char>());
+          }
+        }
       }
+      EXPECT_EQ(dumps[0], dumps[1]);
+      EXPECT_EQ(masks[0], masks[1]);
     }
-    EXPECT_EQ(dumps[0], dumps[1]);
-    EXPECT_EQ(masks[0], masks[1]);
   }
 }
 

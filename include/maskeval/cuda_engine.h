@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "maskeval/counts.h"
+#include "maskeval/staple.h"
 
 namespace maskeval {
 
@@ -40,6 +41,13 @@ class DeviceCases {
   void vote_maps(size_t i, const TupleHistogram& h, const VoteRule& rule, const VoteMaps& out);
   // The write pass of case i into device buffers only (benchmarks); returns its kernel time, ms.
   float vote_maps_on_device(size_t i, const TupleHistogram& h, const VoteRule& rule);
+  // Binary STAPLE's posterior and consensus of case i for `label`, through a table over the
+  // vote patterns (equal to cpu::staple_maps; the mask as labels 0/1). Returns false, writing
+  // nothing, for cases outside the dense path (use the CPU write pass).
+  bool staple_maps(size_t i, Label label, const BinaryPatterns& patterns,
+                   const StapleResult& result, double threshold, float* posterior, Label* mask);
+  float staple_maps_on_device(size_t i, Label label, const BinaryPatterns& patterns,
+                              const StapleResult& result, double threshold);
   // Device bytes needed to hold a case (masks, padding, work space).
   static int64_t device_bytes(const CaseView& view);
   // Device time of the last count()'s kernels (counting and, for multi-label cases, the sort

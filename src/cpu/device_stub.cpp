@@ -36,6 +36,14 @@ void DeviceCases::vote_maps(size_t, const TupleHistogram&, const VoteRule&, cons
 float DeviceCases::vote_maps_on_device(size_t, const TupleHistogram&, const VoteRule&) {
   not_built();
 }
+bool DeviceCases::staple_maps(size_t, Label, const BinaryPatterns&, const StapleResult&, double,
+                              float*, Label*) {
+  not_built();
+}
+float DeviceCases::staple_maps_on_device(size_t, Label, const BinaryPatterns&,
+                                         const StapleResult&, double) {
+  not_built();
+}
 int64_t DeviceCases::device_bytes(const CaseView&) {
   return 0;
 }

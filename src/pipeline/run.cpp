@@ -46,6 +46,23 @@ class CaseEngine {
     std::lock_guard<std::mutex> lock(gpu_mutex);
     device_->vote_maps(0, h, rule, out);
   }
+  void staple_maps(Label label, const BinaryPatterns& p, const StapleResult& r, double threshold,
+                   float* posterior, uint8_t* mask) {
+    if (device_) {
+      std::vector<Label> bits(view_.voxels);
+      bool done = false;
+      {
+        std::lock_guard<std::mutex> lock(gpu_mutex);
+        done = device_->staple_maps(0, label, p, r, threshold, posterior, bits.data());
+      }
+      if (done) {
+        for (size_t i = 0; i < bits.size(); ++i) mask[i] = static_cast<uint8_t>(bits[i]);
+        return;
+      }
+    }
+    cpu::staple_maps(view_, label, p, r, threshold, posterior, mask, threads_);
+  }
+  const CaseView& view() const { return view_; }
 
  private:
   bool fits() const {
@@ -304,18 +321,18 @@ std::vector<Label> labels_of(const LabelImage& img) {
 
 // Binary STAPLE of `label` (as the view's label `in_view`), its maps, and, with a reference,
 // each rater measured against it.
-StapleLabel staple_label(const CaseView& v, const TupleHistogram& h, Label in_view, Label label,
+StapleLabel staple_label(CaseEngine& engine, const TupleHistogram& h, Label in_view, Label label,
                          const RunOptions& o, const OutputFiles& out, int threads,
                          const std::vector<uint8_t>* reference,
                          std::vector<uint8_t>* mask_out = nullptr) {
+  const CaseView& v = engine.view();
   StapleLabel s;
   s.label = label;
   const BinaryPatterns patterns = binary_patterns(h, in_view);
   s.result = staple(patterns, o.staple);
   std::vector<float> posterior(v.voxels);
   std::vector<uint8_t> mask(v.voxels);
-  cpu::staple_maps(v, in_view, patterns, s.result, o.threshold, posterior.data(), mask.data(),
-                   threads);
+  engine.staple_maps(in_view, patterns, s.result, o.threshold, posterior.data(), mask.data());
   s.result.posterior.clear();
   const std::string suffix = "_label" + std::to_string(label);
   s.posterior = out.write_probability("staple_posterior" + suffix, posterior);
@@ -472,7 +489,7 @@ void process_label_maps(const CaseSpec& spec, const RunOptions& o, const fs::pat
       const Label l = lr.counts.label;
       std::vector<uint8_t> ref_bin, mask;
       if (reference && fuse) ref_bin = binary_of(*reference, l);
-      StapleLabel sl = staple_label(view, hist, l, l, o, out, threads,
+      StapleLabel sl = staple_label(engine, hist, l, l, o, out, threads,
                                     reference && fuse ? &ref_bin : nullptr, &mask);
       if (score) staple_masks[l] = std::move(mask);
       if (fuse) res.staple.push_back(std::move(sl));
@@ -661,7 +678,7 @@ void process_per_label(const CaseSpec& spec, const RunOptions& o, const fs::path
       std::vector<uint8_t> ref_bin;
       if (reference && fuse) ref_bin = binary_of(*reference, label);
       std::vector<uint8_t> mask;
-      StapleLabel sl = staple_label(view, hist, 1, label, o, out, threads,
+      StapleLabel sl = staple_label(engine, hist, 1, label, o, out, threads,
                                     reference && fuse ? &ref_bin : nullptr, &mask);
       if (score) staple_masks[label] = std::move(mask);
       if (fuse) res.staple.push_back(std::move(sl));
