@@ -20,8 +20,8 @@
 #include <thrust/sort.h>
 
 #include <algorithm>
-#include <map>
 #include <cstring>
+#include <map>
 #include <numeric>
 
 #include "cpu/histogram_build.h"
@@ -84,6 +84,35 @@ __device__ inline void load4(const uint8_t* data, const CaseDesc& c, int r, long
   }
 }
 
+// Packed keys of 4 voxels (dense path: at most 16 bits each).
+__device__ inline void dense_keys4(const uint8_t* data, const CaseDesc& c, long long v,
+                                   uint32_t k[4]) {
+  for (int j = 0; j < 4; ++j) k[j] = 0;
+  for (int r = 0; r < c.raters; ++r) {
+    uint32_t l[4];
+    load4(data, c, r, v, l);
+    for (int j = 0; j < 4; ++j) k[j] |= l[j] << (r * c.bits);
+  }
+}
+
+// Packed 64-bit keys of 4 voxels, rater 0's labels, and whether every rater agrees with it.
+__device__ inline void packed_keys4(const uint8_t* data, const CaseDesc& c, long long v,
+                                    unsigned long long k[4], uint32_t first[4], bool same[4]) {
+  load4(data, c, 0, v, first);
+  for (int j = 0; j < 4; ++j) {
+    k[j] = first[j];
+    same[j] = true;
+  }
+  for (int r = 1; r < c.raters; ++r) {
+    uint32_t l[4];
+    load4(data, c, r, v, l);
+    for (int j = 0; j < 4; ++j) {
+      k[j] |= static_cast<unsigned long long>(l[j]) << (r * c.bits);
+      same[j] = same[j] && l[j] == first[j];
+    }
+  }
+}
+
 // Adds n to counter `key` for every distinct key of the warp: one atomic per distinct key.
 template <class Add>
 __device__ inline void warp_add(uint32_t key, uint32_t n_each, Add&& add) {
@@ -124,13 +153,7 @@ __global__ void __launch_bounds__(kThreads)
     const long long v = base + 4 * threadIdx.x;
     const bool any = v < ch.end;
     uint32_t k[4] = {0, 0, 0, 0};
-    if (any) {
-      for (int r = 0; r < c.raters; ++r) {
-        uint32_t l[4];
-        load4(data, c, r, v, l);
-        for (int j = 0; j < 4; ++j) k[j] |= l[j] << (r * c.bits);
-      }
-    }
+    if (any) dense_keys4(data, c, v, k);
     const bool quad = any && v + 3 < ch.end && k[0] == k[1] && k[1] == k[2] && k[2] == k[3];
     const uint32_t qkey = quad ? k[0] : kNoKey;
     if (warp_uniform(qkey, add)) continue;
@@ -173,18 +196,7 @@ __global__ void __launch_bounds__(kThreads)
     unsigned long long k[4] = {0, 0, 0, 0};
     uint32_t first[4] = {0, 0, 0, 0};
     bool same[4] = {true, true, true, true};
-    if (any) {
-      load4(data, c, 0, v, first);
-      for (int j = 0; j < 4; ++j) k[j] = first[j];
-      for (int r = 1; r < c.raters; ++r) {
-        uint32_t l[4];
-        load4(data, c, r, v, l);
-        for (int j = 0; j < 4; ++j) {
-          k[j] |= static_cast<unsigned long long>(l[j]) << (r * c.bits);
-          same[j] = same[j] && l[j] == first[j];
-        }
-      }
-    }
+    if (any) packed_keys4(data, c, v, k, first, same);
     const bool quad = any && v + 3 < ch.end && same[0] && same[1] && same[2] && same[3] &&
                       first[0] == first[1] && first[1] == first[2] && first[2] == first[3];
     const uint32_t qlabel = quad ? first[0] : kNoKey;
@@ -221,12 +233,8 @@ __global__ void __launch_bounds__(kThreads)
                       float* __restrict__ entropy) {
   for (long long v = 4 * (static_cast<long long>(blockIdx.x) * kThreads + threadIdx.x);
        v < c.voxels; v += 4LL * kThreads * gridDim.x) {
-    uint32_t k[4] = {0, 0, 0, 0};
-    for (int r = 0; r < c.raters; ++r) {
-      uint32_t l[4];
-      load4(data, c, r, v, l);
-      for (int j = 0; j < 4; ++j) k[j] |= l[j] << (r * c.bits);
-    }
+    uint32_t k[4];
+    dense_keys4(data, c, v, k);
     for (int j = 0; j < 4 && v + j < c.voxels; ++j) {
       if (major) major[v + j] = lut_major[k[j]];
       if (agree) agree[v + j] = lut_agree[k[j]];
@@ -246,19 +254,10 @@ __global__ void __launch_bounds__(kThreads)
                        float* __restrict__ entropy) {
   for (long long v = 4 * (static_cast<long long>(blockIdx.x) * kThreads + threadIdx.x);
        v < c.voxels; v += 4LL * kThreads * gridDim.x) {
-    unsigned long long k[4] = {0, 0, 0, 0};
+    unsigned long long k[4];
     uint32_t first[4];
-    bool same[4] = {true, true, true, true};
-    load4(data, c, 0, v, first);
-    for (int j = 0; j < 4; ++j) k[j] = first[j];
-    for (int r = 1; r < c.raters; ++r) {
-      uint32_t l[4];
-      load4(data, c, r, v, l);
-      for (int j = 0; j < 4; ++j) {
-        k[j] |= static_cast<unsigned long long>(l[j]) << (r * c.bits);
-        same[j] = same[j] && l[j] == first[j];
-      }
-    }
+    bool same[4];
+    packed_keys4(data, c, v, k, first, same);
     for (int j = 0; j < 4 && v + j < c.voxels; ++j) {
       unsigned short m;
       float a, e;
@@ -570,7 +569,6 @@ std::vector<TupleHistogram> DeviceCases::count() {
 }
 
 namespace {
-
 
 VoteTables vote_tables(const CaseDesc& d, const TupleHistogram& h, const VoteRule& rule) {
   VoteTables t;
