@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <numeric>
 
 #include "cpu/histogram_build.h"
@@ -382,14 +383,18 @@ struct DeviceCases::Impl {
   }
 
   // Host -> device through two pinned staging buffers: the copy of one piece into pinned
-  // memory overlaps the transfer of the previous one.
+  // memory overlaps the transfer of the previous one. The buffers are allocated once per
+  // process (pinning is slow) and shared by uploads one at a time.
   void upload(const std::vector<std::pair<const void*, int64_t>>& pieces,
               const std::vector<int64_t>& offsets) {
-    uint8_t* staging[2] = {nullptr, nullptr};
+    static std::mutex staging_mutex;
+    static uint8_t* staging[2] = {nullptr, nullptr};
+    std::lock_guard<std::mutex> lock(staging_mutex);
+    for (auto*& buffer : staging)
+      if (buffer == nullptr) MASKEVAL_CUDA_TRY(cudaMallocHost(&buffer, kStagingBytes));
     Event done[2];
     bool used[2] = {false, false};
     try {
-      for (auto*& s : staging) MASKEVAL_CUDA_TRY(cudaMallocHost(&s, kStagingBytes));
       int b = 0;
       for (size_t i = 0; i < pieces.size(); ++i) {
         const uint8_t* src = static_cast<const uint8_t*>(pieces[i].first);
@@ -406,12 +411,9 @@ struct DeviceCases::Impl {
       }
       MASKEVAL_CUDA_TRY(cudaStreamSynchronize(stream));
     } catch (...) {
-      cudaStreamSynchronize(stream);
-      for (uint8_t* s : staging)
-        if (s) cudaFreeHost(s);
+      cudaStreamSynchronize(stream);  // never leave a transfer reading a buffer we reuse
       throw;
     }
-    for (uint8_t* s : staging) cudaFreeHost(s);
   }
 };
 
