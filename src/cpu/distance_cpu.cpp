@@ -1,0 +1,261 @@
+// Boundary metrics on the CPU: exact Euclidean distance transforms (Felzenszwalb-Huttenlocher)
+// on the bounding box of the masks, and the conventions of the reference tools.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "cpu/parallel.h"
+#include "maskeval/distance.h"
+
+namespace maskeval {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Lower envelope of parabolas along one line of n samples `step` apart (physical units):
+// d[q] = min_i (x_q - x_i)^2 + f[i]. v and z are work arrays of n and n+1 elements.
+void edt_line(const double* f, double* d, int64_t n, double step, int64_t* v, double* z) {
+  int64_t k = -1;
+  for (int64_t q = 0; q < n; ++q) {
+    if (f[q] == kInf) continue;
+    const double xq = q * step;
+    while (k >= 0) {
+      const double xp = v[k] * step;
+      const double s = ((f[q] + xq * xq) - (f[v[k]] + xp * xp)) / (2.0 * (xq - xp));
+      if (s <= z[k]) {
+        --k;
+      } else {
+        ++k;
+        v[k] = q;
+        z[k] = s;
+        z[k + 1] = kInf;
+        break;
+      }
+    }
+    if (k < 0) {
+      k = 0;
+      v[0] = q;
+      z[0] = -kInf;
+      z[1] = kInf;
+    }
+  }
+  if (k < 0) {
+    std::fill(d, d + n, kInf);
+    return;
+  }
+  k = 0;
+  for (int64_t q = 0; q < n; ++q) {
+    const double xq = q * step;
+    while (z[k + 1] < xq) ++k;
+    const double dx = xq - v[k] * step;
+    d[q] = dx * dx + f[v[k]];
+  }
+}
+
+struct Box {
+  std::array<int64_t, 3> lo{0, 0, 0}, hi{0, 0, 0};  // [lo, hi)
+  bool empty = true;
+};
+
+// Bounding box of every nonzero voxel of the masks, grown by one voxel within the grid.
+Box bounding_box(const std::vector<const uint8_t*>& masks, const Grid& g) {
+  Box b;
+  b.lo = {g.shape[0], g.shape[1], g.shape[2]};
+  for (const uint8_t* m : masks) {
+    for (int64_t z = 0; z < g.shape[2]; ++z)
+      for (int64_t y = 0; y < g.shape[1]; ++y) {
+        const uint8_t* row = m + (z * g.shape[1] + y) * g.shape[0];
+        for (int64_t x = 0; x < g.shape[0]; ++x) {
+          if (!row[x]) continue;
+          b.empty = false;
+          b.lo = {std::min(b.lo[0], x), std::min(b.lo[1], y), std::min(b.lo[2], z)};
+          b.hi = {std::max(b.hi[0], x + 1), std::max(b.hi[1], y + 1), std::max(b.hi[2], z + 1)};
+        }
+      }
+  }
+  if (b.empty) return b;
+  for (int a = 0; a < 3; ++a) {
+    b.lo[a] = std::max<int64_t>(0, b.lo[a] - 1);
+    b.hi[a] = std::min<int64_t>(g.shape[a], b.hi[a] + 1);
+  }
+  return b;
+}
+
+std::vector<uint8_t> crop(const uint8_t* m, const Grid& g, const Box& b, Grid& out) {
+  out = g;
+  for (int a = 0; a < 3; ++a) out.shape[a] = b.hi[a] - b.lo[a];
+  std::vector<uint8_t> c(out.voxels());
+  for (int64_t z = 0; z < out.shape[2]; ++z)
+    for (int64_t y = 0; y < out.shape[1]; ++y)
+      for (int64_t x = 0; x < out.shape[0]; ++x)
+        c[(z * out.shape[1] + y) * out.shape[0] + x] =
+            m[((z + b.lo[2]) * g.shape[1] + (y + b.lo[1])) * g.shape[0] + x + b.lo[0]] ? 1 : 0;
+  return c;
+}
+
+// Squared distances at the points, as distances.
+std::vector<double> distances_at(const std::vector<int64_t>& points,
+                                 const std::vector<double>& d2) {
+  std::vector<double> out(points.size());
+  for (size_t i = 0; i < points.size(); ++i) out[i] = std::sqrt(d2[points[i]]);
+  return out;
+}
+
+}  // namespace
+
+const char* convention_name(DistanceConvention c) {
+  switch (c) {
+    case DistanceConvention::kMonai:
+      return "monai";
+    case DistanceConvention::kMedpy:
+      return "medpy";
+    case DistanceConvention::kItk:
+      return "itk";
+  }
+  return "monai";
+}
+
+DistanceConvention parse_convention(const std::string& name) {
+  if (name == "monai") return DistanceConvention::kMonai;
+  if (name == "medpy") return DistanceConvention::kMedpy;
+  if (name == "itk") return DistanceConvention::kItk;
+  throw std::invalid_argument("unknown distance convention '" + name + "' (monai, medpy or itk)");
+}
+
+void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads) {
+  const int64_t n = g.voxels();
+  for (int64_t i = 0; i < n; ++i) d2[i] = feature[i] ? 0.0 : kInf;
+  const int64_t stride[3] = {1, g.shape[0], g.shape[0] * g.shape[1]};
+  for (int axis = 0; axis < g.ndim; ++axis) {
+    const int64_t len = g.shape[axis];
+    if (len < 2 && axis > 0) continue;
+    const int64_t lines = n / len;
+    const int parts = std::max(1, std::min<int>(threads, static_cast<int>(lines / 64 + 1)));
+    parallel_ranges(lines, parts, [&](int, int64_t begin, int64_t end) {
+      std::vector<double> f(len), d(len), z(len + 1);
+      std::vector<int64_t> v(len);
+      for (int64_t line = begin; line < end; ++line) {
+        // The first voxel of line number `line` along `axis`.
+        const int64_t below = line % stride[axis], above = line / stride[axis];
+        const int64_t start = above * stride[axis] * len + below;
+        for (int64_t i = 0; i < len; ++i) f[i] = d2[start + i * stride[axis]];
+        edt_line(f.data(), d.data(), len, g.spacing[axis], v.data(), z.data());
+        for (int64_t i = 0; i < len; ++i) d2[start + i * stride[axis]] = d[i];
+      }
+    });
+  }
+}
+
+std::vector<uint8_t> measured_points(const uint8_t* m, const Grid& g, DistanceConvention c) {
+  const int64_t n = g.voxels();
+  std::vector<uint8_t> out(n);
+  if (c == DistanceConvention::kItk) {
+    for (int64_t i = 0; i < n; ++i) out[i] = m[i] ? 1 : 0;
+    return out;
+  }
+  // Surface: inside voxels with a face neighbour outside the mask or outside the image.
+  for (int64_t z = 0; z < g.shape[2]; ++z)
+    for (int64_t y = 0; y < g.shape[1]; ++y)
+      for (int64_t x = 0; x < g.shape[0]; ++x) {
+        const int64_t i = (z * g.shape[1] + y) * g.shape[0] + x;
+        if (!m[i]) continue;
+        const int64_t pos[3] = {x, y, z};
+        const int64_t stride[3] = {1, g.shape[0], g.shape[0] * g.shape[1]};
+        bool surface = false;
+        for (int a = 0; a < g.ndim && !surface; ++a) {
+          surface =
+              pos[a] == 0 || pos[a] == g.shape[a] - 1 || !m[i - stride[a]] || !m[i + stride[a]];
+        }
+        out[i] = surface ? 1 : 0;
+      }
+  return out;
+}
+
+double percentile_linear(std::vector<double> v, double p) {
+  if (v.empty()) return NAN;
+  const double pos = std::clamp(p, 0.0, 100.0) / 100.0 * static_cast<double>(v.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(pos));
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  std::nth_element(v.begin(), v.begin() + lo, v.end());
+  const double a = v[lo];
+  const double b = hi == lo ? a : *std::min_element(v.begin() + lo + 1, v.end());
+  return a + (b - a) * (pos - static_cast<double>(lo));
+}
+
+std::vector<BoundaryMetrics> boundary_matrix(const std::vector<const uint8_t*>& masks,
+                                             const Grid& grid, const DistanceOptions& o,
+                                             int threads) {
+  const size_t r = masks.size();
+  std::vector<BoundaryMetrics> out(r * r);
+  for (size_t i = 0; i < r; ++i) out[i * r + i].nsd = 1.0;
+  const Box box = bounding_box(masks, grid);
+  // Per mask: the points it is measured from (which are also what the others measure to) and
+  // their squared distance transform.
+  Grid g = grid;
+  std::vector<std::vector<int64_t>> points(r);
+  std::vector<std::vector<double>> d2(r);
+  if (!box.empty) {
+    for (size_t i = 0; i < r; ++i) {
+      const std::vector<uint8_t> c = crop(masks[i], grid, box, g);
+      const std::vector<uint8_t> p = measured_points(c.data(), g, o.convention);
+      for (int64_t v = 0; v < g.voxels(); ++v)
+        if (p[v]) points[i].push_back(v);
+      d2[i].resize(g.voxels());
+      squared_edt(p.data(), g, d2[i].data(), threads);
+    }
+  }
+  for (size_t i = 0; i < r; ++i) {
+    for (size_t j = i + 1; j < r; ++j) {
+      BoundaryMetrics m;
+      const bool ei = points[i].empty(), ej = points[j].empty();
+      if (ei || ej) {
+        const double d = ei && ej ? NAN : o.one_empty;
+        m.hd = m.hd_percentile = m.assd = m.hd_ab = m.hd_ba = d;
+        m.nsd = ei && ej ? empty_value(o.empty) : 0.0;
+      } else {
+        const std::vector<double> ab = distances_at(points[i], d2[j]);
+        const std::vector<double> ba = distances_at(points[j], d2[i]);
+        m.hd_ab = *std::max_element(ab.begin(), ab.end());
+        m.hd_ba = *std::max_element(ba.begin(), ba.end());
+        m.hd = std::max(m.hd_ab, m.hd_ba);
+        double sum_ab = 0, sum_ba = 0;
+        size_t near = 0;
+        for (double d : ab) {
+          sum_ab += d;
+          near += d <= o.nsd_tolerance;
+        }
+        for (double d : ba) {
+          sum_ba += d;
+          near += d <= o.nsd_tolerance;
+        }
+        const double n_ab = static_cast<double>(ab.size()), n_ba = static_cast<double>(ba.size());
+        m.nsd = static_cast<double>(near) / (n_ab + n_ba);
+        if (o.convention == DistanceConvention::kItk) {
+          m.assd = (sum_ab / n_ab + sum_ba / n_ba) / 2.0;
+        } else {
+          m.assd = (sum_ab + sum_ba) / (n_ab + n_ba);
+        }
+        if (o.convention == DistanceConvention::kMedpy) {
+          std::vector<double> both = ab;
+          both.insert(both.end(), ba.begin(), ba.end());
+          m.hd_percentile = percentile_linear(std::move(both), o.percentile);
+        } else {
+          m.hd_percentile =
+              std::max(percentile_linear(ab, o.percentile), percentile_linear(ba, o.percentile));
+        }
+      }
+      out[i * r + j] = m;
+      std::swap(m.hd_ab, m.hd_ba);
+      out[j * r + i] = m;
+    }
+  }
+  return out;
+}
+
+BoundaryMetrics boundary_metrics(const uint8_t* a, const uint8_t* b, const Grid& grid,
+                                 const DistanceOptions& o, int threads) {
+  return boundary_matrix({a, b}, grid, o, threads)[1];
+}
+
+}  // namespace maskeval

@@ -1,0 +1,262 @@
+// Distance transforms and boundary metrics against hand-worked values and brute-force
+// nearest-neighbour oracles.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "maskeval/distance.h"
+
+namespace maskeval {
+namespace {
+
+Grid grid2(int64_t nx, int64_t ny, double sx = 1, double sy = 1) {
+  Grid g;
+  g.ndim = 2;
+  g.shape = {nx, ny, 1};
+  g.spacing = {sx, sy, 1};
+  return g;
+}
+
+Grid grid3(int64_t nx, int64_t ny, int64_t nz, double sx, double sy, double sz) {
+  Grid g;
+  g.ndim = 3;
+  g.shape = {nx, ny, nz};
+  g.spacing = {sx, sy, sz};
+  return g;
+}
+
+std::array<double, 3> position(const Grid& g, int64_t i) {
+  const int64_t x = i % g.shape[0], y = (i / g.shape[0]) % g.shape[1],
+                z = i / (g.shape[0] * g.shape[1]);
+  return {x * g.spacing[0], y * g.spacing[1], z * g.spacing[2]};
+}
+
+double brute_min_distance(const Grid& g, int64_t from, const std::vector<int64_t>& to) {
+  double best = INFINITY;
+  const auto p = position(g, from);
+  for (int64_t t : to) {
+    const auto q = position(g, t);
+    best = std::min(best, std::sqrt((p[0] - q[0]) * (p[0] - q[0]) + (p[1] - q[1]) * (p[1] - q[1]) +
+                                    (p[2] - q[2]) * (p[2] - q[2])));
+  }
+  return best;
+}
+
+// Surface voxels found the plain way: inside, with a face neighbour outside or off the grid.
+std::vector<int64_t> brute_points(const std::vector<uint8_t>& m, const Grid& g, bool surface) {
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < g.voxels(); ++i) {
+    if (!m[i]) continue;
+    if (!surface) {
+      out.push_back(i);
+      continue;
+    }
+    const int64_t c[3] = {i % g.shape[0], (i / g.shape[0]) % g.shape[1],
+                          i / (g.shape[0] * g.shape[1])};
+    bool edge = false;
+    for (int a = 0; a < g.ndim; ++a) {
+      for (int s : {-1, 1}) {
+        int64_t n[3] = {c[0], c[1], c[2]};
+        n[a] += s;
+        if (n[a] < 0 || n[a] >= g.shape[a] || !m[(n[2] * g.shape[1] + n[1]) * g.shape[0] + n[0]])
+          edge = true;
+      }
+    }
+    if (edge) out.push_back(i);
+  }
+  return out;
+}
+
+double sorted_percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  const double pos = p / 100.0 * (v.size() - 1);
+  const size_t lo = static_cast<size_t>(pos);
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - lo);
+}
+
+BoundaryMetrics brute_metrics(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b,
+                              const Grid& g, const DistanceOptions& o) {
+  const bool surface = o.convention != DistanceConvention::kItk;
+  const auto pa = brute_points(a, g, surface), pb = brute_points(b, g, surface);
+  std::vector<double> ab, ba;
+  for (int64_t p : pa) ab.push_back(brute_min_distance(g, p, pb));
+  for (int64_t p : pb) ba.push_back(brute_min_distance(g, p, pa));
+  BoundaryMetrics m;
+  m.hd_ab = *std::max_element(ab.begin(), ab.end());
+  m.hd_ba = *std::max_element(ba.begin(), ba.end());
+  m.hd = std::max(m.hd_ab, m.hd_ba);
+  double sab = 0, sba = 0;
+  size_t near = 0;
+  for (double d : ab) sab += d, near += d <= o.nsd_tolerance;
+  for (double d : ba) sba += d, near += d <= o.nsd_tolerance;
+  m.nsd = double(near) / (ab.size() + ba.size());
+  if (o.convention == DistanceConvention::kItk) {
+    m.assd = (sab / ab.size() + sba / ba.size()) / 2;
+  } else {
+    m.assd = (sab + sba) / (ab.size() + ba.size());
+  }
+  if (o.convention == DistanceConvention::kMedpy) {
+    std::vector<double> both = ab;
+    both.insert(both.end(), ba.begin(), ba.end());
+    m.hd_percentile = sorted_percentile(both, o.percentile);
+  } else {
+    m.hd_percentile =
+        std::max(sorted_percentile(ab, o.percentile), sorted_percentile(ba, o.percentile));
+  }
+  return m;
+}
+
+std::vector<uint8_t> random_blob(std::mt19937& rng, const Grid& g, double fill) {
+  // A random ball plus noise, so that surfaces are irregular.
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<uint8_t> m(g.voxels());
+  const double cx = u(rng) * g.shape[0], cy = u(rng) * g.shape[1], cz = u(rng) * g.shape[2];
+  const double r = 2 + u(rng) * std::max<int64_t>(2, g.shape[0] / 2);
+  for (int64_t i = 0; i < g.voxels(); ++i) {
+    const int64_t x = i % g.shape[0], y = (i / g.shape[0]) % g.shape[1],
+                  z = i / (g.shape[0] * g.shape[1]);
+    const double d = std::hypot(x - cx, y - cy, z - cz);
+    m[i] = d < r || u(rng) < fill;
+  }
+  return m;
+}
+
+TEST(SquaredEdt, MatchesBruteForceWithSpacing) {
+  std::mt19937 rng(1);
+  for (const Grid& g : {grid2(17, 13, 0.7, 1.9), grid2(1, 9), grid3(9, 8, 7, 0.8, 1.1, 3.0),
+                        grid3(5, 1, 6, 1.0, 2.0, 0.5)}) {
+    std::vector<uint8_t> f(g.voxels());
+    std::bernoulli_distribution on(0.05);
+    for (auto& v : f) v = on(rng);
+    f[g.voxels() / 2] = 1;
+    std::vector<int64_t> features;
+    for (int64_t i = 0; i < g.voxels(); ++i)
+      if (f[i]) features.push_back(i);
+    std::vector<double> d2(g.voxels());
+    squared_edt(f.data(), g, d2.data(), 3);
+    for (int64_t i = 0; i < g.voxels(); ++i) {
+      const double expected = brute_min_distance(g, i, features);
+      ASSERT_NEAR(std::sqrt(d2[i]), expected, 1e-12 * (1 + expected)) << i;
+    }
+  }
+  // No feature at all: infinity everywhere.
+  const Grid g = grid2(4, 3);
+  std::vector<uint8_t> none(12, 0);
+  std::vector<double> d2(12);
+  squared_edt(none.data(), g, d2.data(), 1);
+  for (double v : d2) EXPECT_TRUE(std::isinf(v));
+}
+
+TEST(BoundaryMetrics, HandWorkedSquares) {
+  // Two 3x3 squares on a 10x10 grid, the second moved 2 voxels along x; spacing 0.5 x 2.
+  const Grid g = grid2(10, 10, 0.5, 2.0);
+  std::vector<uint8_t> a(100, 0), b(100, 0);
+  for (int y = 3; y < 6; ++y)
+    for (int x = 2; x < 5; ++x) {
+      a[y * 10 + x] = 1;
+      b[y * 10 + x + 2] = 1;
+    }
+  DistanceOptions o;
+  o.convention = DistanceConvention::kItk;
+  // ITK, all voxels: a's columns x=2,3 are 1 voxel (0.5 mm)... x=2 is 2 voxels from b's first
+  // column (x=4): 1.0 mm; x=3: 0.5 mm; x=4 inside b: 0. Directed HD = 1.0, mean = 0.5.
+  const BoundaryMetrics itk = boundary_metrics(a.data(), b.data(), g, o, 1);
+  EXPECT_DOUBLE_EQ(itk.hd, 1.0);
+  EXPECT_DOUBLE_EQ(itk.hd_ab, 1.0);
+  EXPECT_DOUBLE_EQ(itk.assd, 0.5);
+  // Surfaces: a 3x3 square's surface is its 8 border voxels. From a's surface to b's: x=2
+  // column -> b's x=4 column: 1.0; a's x=3 (top/bottom) -> b's x=4 top/bottom: 0.5; a's x=4
+  // voxels are on b's surface: 0. Each direction: 3 x 1.0, 2 x 0.5, 3 x 0 -> mean 0.5.
+  o.convention = DistanceConvention::kMonai;
+  o.nsd_tolerance = 0.5;
+  const BoundaryMetrics monai = boundary_metrics(a.data(), b.data(), g, o, 1);
+  EXPECT_DOUBLE_EQ(monai.hd, 1.0);
+  EXPECT_DOUBLE_EQ(monai.assd, 0.5);
+  EXPECT_DOUBLE_EQ(monai.nsd, 10.0 / 16);  // 5 of 8 in each direction within 0.5 mm
+  // 95th percentile of {0,0,0,0.5,0.5,1,1,1}: position 6.65 -> 1.0.
+  EXPECT_DOUBLE_EQ(monai.hd_percentile, 1.0);
+  o.percentile = 50;  // position 3.5 between 0.5 and 0.5
+  EXPECT_DOUBLE_EQ(boundary_metrics(a.data(), b.data(), g, o, 1).hd_percentile, 0.5);
+}
+
+TEST(BoundaryMetrics, EveryConventionMatchesBruteForce) {
+  std::mt19937 rng(4);
+  for (int trial = 0; trial < 12; ++trial) {
+    const Grid g =
+        trial % 2 ? grid3(9 + trial % 3, 8, 6, 0.9, 1.3, 2.5) : grid2(20 + trial, 15, 1.2, 0.6);
+    const auto a = random_blob(rng, g, 0.02), b = random_blob(rng, g, 0.02);
+    for (auto c :
+         {DistanceConvention::kMonai, DistanceConvention::kMedpy, DistanceConvention::kItk}) {
+      DistanceOptions o;
+      o.convention = c;
+      o.percentile = 90 + trial % 10;
+      o.nsd_tolerance = 1.5;
+      const BoundaryMetrics got = boundary_metrics(a.data(), b.data(), g, o, 2);
+      const BoundaryMetrics want = brute_metrics(a, b, g, o);
+      SCOPED_TRACE(testing::Message() << "trial " << trial << ", " << convention_name(c));
+      EXPECT_NEAR(got.hd, want.hd, 1e-9);
+      EXPECT_NEAR(got.hd_ab, want.hd_ab, 1e-9);
+      EXPECT_NEAR(got.hd_ba, want.hd_ba, 1e-9);
+      EXPECT_NEAR(got.hd_percentile, want.hd_percentile, 1e-9);
+      EXPECT_NEAR(got.assd, want.assd, 1e-9);
+      EXPECT_NEAR(got.nsd, want.nsd, 1e-12);
+    }
+  }
+}
+
+TEST(BoundaryMetrics, MatrixIsSymmetricWithDirectedParts) {
+  std::mt19937 rng(9);
+  const Grid g = grid2(30, 20, 1.0, 1.0);
+  std::vector<std::vector<uint8_t>> m;
+  for (int i = 0; i < 3; ++i) m.push_back(random_blob(rng, g, 0.0));
+  const auto mat = boundary_matrix({m[0].data(), m[1].data(), m[2].data()}, g, {}, 2);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(mat[i * 3 + i].hd, 0.0);
+    EXPECT_EQ(mat[i * 3 + i].nsd, 1.0);
+    for (int j = 0; j < 3; ++j) {
+      EXPECT_EQ(mat[i * 3 + j].hd, mat[j * 3 + i].hd);
+      EXPECT_EQ(mat[i * 3 + j].hd_ab, mat[j * 3 + i].hd_ba);
+    }
+  }
+  const BoundaryMetrics pair = boundary_metrics(m[0].data(), m[2].data(), g, {}, 1);
+  EXPECT_EQ(pair.hd_percentile, mat[0 * 3 + 2].hd_percentile);
+}
+
+TEST(BoundaryMetrics, EmptyAndOneVoxelMasks) {
+  const Grid g = grid2(5, 5);
+  std::vector<uint8_t> empty(25, 0), dot(25, 0), other(25, 0);
+  dot[12] = 1;
+  other[14] = 1;
+  for (auto c :
+       {DistanceConvention::kMonai, DistanceConvention::kMedpy, DistanceConvention::kItk}) {
+    DistanceOptions o;
+    o.convention = c;
+    const BoundaryMetrics both = boundary_metrics(empty.data(), empty.data(), g, o, 1);
+    EXPECT_TRUE(std::isnan(both.hd));
+    EXPECT_EQ(both.nsd, 1.0);  // --empty 1
+    const BoundaryMetrics one = boundary_metrics(dot.data(), empty.data(), g, o, 1);
+    EXPECT_TRUE(std::isinf(one.hd));
+    EXPECT_EQ(one.nsd, 0.0);
+    o.one_empty = NAN;
+    EXPECT_TRUE(std::isnan(boundary_metrics(dot.data(), empty.data(), g, o, 1).assd));
+    // One voxel each, 2 apart: every figure is 2; the voxel is its own surface.
+    const BoundaryMetrics dots = boundary_metrics(dot.data(), other.data(), g, o, 1);
+    EXPECT_DOUBLE_EQ(dots.hd, 2.0);
+    EXPECT_DOUBLE_EQ(dots.hd_percentile, 2.0);
+    EXPECT_DOUBLE_EQ(dots.assd, 2.0);
+    EXPECT_EQ(dots.nsd, 0.0);
+  }
+}
+
+TEST(Percentile, LinearInterpolation) {
+  EXPECT_DOUBLE_EQ(percentile_linear({1, 2, 3, 4}, 50), 2.5);
+  EXPECT_DOUBLE_EQ(percentile_linear({4, 1, 3, 2}, 100), 4.0);
+  EXPECT_DOUBLE_EQ(percentile_linear({7}, 95), 7.0);
+  EXPECT_DOUBLE_EQ(percentile_linear({0, 10}, 95), 9.5);
+}
+
+}  // namespace
+}  // namespace maskeval
