@@ -480,3 +480,61 @@ TEST(Score, PerLabelManifest) {
 
 }  // namespace
 }  // namespace maskeval
+
+namespace maskeval {
+namespace {
+
+TEST(Distances, AgreeAndScoreInPhysicalUnits) {
+  TempDir d;
+  Geometry g;
+  g.ndim = 3;
+  g.shape = {6, 5, 4};
+  g.spacing = {0.5, 0.8, 3.0};
+  std::vector<uint8_t> a(120, 0), b(120, 0), e(120, 0);
+  for (int z = 1; z < 3; ++z)
+    for (int y = 1; y < 4; ++y)
+      for (int x = 1; x < 4; ++x) {
+        a[(z * 5 + y) * 6 + x] = 1;
+        b[(z * 5 + y) * 6 + x + 1] = 1;
+      }
+  std::filesystem::create_directories(d / "data/v");
+  write_nifti(d / "data/v/a.nii.gz", g, PixelType::kU8, a.data());
+  write_nifti(d / "data/v/b.nii.gz", g, PixelType::kU8, b.data());
+  write_nifti(d / "data/v/e.nii.gz", g, PixelType::kU8, e.data());
+  write_nifti(d / "data/v/gold.nii.gz", g, PixelType::kU8, a.data());
+  RunOptions o = options(d);
+  o.distances = true;
+  o.distance.convention = DistanceConvention::kItk;
+  const RunResult r = run_dataset(dataset_from_case_folders(d / "data", "", "gold.nii.gz"), o);
+  ASSERT_EQ(r.cases.size(), 1u) << (r.failed.empty() ? "" : r.failed[0].reason);
+  const LabelResult& one = r.cases[0].labels.at(0);
+  ASSERT_EQ(one.boundary.size(), 9u);
+  Grid grid;
+  grid.ndim = 3;
+  grid.shape = g.shape;
+  grid.spacing = g.spacing;
+  DistanceOptions dopt;
+  dopt.convention = DistanceConvention::kItk;
+  const BoundaryMetrics direct = boundary_metrics(a.data(), b.data(), grid, dopt, 1);
+  EXPECT_DOUBLE_EQ(one.boundary[0 * 3 + 1].hd, direct.hd);
+  EXPECT_DOUBLE_EQ(one.boundary[0 * 3 + 1].hd, 0.5);  // one voxel along x
+  EXPECT_DOUBLE_EQ(one.boundary[0 * 3 + 1].assd, direct.assd);
+  EXPECT_TRUE(std::isinf(one.boundary[0 * 3 + 2].hd));  // against the empty rater
+  // --spacing overrides the files': the shift along x now measures 2.
+  o.spacing = {2.0, 1.0, 1.0};
+  const RunResult s = run_dataset(dataset_from_case_folders(d / "data", "", "gold.nii.gz"), o);
+  EXPECT_DOUBLE_EQ(s.cases.at(0).labels.at(0).boundary[1].hd, 2.0);
+  // score: each rater against gold.nii.gz (= a), with its boundary metrics.
+  o.spacing = {0, 0, 0};
+  o.command = Command::kScore;
+  const RunResult sc = run_dataset(dataset_from_case_folders(d / "data", "", "gold.nii.gz"), o);
+  ASSERT_EQ(sc.cases.size(), 1u);
+  EXPECT_EQ(sc.cases[0].scores.at("a").at(1).boundary->hd, 0.0);
+  EXPECT_DOUBLE_EQ(sc.cases[0].scores.at("b").at(1).boundary->hd, 0.5);
+  const auto j = report_json(sc, summarize(sc, 1), o);
+  EXPECT_EQ(j["options"]["distance_convention"], "itk");
+  EXPECT_EQ(j["cases"][0]["scores"]["by"]["e"]["1"]["hd"], "inf");
+}
+
+}  // namespace
+}  // namespace maskeval

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "maskeval/counts.h"
+#include "maskeval/distance.h"
 #include "maskeval/image.h"
 #include "maskeval/labels.h"
 #include "maskeval/staple.h"
@@ -83,6 +84,11 @@ struct RunOptions {
   MlStapleOptions mlstaple;  // iteration cap (undecided label from undecided_label)
   // score
   ScoreAgainst against = ScoreAgainst::kReference;
+  // Boundary metrics (agree: with --distances; score: unless --no-distances).
+  bool distances = false;
+  DistanceOptions distance;
+  std::map<Label, double> nsd_tolerance_by_label;  // overrides distance.nsd_tolerance
+  std::array<double, 3> spacing{0, 0, 0};          // --spacing; 0: from the files
 };
 
 // Overlap of one mask against the reference, per label.
@@ -90,12 +96,15 @@ struct Score {
   uint64_t tp = 0, fp = 0, fn = 0, tn = 0;
   double dice = 0, iou = 0, sensitivity = 0, specificity = 0, precision = 0;
   double volume_similarity = 0;
+  std::optional<BoundaryMetrics> boundary;  // against the reference, when distances are on
 };
 
 struct LabelResult {
   LabelCounts counts;
   std::vector<double> dice, iou, cohen_kappa;  // R*R
   double fleiss_kappa = 0;
+  std::vector<BoundaryMetrics> boundary;  // R*R when distances are on; [i*R+j] = i against j
+  double nsd_tolerance = 0;
   std::string agreement_map, entropy_map;  // per-label maps (per-label datasets only)
 };
 
@@ -127,6 +136,7 @@ struct MlStapleCase {
 
 struct CaseResult {
   std::string id;
+  std::array<double, 3> distance_spacing{1, 1, 1};  // spacing the distances were measured in
   std::vector<std::string> raters;
   std::map<std::string, std::vector<std::string>> files;  // by rater
   std::string reference_file;

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
+#include <cmath>
 #include <sstream>
 
 #include "maskeval/overlay.h"
@@ -29,7 +30,82 @@ struct Cli {
   int max_label = kMaxLabel;
   size_t adjudicate = 10;
   bool no_maps = false, quiet = false;
+  bool distances = false, no_distances = false;
+  std::string convention = "monai", nsd_tolerance = "1", spacing, one_empty = "inf";
+  double percentile = 95;
 };
+
+void add_distance_options(CLI::App* app, Cli& c, bool on_by_default) {
+  if (on_by_default) {
+    app->add_flag("--no-distances", c.no_distances, "Skip the boundary metrics");
+  } else {
+    app->add_flag("--distances", c.distances,
+                  "Also compute boundary metrics per label: HD, HD percentile, ASSD, NSD matrices");
+  }
+  app->add_option("--distance-convention", c.convention,
+                  "Whose definitions: monai (surfaces, per-direction percentile), medpy (surfaces, "
+                  "pooled percentile) or itk (all voxels; ASSD = average Hausdorff distance)")
+      ->check(CLI::IsMember({"monai", "medpy", "itk"}))
+      ->capture_default_str();
+  app->add_option("--percentile", c.percentile, "Percentile of the Hausdorff distance")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str();
+  app->add_option("--nsd-tolerance", c.nsd_tolerance,
+                  "NSD tolerance in physical units: T, or per label L:T, e.g. '1,2:1.5'")
+      ->capture_default_str();
+  app->add_option("--spacing", c.spacing, "Voxel size X,Y[,Z] overriding the files'");
+  app->add_option("--one-empty-distance", c.one_empty,
+                  "HD, HD percentile and ASSD when exactly one mask is empty: inf (MONAI) or nan")
+      ->check(CLI::IsMember({"inf", "nan"}))
+      ->capture_default_str();
+}
+
+double parse_number(const std::string& text, const std::string& what) {
+  size_t used = 0;
+  double v = NAN;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || !(v >= 0))
+    throw UsageError(what + ": '" + text + "' is not a non-negative number");
+  return v;
+}
+
+void apply_distance_options(const Cli& c, RunOptions& o) {
+  o.distances = o.command == Command::kScore ? !c.no_distances : c.distances;
+  o.distance.convention = parse_convention(c.convention);
+  o.distance.percentile = c.percentile;
+  o.distance.one_empty = c.one_empty == "nan" ? NAN : INFINITY;
+  std::stringstream items(c.nsd_tolerance);
+  std::string item;
+  while (std::getline(items, item, ',')) {
+    const size_t colon = item.find(':');
+    if (colon == std::string::npos) {
+      o.distance.nsd_tolerance = parse_number(item, "--nsd-tolerance");
+    } else {
+      const double label = parse_number(item.substr(0, colon), "--nsd-tolerance label");
+      if (label != std::floor(label) || label > kMaxLabel)
+        throw UsageError("--nsd-tolerance: '" + item + "' does not start with a label");
+      o.nsd_tolerance_by_label[static_cast<Label>(label)] =
+          parse_number(item.substr(colon + 1), "--nsd-tolerance");
+    }
+  }
+  if (!c.spacing.empty()) {
+    std::stringstream parts(c.spacing);
+    std::string part;
+    int axis = 0;
+    while (std::getline(parts, part, ',')) {
+      if (axis == 3) throw UsageError("--spacing: at most three values");
+      o.spacing[axis++] = parse_number(part, "--spacing");
+    }
+    if (axis < 2) throw UsageError("--spacing: give X,Y or X,Y,Z");
+    for (int a = 0; a < axis; ++a)
+      if (o.spacing[a] <= 0) throw UsageError("--spacing: every value must be positive");
+    if (axis == 2) o.spacing[2] = 1.0;
+  }
+}
 
 void add_common(CLI::App* app, Cli& c) {
   auto* g = app->add_option_group("dataset", "Where the masks are (exactly one of these)");
@@ -149,6 +225,7 @@ int execute(Cli& c, Command command) {
                                       : ScoreAgainst::kReference;
   o.mlstaple.max_iterations = o.staple.max_iterations;
 
+  apply_distance_options(c, o);
   const Dataset data = load_dataset(c);
   if (command == Command::kFuse && o.method == FuseMethod::kMlStaple && data.per_label)
     throw UsageError(
@@ -191,6 +268,7 @@ int run_cli(int argc, char** argv) {
       "Inter-annotator agreement: per label Dice/IoU/Cohen's kappa matrices, Fleiss' "
       "kappa, agreement and entropy maps, cases to adjudicate");
   add_common(agree, c);
+  add_distance_options(agree, c, false);
   agree->callback([&] { command = Command::kAgree; });
   auto* fuse =
       app.add_subcommand("fuse", "Consensus masks (majority vote), with everything agree reports");
@@ -231,6 +309,7 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::IsMember({"undecided", "lowest"}))
       ->capture_default_str();
   add_staple_options(score, c);
+  add_distance_options(score, c, true);
   score->callback([&] { command = Command::kScore; });
   try {
     app.parse(argc, argv);

@@ -271,6 +271,37 @@ std::string write_overlay(const CaseSpec& spec, const RunOptions& o, const Outpu
   return path;
 }
 
+
+// The grid boundary metrics are measured on: the case's shape, with the file's spacing or --spacing.
+Grid distance_grid(const Geometry& geom, const RunOptions& o) {
+  Grid g;
+  g.ndim = geom.ndim;
+  g.shape = geom.shape;
+  for (int a = 0; a < 3; ++a) g.spacing[a] = o.spacing[a] > 0 ? o.spacing[a] : geom.spacing[a];
+  return g;
+}
+
+DistanceOptions distance_options(const RunOptions& o, Label label) {
+  DistanceOptions d = o.distance;
+  d.empty = o.empty;
+  const auto it = o.nsd_tolerance_by_label.find(label);
+  if (it != o.nsd_tolerance_by_label.end()) d.nsd_tolerance = it->second;
+  return d;
+}
+
+// Boundary metrics of every pair of columns of `v` for `label` (binary masks built here).
+std::vector<BoundaryMetrics> boundary_of(const CaseView& v, Label label, const Grid& g,
+                                         const RunOptions& o, int threads,
+                                         const std::vector<uint8_t>* extra = nullptr) {
+  std::vector<std::vector<uint8_t>> masks(v.rater_count(), std::vector<uint8_t>(v.voxels));
+  for (int i = 0; i < v.rater_count(); ++i)
+    for (int64_t x = 0; x < v.voxels; ++x) masks[i][x] = v.at(i, x) == label;
+  std::vector<const uint8_t*> ptrs;
+  for (const auto& m : masks) ptrs.push_back(m.data());
+  if (extra) ptrs.push_back(extra->data());
+  return boundary_matrix(ptrs, g, distance_options(o, label), threads);
+}
+
 Score score_from(uint64_t tp, uint64_t vol_s, uint64_t vol_t, uint64_t n, EmptyPolicy p) {
   Score s;
   s.tp = tp;
@@ -288,7 +319,8 @@ Score score_from(uint64_t tp, uint64_t vol_s, uint64_t vol_t, uint64_t n, EmptyP
 
 // Each column's mask of `label` scored against a binary reference: counted as one more column.
 std::vector<Score> score_binary(const CaseView& v, Label label, const std::vector<uint8_t>& ref,
-                                int threads, EmptyPolicy p) {
+                                int threads, EmptyPolicy p, const Grid* grid = nullptr,
+                                const RunOptions* o = nullptr, int reported_label = -1) {
   const int e = v.rater_count();
   std::vector<std::vector<uint8_t>> masks(e, std::vector<uint8_t>(v.voxels));
   for (int i = 0; i < e; ++i)
@@ -304,6 +336,15 @@ std::vector<Score> score_binary(const CaseView& v, Label label, const std::vecto
   std::vector<Score> out;
   for (int i = 0; i < e; ++i)
     out.push_back(score_from(one.inter(i, e), one.volume[i], one.volume[e], v.voxels, p));
+  if (grid && o) {
+    std::vector<const uint8_t*> ptrs;
+    for (const auto& m : masks) ptrs.push_back(m.data());
+    ptrs.push_back(ref.data());
+    const std::vector<BoundaryMetrics> b =
+        boundary_matrix(ptrs, *grid,
+                        distance_options(*o, reported_label >= 0 ? reported_label : label), threads);
+    for (int i = 0; i < e; ++i) out[i].boundary = b[static_cast<size_t>(i) * (e + 1) + e];
+  }
   return out;
 }
 
@@ -435,11 +476,18 @@ void process_label_maps(const CaseSpec& spec, const RunOptions& o, const fs::pat
   CaseEngine engine(counted, gpu, threads);
   const TupleHistogram hist = engine.count();
   const std::vector<LabelCounts> counts = label_counts(hist);
+  const Grid grid = distance_grid(res.geom, o);
+  res.distance_spacing = grid.spacing;
   if (r > 0) {
     res.fleiss_kappa_all = fleiss_kappa_all(counts, r, view.voxels, o.empty);
-    for (const LabelCounts& c : counts)
-      if (c.label != 0 || o.include_background)
-        res.labels.push_back(label_result(c, view.voxels, o.empty));
+    for (const LabelCounts& c : counts) {
+      if (c.label == 0 && !o.include_background) continue;
+      res.labels.push_back(label_result(c, view.voxels, o.empty));
+      if (o.distances && o.command != Command::kScore) {
+        res.labels.back().boundary = boundary_of(view, c.label, grid, o, threads);
+        res.labels.back().nsd_tolerance = distance_options(o, c.label).nsd_tolerance;
+      }
+    }
   }
 
   const bool fuse = o.command == Command::kFuse;
@@ -639,6 +687,8 @@ void process_per_label(const CaseSpec& spec, const RunOptions& o, const fs::path
   }
 
   const OutputFiles out{out_dir, res.geom.format == "nifti", &res.geom};
+  const Grid grid = distance_grid(res.geom, o);
+  res.distance_spacing = grid.spacing;
   const bool majority_wanted = (fuse && o.method == FuseMethod::kMajority) ||
                                (score && o.against == ScoreAgainst::kMajority);
   const bool staple_wanted =
@@ -660,6 +710,10 @@ void process_per_label(const CaseSpec& spec, const RunOptions& o, const fs::path
       if (lc.label == 1) c = std::move(lc);
     c.label = label;
     LabelResult lr = label_result(std::move(c), voxels, o.empty);
+    if (o.distances && !score) {
+      lr.boundary = boundary_of(view, 1, grid, o, threads);
+      lr.nsd_tolerance = distance_options(o, label).nsd_tolerance;
+    }
     if (majority_wanted || maps) {
       VoteRule vr{o.tie, 2, 2};
       std::vector<Label> majority(majority_wanted ? voxels : 0);
@@ -762,7 +816,8 @@ void process_per_label(const CaseSpec& spec, const RunOptions& o, const fs::path
       std::vector<uint8_t> none(masks.count(label) ? 0 : voxels, 0);
       for (int i = 0; i < entities; ++i)
         ev.raters.push_back(masks.count(label) ? masks[label][i].data() : none.data());
-      const std::vector<Score> sc = score_binary(ev, 1, ref_bin, threads, o.empty);
+      const std::vector<Score> sc = score_binary(ev, 1, ref_bin, threads, o.empty,
+                                                 o.distances ? &grid : nullptr, &o, label);
       for (int i = 0; i < entities; ++i) res.scores[names[i]][label] = sc[i];
     }
   }

@@ -12,6 +12,24 @@ Json number(double v) {
   return std::isnan(v) ? Json(nullptr) : Json(v);
 }
 
+// A distance: NaN as null, infinity as the string "inf" (JSON has no infinity).
+Json distance(double v) {
+  if (std::isnan(v)) return nullptr;
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return v;
+}
+
+Json boundary_matrix_json(const std::vector<BoundaryMetrics>& m, size_t n,
+                          double BoundaryMetrics::*field) {
+  Json rows = Json::array();
+  for (size_t a = 0; a < n; ++a) {
+    Json row = Json::array();
+    for (size_t b = 0; b < n; ++b) row.push_back(distance(m[a * n + b].*field));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 Json matrix(const std::vector<double>& m, size_t n) {
   Json rows = Json::array();
   for (size_t a = 0; a < n; ++a) {
@@ -30,7 +48,7 @@ Json count_matrix(const std::vector<uint64_t>& m, size_t n) {
 }
 
 Json score_json(const Score& s) {
-  return {{"tp", s.tp},
+  Json j = {{"tp", s.tp},
           {"fp", s.fp},
           {"fn", s.fn},
           {"tn", s.tn},
@@ -40,6 +58,15 @@ Json score_json(const Score& s) {
           {"specificity", number(s.specificity)},
           {"precision", number(s.precision)},
           {"volume_similarity", number(s.volume_similarity)}};
+  if (s.boundary) {
+    j["hd"] = distance(s.boundary->hd);
+    j["hd_percentile"] = distance(s.boundary->hd_percentile);
+    j["assd"] = distance(s.boundary->assd);
+    j["nsd"] = distance(s.boundary->nsd);
+    j["hd_to_reference"] = distance(s.boundary->hd_ab);
+    j["hd_from_reference"] = distance(s.boundary->hd_ba);
+  }
+  return j;
 }
 
 Json numbers(const std::vector<double>& v) {
@@ -59,6 +86,8 @@ Json case_json(const CaseResult& c) {
   j["shape"] = shape;
   j["spacing"] = std::vector<double>(c.geom.spacing.begin(), c.geom.spacing.begin() + c.geom.ndim);
   j["spacing_unit"] = c.geom.spacing_unit;
+  j["distance_spacing"] = std::vector<double>(c.distance_spacing.begin(),
+                                              c.distance_spacing.begin() + c.geom.ndim);
   j["voxels"] = c.geom.voxels();
   Json labels = Json::object();
   const size_t n = c.raters.size();
@@ -71,6 +100,14 @@ Json case_json(const CaseResult& c) {
     lj["cohen_kappa"] = matrix(l.cohen_kappa, n);
     lj["fleiss_kappa"] = number(l.fleiss_kappa);
     lj["votes"] = l.counts.votes;
+    if (!l.boundary.empty()) {
+      lj["hd"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::hd);
+      lj["hd_percentile"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::hd_percentile);
+      lj["assd"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::assd);
+      lj["nsd"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::nsd);
+      lj["hd_directed"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::hd_ab);
+      lj["nsd_tolerance"] = l.nsd_tolerance;
+    }
     if (!l.agreement_map.empty()) lj["agreement_map"] = l.agreement_map;
     if (!l.entropy_map.empty()) lj["entropy_map"] = l.entropy_map;
     labels[std::to_string(l.counts.label)] = std::move(lj);
@@ -182,6 +219,17 @@ Json report_json(const RunResult& result, const Summary& summary, const RunOptio
        "rater gives one category everywhere)"},
       {"include_background", o.include_background},
   };
+  if (o.distances) {
+    j["options"]["distance_convention"] = convention_name(o.distance.convention);
+    j["options"]["percentile"] = o.distance.percentile;
+    j["options"]["nsd_tolerance"] = o.distance.nsd_tolerance;
+    Json by = Json::object();
+    for (const auto& [label, t] : o.nsd_tolerance_by_label) by[std::to_string(label)] = t;
+    if (!by.empty()) j["options"]["nsd_tolerance_by_label"] = std::move(by);
+    j["options"]["one_empty_distance"] = distance(o.distance.one_empty);
+    if (o.spacing[0] > 0)
+      j["options"]["spacing"] = std::vector<double>(o.spacing.begin(), o.spacing.end());
+  }
   if (o.command == Command::kFuse) {
     j["options"]["method"] = o.method == FuseMethod::kMajority
                                  ? "majority"
