@@ -1,5 +1,8 @@
 // Format-independent part of the I/O layer: pixel types, dispatch by extension and content,
 // atomic writes.
+#include <zlib.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -128,6 +131,129 @@ void TempFile::fail(const std::string& reason) const {
   throw std::runtime_error(path_ + ": " + reason);
 }
 
+bool read_header_line(FILE* f, std::string& line, size_t max_len) {
+  line.clear();
+  bool any = false;
+  for (int c; (c = std::getc(f)) != EOF;) {
+    any = true;
+    if (c == '\n') break;
+    if (line.size() >= max_len) throw InputError("header line too long (not a text header?)");
+    line.push_back(static_cast<char>(c));
+  }
+  if (std::ferror(f)) throw InputError("cannot read: " + errno_text());
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return any;
+}
+
+namespace {
+
+[[noreturn]] void throw_truncated(const char* what, int64_t expected, int64_t got) {
+  throw InputError(std::string("truncated ") + what + " data: expected " +
+                   std::to_string(expected) + " bytes, got " +
+                   std::to_string(std::max<int64_t>(0, got)));
+}
+
+// Inflates a zlib or gzip stream (concatenated gzip members too) of at most `in_size` bytes
+// from the current position of `f`; discards `skip` bytes, then fills `out`, then reads on to
+// the end of the stream so that its checksum is verified.
+void inflate_data(FILE* f, int64_t in_size, int64_t skip, std::vector<uint8_t>& out,
+                  const char* what) {
+  z_stream zs{};
+  if (inflateInit2(&zs, 15 + 32) != Z_OK) throw InputError("cannot initialise zlib");
+  std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&zs, &inflateEnd);
+  std::vector<uint8_t> in(1 << 18), scratch(1 << 16);
+  const int64_t total = skip + static_cast<int64_t>(out.size());
+  int64_t produced = 0;  // decompressed bytes so far, skipped ones included
+  bool ended = false;    // at the end of a stream
+  for (;;) {
+    if (zs.avail_in == 0 && in_size > 0) {
+      const size_t n = std::fread(in.data(), 1, std::min<int64_t>(in_size, in.size()), f);
+      if (n == 0 && std::ferror(f)) throw InputError("cannot read: " + errno_text());
+      in_size = n == 0 ? 0 : in_size - static_cast<int64_t>(n);
+      zs.next_in = in.data();
+      zs.avail_in = static_cast<uInt>(n);
+    }
+    if (ended) {
+      if (produced >= total || zs.avail_in == 0) break;
+      inflateReset(&zs);  // another gzip member follows
+      ended = false;
+    }
+    uint8_t* dst = scratch.data();
+    int64_t room = static_cast<int64_t>(scratch.size());
+    if (produced < skip) {
+      room = std::min(room, skip - produced);
+    } else if (produced < total) {
+      dst = out.data() + (produced - skip);
+      room = std::min<int64_t>(total - produced, 1 << 30);
+    }
+    zs.next_out = dst;
+    zs.avail_out = static_cast<uInt>(room);
+    const int rc = inflate(&zs, Z_NO_FLUSH);
+    produced += room - zs.avail_out;
+    if (rc == Z_STREAM_END) {
+      ended = true;
+    } else if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT) {
+      throw InputError(std::string("corrupt compressed ") + what +
+                       " data (zlib: " + (zs.msg ? zs.msg : "invalid stream") + ")");
+    } else if (rc == Z_MEM_ERROR) {
+      throw InputError("not enough memory to decompress");
+    } else if (rc == Z_BUF_ERROR && zs.avail_in == 0 && in_size == 0) {
+      break;  // the input ended inside the stream
+    }
+  }
+  if (produced < total) throw_truncated(what, static_cast<int64_t>(out.size()), produced - skip);
+  if (!ended) {
+    throw InputError(std::string("truncated compressed ") + what +
+                     " data: the end of the stream is missing");
+  }
+}
+
+}  // namespace
+
+std::vector<uint8_t> read_pixel_data(const DataLocation& loc, int64_t size, const char* what) {
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(loc.path.c_str(), "rb"), &std::fclose);
+  if (!f) {
+    throw InputError(std::string("cannot open ") + what + " data file " + loc.path + ": " +
+                     errno_text());
+  }
+  if (fseeko(f.get(), 0, SEEK_END) != 0) throw InputError("cannot read: " + errno_text());
+  const int64_t file_size = ftello(f.get());
+  if (file_size < 0) throw InputError("cannot read: " + errno_text());
+
+  int64_t start = loc.offset;
+  if (loc.at_end) {
+    start = file_size - (loc.compressed ? loc.compressed_size : size);
+    if (start < loc.offset) {
+      if (!loc.compressed) throw_truncated(what, size, file_size - loc.offset);
+      throw InputError(std::string("truncated compressed ") + what + " data: expected " +
+                       std::to_string(loc.compressed_size) + " compressed bytes, got " +
+                       std::to_string(std::max<int64_t>(0, file_size - loc.offset)));
+    }
+  }
+  if (start < 0 || start > file_size) {
+    throw_truncated(what, loc.compressed ? loc.compressed_size : size, file_size - start);
+  }
+  int64_t avail = file_size - start;
+  if (loc.compressed && loc.compressed_size >= 0) avail = std::min(avail, loc.compressed_size);
+  // Refuse to allocate for data the file cannot hold (deflate expands at most ~1032:1).
+  if (!loc.compressed && avail < size) throw_truncated(what, size, avail);
+  if (loc.compressed && (size + loc.skip) / 1032 > avail + 1024) {
+    throw InputError(std::string("truncated ") + what + " data: expected " + std::to_string(size) +
+                     " bytes, more than " + std::to_string(avail) + " compressed bytes can hold");
+  }
+  if (fseeko(f.get(), start, SEEK_SET) != 0) throw InputError("cannot read: " + errno_text());
+
+  std::vector<uint8_t> out(static_cast<size_t>(size));
+  if (loc.compressed) {
+    inflate_data(f.get(), avail, loc.skip, out, what);
+    return out;
+  }
+  const size_t got = std::fread(out.data(), 1, out.size(), f.get());
+  if (std::ferror(f.get())) throw InputError("cannot read: " + errno_text());
+  if (got != out.size()) throw_truncated(what, size, static_cast<int64_t>(got));
+  return out;
+}
+
 }  // namespace detail
 
 namespace {
@@ -213,19 +339,30 @@ RawImage dispatch(const std::string& path) {
     if (c != Content::kNifti && c != Content::kGzip) wrong_content("NIfTI", c);
     return detail::read_nifti(path);
   }
+  if (ends_with_nocase(path, ".mha") || ends_with_nocase(path, ".mhd")) {
+    if (c != Content::kUnknown) wrong_content("MetaImage", c);
+    return detail::read_metaimage(path);
+  }
+  if (ends_with_nocase(path, ".nrrd") || ends_with_nocase(path, ".nhdr")) {
+    if (c != Content::kUnknown) wrong_content("NRRD", c);
+    return detail::read_nrrd(path);
+  }
   if (has_any_ext(path, std::begin(kOpenCvMaskExts), std::end(kOpenCvMaskExts)) ||
       has_any_ext(path, std::begin(kOpenCvOtherExts), std::end(kOpenCvOtherExts))) {
     if (!detail::have_opencv()) throw InputError("unsupported file type (built without OpenCV)");
     return detail::read_opencv(path);
   }
-  throw InputError("unsupported file type (expected .png, .tif, .tiff, .nii or .nii.gz)");
+  throw InputError(
+      "unsupported file type (expected .png, .tif, .tiff, .nii, .nii.gz, .mha, .mhd, .nrrd or "
+      ".nhdr)");
 }
 
 }  // namespace
 
 bool is_mask_file(const std::string& path) {
   using detail::ends_with_nocase;
-  for (const char* ext : {".png", ".tif", ".tiff", ".nii", ".nii.gz"}) {
+  for (const char* ext :
+       {".png", ".tif", ".tiff", ".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".nhdr"}) {
     if (ends_with_nocase(path, ext)) return true;
   }
   return detail::have_opencv() &&
