@@ -529,6 +529,7 @@ TEST(Distances, AgreeAndScoreInPhysicalUnits) {
   o.command = Command::kScore;
   const RunResult sc = run_dataset(dataset_from_case_folders(d / "data", "", "gold.nii.gz"), o);
   ASSERT_EQ(sc.cases.size(), 1u);
+  ASSERT_TRUE(sc.cases[0].scores.at("a").at(1).boundary.has_value());
   EXPECT_EQ(sc.cases[0].scores.at("a").at(1).boundary->hd, 0.0);
   EXPECT_DOUBLE_EQ(sc.cases[0].scores.at("b").at(1).boundary->hd, 0.5);
   const auto j = report_json(sc, summarize(sc, 1), o);

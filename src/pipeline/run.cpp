@@ -271,8 +271,8 @@ std::string write_overlay(const CaseSpec& spec, const RunOptions& o, const Outpu
   return path;
 }
 
-
-// The grid boundary metrics are measured on: the case's shape, with the file's spacing or --spacing.
+// The grid boundary metrics are measured on: the case's shape, with the file's spacing or
+// --spacing.
 Grid distance_grid(const Geometry& geom, const RunOptions& o) {
   Grid g;
   g.ndim = geom.ndim;
@@ -340,9 +340,8 @@ std::vector<Score> score_binary(const CaseView& v, Label label, const std::vecto
     std::vector<const uint8_t*> ptrs;
     for (const auto& m : masks) ptrs.push_back(m.data());
     ptrs.push_back(ref.data());
-    const std::vector<BoundaryMetrics> b =
-        boundary_matrix(ptrs, *grid,
-                        distance_options(*o, reported_label >= 0 ? reported_label : label), threads);
+    const std::vector<BoundaryMetrics> b = boundary_matrix(
+        ptrs, *grid, distance_options(*o, reported_label >= 0 ? reported_label : label), threads);
     for (int i = 0; i < e; ++i) out[i].boundary = b[static_cast<size_t>(i) * (e + 1) + e];
   }
   return out;
@@ -588,8 +587,8 @@ void process_label_maps(const CaseSpec& spec, const RunOptions& o, const fs::pat
       if (!present[l] || (l == 0 && !o.include_background)) continue;
       std::vector<uint8_t> ref_bin = ref.binary(static_cast<Label>(l));
       if (ref_bin.empty()) ref_bin.assign(all.voxels, 0);
-      const std::vector<Score> sc =
-          score_binary(all, static_cast<Label>(l), ref_bin, threads, o.empty);
+      const std::vector<Score> sc = score_binary(all, static_cast<Label>(l), ref_bin, threads,
+                                                 o.empty, o.distances ? &grid : nullptr, &o);
       for (int i = 0; i < entities; ++i) res.scores[names[i]][static_cast<Label>(l)] = sc[i];
     }
   }
@@ -816,8 +815,8 @@ void process_per_label(const CaseSpec& spec, const RunOptions& o, const fs::path
       std::vector<uint8_t> none(masks.count(label) ? 0 : voxels, 0);
       for (int i = 0; i < entities; ++i)
         ev.raters.push_back(masks.count(label) ? masks[label][i].data() : none.data());
-      const std::vector<Score> sc = score_binary(ev, 1, ref_bin, threads, o.empty,
-                                                 o.distances ? &grid : nullptr, &o, label);
+      const std::vector<Score> sc =
+          score_binary(ev, 1, ref_bin, threads, o.empty, o.distances ? &grid : nullptr, &o, label);
       for (int i = 0; i < entities; ++i) res.scores[names[i]][label] = sc[i];
     }
   }
