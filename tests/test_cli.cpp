@@ -258,6 +258,49 @@ TEST(Cli, FuseStapleAndScore) {
   EXPECT_TRUE(contains(ml.text, "needs label maps")) << ml.text;
 }
 
+TEST(Cli, AgreeWithDistances) {
+  test::TempDir out;
+  const Output o =
+      run("agree --distances --distance-convention itk --nsd-tolerance 1,1:2.5 "
+          "--cases " +
+          kData +
+          "/lidc --raters 'reader*.png' --foreground nonzero "
+          "--no-maps -q -o " +
+          out / "r");
+  ASSERT_EQ(o.code, 0) << o.text;
+  const Json j = read_json(out / "r/report.json");
+  EXPECT_EQ(j["options"]["distance_convention"], "itk");
+  EXPECT_EQ(j["options"]["nsd_tolerance_by_label"]["1"], 2.5);
+  int inf = 0, finite = 0;
+  for (const Json& c : j["cases"]) {
+    const Json& l = c["labels"]["1"];
+    EXPECT_EQ(l["nsd_tolerance"], 2.5);
+    for (int a = 0; a < 4; ++a) {
+      for (int b = 0; b < 4; ++b) {
+        const bool va = l["volume"][a] > 0, vb = l["volume"][b] > 0;
+        const Json& hd = l["hd"][a][b];
+        if (a == b) {
+          EXPECT_EQ(hd, 0.0);
+        } else if (va != vb) {
+          EXPECT_EQ(hd, "inf");  // one reader marked nothing
+          ++inf;
+        } else if (va && vb) {
+          EXPECT_GE(hd.get<double>(), 0.0);
+          EXPECT_EQ(hd, l["hd"][b][a]);
+          EXPECT_EQ(
+              std::max(l["hd_directed"][a][b].get<double>(), l["hd_directed"][b][a].get<double>()),
+              hd.get<double>());
+          ++finite;
+        }
+      }
+    }
+  }
+  EXPECT_GT(inf, 0);
+  EXPECT_GT(finite, 0);
+  EXPECT_EQ(run("agree --distances --spacing 1 --cases " + kData + "/lidc").code, 1);
+  EXPECT_EQ(run("agree --distances --nsd-tolerance x --cases " + kData + "/lidc").code, 1);
+}
+
 TEST(Cli, BadCasesGiveExitCodeThree) {
   test::TempDir d;
   test::write_gray(d / "data/ok/a.png", 2, 1, {0, 1});
