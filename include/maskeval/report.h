@@ -34,6 +34,10 @@ struct LeaderboardRow {
   bool prediction = false;
   size_t cases = 0;
   double mean_dice = NAN, mean_iou = NAN, mean_sensitivity = NAN, mean_precision = NAN;
+  // With boundary metrics: means over the finite values, and how many were infinite (one
+  // mask empty).
+  double mean_hd_percentile = NAN, mean_assd = NAN, mean_nsd = NAN;
+  size_t infinite_distances = 0;
   std::map<Label, double> label_mean_dice;
 };
 

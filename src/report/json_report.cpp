@@ -313,6 +313,10 @@ Json report_json(const RunResult& result, const Summary& summary, const RunOptio
                        {"mean_iou", number(row.mean_iou)},
                        {"mean_sensitivity", number(row.mean_sensitivity)},
                        {"mean_precision", number(row.mean_precision)},
+                       {"mean_hd_percentile", number(row.mean_hd_percentile)},
+                       {"mean_assd", number(row.mean_assd)},
+                       {"mean_nsd", number(row.mean_nsd)},
+                       {"infinite_distances", row.infinite_distances},
                        {"label_mean_dice", std::move(by)}});
     }
     s["leaderboard"] = std::move(board);

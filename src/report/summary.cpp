@@ -105,7 +105,8 @@ Summary summarize(const RunResult& result, size_t adjudicate_top) {
   }
   // Leaderboard of scored raters and predictions: means over cases and labels (NaN skipped).
   struct Means {
-    std::vector<double> dice, iou, sens, prec;
+    std::vector<double> dice, iou, sens, prec, hdp, assd, nsd;
+    size_t infinite = 0;
     std::map<Label, std::vector<double>> by_label;
     size_t cases = 0;
     bool prediction = false;
@@ -126,6 +127,15 @@ Summary summarize(const RunResult& result, size_t adjudicate_top) {
         put(m.sens, sc.sensitivity);
         put(m.prec, sc.precision);
         put(m.by_label[label], sc.dice);
+        if (sc.boundary) {
+          if (std::isinf(sc.boundary->hd_percentile)) {
+            ++m.infinite;
+          } else {
+            put(m.hdp, sc.boundary->hd_percentile);
+            put(m.assd, sc.boundary->assd);
+          }
+          put(m.nsd, sc.boundary->nsd);
+        }
       }
     }
   }
@@ -138,6 +148,10 @@ Summary summarize(const RunResult& result, size_t adjudicate_top) {
     row.mean_iou = mean_of(m.iou);
     row.mean_sensitivity = mean_of(m.sens);
     row.mean_precision = mean_of(m.prec);
+    row.mean_hd_percentile = mean_of(m.hdp);
+    row.mean_assd = mean_of(m.assd);
+    row.mean_nsd = mean_of(m.nsd);
+    row.infinite_distances = m.infinite;
     for (const auto& [label, v] : m.by_label) row.label_mean_dice[label] = mean_of(v);
     s.leaderboard.push_back(std::move(row));
   }

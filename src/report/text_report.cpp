@@ -30,7 +30,11 @@ void print_summary(std::ostream& out, const RunResult& result, const Summary& su
       << (o.command == Command::kFuse ? "fuse" : (o.command == Command::kScore ? "score" : "agree"))
       << ": " << result.cases.size() << " cases, " << result.failed.size() << " failed"
       << (result.aborted ? " (stopped at the first bad case: --strict)" : "") << "; backend "
-      << result.backend << "; both-empty masks score " << empty_policy_text(o.empty) << "\n\n";
+      << result.backend << "; both-empty masks score " << empty_policy_text(o.empty);
+  if (o.distances)
+    out << "; distances: " << convention_name(o.distance.convention) << " convention, NSD at "
+        << o.distance.nsd_tolerance;
+  out << "\n\n";
   if (!summary.labels.empty()) {
     out << "label   cases  pairs  mean Dice  median     min  mean Fleiss\n";
     for (const LabelSummary& l : summary.labels) {
@@ -67,13 +71,23 @@ void print_summary(std::ostream& out, const RunResult& result, const Summary& su
     out << "\nleaderboard against the "
         << (result.cases.empty() ? "" : result.cases[0].scored_against)
         << " (mean over cases and labels)\n  " << pad("name", width)
-        << "   cases     Dice      IoU  sensitivity  precision\n";
+        << "   cases     Dice      IoU  sensitivity  precision"
+        << (o.distances ? "     HD" + std::to_string(static_cast<int>(o.distance.percentile)) +
+                              "     ASSD      NSD"
+                        : "")
+        << "\n";
     for (const LeaderboardRow& row : summary.leaderboard) {
       char line[64];
       std::snprintf(line, sizeof line, "%7zu", row.cases);
       out << "  " << pad(row.name + (row.prediction ? " *" : ""), width) << " " << line << "  "
           << fixed(row.mean_dice) << "  " << fixed(row.mean_iou) << "      "
-          << fixed(row.mean_sensitivity) << "    " << fixed(row.mean_precision) << "\n";
+          << fixed(row.mean_sensitivity) << "    " << fixed(row.mean_precision);
+      if (o.distances) {
+        out << "  " << fixed(row.mean_hd_percentile) << "  " << fixed(row.mean_assd) << "  "
+            << fixed(row.mean_nsd);
+        if (row.infinite_distances) out << "  (" << row.infinite_distances << " with one mask empty)";
+      }
+      out << "\n";
     }
   }
   size_t with_reference = 0, identical = 0;
