@@ -127,21 +127,34 @@ void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads)
   const int64_t n = g.voxels();
   for (int64_t i = 0; i < n; ++i) d2[i] = feature[i] ? 0.0 : kInf;
   const int64_t stride[3] = {1, g.shape[0], g.shape[0] * g.shape[1]};
+  // Lines along an axis are taken `kGroup` at a time, neighbours in memory, so that gathering
+  // and scattering a strided axis reads and writes whole cache lines.
+  constexpr int64_t kGroup = 16;
   for (int axis = 0; axis < g.ndim; ++axis) {
     const int64_t len = g.shape[axis];
-    if (len < 2 && axis > 0) continue;
-    const int64_t lines = n / len;
-    const int parts = std::max(1, std::min<int>(threads, static_cast<int>(lines / 64 + 1)));
-    parallel_ranges(lines, parts, [&](int, int64_t begin, int64_t end) {
-      std::vector<double> f(len), d(len), z(len + 1);
+    if (len < 2) continue;  // a line of one sample is its own transform
+    // Lines along the axis: `runs` runs of `stride[axis]` neighbouring lines; each run is cut
+    // into groups of up to kGroup.
+    const int64_t runs = n / (len * stride[axis]);
+    const int64_t group = std::min(kGroup, stride[axis]);
+    const int64_t per_run = (stride[axis] + group - 1) / group;
+    const int64_t groups = runs * per_run;
+    const int parts = std::max(1, std::min<int>(threads, static_cast<int>(groups / 8 + 1)));
+    parallel_ranges(groups, parts, [&](int, int64_t begin, int64_t end) {
+      std::vector<double> f(len * group), d(len), z(len + 1);
       std::vector<int64_t> v(len);
-      for (int64_t line = begin; line < end; ++line) {
-        // The first voxel of line number `line` along `axis`.
-        const int64_t below = line % stride[axis], above = line / stride[axis];
-        const int64_t start = above * stride[axis] * len + below;
-        for (int64_t i = 0; i < len; ++i) f[i] = d2[start + i * stride[axis]];
-        edt_line(f.data(), d.data(), len, g.spacing[axis], v.data(), z.data());
-        for (int64_t i = 0; i < len; ++i) d2[start + i * stride[axis]] = d[i];
+      for (int64_t gi = begin; gi < end; ++gi) {
+        const int64_t run = gi / per_run, below = (gi % per_run) * group;
+        const int64_t count = std::min(group, stride[axis] - below);
+        const int64_t start = run * stride[axis] * len + below;
+        for (int64_t i = 0; i < len; ++i)
+          for (int64_t t = 0; t < count; ++t) f[t * len + i] = d2[start + t + i * stride[axis]];
+        for (int64_t t = 0; t < count; ++t) {
+          edt_line(f.data() + t * len, d.data(), len, g.spacing[axis], v.data(), z.data());
+          std::copy(d.begin(), d.end(), f.begin() + t * len);
+        }
+        for (int64_t i = 0; i < len; ++i)
+          for (int64_t t = 0; t < count; ++t) d2[start + t + i * stride[axis]] = f[t * len + i];
       }
     });
   }
