@@ -1,8 +1,10 @@
 // Image readers and writers. Every fixture is generated here, in a temporary directory: PNG and
 // TIFF files through libpng and libtiff directly, NIfTI files byte by byte.
 #include <gtest/gtest.h>
+
 #include <png.h>
 #include <zlib.h>
+#include "io_test_util.h"
 
 #include <algorithm>
 #include <cmath>
@@ -26,6 +28,10 @@ namespace maskeval {
 namespace {
 
 namespace fs = std::filesystem;
+using test::contains;
+using test::input_error;
+using test::values_of;
+using test::write_bytes;
 
 // --- Small helpers ---------------------------------------------------------------------------
 
@@ -43,13 +49,6 @@ std::vector<uint8_t> bytes_of(const std::vector<T>& v) {
   return b;
 }
 
-template <typename T>
-std::vector<T> values_of(const RawImage& img) {
-  std::vector<T> v(img.bytes.size() / sizeof(T));
-  if (!v.empty()) std::memcpy(v.data(), img.bytes.data(), v.size() * sizeof(T));
-  return v;
-}
-
 // Reverses the bytes of every element of `size` bytes.
 std::vector<uint8_t> swapped(std::vector<uint8_t> b, int size) {
   for (size_t i = 0; i + size <= b.size(); i += size) std::reverse(&b[i], &b[i] + size);
@@ -63,12 +62,6 @@ std::vector<uint8_t> be16(const std::vector<uint16_t>& v) {
     b.push_back(static_cast<uint8_t>(x & 0xff));
   }
   return b;
-}
-
-void write_bytes(const std::string& path, const std::vector<uint8_t>& b) {
-  std::ofstream f(path, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-  ASSERT_TRUE(f.good()) << path;
 }
 
 std::vector<uint8_t> read_bytes(const std::string& path) {
@@ -102,43 +95,14 @@ std::vector<uint8_t> gunzip(const std::string& path) {
   return out;
 }
 
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
-}
-
-// The message of the InputError that read_image throws for `path`.
-std::string input_error(const std::string& path) {
-  try {
-    read_image(path);
-  } catch (const InputError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<not an InputError: ") + e.what() + ">";
-  }
-  return "<no error>";
-}
-
-class IoTest : public ::testing::Test {
+class IoTest : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "maskeval_test_io_XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
   bool has_tmp_files() const {
     for (const auto& e : fs::directory_iterator(dir_)) {
       if (e.path().extension() == ".tmp") return true;
     }
     return false;
   }
-
-  fs::path dir_;
 };
 
 // --- PNG fixtures ----------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 // MetaImage (.mha/.mhd) and NRRD (.nrrd/.nhdr) readers. Every fixture is written here, in a
 // temporary directory: headers as text, pixel data as bytes, compressed with zlib.
 #include <gtest/gtest.h>
+
 #include <zlib.h>
+#include "io_test_util.h"
 
 #include <algorithm>
 #include <array>
@@ -20,6 +22,10 @@ namespace maskeval {
 namespace {
 
 namespace fs = std::filesystem;
+using test::contains;
+using test::input_error;
+using test::values_of;
+using test::write_bytes;
 
 // --- Helpers ---------------------------------------------------------------------------------
 
@@ -43,23 +49,10 @@ std::vector<uint8_t> encode(const std::vector<T>& values, bool big_endian = fals
   return out;
 }
 
-template <typename T>
-std::vector<T> values_of(const RawImage& img) {
-  std::vector<T> v(img.bytes.size() / sizeof(T));
-  if (!v.empty()) std::memcpy(v.data(), img.bytes.data(), v.size() * sizeof(T));
-  return v;
-}
-
 std::vector<uint8_t> concat(const std::string& text, const std::vector<uint8_t>& data) {
   std::vector<uint8_t> out(text.begin(), text.end());
   out.insert(out.end(), data.begin(), data.end());
   return out;
-}
-
-void write_bytes(const std::string& path, const std::vector<uint8_t>& b) {
-  std::ofstream f(path, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-  ASSERT_TRUE(f.good()) << path;
 }
 
 void write_text(const std::string& path, const std::string& text) {
@@ -90,44 +83,14 @@ std::vector<uint8_t> gzip_compress(const std::vector<uint8_t>& b) {
   return out;
 }
 
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
-}
-
-// The message of the InputError that read_image throws for `path`.
-std::string input_error(const std::string& path) {
-  try {
-    read_image(path);
-  } catch (const InputError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<not an InputError: ") + e.what() + ">";
-  }
-  return "<no error>";
-}
-
-class MedicalIoTest : public ::testing::Test {
+class MedicalIoTest : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "maskeval_test_medical_XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
   // Writes `header` + `data` to `name` and returns the InputError message of reading it.
   std::string error_for(const std::string& name, const std::string& header,
                         const std::vector<uint8_t>& data = {}) {
     write_bytes(path(name), concat(header, data));
     return input_error(path(name));
   }
-
-  fs::path dir_;
 };
 
 const std::vector<uint8_t> kVolume12 = {0, 1, 2, 3, 4, 5, 250, 251, 252, 253, 254, 255};

@@ -1,0 +1,67 @@
+// Helpers shared by the I/O tests: a temporary folder per test, files of bytes, and the message
+// of the InputError a file gives.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "maskeval/image.h"
+
+namespace maskeval::test {
+
+namespace fs = std::filesystem;
+
+template <typename T>
+std::vector<T> values_of(const RawImage& img) {
+  std::vector<T> v(img.bytes.size() / sizeof(T));
+  if (!v.empty()) std::memcpy(v.data(), img.bytes.data(), v.size() * sizeof(T));
+  return v;
+}
+
+inline void write_bytes(const std::string& path, const std::vector<uint8_t>& b) {
+  std::ofstream f(path, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  ASSERT_TRUE(f.good()) << path;
+}
+
+inline ::testing::AssertionResult contains(const std::string& text, const std::string& part) {
+  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
+}
+
+// The message of the InputError that read_image throws for `path`.
+inline std::string input_error(const std::string& path) {
+  try {
+    read_image(path);
+  } catch (const InputError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("<not an InputError: ") + e.what() + ">";
+  }
+  return "<no error>";
+}
+
+// A fixture with a fresh temporary folder per test.
+class TempDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "maskeval_test_io_XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  fs::path dir_;
+};
+
+}  // namespace maskeval::test
