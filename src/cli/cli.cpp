@@ -3,9 +3,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
-#include <cmath>
 #include <sstream>
 
 #include "maskeval/overlay.h"
@@ -107,13 +107,14 @@ void apply_distance_options(const Cli& c, RunOptions& o) {
   }
 }
 
-void add_common(CLI::App* app, Cli& c) {
+void add_common(CLI::App* app, Cli& c, bool maps = true) {
   auto* g = app->add_option_group("dataset", "Where the masks are (exactly one of these)");
   g->add_option("--cases", c.cases, "Folder with one folder per case (found at any depth)");
   g->add_option("--rater", c.rater_dirs,
                 "[NAME=]DIR: one folder per rater, files matched by name (repeat it)");
   g->add_option("--manifest", c.manifest,
-                "CSV with columns case,rater,path and optional label, role (rater|reference)");
+                "CSV with columns case,rater,path and optional label, role "
+                "(rater|reference|prediction)");
   g->require_option(1);
   app->add_option("--raters", c.raters,
                   "With --cases: glob of rater files inside a case folder, e.g. 'experts/*.png' "
@@ -134,14 +135,17 @@ void add_common(CLI::App* app, Cli& c) {
       ->capture_default_str();
   app->add_flag("--include-background", c.run.include_background,
                 "Report label 0 too (it still counts towards Fleiss' kappa over all labels)");
-  app->add_flag("--no-maps", c.no_maps, "Do not write the agreement and entropy maps");
-  app->add_flag(
-      "--overlay", c.run.overlay,
-      "Also draw agreement_overlay.png per 2D case: disagreement in colour (needs OpenCV)");
-  app->add_option(
-      "--overlay-image", c.run.overlay_image,
-      "With --cases: image in each case folder to draw the overlay on (e.g. image.png); "
-      "implies --overlay");
+  app->add_flag("--no-maps", c.no_maps,
+                "Do not write the agreement and entropy maps (score writes none)");
+  if (maps) {
+    app->add_flag(
+        "--overlay", c.run.overlay,
+        "Also draw agreement_overlay.png per 2D case: disagreement in colour (needs OpenCV)");
+    app->add_option(
+        "--overlay-image", c.run.overlay_image,
+        "With --cases: image in each case folder to draw the overlay on (e.g. image.png); "
+        "implies --overlay");
+  }
   app->add_option("-o,--out", c.run.out_dir, "Output folder")->capture_default_str();
   app->add_option("--json", c.json, "Report path (default: OUT/report.json)");
   app->add_option("--threads", c.run.threads, "Threads (default: all cores)")
@@ -270,8 +274,10 @@ int run_cli(int argc, char** argv) {
   add_common(agree, c);
   add_distance_options(agree, c, false);
   agree->callback([&] { command = Command::kAgree; });
-  auto* fuse =
-      app.add_subcommand("fuse", "Consensus masks (majority vote), with everything agree reports");
+  auto* fuse = app.add_subcommand(
+      "fuse",
+      "Consensus masks: majority vote, STAPLE or multi-label STAPLE, with everything "
+      "agree reports");
   add_common(fuse, c);
   fuse->add_option("--method", c.method,
                    "majority (label vote), staple (binary STAPLE per label, ITK's algorithm) or "
@@ -295,7 +301,7 @@ int run_cli(int argc, char** argv) {
       "score",
       "Each rater or prediction against a reference: TP/FP/FN/TN, Dice, IoU, "
       "sensitivity, specificity, precision, volume similarity per label; a leaderboard");
-  add_common(score, c);
+  add_common(score, c, false);
   score
       ->add_option("--against", c.against,
                    "reference (the case's reference file), or the raters' consensus: majority "
