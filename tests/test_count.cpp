@@ -330,6 +330,29 @@ TEST(Vote, MapsAgreeWithHistogramCounts) {
   }
 }
 
+TEST(Vote, MapsEqualTheVoteOfEachVoxel) {
+  // Large enough for the table over keys, small label sets: every output equals vote_of.
+  std::mt19937 rng(21);
+  for (auto [raters, labels] : std::vector<std::pair<int, int>>{{2, 2}, {3, 4}, {7, 2}, {5, 3}}) {
+    Case c(random_labels(rng, raters, 70001, labels, 0.3), true);
+    for (TiePolicy tie : {TiePolicy::kUndecided, TiePolicy::kLowest}) {
+      const VoteRule rule{tie, static_cast<Label>(labels), labels};
+      const size_t n = static_cast<size_t>(c.view.voxels);
+      std::vector<Label> majority(n);
+      std::vector<float> agreement(n), entropy(n);
+      cpu::vote_maps(c.view, rule, {majority.data(), agreement.data(), entropy.data()}, 2);
+      std::vector<Label> t(raters);
+      for (size_t i = 0; i < n; ++i) {
+        for (int r = 0; r < raters; ++r) t[r] = c.view.at(r, static_cast<int64_t>(i));
+        const Vote v = vote_of(t.data(), raters, rule);
+        ASSERT_EQ(majority[i], v.majority) << i;
+        ASSERT_EQ(agreement[i], static_cast<float>(v.agreement)) << i;
+        ASSERT_EQ(entropy[i], static_cast<float>(v.entropy)) << i;
+      }
+    }
+  }
+}
+
 TEST(CountTuples, RejectsBadViews) {
   CaseView v;
   EXPECT_THROW(cpu::count_tuples(v, 1), std::invalid_argument);

@@ -201,24 +201,34 @@ void count_packed(const CaseView& v, int bits, int64_t begin, int64_t end, Parti
   for (int64_t start = begin; start < end; start += kBlock) {
     const int64_t n = std::min(kBlock, end - start);
     const T* first = static_cast<const T*>(v.raters[0]) + start;
-    for (int64_t i = 0; i < n; ++i) {
-      keys[i] = first[i];
-      differ[i] = 0;
-    }
+    // Where every rater agrees with rater 0: most blocks of real masks, which then need no keys.
+    for (int64_t i = 0; i < n; ++i) differ[i] = 0;
     for (int r = 1; r < raters; ++r) {
       const T* x = static_cast<const T*>(v.raters[r]) + start;
-      const int shift = r * bits;
-      for (int64_t i = 0; i < n; ++i) {
-        keys[i] |= static_cast<uint64_t>(x[i]) << shift;
-        differ[i] = static_cast<T>(differ[i] | (x[i] ^ first[i]));
+      for (int64_t i = 0; i < n; ++i) differ[i] = static_cast<T>(differ[i] | (x[i] ^ first[i]));
+    }
+    T any = 0;
+    for (int64_t i = 0; i < n; ++i) any = static_cast<T>(any | differ[i]);
+    if (any != 0) {
+      for (int64_t i = 0; i < n; ++i) keys[i] = first[i];
+      for (int r = 1; r < raters; ++r) {
+        const T* x = static_cast<const T*>(v.raters[r]) + start;
+        const int shift = r * bits;
+        for (int64_t i = 0; i < n; ++i) keys[i] |= static_cast<uint64_t>(x[i]) << shift;
       }
     }
-    for (int64_t i = 0; i < n; ++i) {
+    // Runs of one unanimous label, or of one mixed key, are added at once.
+    int64_t i = 0;
+    while (i < n) {
+      int64_t j = i + 1;
       if (differ[i] == 0) {
-        ++out.unanimous[first[i]];
+        while (j < n && differ[j] == 0 && first[j] == first[i]) ++j;
+        out.unanimous[first[i]] += static_cast<uint64_t>(j - i);
       } else {
-        out.packed.add(keys[i], 1);
+        while (j < n && differ[j] != 0 && keys[j] == keys[i]) ++j;
+        out.packed.add(keys[i], static_cast<uint64_t>(j - i));
       }
+      i = j;
     }
   }
 }
