@@ -539,3 +539,34 @@ TEST(Distances, AgreeAndScoreInPhysicalUnits) {
 
 }  // namespace
 }  // namespace maskeval
+
+namespace maskeval {
+namespace {
+
+TEST(Run, SixteenBitLabelMaps) {
+  TempDir d;
+  std::filesystem::create_directories(d / "data/c");
+  const std::vector<uint16_t> a = {0, 300, 65535, 65535}, b = {0, 300, 300, 65535};
+  write_png_gray(d / "data/c/a.png", a.data(), 4, 1, 16);
+  write_png_gray(d / "data/c/b.png", b.data(), 4, 1, 16);
+  RunOptions o = options(d, Command::kFuse);
+  // Label 65535 is in use, so "max label + 1" cannot be the undecided label: a clear failure.
+  const RunResult r = run_dataset(dataset_from_case_folders(d / "data", "", ""), o);
+  ASSERT_EQ(r.failed.size(), 1u);
+  EXPECT_NE(r.failed[0].reason.find("--undecided-label"), std::string::npos);
+  o.undecided_label = 7;
+  const RunResult ok = run_dataset(dataset_from_case_folders(d / "data", "", ""), o);
+  ASSERT_EQ(ok.cases.size(), 1u);
+  const CaseResult& c = ok.cases[0];
+  ASSERT_EQ(c.labels.size(), 2u);
+  EXPECT_EQ(c.labels[0].counts.label, 300);
+  EXPECT_EQ(c.labels[1].counts.label, 65535);
+  EXPECT_DOUBLE_EQ(c.labels[1].dice[1], 2.0 / 3);
+  const RawImage mask = read_image(c.majority->mask);
+  ASSERT_EQ(mask.type, PixelType::kU16);  // labels above 255: a 16-bit PNG
+  const auto* m = reinterpret_cast<const uint16_t*>(mask.bytes.data());
+  EXPECT_EQ(std::vector<uint16_t>(m, m + 4), (std::vector<uint16_t>{0, 300, 7, 65535}));
+}
+
+}  // namespace
+}  // namespace maskeval

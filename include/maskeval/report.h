@@ -17,6 +17,10 @@ struct LabelSummary {
   double mean_dice = NAN, median_dice = NAN, min_dice = NAN;
   double mean_fleiss_kappa = NAN;
   std::map<std::string, double> rater_mean_dice;  // each rater against the others
+  // With boundary metrics: means over rater pairs with finite values, and how many pairs had
+  // exactly one mask empty.
+  double mean_hd_percentile = NAN, mean_assd = NAN, mean_nsd = NAN;
+  size_t infinite_pairs = 0;
 };
 
 // A case that most needs a human to look at it: lowest mean pairwise Dice first.

@@ -49,15 +49,15 @@ Json count_matrix(const std::vector<uint64_t>& m, size_t n) {
 
 Json score_json(const Score& s) {
   Json j = {{"tp", s.tp},
-          {"fp", s.fp},
-          {"fn", s.fn},
-          {"tn", s.tn},
-          {"dice", number(s.dice)},
-          {"iou", number(s.iou)},
-          {"sensitivity", number(s.sensitivity)},
-          {"specificity", number(s.specificity)},
-          {"precision", number(s.precision)},
-          {"volume_similarity", number(s.volume_similarity)}};
+            {"fp", s.fp},
+            {"fn", s.fn},
+            {"tn", s.tn},
+            {"dice", number(s.dice)},
+            {"iou", number(s.iou)},
+            {"sensitivity", number(s.sensitivity)},
+            {"specificity", number(s.specificity)},
+            {"precision", number(s.precision)},
+            {"volume_similarity", number(s.volume_similarity)}};
   if (s.boundary) {
     j["hd"] = distance(s.boundary->hd);
     j["hd_percentile"] = distance(s.boundary->hd_percentile);
@@ -86,8 +86,8 @@ Json case_json(const CaseResult& c) {
   j["shape"] = shape;
   j["spacing"] = std::vector<double>(c.geom.spacing.begin(), c.geom.spacing.begin() + c.geom.ndim);
   j["spacing_unit"] = c.geom.spacing_unit;
-  j["distance_spacing"] = std::vector<double>(c.distance_spacing.begin(),
-                                              c.distance_spacing.begin() + c.geom.ndim);
+  j["distance_spacing"] =
+      std::vector<double>(c.distance_spacing.begin(), c.distance_spacing.begin() + c.geom.ndim);
   j["voxels"] = c.geom.voxels();
   Json labels = Json::object();
   const size_t n = c.raters.size();
@@ -273,6 +273,12 @@ Json report_json(const RunResult& result, const Summary& summary, const RunOptio
     lj["median_dice"] = number(l.median_dice);
     lj["min_dice"] = number(l.min_dice);
     lj["mean_fleiss_kappa"] = number(l.mean_fleiss_kappa);
+    if (o.distances) {
+      lj["mean_hd_percentile"] = number(l.mean_hd_percentile);
+      lj["mean_assd"] = number(l.mean_assd);
+      lj["mean_nsd"] = number(l.mean_nsd);
+      lj["infinite_pairs"] = l.infinite_pairs;
+    }
     Json r = Json::object();
     for (const auto& [rater, v] : l.rater_mean_dice) r[rater] = number(v);
     lj["rater_mean_dice"] = std::move(r);

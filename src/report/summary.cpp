@@ -32,7 +32,8 @@ const char* empty_policy_text(EmptyPolicy p) {
 Summary summarize(const RunResult& result, size_t adjudicate_top) {
   struct Acc {
     size_t cases = 0;
-    std::vector<double> pair_dice, fleiss;
+    std::vector<double> pair_dice, fleiss, hdp, assd, nsd;
+    size_t infinite = 0;
     std::map<std::string, std::vector<double>> rater_dice;
   };
   std::map<Label, Acc> acc;
@@ -53,6 +54,16 @@ Summary summarize(const RunResult& result, size_t adjudicate_top) {
           a.rater_dice[c.raters[i]].push_back(d);
           if (j < i) continue;
           a.pair_dice.push_back(d);
+          if (!l.boundary.empty()) {
+            const BoundaryMetrics& b = l.boundary[i * n + j];
+            if (std::isinf(b.hd_percentile)) {
+              ++a.infinite;
+            } else if (!std::isnan(b.hd_percentile)) {
+              a.hdp.push_back(b.hd_percentile);
+              a.assd.push_back(b.assd);
+            }
+            if (!std::isnan(b.nsd)) a.nsd.push_back(b.nsd);
+          }
           if (std::isnan(adj.worst_dice) || d < adj.worst_dice) {
             adj.worst_dice = d;
             adj.worst_label = l.counts.label;
@@ -74,6 +85,10 @@ Summary summarize(const RunResult& result, size_t adjudicate_top) {
     if (!a.pair_dice.empty())
       ls.min_dice = *std::min_element(a.pair_dice.begin(), a.pair_dice.end());
     ls.mean_fleiss_kappa = mean_of(a.fleiss);
+    ls.mean_hd_percentile = mean_of(a.hdp);
+    ls.mean_assd = mean_of(a.assd);
+    ls.mean_nsd = mean_of(a.nsd);
+    ls.infinite_pairs = a.infinite;
     for (const auto& [rater, v] : a.rater_dice) ls.rater_mean_dice[rater] = mean_of(v);
     s.labels.push_back(std::move(ls));
   }

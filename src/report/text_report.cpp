@@ -36,13 +36,24 @@ void print_summary(std::ostream& out, const RunResult& result, const Summary& su
         << o.distance.nsd_tolerance;
   out << "\n\n";
   if (!summary.labels.empty()) {
-    out << "label   cases  pairs  mean Dice  median     min  mean Fleiss\n";
+    const bool agree_distances = o.distances && o.command != Command::kScore;
+    out << "label   cases  pairs  mean Dice  median     min  mean Fleiss"
+        << (agree_distances ? "     HD" + std::to_string(static_cast<int>(o.distance.percentile)) +
+                                  "     ASSD      NSD"
+                            : "")
+        << "\n";
     for (const LabelSummary& l : summary.labels) {
       char line[160];
-      std::snprintf(line, sizeof line, "%-6u %6zu %6zu    %s %s %s      %s\n", l.label, l.cases,
+      std::snprintf(line, sizeof line, "%-6u %6zu %6zu    %s %s %s      %s", l.label, l.cases,
                     l.pairs, fixed(l.mean_dice).c_str(), fixed(l.median_dice).c_str(),
                     fixed(l.min_dice).c_str(), fixed(l.mean_fleiss_kappa).c_str());
       out << line;
+      if (agree_distances) {
+        out << "  " << fixed(l.mean_hd_percentile) << "  " << fixed(l.mean_assd) << "  "
+            << fixed(l.mean_nsd);
+        if (l.infinite_pairs) out << "  (" << l.infinite_pairs << " pairs with one mask empty)";
+      }
+      out << "\n";
     }
     for (const LabelSummary& l : summary.labels) {
       if (l.rater_mean_dice.empty()) continue;
@@ -85,7 +96,8 @@ void print_summary(std::ostream& out, const RunResult& result, const Summary& su
       if (o.distances) {
         out << "  " << fixed(row.mean_hd_percentile) << "  " << fixed(row.mean_assd) << "  "
             << fixed(row.mean_nsd);
-        if (row.infinite_distances) out << "  (" << row.infinite_distances << " with one mask empty)";
+        if (row.infinite_distances)
+          out << "  (" << row.infinite_distances << " with one mask empty)";
       }
       out << "\n";
     }
