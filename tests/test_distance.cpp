@@ -150,6 +150,23 @@ TEST(SquaredEdt, MatchesBruteForceWithSpacing) {
   for (double v : d2) EXPECT_TRUE(std::isinf(v));
 }
 
+TEST(SquaredEdt, NeededVoxelsAreExact) {
+  std::mt19937 rng(12);
+  std::bernoulli_distribution feature(0.03), need(0.01);
+  for (const Grid& g : {grid2(40, 30, 0.6, 1.7), grid3(13, 17, 11, 2.0, 0.7, 1.3)}) {
+    std::vector<uint8_t> f(g.voxels()), wanted(g.voxels());
+    for (auto& v : f) v = feature(rng);
+    for (auto& v : wanted) v = need(rng);
+    std::vector<double> full(g.voxels()), part(g.voxels());
+    squared_edt(f.data(), g, full.data(), 2);
+    squared_edt(f.data(), g, part.data(), 2, wanted.data());
+    for (int64_t i = 0; i < g.voxels(); ++i)
+      if (wanted[i]) {
+        ASSERT_EQ(part[i], full[i]) << i;
+      }
+  }
+}
+
 TEST(BoundaryMetrics, HandWorkedSquares) {
   // Two 3x3 squares on a 10x10 grid, the second moved 2 voxels along x; spacing 0.5 x 2.
   const Grid g = grid2(10, 10, 0.5, 2.0);

@@ -48,8 +48,11 @@ struct BoundaryMetrics {
 
 // Exact squared Euclidean distance transform with spacing (Felzenszwalb-Huttenlocher, one
 // axis at a time): d2[x] = min over voxels f with feature[f] of |x - f|^2 in physical units;
-// +infinity everywhere when there is no feature.
-void squared_edt(const uint8_t* feature, const Grid& grid, double* d2, int threads);
+// +infinity everywhere when there is no feature. With `needed`, only the voxels it marks are
+// guaranteed exact (the others may hold partial results): passes skip the lines that cannot
+// reach a needed voxel.
+void squared_edt(const uint8_t* feature, const Grid& grid, double* d2, int threads,
+                 const uint8_t* needed = nullptr);
 
 // The points each convention measures from: surface voxels (monai, medpy) or every foreground
 // voxel (itk). One byte per voxel.

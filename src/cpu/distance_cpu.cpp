@@ -123,10 +123,32 @@ DistanceConvention parse_convention(const std::string& name) {
   throw std::invalid_argument("unknown distance convention '" + name + "' (monai, medpy or itk)");
 }
 
-void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads) {
+void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads,
+                 const uint8_t* needed) {
   const int64_t n = g.voxels();
   for (int64_t i = 0; i < n; ++i) d2[i] = feature[i] ? 0.0 : kInf;
   const int64_t stride[3] = {1, g.shape[0], g.shape[0] * g.shape[1]};
+  // Which lines the last two passes must compute, when only the `needed` voxels matter: the
+  // last axis's lines through a needed voxel, and the previous axis's lines that cross one of
+  // those (the same position along axis 0). The first axis's lines all cross them.
+  const int last = g.ndim - 1;
+  std::vector<uint8_t> last_lines, before_lines;
+  if (needed != nullptr && last > 0) {
+    last_lines.assign(stride[last], 0);
+    for (int64_t i = 0; i < n; ++i)
+      if (needed[i]) last_lines[i % stride[last]] = 1;
+    if (last == 2) {
+      before_lines.assign(g.shape[0], 0);
+      for (int64_t line = 0; line < stride[2]; ++line)
+        if (last_lines[line]) before_lines[line % g.shape[0]] = 1;
+    }
+  }
+  // Whether a line (numbered `below` within its run) of `axis` must be computed.
+  auto wanted = [&](int axis, int64_t below) {
+    if (axis == last && !last_lines.empty()) return last_lines[below] != 0;
+    if (axis == 1 && last == 2 && !before_lines.empty()) return before_lines[below] != 0;
+    return true;
+  };
   // Lines along an axis are taken `kGroup` at a time, neighbours in memory, so that gathering
   // and scattering a strided axis reads and writes whole cache lines.
   constexpr int64_t kGroup = 16;
@@ -146,6 +168,9 @@ void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads)
       for (int64_t gi = begin; gi < end; ++gi) {
         const int64_t run = gi / per_run, below = (gi % per_run) * group;
         const int64_t count = std::min(group, stride[axis] - below);
+        bool any = false;
+        for (int64_t t = 0; t < count && !any; ++t) any = wanted(axis, below + t);
+        if (!any) continue;
         const int64_t start = run * stride[axis] * len + below;
         for (int64_t i = 0; i < len; ++i)
           for (int64_t t = 0; t < count; ++t) f[t * len + i] = d2[start + t + i * stride[axis]];
@@ -209,13 +234,21 @@ std::vector<BoundaryMetrics> boundary_matrix(const std::vector<const uint8_t*>& 
   std::vector<std::vector<int64_t>> points(r);
   std::vector<std::vector<double>> d2(r);
   if (!box.empty) {
+    std::vector<std::vector<uint8_t>> pts(r);
     for (size_t i = 0; i < r; ++i) {
       const std::vector<uint8_t> c = crop(masks[i], grid, box, g);
-      const std::vector<uint8_t> p = measured_points(c.data(), g, o.convention);
+      pts[i] = measured_points(c.data(), g, o.convention);
       for (int64_t v = 0; v < g.voxels(); ++v)
-        if (p[v]) points[i].push_back(v);
+        if (pts[i][v]) points[i].push_back(v);
+    }
+    // Each transform is read only at the other masks' points.
+    for (size_t i = 0; i < r; ++i) {
+      std::vector<uint8_t> needed(g.voxels(), 0);
+      for (size_t j = 0; j < r; ++j)
+        if (j != i)
+          for (int64_t v : points[j]) needed[v] = 1;
       d2[i].resize(g.voxels());
-      squared_edt(p.data(), g, d2[i].data(), threads);
+      squared_edt(pts[i].data(), g, d2[i].data(), threads, needed.data());
     }
   }
   for (size_t i = 0; i < r; ++i) {
