@@ -1,0 +1,20 @@
+// One case of a run: what can go wrong with it, and the work on it.
+#pragma once
+
+#include <string>
+
+#include "maskeval/run.h"
+
+namespace maskeval {
+
+// A problem with one case: the file it concerns and why.
+struct CaseFailure {
+  std::string file, reason;
+};
+
+// Processes one case into `res`; throws CaseFailure for a problem with the case's input and
+// FatalError when the run cannot go on. `gpu`: count and write on the device.
+void process_case(const CaseSpec& spec, const Dataset& data, const RunOptions& o, int threads,
+                  bool gpu, CaseResult& res);
+
+}  // namespace maskeval
