@@ -31,6 +31,9 @@ note "gpu-check $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/nu
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >>"$summary" 2>&1
 
 if [ -z "${PREBUILT:-}" ]; then
+  if [ ! -d /usr/include/nlohmann ] && [ ! -d .deps/include/nlohmann ]; then
+    note "no nlohmann/json headers: run scripts/prepare-gpu-carry.sh where they are installed and carry .deps"
+  fi
   run_step configure 300 "$out/build.log" cmake -S . -B "$build" -G Ninja \
     -DCMAKE_BUILD_TYPE=Release -DMASKEVAL_CUDA=ON -DMASKEVAL_OPENCV=OFF \
     -DCMAKE_CUDA_ARCHITECTURES="$arch"
