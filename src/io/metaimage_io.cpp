@@ -52,8 +52,10 @@ std::string lower(std::string s) {
   throw InputError("invalid MetaImage " + key + " '" + value + "'");
 }
 
-int64_t parse_int(const std::string& key, const std::string& word) {
-  int64_t v = 0;
+// A whole word as a number of type T (a leading '+' allowed), or InputError naming the key.
+template <class T>
+T parse_number(const std::string& key, const std::string& word) {
+  T v = 0;
   const char* b = word.data();
   const char* e = b + word.size();
   if (b != e && *b == '+') ++b;
@@ -62,14 +64,12 @@ int64_t parse_int(const std::string& key, const std::string& word) {
   return v;
 }
 
+int64_t parse_int(const std::string& key, const std::string& word) {
+  return parse_number<int64_t>(key, word);
+}
+
 double parse_real(const std::string& key, const std::string& word) {
-  double v = 0;
-  const char* b = word.data();
-  const char* e = b + word.size();
-  if (b != e && *b == '+') ++b;
-  const auto r = std::from_chars(b, e, v);
-  if (r.ec != std::errc() || r.ptr != e) bad_field(key, word);
-  return v;
+  return parse_number<double>(key, word);
 }
 
 bool parse_bool(const std::string& key, const std::string& value) {
