@@ -258,6 +258,31 @@ TEST(Cli, FuseStapleAndScore) {
   EXPECT_TRUE(contains(ml.text, "needs label maps")) << ml.text;
 }
 
+TEST(Cli, AgreeWithDeepmindDistances) {
+  test::TempDir out;
+  const Output o =
+      run("agree --distances --distance-convention deepmind --cases " + kData +
+          "/lidc --raters 'reader*.png' --foreground nonzero --no-maps -q -o " + out / "r");
+  ASSERT_EQ(o.code, 0) << o.text;
+  const Json j = read_json(out / "r/report.json");
+  EXPECT_EQ(j["options"]["distance_convention"], "deepmind");
+  int finite = 0;
+  for (const Json& c : j["cases"]) {
+    const Json& l = c["labels"]["1"];
+    for (int a = 0; a < 4; ++a)
+      for (int b = 0; b < 4; ++b) {
+        if (a == b || !l["hd"][a][b].is_number()) continue;
+        const double hd = l["hd"][a][b], p = l["hd_percentile"][a][b], assd = l["assd"][a][b];
+        EXPECT_LE(p, hd);
+        EXPECT_LE(assd, hd);
+        EXPECT_GE(l["nsd"][a][b].get<double>(), 0.0);
+        EXPECT_LE(l["nsd"][a][b].get<double>(), 1.0);
+        ++finite;
+      }
+  }
+  EXPECT_GT(finite, 0);
+}
+
 TEST(Cli, AgreeWithDistances) {
   test::TempDir out;
   const Output o =

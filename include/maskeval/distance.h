@@ -19,7 +19,11 @@ namespace maskeval {
 //   itk:   every foreground voxel (no surfaces), distance to the other mask's nearest voxel;
 //          HD the larger directed maximum; ASSD = ITK's average Hausdorff distance, the mean of
 //          the two directed means.
-enum class DistanceConvention { kMonai, kMedpy, kItk };
+//   deepmind: surface elements on the corner grid (each 2x2(x2) block of voxels that is neither
+//          all inside nor all outside), each weighted by its length (2D) or area (3D); HD
+//          percentile per direction weighted by area without interpolation, the larger of the
+//          two; ASSD and NSD pool both directions weighted by area.
+enum class DistanceConvention { kMonai, kMedpy, kItk, kDeepmind };
 
 const char* convention_name(DistanceConvention c);
 // Throws std::invalid_argument naming the accepted values.
@@ -54,8 +58,18 @@ struct BoundaryMetrics {
 void squared_edt(const uint8_t* feature, const Grid& grid, double* d2, int threads,
                  const uint8_t* needed = nullptr);
 
+// Length (2D) or area (3D) of the surface inside one 2x2(x2) block of voxels, by the block's
+// code: bit dx | dy << 1 | dz << 2 set when the voxel at that offset is inside. Marching
+// squares / cubes through the edge midpoints, as DeepMind's surface-distance defines it.
+std::vector<double> surfel_area_table(int ndim, const std::array<double, 3>& spacing);
+
+// Area-weighted percentile of DeepMind surface-distance: the smallest distance whose cumulative
+// area (in ascending order of distance) reaches `percentile` % of the total; no interpolation.
+double percentile_weighted(std::vector<double> values, std::vector<double> weights,
+                           double percentile);
+
 // The points each convention measures from: surface voxels (monai, medpy) or every foreground
-// voxel (itk). One byte per voxel.
+// voxel (itk). One byte per voxel. Not for deepmind, whose points lie on the corner grid.
 std::vector<uint8_t> measured_points(const uint8_t* mask, const Grid& grid, DistanceConvention c);
 
 // Boundary metrics of two binary masks (one byte per voxel, nonzero = inside) on one grid.

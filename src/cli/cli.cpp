@@ -44,8 +44,9 @@ void add_distance_options(CLI::App* app, Cli& c, bool on_by_default) {
   }
   app->add_option("--distance-convention", c.convention,
                   "Whose definitions: monai (surfaces, per-direction percentile), medpy (surfaces, "
-                  "pooled percentile) or itk (all voxels; ASSD = average Hausdorff distance)")
-      ->check(CLI::IsMember({"monai", "medpy", "itk"}))
+                  "pooled percentile), itk (all voxels; ASSD = average Hausdorff distance) or "
+                  "deepmind (area-weighted surfels on the corner grid)")
+      ->check(CLI::IsMember({"monai", "medpy", "itk", "deepmind"}))
       ->capture_default_str();
   app->add_option("--percentile", c.percentile, "Percentile of the Hausdorff distance")
       ->check(CLI::Range(0.0, 100.0))

@@ -58,8 +58,8 @@ struct Box {
   bool empty = true;
 };
 
-// Bounding box of every nonzero voxel of the masks, grown by one voxel within the grid.
-Box bounding_box(const std::vector<const uint8_t*>& masks, const Grid& g) {
+// Bounding box of every nonzero voxel of the masks, grown by `grow` voxels within the grid.
+Box bounding_box(const std::vector<const uint8_t*>& masks, const Grid& g, int64_t grow) {
   Box b;
   b.lo = {g.shape[0], g.shape[1], g.shape[2]};
   for (const uint8_t* m : masks) {
@@ -76,8 +76,8 @@ Box bounding_box(const std::vector<const uint8_t*>& masks, const Grid& g) {
   }
   if (b.empty) return b;
   for (int a = 0; a < 3; ++a) {
-    b.lo[a] = std::max<int64_t>(0, b.lo[a] - 1);
-    b.hi[a] = std::min<int64_t>(g.shape[a], b.hi[a] + 1);
+    b.lo[a] = std::max<int64_t>(0, b.lo[a] - grow);
+    b.hi[a] = std::min<int64_t>(g.shape[a], b.hi[a] + grow);
   }
   return b;
 }
@@ -94,12 +94,103 @@ std::vector<uint8_t> crop(const uint8_t* m, const Grid& g, const Box& b, Grid& o
   return c;
 }
 
-// Squared distances at the points, as distances.
-std::vector<double> distances_at(const std::vector<int64_t>& points,
-                                 const std::vector<double>& d2) {
-  std::vector<double> out(points.size());
-  for (size_t i = 0; i < points.size(); ++i) out[i] = std::sqrt(d2[points[i]]);
+// The points a mask is measured from, as indices into the work grid, and their weights (the
+// surfel areas under deepmind; empty otherwise, every point counting once).
+struct PointSet {
+  std::vector<int64_t> index;
+  std::vector<double> weight;
+};
+
+// DeepMind's corner grid over the box: corner c along an axis joins voxels lo + c - 1 and
+// lo + c, so the grid is one larger than the box on each of the image's axes. Marks the surface
+// corners (neither all inside nor all outside) in `feature` and lists them with their areas.
+PointSet corner_surface(const uint8_t* m, const Grid& g, const Box& b, const Grid& corners,
+                        const std::vector<double>& area, std::vector<uint8_t>& feature) {
+  std::vector<uint8_t> code(corners.voxels(), 0);
+  const int64_t cx = corners.shape[0], cxy = corners.shape[0] * corners.shape[1];
+  const int dz_max = g.ndim == 3 ? 1 : 0;
+  for (int64_t z = b.lo[2]; z < b.hi[2]; ++z)
+    for (int64_t y = b.lo[1]; y < b.hi[1]; ++y) {
+      const uint8_t* row = m + (z * g.shape[1] + y) * g.shape[0];
+      for (int64_t x = b.lo[0]; x < b.hi[0]; ++x) {
+        if (!row[x]) continue;
+        // The voxel sits at offset d of corner v + 1 - d (crop coordinates v).
+        const int64_t vx = x - b.lo[0], vy = y - b.lo[1], vz = z - b.lo[2];
+        for (int dz = 0; dz <= dz_max; ++dz)
+          for (int dy = 0; dy <= 1; ++dy)
+            for (int dx = 0; dx <= 1; ++dx) {
+              const int64_t c = (vz + dz_max - dz) * cxy + (vy + 1 - dy) * cx + (vx + 1 - dx);
+              code[c] |= static_cast<uint8_t>(1 << (dx | dy << 1 | dz << 2));
+            }
+      }
+    }
+  const int full = (1 << (1 << g.ndim)) - 1;
+  PointSet out;
+  feature.assign(corners.voxels(), 0);
+  for (int64_t c = 0; c < corners.voxels(); ++c) {
+    if (code[c] == 0 || code[c] == full) continue;
+    feature[c] = 1;
+    out.index.push_back(c);
+    out.weight.push_back(area[code[c]]);
+  }
   return out;
+}
+
+// Squared distances at the points, as distances.
+std::vector<double> distances_at(const PointSet& points, const std::vector<double>& d2) {
+  std::vector<double> out(points.index.size());
+  for (size_t i = 0; i < out.size(); ++i) out[i] = std::sqrt(d2[points.index[i]]);
+  return out;
+}
+
+// The figures of one pair from the distances of each one's points to the other.
+void unweighted_metrics(const std::vector<double>& ab, const std::vector<double>& ba,
+                        const DistanceOptions& o, BoundaryMetrics& m) {
+  double sum_ab = 0, sum_ba = 0;
+  size_t near = 0;
+  for (double d : ab) {
+    sum_ab += d;
+    near += d <= o.nsd_tolerance;
+  }
+  for (double d : ba) {
+    sum_ba += d;
+    near += d <= o.nsd_tolerance;
+  }
+  const double n_ab = static_cast<double>(ab.size()), n_ba = static_cast<double>(ba.size());
+  m.nsd = static_cast<double>(near) / (n_ab + n_ba);
+  if (o.convention == DistanceConvention::kItk) {
+    m.assd = (sum_ab / n_ab + sum_ba / n_ba) / 2.0;
+  } else {
+    m.assd = (sum_ab + sum_ba) / (n_ab + n_ba);
+  }
+  if (o.convention == DistanceConvention::kMedpy) {
+    std::vector<double> both = ab;
+    both.insert(both.end(), ba.begin(), ba.end());
+    m.hd_percentile = percentile_linear(std::move(both), o.percentile);
+  } else {
+    m.hd_percentile =
+        std::max(percentile_linear(ab, o.percentile), percentile_linear(ba, o.percentile));
+  }
+}
+
+void weighted_metrics(const std::vector<double>& ab, const std::vector<double>& wa,
+                      const std::vector<double>& ba, const std::vector<double>& wb,
+                      const DistanceOptions& o, BoundaryMetrics& m) {
+  double area = 0, weighted = 0, near = 0;
+  for (size_t i = 0; i < ab.size(); ++i) {
+    area += wa[i];
+    weighted += ab[i] * wa[i];
+    if (ab[i] <= o.nsd_tolerance) near += wa[i];
+  }
+  for (size_t i = 0; i < ba.size(); ++i) {
+    area += wb[i];
+    weighted += ba[i] * wb[i];
+    if (ba[i] <= o.nsd_tolerance) near += wb[i];
+  }
+  m.assd = weighted / area;
+  m.nsd = near / area;
+  m.hd_percentile = std::max(percentile_weighted(ab, wa, o.percentile),
+                             percentile_weighted(ba, wb, o.percentile));
 }
 
 }  // namespace
@@ -112,6 +203,8 @@ const char* convention_name(DistanceConvention c) {
       return "medpy";
     case DistanceConvention::kItk:
       return "itk";
+    case DistanceConvention::kDeepmind:
+      return "deepmind";
   }
   return "monai";
 }
@@ -120,7 +213,9 @@ DistanceConvention parse_convention(const std::string& name) {
   if (name == "monai") return DistanceConvention::kMonai;
   if (name == "medpy") return DistanceConvention::kMedpy;
   if (name == "itk") return DistanceConvention::kItk;
-  throw std::invalid_argument("unknown distance convention '" + name + "' (monai, medpy or itk)");
+  if (name == "deepmind") return DistanceConvention::kDeepmind;
+  throw std::invalid_argument("unknown distance convention '" + name +
+                              "' (monai, medpy, itk or deepmind)");
 }
 
 void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads,
@@ -221,32 +316,61 @@ double percentile_linear(std::vector<double> v, double p) {
   return a + (b - a) * (pos - static_cast<double>(lo));
 }
 
+double percentile_weighted(std::vector<double> v, std::vector<double> w, double p) {
+  if (v.empty()) return NAN;
+  // Ascending by distance, then by weight, as surface-distance sorts its (distance, area) pairs.
+  std::vector<size_t> order(v.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return v[a] < v[b] || (v[a] == v[b] && w[a] < w[b]); });
+  double total = 0;
+  for (size_t i : order) total += w[i];
+  const double target = p / 100.0;
+  double cumulative = 0;
+  for (size_t k = 0; k < order.size(); ++k) {
+    cumulative += w[order[k]];
+    if (cumulative / total >= target) return v[order[k]];
+  }
+  return v[order.back()];
+}
+
 std::vector<BoundaryMetrics> boundary_matrix(const std::vector<const uint8_t*>& masks,
                                              const Grid& grid, const DistanceOptions& o,
                                              int threads) {
   const size_t r = masks.size();
   std::vector<BoundaryMetrics> out(r * r);
   for (size_t i = 0; i < r; ++i) out[i * r + i].nsd = 1.0;
-  const Box box = bounding_box(masks, grid);
+  const bool deepmind = o.convention == DistanceConvention::kDeepmind;
+  const Box box = bounding_box(masks, grid, deepmind ? 0 : 1);
   // Per mask: the points it is measured from (which are also what the others measure to) and
-  // their squared distance transform.
+  // their squared distance transform, on the work grid: the box (grown by one voxel) or, under
+  // deepmind, the corner grid over the box.
   Grid g = grid;
-  std::vector<std::vector<int64_t>> points(r);
+  std::vector<PointSet> points(r);
   std::vector<std::vector<double>> d2(r);
   if (!box.empty) {
     std::vector<std::vector<uint8_t>> pts(r);
+    std::vector<double> area;
+    if (deepmind) {
+      for (int a = 0; a < 3; ++a) g.shape[a] = box.hi[a] - box.lo[a] + (a < grid.ndim ? 1 : 0);
+      area = surfel_area_table(grid.ndim, grid.spacing);
+    }
     for (size_t i = 0; i < r; ++i) {
+      if (deepmind) {
+        points[i] = corner_surface(masks[i], grid, box, g, area, pts[i]);
+        continue;
+      }
       const std::vector<uint8_t> c = crop(masks[i], grid, box, g);
       pts[i] = measured_points(c.data(), g, o.convention);
       for (int64_t v = 0; v < g.voxels(); ++v)
-        if (pts[i][v]) points[i].push_back(v);
+        if (pts[i][v]) points[i].index.push_back(v);
     }
     // Each transform is read only at the other masks' points.
     for (size_t i = 0; i < r; ++i) {
       std::vector<uint8_t> needed(g.voxels(), 0);
       for (size_t j = 0; j < r; ++j)
         if (j != i)
-          for (int64_t v : points[j]) needed[v] = 1;
+          for (int64_t v : points[j].index) needed[v] = 1;
       d2[i].resize(g.voxels());
       squared_edt(pts[i].data(), g, d2[i].data(), threads, needed.data());
     }
@@ -254,7 +378,7 @@ std::vector<BoundaryMetrics> boundary_matrix(const std::vector<const uint8_t*>& 
   for (size_t i = 0; i < r; ++i) {
     for (size_t j = i + 1; j < r; ++j) {
       BoundaryMetrics m;
-      const bool ei = points[i].empty(), ej = points[j].empty();
+      const bool ei = points[i].index.empty(), ej = points[j].index.empty();
       if (ei || ej) {
         const double d = ei && ej ? NAN : o.one_empty;
         m.hd = m.hd_percentile = m.assd = m.hd_ab = m.hd_ba = d;
@@ -265,30 +389,10 @@ std::vector<BoundaryMetrics> boundary_matrix(const std::vector<const uint8_t*>& 
         m.hd_ab = *std::max_element(ab.begin(), ab.end());
         m.hd_ba = *std::max_element(ba.begin(), ba.end());
         m.hd = std::max(m.hd_ab, m.hd_ba);
-        double sum_ab = 0, sum_ba = 0;
-        size_t near = 0;
-        for (double d : ab) {
-          sum_ab += d;
-          near += d <= o.nsd_tolerance;
-        }
-        for (double d : ba) {
-          sum_ba += d;
-          near += d <= o.nsd_tolerance;
-        }
-        const double n_ab = static_cast<double>(ab.size()), n_ba = static_cast<double>(ba.size());
-        m.nsd = static_cast<double>(near) / (n_ab + n_ba);
-        if (o.convention == DistanceConvention::kItk) {
-          m.assd = (sum_ab / n_ab + sum_ba / n_ba) / 2.0;
+        if (deepmind) {
+          weighted_metrics(ab, points[i].weight, ba, points[j].weight, o, m);
         } else {
-          m.assd = (sum_ab + sum_ba) / (n_ab + n_ba);
-        }
-        if (o.convention == DistanceConvention::kMedpy) {
-          std::vector<double> both = ab;
-          both.insert(both.end(), ba.begin(), ba.end());
-          m.hd_percentile = percentile_linear(std::move(both), o.percentile);
-        } else {
-          m.hd_percentile =
-              std::max(percentile_linear(ab, o.percentile), percentile_linear(ba, o.percentile));
+          unweighted_metrics(ab, ba, o, m);
         }
       }
       out[i * r + j] = m;
