@@ -2,7 +2,9 @@
 // on the bounding box of the masks, and the conventions of the reference tools.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 
 #include "cpu/parallel.h"
@@ -14,40 +16,50 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // Lower envelope of parabolas along one line of n samples `step` apart (physical units):
-// d[q] = min_i (x_q - x_i)^2 + f[i]. v and z are work arrays of n and n+1 elements.
-void edt_line(const double* f, double* d, int64_t n, double step, int64_t* v, double* z) {
-  int64_t k = -1;
-  for (int64_t q = 0; q < n; ++q) {
-    if (f[q] == kInf) continue;
-    const double xq = q * step;
-    while (k >= 0) {
-      const double xp = v[k] * step;
-      const double s = ((f[q] + xq * xq) - (f[v[k]] + xp * xp)) / (2.0 * (xq - xp));
-      if (s <= z[k]) {
-        --k;
-      } else {
-        ++k;
-        v[k] = q;
-        z[k] = s;
-        z[k + 1] = kInf;
-        break;
-      }
-    }
-    if (k < 0) {
-      k = 0;
-      v[0] = q;
-      z[0] = -kInf;
-      z[1] = kInf;
-    }
-  }
-  if (k < 0) {
+// d[q] = min_i (x_q - x_i)^2 + f[i]. The envelope's k-th parabola is centred at v[k] and wins
+// from its left boundary num[k] / den[k] on (den > 0); boundaries are kept as fractions and
+// compared by cross-multiplication, so that building the envelope divides nothing. v, num and
+// den are work arrays of n elements.
+void edt_line(const double* f, double* d, int64_t n, double step, int64_t* v, double* num,
+              double* den) {
+  int64_t q = 0;
+  while (q < n && f[q] == kInf) ++q;
+  if (q == n) {
     std::fill(d, d + n, kInf);
     return;
   }
-  k = 0;
-  for (int64_t q = 0; q < n; ++q) {
+  int64_t k = 0;  // the first parabola wins from -infinity
+  v[0] = q;
+  double hv = f[q] + (q * step) * (q * step);  // f[v[k]] + x_v[k]^2
+  for (++q; q < n; ++q) {
+    if (f[q] == kInf) continue;
     const double xq = q * step;
-    while (z[k + 1] < xq) ++k;
+    const double hq = f[q] + xq * xq;
+    double s_num, s_den;
+    for (;;) {
+      // Where parabola q overtakes v[k]: s = (hq - hv) / (2 (xq - xv)).
+      const double xv = v[k] * step;
+      s_num = hq - hv;
+      s_den = 2.0 * (xq - xv);
+      if (k > 0 && s_num * den[k] <= num[k] * s_den) {
+        --k;
+        const double xp = v[k] * step;
+        hv = f[v[k]] + xp * xp;
+        continue;
+      }
+      break;
+    }
+    ++k;
+    v[k] = q;
+    num[k] = s_num;
+    den[k] = s_den;
+    hv = hq;
+  }
+  const int64_t last = k;
+  k = 0;
+  for (q = 0; q < n; ++q) {
+    const double xq = q * step;
+    while (k < last && num[k + 1] < xq * den[k + 1]) ++k;
     const double dx = xq - v[k] * step;
     d[q] = dx * dx + f[v[k]];
   }
@@ -58,6 +70,32 @@ struct Box {
   bool empty = true;
 };
 
+// Index of the first nonzero byte of p[0, n), or n; eight bytes at a time.
+int64_t first_nonzero(const uint8_t* p, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, p + i, 8);
+    if (word != 0) break;
+  }
+  for (; i < n; ++i)
+    if (p[i]) return i;
+  return n;
+}
+
+// Index of the last nonzero byte of p[0, n) that has one.
+int64_t last_nonzero(const uint8_t* p, int64_t n) {
+  int64_t i = n;
+  for (; i >= 8; i -= 8) {
+    uint64_t word;
+    std::memcpy(&word, p + i - 8, 8);
+    if (word != 0) break;
+  }
+  for (; i > 0; --i)
+    if (p[i - 1]) return i - 1;
+  return -1;
+}
+
 // Bounding box of every nonzero voxel of the masks, grown by `grow` voxels within the grid.
 Box bounding_box(const std::vector<const uint8_t*>& masks, const Grid& g, int64_t grow) {
   Box b;
@@ -66,12 +104,12 @@ Box bounding_box(const std::vector<const uint8_t*>& masks, const Grid& g, int64_
     for (int64_t z = 0; z < g.shape[2]; ++z)
       for (int64_t y = 0; y < g.shape[1]; ++y) {
         const uint8_t* row = m + (z * g.shape[1] + y) * g.shape[0];
-        for (int64_t x = 0; x < g.shape[0]; ++x) {
-          if (!row[x]) continue;
-          b.empty = false;
-          b.lo = {std::min(b.lo[0], x), std::min(b.lo[1], y), std::min(b.lo[2], z)};
-          b.hi = {std::max(b.hi[0], x + 1), std::max(b.hi[1], y + 1), std::max(b.hi[2], z + 1)};
-        }
+        const int64_t first = first_nonzero(row, g.shape[0]);
+        if (first == g.shape[0]) continue;
+        const int64_t last = last_nonzero(row, g.shape[0]);
+        b.empty = false;
+        b.lo = {std::min(b.lo[0], first), std::min(b.lo[1], y), std::min(b.lo[2], z)};
+        b.hi = {std::max(b.hi[0], last + 1), std::max(b.hi[1], y + 1), std::max(b.hi[2], z + 1)};
       }
   }
   if (b.empty) return b;
@@ -137,7 +175,7 @@ PointSet corner_surface(const uint8_t* m, const Grid& g, const Box& b, const Gri
 }
 
 // Squared distances at the points, as distances.
-std::vector<double> distances_at(const PointSet& points, const std::vector<double>& d2) {
+std::vector<double> distances_at(const PointSet& points, const double* d2) {
   std::vector<double> out(points.index.size());
   for (size_t i = 0; i < out.size(); ++i) out[i] = std::sqrt(d2[points.index[i]]);
   return out;
@@ -193,6 +231,195 @@ void weighted_metrics(const std::vector<double>& ab, const std::vector<double>& 
                              percentile_weighted(ba, wb, o.percentile));
 }
 
+// Distances measured within one box of the image.
+struct BoxDistances {
+  Box box;    // tight around the foreground it holds
+  Grid work;  // the grid the points index: the box grown by one, or its corners
+  std::array<double, 3> origin{0, 0, 0};  // voxel coordinates of the work grid's index 0
+  std::array<double, 3> reach_lo{0, 0, 0}, reach_hi{0, 0, 0};  // where its points can lie
+  std::vector<PointSet> points;                                // per mask
+  std::vector<std::vector<std::vector<double>>> to;  // to[i][j]: from i's points to mask j
+};
+
+// The points of every mask within the tight box `b` and their distances to each other mask's
+// points within it. Each mask's squared distance transform is computed in turn in one buffer
+// and read at the other masks' points.
+BoxDistances measure_box(const std::vector<const uint8_t*>& masks, const Grid& grid, const Box& b,
+                         const DistanceOptions& o, int threads) {
+  const size_t r = masks.size();
+  const bool deepmind = o.convention == DistanceConvention::kDeepmind;
+  BoxDistances out;
+  out.box = b;
+  out.points.resize(r);
+  out.to.assign(r, std::vector<std::vector<double>>(r));
+  Grid& g = out.work;
+  g = grid;
+  std::vector<std::vector<uint8_t>> pts(r);
+  if (deepmind) {
+    // The corner grid: corner c joins voxels lo + c - 1 and lo + c along each image axis.
+    for (int a = 0; a < 3; ++a) {
+      const bool image_axis = a < grid.ndim;
+      g.shape[a] = b.hi[a] - b.lo[a] + (image_axis ? 1 : 0);
+      out.origin[a] = static_cast<double>(b.lo[a]) - (image_axis ? 0.5 : 0.0);
+      out.reach_lo[a] = out.origin[a];
+      out.reach_hi[a] = out.origin[a] + static_cast<double>(g.shape[a] - 1);
+    }
+    const std::vector<double> area = surfel_area_table(grid.ndim, grid.spacing);
+    for (size_t i = 0; i < r; ++i)
+      out.points[i] = corner_surface(masks[i], grid, b, g, area, pts[i]);
+  } else {
+    Box grown = b;
+    for (int a = 0; a < 3; ++a) {
+      grown.lo[a] = std::max<int64_t>(0, b.lo[a] - 1);
+      grown.hi[a] = std::min<int64_t>(grid.shape[a], b.hi[a] + 1);
+      out.origin[a] = static_cast<double>(grown.lo[a]);
+      out.reach_lo[a] = static_cast<double>(b.lo[a]);
+      out.reach_hi[a] = static_cast<double>(b.hi[a] - 1);
+    }
+    for (size_t i = 0; i < r; ++i) {
+      const std::vector<uint8_t> c = crop(masks[i], grid, grown, g);
+      pts[i] = measured_points(c.data(), g, o.convention);
+      for (int64_t v = 0; v < g.voxels(); ++v)
+        if (pts[i][v]) out.points[i].index.push_back(v);
+    }
+  }
+  std::unique_ptr<double[]> d2(new double[g.voxels()]);
+  std::vector<uint8_t> needed(g.voxels());
+  for (size_t i = 0; i < r; ++i) {
+    if (out.points[i].index.empty()) {
+      // No points of mask i here: the others' distances to it are unknown within this box.
+      for (size_t j = 0; j < r; ++j)
+        if (j != i) out.to[j][i].assign(out.points[j].index.size(), kInf);
+      continue;
+    }
+    std::fill(needed.begin(), needed.end(), 0);
+    for (size_t j = 0; j < r; ++j)
+      if (j != i)
+        for (int64_t v : out.points[j].index) needed[v] = 1;
+    squared_edt(pts[i].data(), g, d2.get(), threads, needed.data());
+    for (size_t j = 0; j < r; ++j)
+      if (j != i) out.to[j][i] = distances_at(out.points[j], d2.get());
+    pts[i] = {};
+  }
+  return out;
+}
+
+// Whether each slab of the box along each axis holds a foreground voxel of any mask.
+std::array<std::vector<uint8_t>, 3> occupancy(const std::vector<const uint8_t*>& masks,
+                                              const Grid& g, const Box& b) {
+  std::array<std::vector<uint8_t>, 3> occ;
+  for (int a = 0; a < 3; ++a) occ[a].assign(b.hi[a] - b.lo[a], 0);
+  const int64_t width = b.hi[0] - b.lo[0];
+  for (const uint8_t* m : masks)
+    for (int64_t z = b.lo[2]; z < b.hi[2]; ++z)
+      for (int64_t y = b.lo[1]; y < b.hi[1]; ++y) {
+        const uint8_t* row = m + (z * g.shape[1] + y) * g.shape[0] + b.lo[0];
+        if (first_nonzero(row, width) == width) continue;
+        occ[1][y - b.lo[1]] = 1;
+        occ[2][z - b.lo[2]] = 1;
+        for (int64_t x = 0; x < width; ++x) occ[0][x] |= row[x] ? 1 : 0;
+      }
+  return occ;
+}
+
+// Cuts the foreground in box `b` into pieces separated by slabs (along any axis, recursively)
+// where no mask has a voxel; appends each piece's tight box. At most kMaxPieces pieces.
+constexpr size_t kMaxPieces = 32;
+
+void split_foreground(const std::vector<const uint8_t*>& masks, const Grid& g, Box b,
+                      std::vector<Box>& pieces) {
+  const auto occ = occupancy(masks, g, b);
+  std::array<std::vector<std::pair<int64_t, int64_t>>, 3> runs;  // occupied [begin, end)
+  for (int a = 0; a < 3; ++a)
+    for (int64_t k = 0; k < static_cast<int64_t>(occ[a].size()); ++k) {
+      if (!occ[a][k]) continue;
+      if (!runs[a].empty() && runs[a].back().second == b.lo[a] + k) {
+        ++runs[a].back().second;
+      } else {
+        runs[a].push_back({b.lo[a] + k, b.lo[a] + k + 1});
+      }
+    }
+  if (runs[0].empty()) return;
+  for (int a = 0; a < 3; ++a) b.lo[a] = runs[a].front().first, b.hi[a] = runs[a].back().second;
+  for (int a = 0; a < g.ndim; ++a) {
+    if (runs[a].size() < 2 || pieces.size() + runs[a].size() > kMaxPieces) continue;
+    for (const auto& [begin, end] : runs[a]) {
+      Box piece = b;
+      piece.lo[a] = begin;
+      piece.hi[a] = end;
+      split_foreground(masks, g, piece, pieces);
+    }
+    return;
+  }
+  b.empty = false;
+  pieces.push_back(b);
+}
+
+// Physical distance from a point (voxel coordinates) to the region [lo, hi] (the same units).
+double distance_to_region(const std::array<double, 3>& p, const std::array<double, 3>& lo,
+                          const std::array<double, 3>& hi, const Grid& g) {
+  double sum = 0;
+  for (int a = 0; a < g.ndim; ++a) {
+    const double d = std::max({0.0, lo[a] - p[a], p[a] - hi[a]}) * g.spacing[a];
+    sum += d * d;
+  }
+  return std::sqrt(sum);
+}
+
+// Physical distance between two regions [lo, hi] (voxel coordinates).
+double distance_between(const BoxDistances& a, const BoxDistances& b, const Grid& g) {
+  double sum = 0;
+  for (int k = 0; k < g.ndim; ++k) {
+    const double d = std::max({0.0, a.reach_lo[k] - b.reach_hi[k], b.reach_lo[k] - a.reach_hi[k]}) *
+                     g.spacing[k];
+    sum += d * d;
+  }
+  return std::sqrt(sum);
+}
+
+// Whether every distance found within a piece is the true one: no point of another piece can
+// be nearer than it (with a margin for rounding). Checked against the distance between the
+// pieces first, and against the point's own distance to the other piece where that fails.
+bool nearest_within_pieces(const std::vector<BoxDistances>& parts, const Grid& grid) {
+  const size_t r = parts.front().points.size(), n = parts.size();
+  constexpr double kMargin = 1 - 1e-12;
+  std::vector<double> apart(n * n);
+  for (size_t l = 0; l < n; ++l)
+    for (size_t m = 0; m < n; ++m) apart[l * n + m] = distance_between(parts[l], parts[m], grid);
+  for (size_t l = 0; l < n; ++l) {
+    const BoxDistances& part = parts[l];
+    const Grid& w = part.work;
+    for (size_t j = 0; j < r; ++j) {
+      // The nearest other piece holding points of mask j.
+      double nearest_piece = kInf;
+      for (size_t m = 0; m < n; ++m)
+        if (m != l && !parts[m].points[j].index.empty())
+          nearest_piece = std::min(nearest_piece, apart[l * n + m]);
+      if (nearest_piece == kInf) continue;  // mask j lies in this piece alone
+      for (size_t i = 0; i < r; ++i) {
+        if (i == j) continue;
+        const std::vector<int64_t>& index = part.points[i].index;
+        const std::vector<double>& to_j = part.to[i][j];
+        for (size_t k = 0; k < index.size(); ++k) {
+          const double d = to_j[k];
+          if (d < nearest_piece * kMargin) continue;
+          const int64_t v = index[k];
+          const std::array<double, 3> p{
+              part.origin[0] + static_cast<double>(v % w.shape[0]),
+              part.origin[1] + static_cast<double>((v / w.shape[0]) % w.shape[1]),
+              part.origin[2] + static_cast<double>(v / (w.shape[0] * w.shape[1]))};
+          for (size_t m = 0; m < n; ++m) {
+            if (m == l || parts[m].points[j].index.empty()) continue;
+            if (!(d < distance_to_region(p, parts[m].reach_lo, parts[m].reach_hi, grid) * kMargin))
+              return false;
+          }
+        }
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 const char* convention_name(DistanceConvention c) {
@@ -221,7 +448,35 @@ DistanceConvention parse_convention(const std::string& name) {
 void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads,
                  const uint8_t* needed) {
   const int64_t n = g.voxels();
-  for (int64_t i = 0; i < n; ++i) d2[i] = feature[i] ? 0.0 : kInf;
+  // Axis 0 straight from the features: along each row, the squared distance to the row's
+  // nearest feature (two sweeps), +infinity on rows without one.
+  const int64_t len0 = g.shape[0], rows = n / len0;
+  const double step0 = g.spacing[0];
+  const int row_parts = std::max(1, std::min<int>(threads, static_cast<int>(rows / 64 + 1)));
+  parallel_ranges(rows, row_parts, [&](int, int64_t begin, int64_t end) {
+    std::vector<int64_t> before(len0);
+    for (int64_t r = begin; r < end; ++r) {
+      const uint8_t* f = feature + r * len0;
+      double* d = d2 + r * len0;
+      int64_t last = -1;
+      for (int64_t q = 0; q < len0; ++q) {
+        if (f[q]) last = q;
+        before[q] = last;
+      }
+      if (last < 0) {
+        std::fill(d, d + len0, kInf);
+        continue;
+      }
+      int64_t next = -1;
+      for (int64_t q = len0 - 1; q >= 0; --q) {
+        if (f[q]) next = q;
+        int64_t p = before[q];
+        if (next >= 0 && (p < 0 || next - q < q - p)) p = next;
+        const double dx = static_cast<double>(q) * step0 - static_cast<double>(p) * step0;
+        d[q] = dx * dx;
+      }
+    }
+  });
   const int64_t stride[3] = {1, g.shape[0], g.shape[0] * g.shape[1]};
   // Which lines the last two passes must compute, when only the `needed` voxels matter: the
   // last axis's lines through a needed voxel, and the previous axis's lines that cross one of
@@ -247,7 +502,7 @@ void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads,
   // Lines along an axis are taken `kGroup` at a time, neighbours in memory, so that gathering
   // and scattering a strided axis reads and writes whole cache lines.
   constexpr int64_t kGroup = 16;
-  for (int axis = 0; axis < g.ndim; ++axis) {
+  for (int axis = 1; axis < g.ndim; ++axis) {
     const int64_t len = g.shape[axis];
     if (len < 2) continue;  // a line of one sample is its own transform
     // Lines along the axis: `runs` runs of `stride[axis]` neighbouring lines; each run is cut
@@ -258,7 +513,7 @@ void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads,
     const int64_t groups = runs * per_run;
     const int parts = std::max(1, std::min<int>(threads, static_cast<int>(groups / 8 + 1)));
     parallel_ranges(groups, parts, [&](int, int64_t begin, int64_t end) {
-      std::vector<double> f(len * group), d(len), z(len + 1);
+      std::vector<double> f(len * group), d(len), num(len), den(len);
       std::vector<int64_t> v(len);
       for (int64_t gi = begin; gi < end; ++gi) {
         const int64_t run = gi / per_run, below = (gi % per_run) * group;
@@ -270,7 +525,8 @@ void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads,
         for (int64_t i = 0; i < len; ++i)
           for (int64_t t = 0; t < count; ++t) f[t * len + i] = d2[start + t + i * stride[axis]];
         for (int64_t t = 0; t < count; ++t) {
-          edt_line(f.data() + t * len, d.data(), len, g.spacing[axis], v.data(), z.data());
+          edt_line(f.data() + t * len, d.data(), len, g.spacing[axis], v.data(), num.data(),
+                   den.data());
           std::copy(d.begin(), d.end(), f.begin() + t * len);
         }
         for (int64_t i = 0; i < len; ++i)
@@ -341,56 +597,47 @@ std::vector<BoundaryMetrics> boundary_matrix(const std::vector<const uint8_t*>& 
   std::vector<BoundaryMetrics> out(r * r);
   for (size_t i = 0; i < r; ++i) out[i * r + i].nsd = 1.0;
   const bool deepmind = o.convention == DistanceConvention::kDeepmind;
-  const Box box = bounding_box(masks, grid, deepmind ? 0 : 1);
-  // Per mask: the points it is measured from (which are also what the others measure to) and
-  // their squared distance transform, on the work grid: the box (grown by one voxel) or, under
-  // deepmind, the corner grid over the box.
-  Grid g = grid;
-  std::vector<PointSet> points(r);
-  std::vector<std::vector<double>> d2(r);
-  if (!box.empty) {
-    std::vector<std::vector<uint8_t>> pts(r);
-    std::vector<double> area;
-    if (deepmind) {
-      for (int a = 0; a < 3; ++a) g.shape[a] = box.hi[a] - box.lo[a] + (a < grid.ndim ? 1 : 0);
-      area = surfel_area_table(grid.ndim, grid.spacing);
+  // Distances within each piece of the foreground (separated from the others by empty slabs),
+  // kept when no point can be nearer to another piece than the distance found in its own;
+  // otherwise within the one box around everything.
+  std::vector<BoxDistances> parts;
+  const Box tight = bounding_box(masks, grid, 0);
+  if (!tight.empty) {
+    std::vector<Box> pieces;
+    split_foreground(masks, grid, tight, pieces);
+    if (pieces.size() > 1) {
+      for (const Box& b : pieces) parts.push_back(measure_box(masks, grid, b, o, threads));
+      if (!nearest_within_pieces(parts, grid)) parts.clear();
     }
-    for (size_t i = 0; i < r; ++i) {
-      if (deepmind) {
-        points[i] = corner_surface(masks[i], grid, box, g, area, pts[i]);
-        continue;
-      }
-      const std::vector<uint8_t> c = crop(masks[i], grid, box, g);
-      pts[i] = measured_points(c.data(), g, o.convention);
-      for (int64_t v = 0; v < g.voxels(); ++v)
-        if (pts[i][v]) points[i].index.push_back(v);
-    }
-    // Each transform is read only at the other masks' points.
-    for (size_t i = 0; i < r; ++i) {
-      std::vector<uint8_t> needed(g.voxels(), 0);
-      for (size_t j = 0; j < r; ++j)
-        if (j != i)
-          for (int64_t v : points[j].index) needed[v] = 1;
-      d2[i].resize(g.voxels());
-      squared_edt(pts[i].data(), g, d2[i].data(), threads, needed.data());
-    }
+    if (parts.empty()) parts.push_back(measure_box(masks, grid, tight, o, threads));
   }
+  // Per mask: its points' distances to each other mask and the points' weights, over all parts.
+  std::vector<size_t> count(r, 0);
+  std::vector<std::vector<double>> weight(r);
+  std::vector<std::vector<std::vector<double>>> to(r, std::vector<std::vector<double>>(r));
+  for (const BoxDistances& part : parts)
+    for (size_t i = 0; i < r; ++i) {
+      count[i] += part.points[i].index.size();
+      weight[i].insert(weight[i].end(), part.points[i].weight.begin(), part.points[i].weight.end());
+      for (size_t j = 0; j < r; ++j)
+        to[i][j].insert(to[i][j].end(), part.to[i][j].begin(), part.to[i][j].end());
+    }
   for (size_t i = 0; i < r; ++i) {
     for (size_t j = i + 1; j < r; ++j) {
       BoundaryMetrics m;
-      const bool ei = points[i].index.empty(), ej = points[j].index.empty();
+      const bool ei = count[i] == 0, ej = count[j] == 0;
       if (ei || ej) {
         const double d = ei && ej ? NAN : o.one_empty;
         m.hd = m.hd_percentile = m.assd = m.hd_ab = m.hd_ba = d;
         m.nsd = ei && ej ? empty_value(o.empty) : 0.0;
       } else {
-        const std::vector<double> ab = distances_at(points[i], d2[j]);
-        const std::vector<double> ba = distances_at(points[j], d2[i]);
+        const std::vector<double>& ab = to[i][j];
+        const std::vector<double>& ba = to[j][i];
         m.hd_ab = *std::max_element(ab.begin(), ab.end());
         m.hd_ba = *std::max_element(ba.begin(), ba.end());
         m.hd = std::max(m.hd_ab, m.hd_ba);
         if (deepmind) {
-          weighted_metrics(ab, points[i].weight, ba, points[j].weight, o, m);
+          weighted_metrics(ab, weight[i], ba, weight[j], o, m);
         } else {
           unweighted_metrics(ab, ba, o, m);
         }
