@@ -16,12 +16,16 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // Lower envelope of parabolas along one line of n samples `step` apart (physical units):
-// d[q] = min_i (x_q - x_i)^2 + f[i]. The envelope's k-th parabola is centred at v[k] and wins
-// from its left boundary num[k] / den[k] on (den > 0); boundaries are kept as fractions and
-// compared by cross-multiplication, so that building the envelope divides nothing. v, num and
-// den are work arrays of n elements.
-void edt_line(const double* f, double* d, int64_t n, double step, int64_t* v, double* num,
-              double* den) {
+// d[q] = min_i (x_q - x_i)^2 + f[i]. The envelope's k-th parabola is centred at xv[k], has the
+// value fv[k] there (hv[k] = fv[k] + xv[k]^2), and wins from its left boundary num[k] / den[k]
+// on (den > 0). Boundaries are kept as fractions and compared by cross-multiplication, so that
+// building the envelope divides nothing. `work` holds 5 n doubles.
+void edt_line(const double* f, double* d, int64_t n, double step, double* work) {
+  double* xv = work;
+  double* fv = work + n;
+  double* hv = work + 2 * n;
+  double* num = work + 3 * n;
+  double* den = work + 4 * n;
   int64_t q = 0;
   while (q < n && f[q] == kInf) ++q;
   if (q == n) {
@@ -29,39 +33,35 @@ void edt_line(const double* f, double* d, int64_t n, double step, int64_t* v, do
     return;
   }
   int64_t k = 0;  // the first parabola wins from -infinity
-  v[0] = q;
-  double hv = f[q] + (q * step) * (q * step);  // f[v[k]] + x_v[k]^2
+  xv[0] = static_cast<double>(q) * step;
+  fv[0] = f[q];
+  hv[0] = fv[0] + xv[0] * xv[0];
   for (++q; q < n; ++q) {
     if (f[q] == kInf) continue;
-    const double xq = q * step;
+    const double xq = static_cast<double>(q) * step;
     const double hq = f[q] + xq * xq;
-    double s_num, s_den;
-    for (;;) {
-      // Where parabola q overtakes v[k]: s = (hq - hv) / (2 (xq - xv)).
-      const double xv = v[k] * step;
-      s_num = hq - hv;
-      s_den = 2.0 * (xq - xv);
-      if (k > 0 && s_num * den[k] <= num[k] * s_den) {
-        --k;
-        const double xp = v[k] * step;
-        hv = f[v[k]] + xp * xp;
-        continue;
-      }
-      break;
+    // Where parabola q overtakes parabola k: s = (hq - hv[k]) / (2 (xq - xv[k])). Parabola k
+    // is hidden when that is at or before k's own left boundary.
+    double s_num = hq - hv[k], s_den = 2.0 * (xq - xv[k]);
+    while (k > 0 && s_num * den[k] <= num[k] * s_den) {
+      --k;
+      s_num = hq - hv[k];
+      s_den = 2.0 * (xq - xv[k]);
     }
     ++k;
-    v[k] = q;
+    xv[k] = xq;
+    fv[k] = f[q];
+    hv[k] = hq;
     num[k] = s_num;
     den[k] = s_den;
-    hv = hq;
   }
   const int64_t last = k;
   k = 0;
   for (q = 0; q < n; ++q) {
-    const double xq = q * step;
+    const double xq = static_cast<double>(q) * step;
     while (k < last && num[k + 1] < xq * den[k + 1]) ++k;
-    const double dx = xq - v[k] * step;
-    d[q] = dx * dx + f[v[k]];
+    const double dx = xq - xv[k];
+    d[q] = dx * dx + fv[k];
   }
 }
 
@@ -513,8 +513,7 @@ void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads,
     const int64_t groups = runs * per_run;
     const int parts = std::max(1, std::min<int>(threads, static_cast<int>(groups / 8 + 1)));
     parallel_ranges(groups, parts, [&](int, int64_t begin, int64_t end) {
-      std::vector<double> f(len * group), d(len), num(len), den(len);
-      std::vector<int64_t> v(len);
+      std::vector<double> f(len * group), d(len), work(5 * len);
       for (int64_t gi = begin; gi < end; ++gi) {
         const int64_t run = gi / per_run, below = (gi % per_run) * group;
         const int64_t count = std::min(group, stride[axis] - below);
@@ -525,8 +524,7 @@ void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads,
         for (int64_t i = 0; i < len; ++i)
           for (int64_t t = 0; t < count; ++t) f[t * len + i] = d2[start + t + i * stride[axis]];
         for (int64_t t = 0; t < count; ++t) {
-          edt_line(f.data() + t * len, d.data(), len, g.spacing[axis], v.data(), num.data(),
-                   den.data());
+          edt_line(f.data() + t * len, d.data(), len, g.spacing[axis], work.data());
           std::copy(d.begin(), d.end(), f.begin() + t * len);
         }
         for (int64_t i = 0; i < len; ++i)
