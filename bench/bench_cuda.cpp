@@ -3,17 +3,21 @@
 //   W1 "driving": 32 cases x 5 raters x 1024x2048, 19 labels
 //   W2 "medical": 8 volumes x 4 raters x 128x512x512, binary
 //   small: 10,000 cases x 3 raters x 512x512, binary
+// and the pairwise boundary metrics (HD95 matrix, monai convention) of 3 raters on a 512^3
+// volume, its distance transforms on the device.
 // Every run also measures the device-to-device copy ceiling; the counters give each pass's
 // mask bytes per second and its ratio to that ceiling. No device: SkipWithError.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <random>
 
 #include "maskeval/cuda_engine.h"
 #include "maskeval/device.h"
+#include "maskeval/distance.h"
 #include "maskeval/staple.h"
 
 namespace maskeval {
@@ -189,6 +193,83 @@ void agree_majority_end_to_end(benchmark::State& state, const std::string& name)
   }
 }
 
+// Three raters' masks of one 512^3 volume: balls of radius about 150 voxels, each rater's
+// boundary shifted and jittered.
+struct DistanceVolume {
+  Grid grid;
+  std::vector<std::vector<uint8_t>> masks;
+};
+
+const DistanceVolume& distance_volume() {
+  static const DistanceVolume v = [] {
+    DistanceVolume d;
+    d.grid.ndim = 3;
+    d.grid.shape = {512, 512, 512};
+    d.grid.spacing = {0.8, 0.8, 1.0};
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<double> jitter(-1.5, 1.5);
+    for (int r = 0; r < 3; ++r) {
+      std::vector<uint8_t> m(d.grid.voxels());
+      const double cx = 256 + 4 * r, cy = 250 - 3 * r, cz = 260 + 2 * r, radius = 150 + 5 * r;
+      for (int64_t z = 0; z < 512; ++z)
+        for (int64_t y = 0; y < 512; ++y)
+          for (int64_t x = 0; x < 512; ++x) {
+            const double dist =
+                std::sqrt((x - cx) * (x - cx) + (y - cy) * (y - cy) + (z - cz) * (z - cz));
+            m[(z * 512 + y) * 512 + x] = dist < radius + (dist > radius - 2 ? jitter(rng) : 0);
+          }
+      d.masks.push_back(std::move(m));
+    }
+    return d;
+  }();
+  return v;
+}
+
+// The three surfaces' distance transforms on the device, kernels only (CUDA events), each
+// needed only at the other two surfaces, as the HD95 matrix needs them.
+void distance_transforms(benchmark::State& state) {
+  if (!have_gpu()) return state.SkipWithError("no CUDA device");
+  const DistanceVolume& v = distance_volume();
+  std::vector<std::vector<uint8_t>> surface;
+  for (const auto& m : v.masks)
+    surface.push_back(measured_points(m.data(), v.grid, DistanceConvention::kMonai));
+  std::vector<double> d2(v.grid.voxels());
+  for (auto _ : state) {
+    double ms = 0;
+    for (size_t i = 0; i < surface.size(); ++i) {
+      std::vector<uint8_t> needed(v.grid.voxels(), 0);
+      for (size_t j = 0; j < surface.size(); ++j)
+        if (j != i)
+          for (int64_t k = 0; k < v.grid.voxels(); ++k) needed[k] |= surface[j][k];
+      float kernel_ms = 0;
+      cuda::squared_edt(surface[i].data(), v.grid, d2.data(), needed.data(), &kernel_ms);
+      ms += kernel_ms;
+    }
+    state.SetIterationTime(ms * 1e-3);
+    state.counters["ms"] = benchmark::Counter(ms);
+  }
+}
+
+// The whole HD95 + ASSD + NSD matrix: host-side box, surfaces and metrics, transforms on the
+// device, wall time.
+void distance_matrix(benchmark::State& state) {
+  if (!have_gpu()) return state.SkipWithError("no CUDA device");
+  const DistanceVolume& v = distance_volume();
+  const std::vector<const uint8_t*> ptrs = {v.masks[0].data(), v.masks[1].data(),
+                                            v.masks[2].data()};
+  DistanceOptions o;
+  o.edt = cuda::squared_edt_hook;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto m = boundary_matrix(ptrs, v.grid, o, 16);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    benchmark::DoNotOptimize(m.data());
+    state.SetIterationTime(s);
+    state.counters["ms"] = benchmark::Counter(s * 1e3);
+    state.counters["hd95_01"] = benchmark::Counter(m[1].hd_percentile);
+  }
+}
+
 BENCHMARK_CAPTURE(count_pass, W1, std::string("W1"))
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
@@ -221,6 +302,8 @@ BENCHMARK_CAPTURE(agree_majority_end_to_end, W2, std::string("W2"))
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
     ->Iterations(3);
+BENCHMARK(distance_transforms)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(distance_matrix)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
 
 }  // namespace
 }  // namespace maskeval

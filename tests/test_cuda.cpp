@@ -2,12 +2,14 @@
 // there is no CUDA device (ctest label gpu).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <random>
 
 #include "maskeval/cuda_engine.h"
 #include "maskeval/device.h"
+#include "maskeval/distance.h"
 #include "maskeval/report.h"
 #include "maskeval/run.h"
 #include "maskeval/staple.h"
@@ -217,6 +219,7 @@ TEST(CudaPipeline, ReportsEqualTheCpuReports) {
         o.foreground = set.rule;
         o.paint_order = set.paint;
         o.out_dir = out / "out";
+        o.distances = true;  // the distance transforms run on the device too
         o.backend = k == 0 ? Backend::kCpu : Backend::kCuda;
         RunResult r = run_dataset(set.dataset, o);
         EXPECT_EQ(r.backend, k == 0 ? "cpu" : "cuda");
@@ -238,6 +241,83 @@ TEST(CudaPipeline, ReportsEqualTheCpuReports) {
       }
       EXPECT_EQ(dumps[0], dumps[1]);
       EXPECT_EQ(masks[0], masks[1]);
+    }
+  }
+}
+
+Grid edt_grid(int ndim, int64_t nx, int64_t ny, int64_t nz, double sx, double sy, double sz) {
+  Grid g;
+  g.ndim = ndim;
+  g.shape = {nx, ny, ndim == 3 ? nz : 1};
+  g.spacing = {sx, sy, ndim == 3 ? sz : 1.0};
+  return g;
+}
+
+TEST(CudaDistance, TransformEqualsTheCpuBitForBit) {
+  REQUIRE_GPU();
+  std::mt19937 rng(17);
+  const std::vector<Grid> grids = {
+      edt_grid(2, 1, 1, 1, 1, 1, 1),          edt_grid(2, 129, 67, 1, 0.7, 1.9, 1),
+      edt_grid(2, 1, 300, 1, 1, 0.3, 1),      edt_grid(3, 33, 17, 9, 0.8, 1.1, 3.0),
+      edt_grid(3, 1, 130, 5, 1, 0.5, 2.0),    edt_grid(3, 70, 1, 41, 0.9, 1, 0.6),
+      edt_grid(3, 97, 131, 23, 0.73, 0.73, 5)};
+  for (const Grid& g : grids) {
+    for (double density : {0.0, 0.002, 0.05, 0.5}) {
+      std::bernoulli_distribution on(density), need(0.01);
+      std::vector<uint8_t> feature(g.voxels()), needed(g.voxels());
+      for (auto& v : feature) v = on(rng);
+      for (auto& v : needed) v = need(rng);
+      const uint8_t* choices[2] = {nullptr, needed.data()};
+      for (const uint8_t* wanted : choices) {
+        std::vector<double> cpu(g.voxels()), gpu(g.voxels(), -1.0);
+        squared_edt(feature.data(), g, cpu.data(), 2, wanted);
+        cuda::squared_edt(feature.data(), g, gpu.data(), wanted);
+        for (int64_t i = 0; i < g.voxels(); ++i) {
+          if (wanted && !wanted[i]) continue;  // only needed voxels are promised
+          ASSERT_EQ(std::memcmp(&cpu[i], &gpu[i], sizeof(double)), 0)
+              << "voxel " << i << " of " << g.shape[0] << "x" << g.shape[1] << "x" << g.shape[2]
+              << ", density " << density << ": cpu " << cpu[i] << " gpu " << gpu[i];
+        }
+      }
+    }
+  }
+}
+
+TEST(CudaDistance, BoundaryMatricesEqualTheCpu) {
+  REQUIRE_GPU();
+  std::mt19937 rng(23);
+  std::uniform_real_distribution<double> u(0, 1);
+  for (int trial = 0; trial < 6; ++trial) {
+    const Grid g =
+        trial % 2 ? edt_grid(3, 40, 31, 12, 0.8, 0.8, 2.5) : edt_grid(2, 150, 90, 1, 0.5, 0.9, 1);
+    std::vector<std::vector<uint8_t>> masks(3, std::vector<uint8_t>(g.voxels()));
+    for (auto& m : masks) {
+      const double cx = u(rng) * g.shape[0], cy = u(rng) * g.shape[1], cz = u(rng) * g.shape[2];
+      const double r = 3 + u(rng) * 10;
+      for (int64_t i = 0; i < g.voxels(); ++i) {
+        const double x = i % g.shape[0], y = (i / g.shape[0]) % g.shape[1],
+                     z = i / (g.shape[0] * g.shape[1]);
+        m[i] = std::hypot(x - cx, y - cy, z - cz) < r || u(rng) < 0.01;
+      }
+    }
+    const std::vector<const uint8_t*> ptrs = {masks[0].data(), masks[1].data(), masks[2].data()};
+    for (auto c : {DistanceConvention::kMonai, DistanceConvention::kMedpy, DistanceConvention::kItk,
+                   DistanceConvention::kDeepmind}) {
+      DistanceOptions o;
+      o.convention = c;
+      const auto cpu = boundary_matrix(ptrs, g, o, 2);
+      o.edt = cuda::squared_edt_hook;
+      const auto gpu = boundary_matrix(ptrs, g, o, 2);
+      ASSERT_EQ(cpu.size(), gpu.size());
+      for (size_t k = 0; k < cpu.size(); ++k) {
+        SCOPED_TRACE(testing::Message()
+                     << "trial " << trial << " " << convention_name(c) << " " << k);
+        EXPECT_EQ(std::memcmp(&cpu[k], &gpu[k], sizeof(BoundaryMetrics)), 0);
+        EXPECT_EQ(cpu[k].hd, gpu[k].hd);
+        EXPECT_EQ(cpu[k].hd_percentile, gpu[k].hd_percentile);
+        EXPECT_EQ(cpu[k].assd, gpu[k].assd);
+        EXPECT_EQ(cpu[k].nsd, gpu[k].nsd);
+      }
     }
   }
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "maskeval/counts.h"
+#include "maskeval/distance.h"
 #include "maskeval/staple.h"
 
 namespace maskeval {
@@ -60,6 +61,15 @@ class DeviceCases {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The exact squared distance transform of maskeval::squared_edt on the device, with identical
+// results (the same line transform on the same lines). `kernel_ms`, when given, receives the
+// kernels' time from CUDA events (without the transfers).
+void squared_edt(const uint8_t* feature, const Grid& grid, double* d2,
+                 const uint8_t* needed = nullptr, float* kernel_ms = nullptr);
+// The same as an EdtFunction (DistanceOptions::edt); `threads` is unused.
+void squared_edt_hook(const uint8_t* feature, const Grid& grid, double* d2, int threads,
+                      const uint8_t* needed);
 
 // Free device memory in bytes; false when there is no usable device.
 bool free_device_memory(size_t* bytes);

@@ -37,12 +37,18 @@ struct Grid {
   int64_t voxels() const { return shape[0] * shape[1] * shape[2]; }
 };
 
+// A squared distance transform with the contract of squared_edt (below); the CUDA engine
+// provides one with identical results.
+using EdtFunction = void (*)(const uint8_t* feature, const Grid& grid, double* d2, int threads,
+                             const uint8_t* needed);
+
 struct DistanceOptions {
   DistanceConvention convention = DistanceConvention::kMonai;
   double percentile = 95.0;               // 0..100
   double nsd_tolerance = 1.0;             // physical units; distances <= tolerance count
   EmptyPolicy empty = EmptyPolicy::kOne;  // NSD when both masks are empty
   double one_empty = INFINITY;            // HD, HD percentile, ASSD when exactly one mask is empty
+  EdtFunction edt = nullptr;              // the distance transform; nullptr: squared_edt
 };
 
 struct BoundaryMetrics {

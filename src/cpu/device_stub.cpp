@@ -40,8 +40,8 @@ bool DeviceCases::staple_maps(size_t, Label, const BinaryPatterns&, const Staple
                               float*, Label*) {
   not_built();
 }
-float DeviceCases::staple_maps_on_device(size_t, Label, const BinaryPatterns&,
-                                         const StapleResult&, double) {
+float DeviceCases::staple_maps_on_device(size_t, Label, const BinaryPatterns&, const StapleResult&,
+                                         double) {
   not_built();
 }
 int64_t DeviceCases::device_bytes(const CaseView&) {
@@ -57,6 +57,12 @@ bool free_device_memory(size_t*) {
   return false;
 }
 double copy_ceiling(int64_t) {
+  not_built();
+}
+void squared_edt(const uint8_t*, const Grid&, double*, const uint8_t*, float*) {
+  not_built();
+}
+void squared_edt_hook(const uint8_t*, const Grid&, double*, int, const uint8_t*) {
   not_built();
 }
 

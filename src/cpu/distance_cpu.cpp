@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "cpu/edt_line.h"
 #include "cpu/parallel.h"
 #include "maskeval/distance.h"
 
@@ -15,55 +16,35 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// Lower envelope of parabolas along one line of n samples `step` apart (physical units):
-// d[q] = min_i (x_q - x_i)^2 + f[i]. The envelope's k-th parabola is centred at xv[k], has the
-// value fv[k] there (hv[k] = fv[k] + xv[k]^2), and wins from its left boundary num[k] / den[k]
-// on (den > 0). Boundaries are kept as fractions and compared by cross-multiplication, so that
-// building the envelope divides nothing. `work` holds 5 n doubles.
-void edt_line(const double* f, double* d, int64_t n, double step, double* work) {
-  double* xv = work;
-  double* fv = work + n;
-  double* hv = work + 2 * n;
-  double* num = work + 3 * n;
-  double* den = work + 4 * n;
-  int64_t q = 0;
-  while (q < n && f[q] == kInf) ++q;
-  if (q == n) {
-    std::fill(d, d + n, kInf);
-    return;
-  }
-  int64_t k = 0;  // the first parabola wins from -infinity
-  xv[0] = static_cast<double>(q) * step;
-  fv[0] = f[q];
-  hv[0] = fv[0] + xv[0] * xv[0];
-  for (++q; q < n; ++q) {
-    if (f[q] == kInf) continue;
-    const double xq = static_cast<double>(q) * step;
-    const double hq = f[q] + xq * xq;
-    // Where parabola q overtakes parabola k: s = (hq - hv[k]) / (2 (xq - xv[k])). Parabola k
-    // is hidden when that is at or before k's own left boundary.
-    double s_num = hq - hv[k], s_den = 2.0 * (xq - xv[k]);
-    while (k > 0 && s_num * den[k] <= num[k] * s_den) {
-      --k;
-      s_num = hq - hv[k];
-      s_den = 2.0 * (xq - xv[k]);
+// Which lines the last two passes of squared_edt must compute, when only the `needed` voxels
+// matter: the last axis's lines through a needed voxel, and the previous axis's lines that
+// cross one of those (the same position along axis 0). The first axis's lines all cross them.
+class LineFilter {
+ public:
+  LineFilter(const Grid& g, const uint8_t* needed) : last_(g.ndim - 1) {
+    if (needed == nullptr || last_ == 0) return;
+    const int64_t n = g.voxels();
+    const int64_t stride_last = last_ == 1 ? g.shape[0] : g.shape[0] * g.shape[1];
+    last_lines_.assign(stride_last, 0);
+    for (int64_t i = 0; i < n; ++i)
+      if (needed[i]) last_lines_[i % stride_last] = 1;
+    if (last_ == 2) {
+      before_lines_.assign(g.shape[0], 0);
+      for (int64_t line = 0; line < stride_last; ++line)
+        if (last_lines_[line]) before_lines_[line % g.shape[0]] = 1;
     }
-    ++k;
-    xv[k] = xq;
-    fv[k] = f[q];
-    hv[k] = hq;
-    num[k] = s_num;
-    den[k] = s_den;
   }
-  const int64_t last = k;
-  k = 0;
-  for (q = 0; q < n; ++q) {
-    const double xq = static_cast<double>(q) * step;
-    while (k < last && num[k + 1] < xq * den[k + 1]) ++k;
-    const double dx = xq - xv[k];
-    d[q] = dx * dx + fv[k];
+  // Whether a line of `axis` (numbered `below` among its run of neighbouring lines) is needed.
+  bool wanted(int axis, int64_t below) const {
+    if (axis == last_ && !last_lines_.empty()) return last_lines_[below] != 0;
+    if (axis == 1 && last_ == 2 && !before_lines_.empty()) return before_lines_[below] != 0;
+    return true;
   }
-}
+
+ private:
+  int last_;
+  std::vector<uint8_t> last_lines_, before_lines_;
+};
 
 struct Box {
   std::array<int64_t, 3> lo{0, 0, 0}, hi{0, 0, 0};  // [lo, hi)
@@ -296,7 +277,7 @@ BoxDistances measure_box(const std::vector<const uint8_t*>& masks, const Grid& g
     for (size_t j = 0; j < r; ++j)
       if (j != i)
         for (int64_t v : out.points[j].index) needed[v] = 1;
-    squared_edt(pts[i].data(), g, d2.get(), threads, needed.data());
+    (o.edt ? o.edt : squared_edt)(pts[i].data(), g, d2.get(), threads, needed.data());
     for (size_t j = 0; j < r; ++j)
       if (j != i) out.to[j][i] = distances_at(out.points[j], d2.get());
     pts[i] = {};
@@ -472,33 +453,13 @@ void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads,
         if (f[q]) next = q;
         int64_t p = before[q];
         if (next >= 0 && (p < 0 || next - q < q - p)) p = next;
-        const double dx = static_cast<double>(q) * step0 - static_cast<double>(p) * step0;
-        d[q] = dx * dx;
+        d[q] = detail::first_axis_d2(q, p, step0);
       }
     }
   });
   const int64_t stride[3] = {1, g.shape[0], g.shape[0] * g.shape[1]};
-  // Which lines the last two passes must compute, when only the `needed` voxels matter: the
-  // last axis's lines through a needed voxel, and the previous axis's lines that cross one of
-  // those (the same position along axis 0). The first axis's lines all cross them.
-  const int last = g.ndim - 1;
-  std::vector<uint8_t> last_lines, before_lines;
-  if (needed != nullptr && last > 0) {
-    last_lines.assign(stride[last], 0);
-    for (int64_t i = 0; i < n; ++i)
-      if (needed[i]) last_lines[i % stride[last]] = 1;
-    if (last == 2) {
-      before_lines.assign(g.shape[0], 0);
-      for (int64_t line = 0; line < stride[2]; ++line)
-        if (last_lines[line]) before_lines[line % g.shape[0]] = 1;
-    }
-  }
-  // Whether a line (numbered `below` within its run) of `axis` must be computed.
-  auto wanted = [&](int axis, int64_t below) {
-    if (axis == last && !last_lines.empty()) return last_lines[below] != 0;
-    if (axis == 1 && last == 2 && !before_lines.empty()) return before_lines[below] != 0;
-    return true;
-  };
+  const LineFilter filter(g, needed);
+  auto wanted = [&](int axis, int64_t below) { return filter.wanted(axis, below); };
   // Lines along an axis are taken `kGroup` at a time, neighbours in memory, so that gathering
   // and scattering a strided axis reads and writes whole cache lines.
   constexpr int64_t kGroup = 16;
@@ -513,7 +474,7 @@ void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads,
     const int64_t groups = runs * per_run;
     const int parts = std::max(1, std::min<int>(threads, static_cast<int>(groups / 8 + 1)));
     parallel_ranges(groups, parts, [&](int, int64_t begin, int64_t end) {
-      std::vector<double> f(len * group), d(len), work(5 * len);
+      std::vector<double> f(len * group), work(5 * len);
       for (int64_t gi = begin; gi < end; ++gi) {
         const int64_t run = gi / per_run, below = (gi % per_run) * group;
         const int64_t count = std::min(group, stride[axis] - below);
@@ -524,8 +485,8 @@ void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads,
         for (int64_t i = 0; i < len; ++i)
           for (int64_t t = 0; t < count; ++t) f[t * len + i] = d2[start + t + i * stride[axis]];
         for (int64_t t = 0; t < count; ++t) {
-          edt_line(f.data() + t * len, d.data(), len, g.spacing[axis], work.data());
-          std::copy(d.begin(), d.end(), f.begin() + t * len);
+          double* line = f.data() + t * len;
+          detail::edt_line(line, 1, line, 1, len, g.spacing[axis], work.data(), 1);
         }
         for (int64_t i = 0; i < len; ++i)
           for (int64_t t = 0; t < count; ++t) d2[start + t + i * stride[axis]] = f[t * len + i];
@@ -533,6 +494,22 @@ void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads,
     });
   }
 }
+
+namespace detail {
+
+std::vector<int64_t> needed_lines(const Grid& g, int axis, const uint8_t* needed) {
+  const LineFilter filter(g, needed);
+  const int64_t len = g.shape[axis];
+  const int64_t stride = axis == 1 ? g.shape[0] : g.shape[0] * g.shape[1];
+  const int64_t runs = g.voxels() / (len * stride);
+  std::vector<int64_t> out;
+  for (int64_t run = 0; run < runs; ++run)
+    for (int64_t below = 0; below < stride; ++below)
+      if (filter.wanted(axis, below)) out.push_back(run * stride * len + below);
+  return out;
+}
+
+}  // namespace detail
 
 std::vector<uint8_t> measured_points(const uint8_t* m, const Grid& g, DistanceConvention c) {
   const int64_t n = g.voxels();

@@ -70,6 +70,13 @@ class CaseEngine {
   std::unique_ptr<cuda::DeviceCases> device_;
 };
 
+// The distance transforms on the device, one at a time like the rest of the GPU work.
+void squared_edt_on_gpu(const uint8_t* feature, const Grid& grid, double* d2, int threads,
+                        const uint8_t* needed) {
+  std::lock_guard<std::mutex> lock(gpu_mutex);
+  cuda::squared_edt_hook(feature, grid, d2, threads, needed);
+}
+
 LabelImage load_labels(const std::string& path, const ForegroundRule& rule, Label max_label) {
   try {
     return to_labels(read_image(path), rule, max_label);
@@ -826,10 +833,17 @@ void process_case(const CaseSpec& spec, const Dataset& data, const RunOptions& o
                           ? "no rater or prediction to score"
                           : "fewer than 2 raters (" + std::to_string(spec.raters.size()) + ")"};
   const fs::path out_dir = fs::path(o.out_dir) / "cases" / spec.id;
+  // On the GPU backend the distance transforms run on the device too.
+  RunOptions on_gpu;
+  if (gpu && o.distances) {
+    on_gpu = o;
+    on_gpu.distance.edt = squared_edt_on_gpu;
+  }
+  const RunOptions& opts = gpu && o.distances ? on_gpu : o;
   if (data.per_label) {
-    process_per_label(spec, o, out_dir, threads, gpu, res);
+    process_per_label(spec, opts, out_dir, threads, gpu, res);
   } else {
-    process_label_maps(spec, o, out_dir, threads, gpu, res);
+    process_label_maps(spec, opts, out_dir, threads, gpu, res);
   }
   res.mean_pairwise_dice = mean_pairwise_dice(res);
 }

@@ -1,0 +1,119 @@
+// Exact squared Euclidean distance transforms on the device, equal bit for bit to the CPU
+// engine's squared_edt: the same line transform (cpu/edt_line.h), compiled without fused
+// multiply-add, on the same lines. One thread per line; neighbouring threads take neighbouring
+// lines, so that the strided axes are read and written in whole cache lines.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "cpu/edt_line.h"
+#include "cuda_check.cuh"
+#include "device_memory.cuh"
+#include "maskeval/cuda_engine.h"
+
+namespace maskeval::cuda {
+
+using detail::DeviceArray;
+using detail::elapsed_ms;
+using detail::Event;
+
+namespace {
+
+constexpr int kThreads = 128;
+
+// Axis 0 from the features: per row, the nearest feature's index (forward sweep, kept in d2 as
+// a double), then the squared distance to the nearer of it and the next one (backward sweep).
+__global__ void first_axis_kernel(const uint8_t* feature, double* d2, int64_t rows, int64_t len,
+                                  double step) {
+  const int64_t row = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (row >= rows) return;
+  const uint8_t* f = feature + row * len;
+  double* d = d2 + row * len;
+  int64_t last = -1;
+  for (int64_t q = 0; q < len; ++q) {
+    if (f[q]) last = q;
+    d[q] = static_cast<double>(last);
+  }
+  if (last < 0) {
+    for (int64_t q = 0; q < len; ++q) d[q] = static_cast<double>(INFINITY);
+    return;
+  }
+  int64_t next = -1;
+  for (int64_t q = len - 1; q >= 0; --q) {
+    if (f[q]) next = q;
+    int64_t p = static_cast<int64_t>(d[q]);
+    if (next >= 0 && (p < 0 || next - q < q - p)) p = next;
+    d[q] = maskeval::detail::first_axis_d2(q, p, step);
+  }
+}
+
+// Lines of one axis, in place: thread t takes the line starting at lines[t]; its work arrays
+// interleave with the other threads' (element stride `count`).
+__global__ void axis_kernel(double* d2, const int64_t* lines, int64_t count, int64_t len,
+                            int64_t stride, double step, double* work) {
+  const int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (t >= count) return;
+  double* line = d2 + lines[t];
+  maskeval::detail::edt_line(line, stride, line, stride, len, step, work + t, count);
+}
+
+int blocks(int64_t n) {
+  return static_cast<int>((n + kThreads - 1) / kThreads);
+}
+
+}  // namespace
+
+void squared_edt(const uint8_t* feature, const Grid& g, double* d2, const uint8_t* needed,
+                 float* kernel_ms) {
+  const int64_t n = g.voxels();
+  if (n == 0) return;
+  DeviceArray<uint8_t> d_feature(n);
+  DeviceArray<double> d_d2(n);
+  MASKEVAL_CUDA_TRY(cudaMemcpy(d_feature.get(), feature, n, cudaMemcpyHostToDevice));
+  // The lines of each later axis, and work space for as many of them at once as fit in a
+  // quarter of the free memory (at most all of them).
+  std::vector<std::vector<int64_t>> lines(3);
+  int64_t widest = 0;
+  for (int axis = 1; axis < g.ndim; ++axis) {
+    if (g.shape[axis] < 2) continue;
+    lines[axis] = maskeval::detail::needed_lines(g, axis, needed);
+    widest = std::max(widest, static_cast<int64_t>(lines[axis].size()) * g.shape[axis]);
+  }
+  size_t free_bytes = 0, total_bytes = 0;
+  MASKEVAL_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
+  const int64_t work_budget = std::max<int64_t>(int64_t{1} << 24, free_bytes / 4 / 40);
+  DeviceArray<double> work(5 * std::min(widest, work_budget));
+  DeviceArray<int64_t> d_lines;
+  Event start, stop;
+  MASKEVAL_CUDA_TRY(cudaEventRecord(start.get()));
+  const int64_t rows = n / g.shape[0];
+  first_axis_kernel<<<blocks(rows), kThreads>>>(d_feature.get(), d_d2.get(), rows, g.shape[0],
+                                                g.spacing[0]);
+  MASKEVAL_CUDA_CHECK_LAUNCH("first_axis_kernel");
+  const int64_t stride[3] = {1, g.shape[0], g.shape[0] * g.shape[1]};
+  for (int axis = 1; axis < g.ndim; ++axis) {
+    const int64_t len = g.shape[axis];
+    if (len < 2 || lines[axis].empty()) continue;
+    d_lines.upload(lines[axis], nullptr);
+    const int64_t per_launch = std::max<int64_t>(1, work.size() / (5 * len));
+    const int64_t total = static_cast<int64_t>(lines[axis].size());
+    for (int64_t begin = 0; begin < total; begin += per_launch) {
+      const int64_t count = std::min(per_launch, total - begin);
+      axis_kernel<<<blocks(count), kThreads>>>(d_d2.get(), d_lines.get() + begin, count, len,
+                                               stride[axis], g.spacing[axis], work.get());
+      MASKEVAL_CUDA_CHECK_LAUNCH("axis_kernel");
+    }
+  }
+  MASKEVAL_CUDA_TRY(cudaEventRecord(stop.get()));
+  const float ms = elapsed_ms(start, stop);
+  if (kernel_ms) *kernel_ms = ms;
+  MASKEVAL_CUDA_TRY(cudaMemcpy(d2, d_d2.get(), n * sizeof(double), cudaMemcpyDeviceToHost));
+}
+
+void squared_edt_hook(const uint8_t* feature, const Grid& grid, double* d2, int /*threads*/,
+                      const uint8_t* needed) {
+  squared_edt(feature, grid, d2, needed, nullptr);
+}
+
+}  // namespace maskeval::cuda
