@@ -64,43 +64,6 @@ int64_t first_nonzero(const uint8_t* p, int64_t n) {
   return n;
 }
 
-// Index of the last nonzero byte of p[0, n) that has one.
-int64_t last_nonzero(const uint8_t* p, int64_t n) {
-  int64_t i = n;
-  for (; i >= 8; i -= 8) {
-    uint64_t word;
-    std::memcpy(&word, p + i - 8, 8);
-    if (word != 0) break;
-  }
-  for (; i > 0; --i)
-    if (p[i - 1]) return i - 1;
-  return -1;
-}
-
-// Bounding box of every nonzero voxel of the masks, grown by `grow` voxels within the grid.
-Box bounding_box(const std::vector<const uint8_t*>& masks, const Grid& g, int64_t grow) {
-  Box b;
-  b.lo = {g.shape[0], g.shape[1], g.shape[2]};
-  for (const uint8_t* m : masks) {
-    for (int64_t z = 0; z < g.shape[2]; ++z)
-      for (int64_t y = 0; y < g.shape[1]; ++y) {
-        const uint8_t* row = m + (z * g.shape[1] + y) * g.shape[0];
-        const int64_t first = first_nonzero(row, g.shape[0]);
-        if (first == g.shape[0]) continue;
-        const int64_t last = last_nonzero(row, g.shape[0]);
-        b.empty = false;
-        b.lo = {std::min(b.lo[0], first), std::min(b.lo[1], y), std::min(b.lo[2], z)};
-        b.hi = {std::max(b.hi[0], last + 1), std::max(b.hi[1], y + 1), std::max(b.hi[2], z + 1)};
-      }
-  }
-  if (b.empty) return b;
-  for (int a = 0; a < 3; ++a) {
-    b.lo[a] = std::max<int64_t>(0, b.lo[a] - grow);
-    b.hi[a] = std::min<int64_t>(g.shape[a], b.hi[a] + grow);
-  }
-  return b;
-}
-
 std::vector<uint8_t> crop(const uint8_t* m, const Grid& g, const Box& b, Grid& out) {
   out = g;
   for (int a = 0; a < 3; ++a) out.shape[a] = b.hi[a] - b.lo[a];
@@ -518,21 +481,24 @@ std::vector<uint8_t> measured_points(const uint8_t* m, const Grid& g, DistanceCo
     for (int64_t i = 0; i < n; ++i) out[i] = m[i] ? 1 : 0;
     return out;
   }
-  // Surface: inside voxels with a face neighbour outside the mask or outside the image.
+  // Surface: inside voxels with a face neighbour outside the mask or outside the image. Rows
+  // on the border of the image along y or z are all surface; within the others only the ends
+  // of the row need a bounds check.
+  const int64_t nx = g.shape[0], sy = nx, sz = nx * g.shape[1];
   for (int64_t z = 0; z < g.shape[2]; ++z)
-    for (int64_t y = 0; y < g.shape[1]; ++y)
-      for (int64_t x = 0; x < g.shape[0]; ++x) {
-        const int64_t i = (z * g.shape[1] + y) * g.shape[0] + x;
+    for (int64_t y = 0; y < g.shape[1]; ++y) {
+      const int64_t row = z * sz + y * sy;
+      const bool border_row = (g.ndim >= 2 && (y == 0 || y == g.shape[1] - 1)) ||
+                              (g.ndim == 3 && (z == 0 || z == g.shape[2] - 1));
+      for (int64_t x = 0; x < nx; ++x) {
+        const int64_t i = row + x;
         if (!m[i]) continue;
-        const int64_t pos[3] = {x, y, z};
-        const int64_t stride[3] = {1, g.shape[0], g.shape[0] * g.shape[1]};
-        bool surface = false;
-        for (int a = 0; a < g.ndim && !surface; ++a) {
-          surface =
-              pos[a] == 0 || pos[a] == g.shape[a] - 1 || !m[i - stride[a]] || !m[i + stride[a]];
-        }
+        bool surface = border_row || x == 0 || x == nx - 1 || !m[i - 1] || !m[i + 1];
+        if (!surface && g.ndim >= 2) surface = !m[i - sy] || !m[i + sy];
+        if (!surface && g.ndim == 3) surface = !m[i - sz] || !m[i + sz];
         out[i] = surface ? 1 : 0;
       }
+    }
   return out;
 }
 
@@ -576,15 +542,22 @@ std::vector<BoundaryMetrics> boundary_matrix(const std::vector<const uint8_t*>& 
   // kept when no point can be nearer to another piece than the distance found in its own;
   // otherwise within the one box around everything.
   std::vector<BoxDistances> parts;
-  const Box tight = bounding_box(masks, grid, 0);
-  if (!tight.empty) {
-    std::vector<Box> pieces;
-    split_foreground(masks, grid, tight, pieces);
-    if (pieces.size() > 1) {
-      for (const Box& b : pieces) parts.push_back(measure_box(masks, grid, b, o, threads));
-      if (!nearest_within_pieces(parts, grid)) parts.clear();
-    }
-    if (parts.empty()) parts.push_back(measure_box(masks, grid, tight, o, threads));
+  Box whole;
+  whole.hi = grid.shape;
+  std::vector<Box> pieces;
+  split_foreground(masks, grid, whole, pieces);
+  if (pieces.size() > 1) {
+    for (const Box& b : pieces) parts.push_back(measure_box(masks, grid, b, o, threads));
+    if (!nearest_within_pieces(parts, grid)) parts.clear();
+  }
+  if (parts.empty() && !pieces.empty()) {
+    Box tight = pieces.front();  // around every piece
+    for (const Box& b : pieces)
+      for (int a = 0; a < 3; ++a) {
+        tight.lo[a] = std::min(tight.lo[a], b.lo[a]);
+        tight.hi[a] = std::max(tight.hi[a], b.hi[a]);
+      }
+    parts.push_back(measure_box(masks, grid, tight, o, threads));
   }
   // Per mask: its points' distances to each other mask and the points' weights, over all parts.
   std::vector<size_t> count(r, 0);
