@@ -199,6 +199,54 @@ TEST(BoundaryMetrics, HandWorkedSquares) {
   EXPECT_DOUBLE_EQ(boundary_metrics(a.data(), b.data(), g, o, 1).hd_percentile, 0.5);
 }
 
+TEST(BoundaryMetrics, HandWorkedCubes3D) {
+  // Two 2x2x2 cubes on an 8x8x8 grid, the second 2 voxels higher along z; spacing 0.5 x 1 x 2.
+  // Every voxel of a 2x2x2 cube is on its surface. Each of a's top voxels is 1 voxel (2 mm)
+  // below b's bottom one, each bottom voxel 2 voxels (4 mm): per direction 4 x 2 mm, 4 x 4 mm.
+  Grid g;
+  g.ndim = 3;
+  g.shape = {8, 8, 8};
+  g.spacing = {0.5, 1.0, 2.0};
+  std::vector<uint8_t> a(512, 0), b(512, 0);
+  for (int z = 2; z < 4; ++z)
+    for (int y = 3; y < 5; ++y)
+      for (int x = 1; x < 3; ++x) {
+        a[(z * 8 + y) * 8 + x] = 1;
+        b[((z + 2) * 8 + y) * 8 + x] = 1;
+      }
+  for (auto c :
+       {DistanceConvention::kMonai, DistanceConvention::kMedpy, DistanceConvention::kItk}) {
+    DistanceOptions o;
+    o.convention = c;
+    o.nsd_tolerance = 2.0;
+    SCOPED_TRACE(convention_name(c));
+    const BoundaryMetrics m = boundary_metrics(a.data(), b.data(), g, o, 1);
+    EXPECT_DOUBLE_EQ(m.hd, 4.0);
+    EXPECT_DOUBLE_EQ(m.hd_ab, 4.0);
+    EXPECT_DOUBLE_EQ(m.hd_ba, 4.0);
+    EXPECT_DOUBLE_EQ(m.assd, 3.0);           // pooled, or the mean of two means of 3
+    EXPECT_DOUBLE_EQ(m.hd_percentile, 4.0);  // position 6.65 (or 14.25 pooled) of 2,2,2,2,4,...
+    EXPECT_DOUBLE_EQ(m.nsd, 0.5);            // the 2 mm half of each
+    o.percentile = 50;                       // position 3.5 (7.5 pooled): halfway from 2 to 4
+    EXPECT_DOUBLE_EQ(boundary_metrics(a.data(), b.data(), g, o, 1).hd_percentile, 3.0);
+  }
+  // DeepMind, one voxel each, b two voxels above a: each has 8 corner surfels of equal area;
+  // a's upper four are 1 voxel (2 mm) from b's lower four, a's lower four 2 voxels (4 mm).
+  std::vector<uint8_t> p(512, 0), q(512, 0);
+  p[(2 * 8 + 3) * 8 + 1] = 1;
+  q[(4 * 8 + 3) * 8 + 1] = 1;
+  DistanceOptions o;
+  o.convention = DistanceConvention::kDeepmind;
+  o.nsd_tolerance = 2.0;
+  const BoundaryMetrics m = boundary_metrics(p.data(), q.data(), g, o, 1);
+  EXPECT_DOUBLE_EQ(m.hd, 4.0);
+  EXPECT_DOUBLE_EQ(m.hd_percentile, 4.0);
+  EXPECT_DOUBLE_EQ(m.assd, 3.0);
+  EXPECT_DOUBLE_EQ(m.nsd, 0.5);
+  o.percentile = 50;  // the cumulative area reaches exactly half at 2 mm
+  EXPECT_DOUBLE_EQ(boundary_metrics(p.data(), q.data(), g, o, 1).hd_percentile, 2.0);
+}
+
 TEST(BoundaryMetrics, EveryConventionMatchesBruteForce) {
   std::mt19937 rng(4);
   for (int trial = 0; trial < 12; ++trial) {
