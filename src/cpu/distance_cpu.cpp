@@ -209,8 +209,12 @@ BoxDistances measure_box(const std::vector<const uint8_t*>& masks, const Grid& g
       out.reach_hi[a] = out.origin[a] + static_cast<double>(g.shape[a] - 1);
     }
     const std::vector<double> area = surfel_area_table(grid.ndim, grid.spacing);
-    for (size_t i = 0; i < r; ++i)
-      out.points[i] = corner_surface(masks[i], grid, b, g, area, pts[i]);
+    parallel_ranges(static_cast<int64_t>(r),
+                    std::max(1, std::min<int>(threads, static_cast<int>(r))),
+                    [&](int, int64_t begin, int64_t end) {
+                      for (int64_t i = begin; i < end; ++i)
+                        out.points[i] = corner_surface(masks[i], grid, b, g, area, pts[i]);
+                    });
   } else {
     Box grown = b;
     for (int a = 0; a < 3; ++a) {
@@ -220,12 +224,19 @@ BoxDistances measure_box(const std::vector<const uint8_t*>& masks, const Grid& g
       out.reach_lo[a] = static_cast<double>(b.lo[a]);
       out.reach_hi[a] = static_cast<double>(b.hi[a] - 1);
     }
-    for (size_t i = 0; i < r; ++i) {
-      const std::vector<uint8_t> c = crop(masks[i], grid, grown, g);
-      pts[i] = measured_points(c.data(), g, o.convention);
-      for (int64_t v = 0; v < g.voxels(); ++v)
-        if (pts[i][v]) out.points[i].index.push_back(v);
-    }
+    for (int a = 0; a < 3; ++a) g.shape[a] = grown.hi[a] - grown.lo[a];
+    // Each mask's crop and points, the masks spread over the threads.
+    parallel_ranges(static_cast<int64_t>(r),
+                    std::max(1, std::min<int>(threads, static_cast<int>(r))),
+                    [&](int, int64_t begin, int64_t end) {
+                      for (int64_t i = begin; i < end; ++i) {
+                        Grid cropped;
+                        const std::vector<uint8_t> c = crop(masks[i], grid, grown, cropped);
+                        pts[i] = measured_points(c.data(), g, o.convention);
+                        for (int64_t v = 0; v < g.voxels(); ++v)
+                          if (pts[i][v]) out.points[i].index.push_back(v);
+                      }
+                    });
   }
   std::unique_ptr<double[]> d2(new double[g.voxels()]);
   std::vector<uint8_t> needed(g.voxels());
