@@ -22,30 +22,12 @@ namespace {
 
 constexpr int kThreads = 128;
 
-// Axis 0 from the features: per row, the nearest feature's index (forward sweep, kept in d2 as
-// a double), then the squared distance to the nearer of it and the next one (backward sweep).
+// Axis 0 from the features, one thread per row.
 __global__ void first_axis_kernel(const uint8_t* feature, double* d2, int64_t rows, int64_t len,
                                   double step) {
   const int64_t row = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (row >= rows) return;
-  const uint8_t* f = feature + row * len;
-  double* d = d2 + row * len;
-  int64_t last = -1;
-  for (int64_t q = 0; q < len; ++q) {
-    if (f[q]) last = q;
-    d[q] = static_cast<double>(last);
-  }
-  if (last < 0) {
-    for (int64_t q = 0; q < len; ++q) d[q] = static_cast<double>(INFINITY);
-    return;
-  }
-  int64_t next = -1;
-  for (int64_t q = len - 1; q >= 0; --q) {
-    if (f[q]) next = q;
-    int64_t p = static_cast<int64_t>(d[q]);
-    if (next >= 0 && (p < 0 || next - q < q - p)) p = next;
-    d[q] = maskeval::detail::first_axis_d2(q, p, step);
-  }
+  maskeval::detail::first_axis_row(feature + row * len, d2 + row * len, len, step);
 }
 
 // Lines of one axis, in place: thread t takes the line starting at lines[t]; its work arrays

@@ -409,27 +409,8 @@ void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads,
   const double step0 = g.spacing[0];
   const int row_parts = std::max(1, std::min<int>(threads, static_cast<int>(rows / 64 + 1)));
   parallel_ranges(rows, row_parts, [&](int, int64_t begin, int64_t end) {
-    std::vector<int64_t> before(len0);
-    for (int64_t r = begin; r < end; ++r) {
-      const uint8_t* f = feature + r * len0;
-      double* d = d2 + r * len0;
-      int64_t last = -1;
-      for (int64_t q = 0; q < len0; ++q) {
-        if (f[q]) last = q;
-        before[q] = last;
-      }
-      if (last < 0) {
-        std::fill(d, d + len0, kInf);
-        continue;
-      }
-      int64_t next = -1;
-      for (int64_t q = len0 - 1; q >= 0; --q) {
-        if (f[q]) next = q;
-        int64_t p = before[q];
-        if (next >= 0 && (p < 0 || next - q < q - p)) p = next;
-        d[q] = detail::first_axis_d2(q, p, step0);
-      }
-    }
+    for (int64_t r = begin; r < end; ++r)
+      detail::first_axis_row(feature + r * len0, d2 + r * len0, len0, step0);
   });
   const int64_t stride[3] = {1, g.shape[0], g.shape[0] * g.shape[1]};
   const LineFilter filter(g, needed);

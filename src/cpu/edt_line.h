@@ -72,11 +72,28 @@ MASKEVAL_HOST_DEVICE inline void edt_line(const double* f, int64_t fs, double* d
   }
 }
 
-// The first axis of a binary feature map, for the sample at q whose nearest feature on its line
-// is at p: the squared distance. Both engines use it.
-MASKEVAL_HOST_DEVICE inline double first_axis_d2(int64_t q, int64_t p, double step) {
-  const double dx = static_cast<double>(q) * step - static_cast<double>(p) * step;
-  return dx * dx;
+// The first axis of a binary feature map, one row of `len` samples: d[q] = the squared distance
+// to the row's nearest feature, +infinity on a row without one. A forward sweep keeps the last
+// feature's index in d (as a double), a backward sweep picks the nearer of it and the next one.
+MASKEVAL_HOST_DEVICE inline void first_axis_row(const uint8_t* f, double* d, int64_t len,
+                                                double step) {
+  int64_t last = -1;
+  for (int64_t q = 0; q < len; ++q) {
+    if (f[q]) last = q;
+    d[q] = static_cast<double>(last);
+  }
+  if (last < 0) {
+    for (int64_t q = 0; q < len; ++q) d[q] = static_cast<double>(INFINITY);
+    return;
+  }
+  int64_t next = -1;
+  for (int64_t q = len - 1; q >= 0; --q) {
+    if (f[q]) next = q;
+    int64_t p = static_cast<int64_t>(d[q]);
+    if (next >= 0 && (p < 0 || next - q < q - p)) p = next;
+    const double dx = static_cast<double>(q) * step - static_cast<double>(p) * step;
+    d[q] = dx * dx;
+  }
 }
 
 // The lines along `axis` (1 or 2) that squared_edt computes: all of them, or with `needed` those
