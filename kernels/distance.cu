@@ -44,14 +44,18 @@ int blocks(int64_t n) {
   return static_cast<int>((n + kThreads - 1) / kThreads);
 }
 
-}  // namespace
+// out[k] = d2[at[k]].
+__global__ void gather_kernel(const double* d2, const int64_t* at, int64_t count, double* out) {
+  const int64_t k = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (k < count) out[k] = d2[at[k]];
+}
 
-void squared_edt(const uint8_t* feature, const Grid& g, double* d2, const uint8_t* needed,
-                 float* kernel_ms) {
+// The transform of `feature` into d_d2 (device), kernels timed from `start` to `stop`.
+void transform(const uint8_t* feature, const Grid& g, const uint8_t* needed,
+               DeviceArray<double>& d_d2, const Event& start, const Event& stop) {
   const int64_t n = g.voxels();
-  if (n == 0) return;
   DeviceArray<uint8_t> d_feature(n);
-  DeviceArray<double> d_d2(n);
+  d_d2.resize(n);
   MASKEVAL_CUDA_TRY(cudaMemcpy(d_feature.get(), feature, n, cudaMemcpyHostToDevice));
   // The lines of each later axis, and work space for as many of them at once as fit in a
   // quarter of the free memory (at most all of them).
@@ -64,10 +68,10 @@ void squared_edt(const uint8_t* feature, const Grid& g, double* d2, const uint8_
   }
   size_t free_bytes = 0, total_bytes = 0;
   MASKEVAL_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
-  const int64_t work_budget = std::max<int64_t>(int64_t{1} << 24, free_bytes / 4 / 40);
-  DeviceArray<double> work(5 * std::min(widest, work_budget));
+  const int64_t work_budget =
+      std::max<int64_t>(int64_t{1} << 24, static_cast<int64_t>(free_bytes / 4 / 40));
+  DeviceArray<double> work(5 * std::max<int64_t>(1, std::min(widest, work_budget)));
   DeviceArray<int64_t> d_lines;
-  Event start, stop;
   MASKEVAL_CUDA_TRY(cudaEventRecord(start.get()));
   const int64_t rows = n / g.shape[0];
   first_axis_kernel<<<blocks(rows), kThreads>>>(d_feature.get(), d_d2.get(), rows, g.shape[0],
@@ -78,7 +82,7 @@ void squared_edt(const uint8_t* feature, const Grid& g, double* d2, const uint8_
     const int64_t len = g.shape[axis];
     if (len < 2 || lines[axis].empty()) continue;
     d_lines.upload(lines[axis], nullptr);
-    const int64_t per_launch = std::max<int64_t>(1, work.size() / (5 * len));
+    const int64_t per_launch = std::max<int64_t>(1, static_cast<int64_t>(work.size()) / (5 * len));
     const int64_t total = static_cast<int64_t>(lines[axis].size());
     for (int64_t begin = 0; begin < total; begin += per_launch) {
       const int64_t count = std::min(per_launch, total - begin);
@@ -88,14 +92,35 @@ void squared_edt(const uint8_t* feature, const Grid& g, double* d2, const uint8_
     }
   }
   MASKEVAL_CUDA_TRY(cudaEventRecord(stop.get()));
+}
+
+}  // namespace
+
+void squared_edt(const uint8_t* feature, const Grid& g, double* d2, const uint8_t* needed,
+                 float* kernel_ms) {
+  const int64_t n = g.voxels();
+  if (n == 0) return;
+  DeviceArray<double> d_d2;
+  Event start, stop;
+  transform(feature, g, needed, d_d2, start, stop);
   const float ms = elapsed_ms(start, stop);
   if (kernel_ms) *kernel_ms = ms;
   MASKEVAL_CUDA_TRY(cudaMemcpy(d2, d_d2.get(), n * sizeof(double), cudaMemcpyDeviceToHost));
 }
 
-void squared_edt_hook(const uint8_t* feature, const Grid& grid, double* d2, int /*threads*/,
-                      const uint8_t* needed) {
-  squared_edt(feature, grid, d2, needed, nullptr);
+void squared_edt_at(const uint8_t* feature, const Grid& g, const uint8_t* needed,
+                    const std::vector<int64_t>& at, double* out, int /*threads*/) {
+  if (g.voxels() == 0 || at.empty()) return;
+  DeviceArray<double> d_d2, d_out(at.size());
+  DeviceArray<int64_t> d_at;
+  Event start, stop;
+  transform(feature, g, needed, d_d2, start, stop);
+  d_at.upload(at, nullptr);
+  const int64_t count = static_cast<int64_t>(at.size());
+  gather_kernel<<<blocks(count), kThreads>>>(d_d2.get(), d_at.get(), count, d_out.get());
+  MASKEVAL_CUDA_CHECK_LAUNCH("gather_kernel");
+  MASKEVAL_CUDA_TRY(
+      cudaMemcpy(out, d_out.get(), at.size() * sizeof(double), cudaMemcpyDeviceToHost));
 }
 
 }  // namespace maskeval::cuda

@@ -306,7 +306,7 @@ TEST(CudaDistance, BoundaryMatricesEqualTheCpu) {
       DistanceOptions o;
       o.convention = c;
       const auto cpu = boundary_matrix(ptrs, g, o, 2);
-      o.edt = cuda::squared_edt_hook;
+      o.edt = cuda::squared_edt_at;
       const auto gpu = boundary_matrix(ptrs, g, o, 2);
       ASSERT_EQ(cpu.size(), gpu.size());
       for (size_t k = 0; k < cpu.size(); ++k) {

@@ -67,9 +67,10 @@ class DeviceCases {
 // kernels' time from CUDA events (without the transfers).
 void squared_edt(const uint8_t* feature, const Grid& grid, double* d2,
                  const uint8_t* needed = nullptr, float* kernel_ms = nullptr);
-// The same as an EdtFunction (DistanceOptions::edt); `threads` is unused.
-void squared_edt_hook(const uint8_t* feature, const Grid& grid, double* d2, int threads,
-                      const uint8_t* needed);
+// maskeval::squared_edt_at on the device (an EdtAtFunction for DistanceOptions::edt): only the
+// values read come back. `threads` is unused.
+void squared_edt_at(const uint8_t* feature, const Grid& grid, const uint8_t* needed,
+                    const std::vector<int64_t>& at, double* out, int threads);
 
 // Free device memory in bytes; false when there is no usable device.
 bool free_device_memory(size_t* bytes);

@@ -37,10 +37,11 @@ struct Grid {
   int64_t voxels() const { return shape[0] * shape[1] * shape[2]; }
 };
 
-// A squared distance transform with the contract of squared_edt (below); the CUDA engine
-// provides one with identical results.
-using EdtFunction = void (*)(const uint8_t* feature, const Grid& grid, double* d2, int threads,
-                             const uint8_t* needed);
+// A squared distance transform read at some voxels: out[k] = squared_edt's value at voxel
+// at[k]; `needed` marks at least those voxels. squared_edt_at (below) is the CPU engine's; the
+// CUDA engine provides one with identical results.
+using EdtAtFunction = void (*)(const uint8_t* feature, const Grid& grid, const uint8_t* needed,
+                               const std::vector<int64_t>& at, double* out, int threads);
 
 struct DistanceOptions {
   DistanceConvention convention = DistanceConvention::kMonai;
@@ -48,7 +49,7 @@ struct DistanceOptions {
   double nsd_tolerance = 1.0;             // physical units; distances <= tolerance count
   EmptyPolicy empty = EmptyPolicy::kOne;  // NSD when both masks are empty
   double one_empty = INFINITY;            // HD, HD percentile, ASSD when exactly one mask is empty
-  EdtFunction edt = nullptr;              // the distance transform; nullptr: squared_edt
+  EdtAtFunction edt = nullptr;            // the distance transform; nullptr: squared_edt_at
 };
 
 struct BoundaryMetrics {
@@ -73,6 +74,10 @@ std::vector<double> surfel_area_table(int ndim, const std::array<double, 3>& spa
 // area (in ascending order of distance) reaches `percentile` % of the total; no interpolation.
 double percentile_weighted(std::vector<double> values, std::vector<double> weights,
                            double percentile);
+
+// squared_edt read at the voxels `at` (an EdtAtFunction).
+void squared_edt_at(const uint8_t* feature, const Grid& grid, const uint8_t* needed,
+                    const std::vector<int64_t>& at, double* out, int threads);
 
 // The points each convention measures from: surface voxels (monai, medpy) or every foreground
 // voxel (itk). One byte per voxel. Not for deepmind, whose points lie on the corner grid.

@@ -62,7 +62,8 @@ double copy_ceiling(int64_t) {
 void squared_edt(const uint8_t*, const Grid&, double*, const uint8_t*, float*) {
   not_built();
 }
-void squared_edt_hook(const uint8_t*, const Grid&, double*, int, const uint8_t*) {
+void squared_edt_at(const uint8_t*, const Grid&, const uint8_t*, const std::vector<int64_t>&,
+                    double*, int) {
   not_built();
 }
 

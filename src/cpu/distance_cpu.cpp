@@ -118,13 +118,6 @@ PointSet corner_surface(const uint8_t* m, const Grid& g, const Box& b, const Gri
   return out;
 }
 
-// Squared distances at the points, as distances.
-std::vector<double> distances_at(const PointSet& points, const double* d2) {
-  std::vector<double> out(points.index.size());
-  for (size_t i = 0; i < out.size(); ++i) out[i] = std::sqrt(d2[points.index[i]]);
-  return out;
-}
-
 // The figures of one pair from the distances of each one's points to the other.
 void unweighted_metrics(const std::vector<double>& ab, const std::vector<double>& ba,
                         const DistanceOptions& o, BoundaryMetrics& m) {
@@ -238,8 +231,10 @@ BoxDistances measure_box(const std::vector<const uint8_t*>& masks, const Grid& g
                       }
                     });
   }
-  std::unique_ptr<double[]> d2(new double[g.voxels()]);
+  // Each mask's transform is read at the other masks' points, all at once.
   std::vector<uint8_t> needed(g.voxels());
+  std::vector<int64_t> at;
+  std::vector<double> d2;
   for (size_t i = 0; i < r; ++i) {
     if (out.points[i].index.empty()) {
       // No points of mask i here: the others' distances to it are unknown within this box.
@@ -248,12 +243,22 @@ BoxDistances measure_box(const std::vector<const uint8_t*>& masks, const Grid& g
       continue;
     }
     std::fill(needed.begin(), needed.end(), 0);
+    at.clear();
     for (size_t j = 0; j < r; ++j)
       if (j != i)
-        for (int64_t v : out.points[j].index) needed[v] = 1;
-    (o.edt ? o.edt : squared_edt)(pts[i].data(), g, d2.get(), threads, needed.data());
-    for (size_t j = 0; j < r; ++j)
-      if (j != i) out.to[j][i] = distances_at(out.points[j], d2.get());
+        for (int64_t v : out.points[j].index) {
+          needed[v] = 1;
+          at.push_back(v);
+        }
+    d2.resize(at.size());
+    (o.edt ? o.edt : squared_edt_at)(pts[i].data(), g, needed.data(), at, d2.data(), threads);
+    size_t k = 0;
+    for (size_t j = 0; j < r; ++j) {
+      if (j == i) continue;
+      std::vector<double>& dist = out.to[j][i];
+      dist.resize(out.points[j].index.size());
+      for (double& d : dist) d = std::sqrt(d2[k++]);
+    }
     pts[i] = {};
   }
   return out;
@@ -448,6 +453,13 @@ void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads,
       }
     });
   }
+}
+
+void squared_edt_at(const uint8_t* feature, const Grid& g, const uint8_t* needed,
+                    const std::vector<int64_t>& at, double* out, int threads) {
+  std::unique_ptr<double[]> buffer(new double[g.voxels()]);  // every element is written
+  squared_edt(feature, g, buffer.get(), threads, needed);
+  for (size_t k = 0; k < at.size(); ++k) out[k] = buffer[at[k]];
 }
 
 namespace detail {
