@@ -14,14 +14,42 @@
 #include "cpu/parallel.h"
 #include "maskeval/cuda_engine.h"
 #include "maskeval/overlay.h"
+#include "pipeline/group_commit.h"
 
 namespace maskeval {
 namespace fs = std::filesystem;
 namespace {
 
 // Counting and the write pass of one case, on the CPU or the GPU. GPU work of the worker threads
-// is serialised: one case on the device at a time, while the other workers decode.
+// is serialised: one batch on the device at a time, while the other workers decode.
 std::mutex gpu_mutex;
+
+// A case counted on the device: the batch it went up with (kept there for its write pass),
+// its place in the batch and its histogram.
+struct DeviceCount {
+  std::shared_ptr<cuda::DeviceCases> device;
+  size_t index = 0;
+  TupleHistogram histogram;
+};
+
+// Small cases from all workers go up and are counted together, up to kBatchCases at a time;
+// larger ones one by one.
+constexpr size_t kBatchCases = 64;
+constexpr int64_t kBatchCaseBytes = int64_t{16} << 20;
+
+GroupCommit<CaseView, DeviceCount>& device_batches() {
+  static GroupCommit<CaseView, DeviceCount> batches(
+      [](const std::vector<CaseView>& views) {
+        std::lock_guard<std::mutex> lock(gpu_mutex);
+        auto device = std::make_shared<cuda::DeviceCases>(views);
+        std::vector<TupleHistogram> h = device->count();
+        std::vector<DeviceCount> out(views.size());
+        for (size_t i = 0; i < views.size(); ++i) out[i] = {device, i, std::move(h[i])};
+        return out;
+      },
+      kBatchCases, std::chrono::milliseconds(20));
+  return batches;
+}
 
 class CaseEngine {
  public:
@@ -30,15 +58,22 @@ class CaseEngine {
 
   TupleHistogram count() {
     if (!gpu_) return cpu::count_tuples(view_, threads_);
+    if (cuda::DeviceCases::device_bytes(view_) <= kBatchCaseBytes) {
+      DeviceCount c = device_batches().submit(view_);
+      device_ = std::move(c.device);
+      index_ = c.index;
+      return std::move(c.histogram);
+    }
     std::lock_guard<std::mutex> lock(gpu_mutex);
     if (!fits()) return cuda::count_tuples({view_})[0];  // in slabs
-    device_ = std::make_unique<cuda::DeviceCases>(std::vector<CaseView>{view_});
+    device_ = std::make_shared<cuda::DeviceCases>(std::vector<CaseView>{view_});
+    index_ = 0;
     return device_->count()[0];
   }
   void vote_maps(const TupleHistogram& h, const VoteRule& rule, const VoteMaps& out) {
     if (!device_) return cpu::vote_maps(view_, rule, out, threads_);
     std::lock_guard<std::mutex> lock(gpu_mutex);
-    device_->vote_maps(0, h, rule, out);
+    device_->vote_maps(index_, h, rule, out);
   }
   void staple_maps(Label label, const BinaryPatterns& p, const StapleResult& r, double threshold,
                    float* posterior, uint8_t* mask) {
@@ -47,7 +82,7 @@ class CaseEngine {
       bool done = false;
       {
         std::lock_guard<std::mutex> lock(gpu_mutex);
-        done = device_->staple_maps(0, label, p, r, threshold, posterior, bits.data());
+        done = device_->staple_maps(index_, label, p, r, threshold, posterior, bits.data());
       }
       if (done) {
         for (size_t i = 0; i < bits.size(); ++i) mask[i] = static_cast<uint8_t>(bits[i]);
@@ -67,7 +102,8 @@ class CaseEngine {
   CaseView view_;
   bool gpu_;
   int threads_;
-  std::unique_ptr<cuda::DeviceCases> device_;
+  std::shared_ptr<cuda::DeviceCases> device_;
+  size_t index_ = 0;
 };
 
 // The distance transforms on the device, one at a time like the rest of the GPU work.
@@ -819,6 +855,14 @@ void process_per_label(const CaseSpec& spec, const RunOptions& o, const fs::path
 }
 
 }  // namespace
+
+DeviceBatchWorker::DeviceBatchWorker() {
+  device_batches().add_worker();
+}
+
+DeviceBatchWorker::~DeviceBatchWorker() {
+  device_batches().remove_worker();
+}
 
 void process_case(const CaseSpec& spec, const Dataset& data, const RunOptions& o, int threads,
                   bool gpu, CaseResult& res) {

@@ -12,6 +12,16 @@ struct CaseFailure {
   std::string file, reason;
 };
 
+// While alive on a worker thread of a GPU run: that worker may submit small cases to the shared
+// device batches, so a batch need not wait for it once it holds a case from every worker.
+class DeviceBatchWorker {
+ public:
+  DeviceBatchWorker();
+  ~DeviceBatchWorker();
+  DeviceBatchWorker(const DeviceBatchWorker&) = delete;
+  DeviceBatchWorker& operator=(const DeviceBatchWorker&) = delete;
+};
+
 // Processes one case into `res`; throws CaseFailure for a problem with the case's input and
 // FatalError when the run cannot go on. `gpu`: count and write on the device.
 void process_case(const CaseSpec& spec, const Dataset& data, const RunOptions& o, int threads,

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "cpu/parallel.h"
@@ -91,10 +92,13 @@ RunResult run_dataset(const Dataset& data, const RunOptions& o) {
   std::mutex fatal_mutex;
   {
     Progress progress(o.progress, n);
+    const bool gpu = result.backend == "cuda";
     parallel_ranges(workers, workers, [&](int, int64_t, int64_t) {
+      std::optional<DeviceBatchWorker> batch_worker;
+      if (gpu) batch_worker.emplace();
       for (size_t i = next++; i < n && !stop; i = next++) {
         try {
-          process_case(data.cases[i], data, o, inner, result.backend == "cuda", results[i]);
+          process_case(data.cases[i], data, o, inner, gpu, results[i]);
         } catch (const CaseFailure& f) {
           failures[i] = FailedCase{data.cases[i].id, f.file, f.reason};
           if (o.strict) stop = true;
