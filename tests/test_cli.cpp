@@ -300,6 +300,7 @@ TEST(Cli, AgreeWithDistances) {
   for (const Json& c : j["cases"]) {
     const Json& l = c["labels"]["1"];
     EXPECT_EQ(l["nsd_tolerance"], 2.5);
+    EXPECT_EQ(l["percentile"], 95.0);
     for (int a = 0; a < 4; ++a) {
       for (int b = 0; b < 4; ++b) {
         const bool va = l["volume"][a] > 0, vb = l["volume"][b] > 0;

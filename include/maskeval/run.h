@@ -105,6 +105,7 @@ struct LabelResult {
   double fleiss_kappa = 0;
   std::vector<BoundaryMetrics> boundary;  // R*R when distances are on; [i*R+j] = i against j
   double nsd_tolerance = 0;
+  double percentile = 0;                   // of hd_percentile
   std::string agreement_map, entropy_map;  // per-label maps (per-label datasets only)
 };
 

@@ -517,6 +517,7 @@ void process_label_maps(const CaseSpec& spec, const RunOptions& o, const fs::pat
       if (o.distances && o.command != Command::kScore) {
         res.labels.back().boundary = boundary_of(view, c.label, grid, o, threads);
         res.labels.back().nsd_tolerance = distance_options(o, c.label).nsd_tolerance;
+        res.labels.back().percentile = o.distance.percentile;
       }
     }
   }
@@ -744,6 +745,7 @@ void process_per_label(const CaseSpec& spec, const RunOptions& o, const fs::path
     if (o.distances && !score) {
       lr.boundary = boundary_of(view, 1, grid, o, threads);
       lr.nsd_tolerance = distance_options(o, label).nsd_tolerance;
+      lr.percentile = o.distance.percentile;
     }
     if (majority_wanted || maps) {
       VoteRule vr{o.tie, 2, 2};

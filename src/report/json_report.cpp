@@ -103,6 +103,7 @@ Json case_json(const CaseResult& c) {
     if (!l.boundary.empty()) {
       lj["hd"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::hd);
       lj["hd_percentile"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::hd_percentile);
+      lj["percentile"] = l.percentile;
       lj["assd"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::assd);
       lj["nsd"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::nsd);
       lj["hd_directed"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::hd_ab);
