@@ -210,6 +210,25 @@ TEST(SquaredEdt, DeviceScheduleOnTheHostEqualsTheCpu) {
   }
 }
 
+TEST(MeasuredPoints, SurfacesOfAnyNonzeroValues) {
+  // Masks of 0/1 bytes take the eight-at-a-time path; other nonzero values the voxel path.
+  std::mt19937 rng(8);
+  for (const Grid& g : {grid2(45, 31), grid3(37, 21, 13, 1, 1, 1), grid3(9, 1, 30, 1, 1, 1)}) {
+    for (int variant = 0; variant < 3; ++variant) {
+      std::vector<uint8_t> m = random_blob(rng, g, 0.05);
+      if (variant > 0) {
+        std::uniform_int_distribution<int> value(1, 255);
+        for (auto& v : m)
+          if (v && (variant == 2 || value(rng) % 7 == 0)) v = static_cast<uint8_t>(value(rng));
+      }
+      const std::vector<uint8_t> got = measured_points(m.data(), g, DistanceConvention::kMonai);
+      std::vector<uint8_t> want(g.voxels(), 0);
+      for (int64_t i : brute_points(m, g, true)) want[i] = 1;
+      ASSERT_EQ(got, want) << "variant " << variant;
+    }
+  }
+}
+
 TEST(BoundaryMetrics, HandWorkedSquares) {
   // Two 3x3 squares on a 10x10 grid, the second moved 2 voxels along x; spacing 0.5 x 2.
   const Grid g = grid2(10, 10, 0.5, 2.0);

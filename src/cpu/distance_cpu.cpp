@@ -68,12 +68,28 @@ std::vector<uint8_t> crop(const uint8_t* m, const Grid& g, const Box& b, Grid& o
   out = g;
   for (int a = 0; a < 3; ++a) out.shape[a] = b.hi[a] - b.lo[a];
   std::vector<uint8_t> c(out.voxels());
+  const int64_t width = out.shape[0];
   for (int64_t z = 0; z < out.shape[2]; ++z)
-    for (int64_t y = 0; y < out.shape[1]; ++y)
-      for (int64_t x = 0; x < out.shape[0]; ++x)
-        c[(z * out.shape[1] + y) * out.shape[0] + x] =
-            m[((z + b.lo[2]) * g.shape[1] + (y + b.lo[1])) * g.shape[0] + x + b.lo[0]] ? 1 : 0;
+    for (int64_t y = 0; y < out.shape[1]; ++y) {
+      const uint8_t* src = m + ((z + b.lo[2]) * g.shape[1] + (y + b.lo[1])) * g.shape[0] + b.lo[0];
+      uint8_t* dst = c.data() + (z * out.shape[1] + y) * width;
+      for (int64_t x = 0; x < width; ++x) dst[x] = src[x] != 0;
+    }
   return c;
+}
+
+// Appends the index of every nonzero byte of p[0, n), plus `base`; skips zero words.
+void append_nonzero(const uint8_t* p, int64_t n, int64_t base, std::vector<int64_t>& out) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, p + i, 8);
+    if (word == 0) continue;
+    for (int64_t k = i; k < i + 8; ++k)
+      if (p[k]) out.push_back(base + k);
+  }
+  for (; i < n; ++i)
+    if (p[i]) out.push_back(base + i);
 }
 
 // The points a mask is measured from, as indices into the work grid, and their weights (the
@@ -226,8 +242,7 @@ BoxDistances measure_box(const std::vector<const uint8_t*>& masks, const Grid& g
                         Grid cropped;
                         const std::vector<uint8_t> c = crop(masks[i], grid, grown, cropped);
                         pts[i] = measured_points(c.data(), g, o.convention);
-                        for (int64_t v = 0; v < g.voxels(); ++v)
-                          if (pts[i][v]) out.points[i].index.push_back(v);
+                        append_nonzero(pts[i].data(), g.voxels(), 0, out.points[i].index);
                       }
                     });
   }
@@ -486,22 +501,62 @@ std::vector<uint8_t> measured_points(const uint8_t* m, const Grid& g, DistanceCo
     return out;
   }
   // Surface: inside voxels with a face neighbour outside the mask or outside the image. Rows
-  // on the border of the image along y or z are all surface; within the others only the ends
-  // of the row need a bounds check.
+  // on the border of the image along y or z are all surface; within the others, eight voxels at
+  // a time: inside and not inside on all six sides (on 0/1 bytes, byte-wise AND and NOT).
   const int64_t nx = g.shape[0], sy = nx, sz = nx * g.shape[1];
+  auto word = [](const uint8_t* p) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    return w;
+  };
+  auto inside = [&](int64_t i) -> uint8_t { return m[i] != 0; };
   for (int64_t z = 0; z < g.shape[2]; ++z)
     for (int64_t y = 0; y < g.shape[1]; ++y) {
       const int64_t row = z * sz + y * sy;
       const bool border_row = (g.ndim >= 2 && (y == 0 || y == g.shape[1] - 1)) ||
                               (g.ndim == 3 && (z == 0 || z == g.shape[2] - 1));
-      for (int64_t x = 0; x < nx; ++x) {
+      if (border_row) {
+        for (int64_t x = 0; x < nx; ++x) out[row + x] = inside(row + x);
+        continue;
+      }
+      if (first_nonzero(m + row, nx) == nx) continue;
+      // One voxel at a time at the row's ends, eight at a time between (whole words only, and
+      // only on 0/1 masks: other nonzero values take the voxel path).
+      auto voxel = [&](int64_t x) {
         const int64_t i = row + x;
-        if (!m[i]) continue;
-        bool surface = border_row || x == 0 || x == nx - 1 || !m[i - 1] || !m[i + 1];
+        if (!m[i]) return;
+        bool surface = x == 0 || x == nx - 1 || !m[i - 1] || !m[i + 1];
         if (!surface && g.ndim >= 2) surface = !m[i - sy] || !m[i + sy];
         if (!surface && g.ndim == 3) surface = !m[i - sz] || !m[i + sz];
         out[i] = surface ? 1 : 0;
+      };
+      int64_t x = 0;
+      if (nx > 0) voxel(x++);
+      constexpr uint64_t kHigh = 0xFEFEFEFEFEFEFEFEull;  // bits that a 0/1 byte never sets
+      for (; x + 9 <= nx; x += 8) {
+        const int64_t i = row + x;
+        const uint64_t w = word(m + i);
+        if (w == 0) continue;
+        const uint64_t left = word(m + i - 1), right = word(m + i + 1);
+        uint64_t all = left & right, any = w | left | right;
+        if (g.ndim >= 2) {
+          const uint64_t a = word(m + i - sy), b = word(m + i + sy);
+          all &= a & b;
+          any |= a | b;
+        }
+        if (g.ndim == 3) {
+          const uint64_t a = word(m + i - sz), b = word(m + i + sz);
+          all &= a & b;
+          any |= a | b;
+        }
+        if (any & kHigh) {  // not a 0/1 mask here
+          for (int64_t k = x; k < x + 8; ++k) voxel(k);
+          continue;
+        }
+        const uint64_t surface = w & ~all;
+        std::memcpy(out.data() + i, &surface, 8);
       }
+      for (; x < nx; ++x) voxel(x);
     }
   return out;
 }
