@@ -41,9 +41,20 @@ GroupCommit<CaseView, DeviceCount>& device_batches() {
   static GroupCommit<CaseView, DeviceCount> batches(
       [](const std::vector<CaseView>& views) {
         std::lock_guard<std::mutex> lock(gpu_mutex);
+        std::vector<DeviceCount> out(views.size());
+        int64_t need = 0;
+        for (const CaseView& v : views) need += cuda::DeviceCases::device_bytes(v);
+        size_t free_bytes = 0;
+        if (!cuda::free_device_memory(&free_bytes) ||
+            need > static_cast<int64_t>(free_bytes / 10 * 7)) {
+          // Short of device memory (other batches still held for their write passes): count
+          // without keeping the cases there; their write passes run on the CPU.
+          std::vector<TupleHistogram> h = cuda::count_tuples(views);
+          for (size_t i = 0; i < views.size(); ++i) out[i] = {nullptr, i, std::move(h[i])};
+          return out;
+        }
         auto device = std::make_shared<cuda::DeviceCases>(views);
         std::vector<TupleHistogram> h = device->count();
-        std::vector<DeviceCount> out(views.size());
         for (size_t i = 0; i < views.size(); ++i) out[i] = {device, i, std::move(h[i])};
         return out;
       },
