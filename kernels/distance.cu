@@ -50,22 +50,29 @@ __global__ void gather_kernel(const double* d2, const int64_t* at, int64_t count
   if (k < count) out[k] = d2[at[k]];
 }
 
-// The transform of `feature` into d_d2 (device), kernels timed from `start` to `stop`.
-void transform(const uint8_t* feature, const Grid& g, const uint8_t* needed,
-               DeviceArray<double>& d_d2, const Event& start, const Event& stop) {
+// The lines of each later axis that squared_edt computes: those reaching a voxel marked in
+// `needed` (all when null) or listed in `at`.
+template <class Needed>
+std::vector<std::vector<int64_t>> lines_needed(const Grid& g, const Needed& needed) {
+  std::vector<std::vector<int64_t>> lines(3);
+  for (int axis = 1; axis < g.ndim; ++axis)
+    if (g.shape[axis] >= 2) lines[axis] = maskeval::detail::needed_lines(g, axis, needed);
+  return lines;
+}
+
+// The transform of `feature` into d_d2 (device) on the given lines, kernels timed from `start`
+// to `stop`.
+void transform(const uint8_t* feature, const Grid& g,
+               const std::vector<std::vector<int64_t>>& lines, DeviceArray<double>& d_d2,
+               const Event& start, const Event& stop) {
   const int64_t n = g.voxels();
   DeviceArray<uint8_t> d_feature(n);
   d_d2.resize(n);
   MASKEVAL_CUDA_TRY(cudaMemcpy(d_feature.get(), feature, n, cudaMemcpyHostToDevice));
-  // The lines of each later axis, and work space for as many of them at once as fit in a
-  // quarter of the free memory (at most all of them).
-  std::vector<std::vector<int64_t>> lines(3);
+  // Work space for as many lines at once as fit in a quarter of the free memory (at most all).
   int64_t widest = 0;
-  for (int axis = 1; axis < g.ndim; ++axis) {
-    if (g.shape[axis] < 2) continue;
-    lines[axis] = maskeval::detail::needed_lines(g, axis, needed);
+  for (int axis = 1; axis < g.ndim; ++axis)
     widest = std::max(widest, static_cast<int64_t>(lines[axis].size()) * g.shape[axis]);
-  }
   size_t free_bytes = 0, total_bytes = 0;
   MASKEVAL_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
   const int64_t work_budget =
@@ -102,19 +109,19 @@ void squared_edt(const uint8_t* feature, const Grid& g, double* d2, const uint8_
   if (n == 0) return;
   DeviceArray<double> d_d2;
   Event start, stop;
-  transform(feature, g, needed, d_d2, start, stop);
+  transform(feature, g, lines_needed(g, needed), d_d2, start, stop);
   const float ms = elapsed_ms(start, stop);
   if (kernel_ms) *kernel_ms = ms;
   MASKEVAL_CUDA_TRY(cudaMemcpy(d2, d_d2.get(), n * sizeof(double), cudaMemcpyDeviceToHost));
 }
 
-void squared_edt_at(const uint8_t* feature, const Grid& g, const uint8_t* needed,
-                    const std::vector<int64_t>& at, double* out, int /*threads*/) {
+void squared_edt_at(const uint8_t* feature, const Grid& g, const std::vector<int64_t>& at,
+                    double* out, int /*threads*/) {
   if (g.voxels() == 0 || at.empty()) return;
   DeviceArray<double> d_d2, d_out(at.size());
   DeviceArray<int64_t> d_at;
   Event start, stop;
-  transform(feature, g, needed, d_d2, start, stop);
+  transform(feature, g, lines_needed(g, at), d_d2, start, stop);
   d_at.upload(at, nullptr);
   const int64_t count = static_cast<int64_t>(at.size());
   gather_kernel<<<blocks(count), kThreads>>>(d_d2.get(), d_at.get(), count, d_out.get());

@@ -152,6 +152,22 @@ TEST(SquaredEdt, MatchesBruteForceWithSpacing) {
   for (double v : d2) EXPECT_TRUE(std::isinf(v));
 }
 
+TEST(SquaredEdt, ReadAtListedVoxels) {
+  std::mt19937 rng(19);
+  std::bernoulli_distribution feature(0.03), pick(0.05);
+  for (const Grid& g : {grid2(40, 30, 0.6, 1.7), grid3(13, 17, 11, 2.0, 0.7, 1.3)}) {
+    std::vector<uint8_t> f(g.voxels());
+    for (auto& v : f) v = feature(rng);
+    std::vector<int64_t> at;
+    for (int64_t i = 0; i < g.voxels(); ++i)
+      if (pick(rng)) at.push_back(i);
+    std::vector<double> full(g.voxels()), got(at.size());
+    squared_edt(f.data(), g, full.data(), 2);
+    squared_edt_at(f.data(), g, at, got.data(), 2);
+    for (size_t k = 0; k < at.size(); ++k) ASSERT_EQ(got[k], full[at[k]]) << at[k];
+  }
+}
+
 TEST(SquaredEdt, NeededVoxelsAreExact) {
   std::mt19937 rng(12);
   std::bernoulli_distribution feature(0.03), need(0.01);
@@ -194,6 +210,12 @@ TEST(SquaredEdt, DeviceScheduleOnTheHostEqualsTheCpu) {
           const int64_t len = g.shape[axis];
           if (len < 2) continue;
           const std::vector<int64_t> lines = detail::needed_lines(g, axis, wanted);
+          if (wanted) {  // the same lines from the list of needed voxels
+            std::vector<int64_t> at;
+            for (int64_t i = 0; i < g.voxels(); ++i)
+              if (wanted[i]) at.push_back(i);
+            EXPECT_EQ(detail::needed_lines(g, axis, at), lines);
+          }
           const int64_t count = static_cast<int64_t>(lines.size());
           std::vector<double> work(5 * len * std::max<int64_t>(count, 1), -3.0);
           for (int64_t t = 0; t < count; ++t)

@@ -69,8 +69,8 @@ void squared_edt(const uint8_t* feature, const Grid& grid, double* d2,
                  const uint8_t* needed = nullptr, float* kernel_ms = nullptr);
 // maskeval::squared_edt_at on the device (an EdtAtFunction for DistanceOptions::edt): only the
 // values read come back. `threads` is unused.
-void squared_edt_at(const uint8_t* feature, const Grid& grid, const uint8_t* needed,
-                    const std::vector<int64_t>& at, double* out, int threads);
+void squared_edt_at(const uint8_t* feature, const Grid& grid, const std::vector<int64_t>& at,
+                    double* out, int threads);
 
 // Free device memory in bytes; false when there is no usable device.
 bool free_device_memory(size_t* bytes);

@@ -38,9 +38,9 @@ struct Grid {
 };
 
 // A squared distance transform read at some voxels: out[k] = squared_edt's value at voxel
-// at[k]; `needed` marks at least those voxels. squared_edt_at (below) is the CPU engine's; the
-// CUDA engine provides one with identical results.
-using EdtAtFunction = void (*)(const uint8_t* feature, const Grid& grid, const uint8_t* needed,
+// at[k]. squared_edt_at (below) is the CPU engine's; the CUDA engine provides one with identical
+// results.
+using EdtAtFunction = void (*)(const uint8_t* feature, const Grid& grid,
                                const std::vector<int64_t>& at, double* out, int threads);
 
 struct DistanceOptions {
@@ -76,8 +76,9 @@ double percentile_weighted(std::vector<double> values, std::vector<double> weigh
                            double percentile);
 
 // squared_edt read at the voxels `at` (an EdtAtFunction).
-void squared_edt_at(const uint8_t* feature, const Grid& grid, const uint8_t* needed,
-                    const std::vector<int64_t>& at, double* out, int threads);
+// Only the lines that can reach a listed voxel are computed.
+void squared_edt_at(const uint8_t* feature, const Grid& grid, const std::vector<int64_t>& at,
+                    double* out, int threads);
 
 // The points each convention measures from: surface voxels (monai, medpy) or every foreground
 // voxel (itk). One byte per voxel. Not for deepmind, whose points lie on the corner grid.

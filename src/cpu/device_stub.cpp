@@ -62,8 +62,7 @@ double copy_ceiling(int64_t) {
 void squared_edt(const uint8_t*, const Grid&, double*, const uint8_t*, float*) {
   not_built();
 }
-void squared_edt_at(const uint8_t*, const Grid&, const uint8_t*, const std::vector<int64_t>&,
-                    double*, int) {
+void squared_edt_at(const uint8_t*, const Grid&, const std::vector<int64_t>&, double*, int) {
   not_built();
 }
 

@@ -34,20 +34,6 @@ int64_t first_nonzero(const uint8_t* p, int64_t n) {
   return n;
 }
 
-std::vector<uint8_t> crop(const uint8_t* m, const Grid& g, const Box& b, Grid& out) {
-  out = g;
-  for (int a = 0; a < 3; ++a) out.shape[a] = b.hi[a] - b.lo[a];
-  std::vector<uint8_t> c(out.voxels());
-  const int64_t width = out.shape[0];
-  for (int64_t z = 0; z < out.shape[2]; ++z)
-    for (int64_t y = 0; y < out.shape[1]; ++y) {
-      const uint8_t* src = m + ((z + b.lo[2]) * g.shape[1] + (y + b.lo[1])) * g.shape[0] + b.lo[0];
-      uint8_t* dst = c.data() + (z * out.shape[1] + y) * width;
-      for (int64_t x = 0; x < width; ++x) dst[x] = src[x] != 0;
-    }
-  return c;
-}
-
 // Appends the index of every nonzero byte of p[0, n), plus `base`; skips zero words.
 void append_nonzero(const uint8_t* p, int64_t n, int64_t base, std::vector<int64_t>& out) {
   int64_t i = 0;
@@ -60,6 +46,76 @@ void append_nonzero(const uint8_t* p, int64_t n, int64_t base, std::vector<int64
   }
   for (; i < n; ++i)
     if (p[i]) out.push_back(base + i);
+}
+
+// The points of mask m (on grid g) that lie in box b, one byte per voxel of the box: every
+// foreground voxel (itk) or the surface voxels, inside with a face neighbour outside the mask
+// or outside the image. Rows on the image's border along y or z are all surface; within the
+// others, eight voxels at a time on 0/1 masks (byte-wise AND and NOT of the six neighbours).
+// Slabs of z go to `threads` threads.
+std::vector<uint8_t> points_in_box(const uint8_t* m, const Grid& g, const Box& b,
+                                   DistanceConvention c, int threads) {
+  const int64_t bx = b.hi[0] - b.lo[0], by = b.hi[1] - b.lo[1], bz = b.hi[2] - b.lo[2];
+  std::vector<uint8_t> out(bx * by * bz, 0);
+  const int64_t nx = g.shape[0], sy = nx, sz = nx * g.shape[1];
+  auto word = [](const uint8_t* p) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    return w;
+  };
+  constexpr uint64_t kHigh = 0xFEFEFEFEFEFEFEFEull;  // bits that a 0/1 byte never sets
+  auto slab = [&](int, int64_t z_begin, int64_t z_end) {
+    for (int64_t z = b.lo[2] + z_begin; z < b.lo[2] + z_end; ++z)
+      for (int64_t y = b.lo[1]; y < b.hi[1]; ++y) {
+        const int64_t row = z * sz + y * sy;                                    // in the image
+        uint8_t* dst = out.data() + ((z - b.lo[2]) * by + (y - b.lo[1])) * bx;  // at b.lo[0]
+        if (first_nonzero(m + row + b.lo[0], bx) == bx) continue;
+        const bool border_row = c == DistanceConvention::kItk ||
+                                (g.ndim >= 2 && (y == 0 || y == g.shape[1] - 1)) ||
+                                (g.ndim == 3 && (z == 0 || z == g.shape[2] - 1));
+        if (border_row) {
+          for (int64_t x = b.lo[0]; x < b.hi[0]; ++x) dst[x - b.lo[0]] = m[row + x] != 0;
+          continue;
+        }
+        auto voxel = [&](int64_t x) {
+          const int64_t i = row + x;
+          if (!m[i]) return;
+          bool surface = x == 0 || x == nx - 1 || !m[i - 1] || !m[i + 1];
+          if (!surface && g.ndim >= 2) surface = !m[i - sy] || !m[i + sy];
+          if (!surface && g.ndim == 3) surface = !m[i - sz] || !m[i + sz];
+          dst[x - b.lo[0]] = surface ? 1 : 0;
+        };
+        // One voxel at a time where a word would reach past the image's row, eight between.
+        int64_t x = b.lo[0];
+        for (; x < b.hi[0] && x < 1; ++x) voxel(x);
+        for (; x + 8 <= b.hi[0] && x + 9 <= nx; x += 8) {
+          const int64_t i = row + x;
+          const uint64_t w = word(m + i);
+          if (w == 0) continue;
+          const uint64_t left = word(m + i - 1), right = word(m + i + 1);
+          uint64_t all = left & right, any = w | left | right;
+          if (g.ndim >= 2) {
+            const uint64_t up = word(m + i - sy), down = word(m + i + sy);
+            all &= up & down;
+            any |= up | down;
+          }
+          if (g.ndim == 3) {
+            const uint64_t front = word(m + i - sz), back = word(m + i + sz);
+            all &= front & back;
+            any |= front | back;
+          }
+          if (any & kHigh) {  // not a 0/1 mask here
+            for (int64_t k = x; k < x + 8; ++k) voxel(k);
+            continue;
+          }
+          const uint64_t surface = w & ~all;
+          std::memcpy(dst + (x - b.lo[0]), &surface, 8);
+        }
+        for (; x < b.hi[0]; ++x) voxel(x);
+      }
+  };
+  parallel_ranges(bz, std::max(1, std::min<int>(threads, static_cast<int>(bz / 4 + 1))), slab);
+  return out;
 }
 
 // The points a mask is measured from, as indices into the work grid, and their weights (the
@@ -204,20 +260,17 @@ BoxDistances measure_box(const std::vector<const uint8_t*>& masks, const Grid& g
       out.reach_hi[a] = static_cast<double>(b.hi[a] - 1);
     }
     for (int a = 0; a < 3; ++a) g.shape[a] = grown.hi[a] - grown.lo[a];
-    // Each mask's crop and points, the masks spread over the threads.
-    parallel_ranges(static_cast<int64_t>(r),
-                    std::max(1, std::min<int>(threads, static_cast<int>(r))),
-                    [&](int, int64_t begin, int64_t end) {
-                      for (int64_t i = begin; i < end; ++i) {
-                        Grid cropped;
-                        const std::vector<uint8_t> c = crop(masks[i], grid, grown, cropped);
-                        pts[i] = measured_points(c.data(), g, o.convention);
-                        append_nonzero(pts[i].data(), g.voxels(), 0, out.points[i].index);
-                      }
-                    });
+    // Each mask's points: the masks spread over the threads, and slabs of each over the rest.
+    const int outer = std::max(1, std::min<int>(threads, static_cast<int>(r)));
+    const int inner = std::max(1, threads / outer);
+    parallel_ranges(static_cast<int64_t>(r), outer, [&](int, int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        pts[i] = points_in_box(masks[i], grid, grown, o.convention, inner);
+        append_nonzero(pts[i].data(), g.voxels(), 0, out.points[i].index);
+      }
+    });
   }
   // Each mask's transform is read at the other masks' points, all at once.
-  std::vector<uint8_t> needed(g.voxels());
   std::vector<int64_t> at;
   std::vector<double> d2;
   for (size_t i = 0; i < r; ++i) {
@@ -227,16 +280,11 @@ BoxDistances measure_box(const std::vector<const uint8_t*>& masks, const Grid& g
         if (j != i) out.to[j][i].assign(out.points[j].index.size(), kInf);
       continue;
     }
-    std::fill(needed.begin(), needed.end(), 0);
     at.clear();
     for (size_t j = 0; j < r; ++j)
-      if (j != i)
-        for (int64_t v : out.points[j].index) {
-          needed[v] = 1;
-          at.push_back(v);
-        }
+      if (j != i) at.insert(at.end(), out.points[j].index.begin(), out.points[j].index.end());
     d2.resize(at.size());
-    (o.edt ? o.edt : squared_edt_at)(pts[i].data(), g, needed.data(), at, d2.data(), threads);
+    (o.edt ? o.edt : squared_edt_at)(pts[i].data(), g, at, d2.data(), threads);
     size_t k = 0;
     for (size_t j = 0; j < r; ++j) {
       if (j == i) continue;
@@ -391,71 +439,9 @@ DistanceConvention parse_convention(const std::string& name) {
 }
 
 std::vector<uint8_t> measured_points(const uint8_t* m, const Grid& g, DistanceConvention c) {
-  const int64_t n = g.voxels();
-  std::vector<uint8_t> out(n);
-  if (c == DistanceConvention::kItk) {
-    for (int64_t i = 0; i < n; ++i) out[i] = m[i] ? 1 : 0;
-    return out;
-  }
-  // Surface: inside voxels with a face neighbour outside the mask or outside the image. Rows
-  // on the border of the image along y or z are all surface; within the others, eight voxels at
-  // a time: inside and not inside on all six sides (on 0/1 bytes, byte-wise AND and NOT).
-  const int64_t nx = g.shape[0], sy = nx, sz = nx * g.shape[1];
-  auto word = [](const uint8_t* p) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    return w;
-  };
-  auto inside = [&](int64_t i) -> uint8_t { return m[i] != 0; };
-  for (int64_t z = 0; z < g.shape[2]; ++z)
-    for (int64_t y = 0; y < g.shape[1]; ++y) {
-      const int64_t row = z * sz + y * sy;
-      const bool border_row = (g.ndim >= 2 && (y == 0 || y == g.shape[1] - 1)) ||
-                              (g.ndim == 3 && (z == 0 || z == g.shape[2] - 1));
-      if (border_row) {
-        for (int64_t x = 0; x < nx; ++x) out[row + x] = inside(row + x);
-        continue;
-      }
-      if (first_nonzero(m + row, nx) == nx) continue;
-      // One voxel at a time at the row's ends, eight at a time between (whole words only, and
-      // only on 0/1 masks: other nonzero values take the voxel path).
-      auto voxel = [&](int64_t x) {
-        const int64_t i = row + x;
-        if (!m[i]) return;
-        bool surface = x == 0 || x == nx - 1 || !m[i - 1] || !m[i + 1];
-        if (!surface && g.ndim >= 2) surface = !m[i - sy] || !m[i + sy];
-        if (!surface && g.ndim == 3) surface = !m[i - sz] || !m[i + sz];
-        out[i] = surface ? 1 : 0;
-      };
-      int64_t x = 0;
-      if (nx > 0) voxel(x++);
-      constexpr uint64_t kHigh = 0xFEFEFEFEFEFEFEFEull;  // bits that a 0/1 byte never sets
-      for (; x + 9 <= nx; x += 8) {
-        const int64_t i = row + x;
-        const uint64_t w = word(m + i);
-        if (w == 0) continue;
-        const uint64_t left = word(m + i - 1), right = word(m + i + 1);
-        uint64_t all = left & right, any = w | left | right;
-        if (g.ndim >= 2) {
-          const uint64_t a = word(m + i - sy), b = word(m + i + sy);
-          all &= a & b;
-          any |= a | b;
-        }
-        if (g.ndim == 3) {
-          const uint64_t a = word(m + i - sz), b = word(m + i + sz);
-          all &= a & b;
-          any |= a | b;
-        }
-        if (any & kHigh) {  // not a 0/1 mask here
-          for (int64_t k = x; k < x + 8; ++k) voxel(k);
-          continue;
-        }
-        const uint64_t surface = w & ~all;
-        std::memcpy(out.data() + i, &surface, 8);
-      }
-      for (; x < nx; ++x) voxel(x);
-    }
-  return out;
+  Box whole;
+  whole.hi = g.shape;
+  return points_in_box(m, g, whole, c, 1);
 }
 
 double percentile_linear(std::vector<double> v, double p) {

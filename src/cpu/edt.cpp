@@ -21,18 +21,21 @@ namespace {
 // cross one of those (the same position along axis 0). The first axis's lines all cross them.
 class LineFilter {
  public:
+  // Needed: the voxels marked in `needed` (all of them when it is null).
   LineFilter(const Grid& g, const uint8_t* needed) : last_(g.ndim - 1) {
     if (needed == nullptr || last_ == 0) return;
+    start(g);
     const int64_t n = g.voxels();
-    const int64_t stride_last = last_ == 1 ? g.shape[0] : g.shape[0] * g.shape[1];
-    last_lines_.assign(stride_last, 0);
     for (int64_t i = 0; i < n; ++i)
-      if (needed[i]) last_lines_[i % stride_last] = 1;
-    if (last_ == 2) {
-      before_lines_.assign(g.shape[0], 0);
-      for (int64_t line = 0; line < stride_last; ++line)
-        if (last_lines_[line]) before_lines_[line % g.shape[0]] = 1;
-    }
+      if (needed[i]) last_lines_[i % stride_last_] = 1;
+    finish(g);
+  }
+  // Needed: the voxels listed.
+  LineFilter(const Grid& g, const std::vector<int64_t>& at) : last_(g.ndim - 1) {
+    if (last_ == 0) return;
+    start(g);
+    for (int64_t i : at) last_lines_[i % stride_last_] = 1;
+    finish(g);
   }
   // Whether a line of `axis` (numbered `below` among its run of neighbouring lines) is needed.
   bool wanted(int axis, int64_t below) const {
@@ -42,14 +45,24 @@ class LineFilter {
   }
 
  private:
+  void start(const Grid& g) {
+    stride_last_ = last_ == 1 ? g.shape[0] : g.shape[0] * g.shape[1];
+    last_lines_.assign(stride_last_, 0);
+  }
+  void finish(const Grid& g) {
+    if (last_ != 2) return;
+    before_lines_.assign(g.shape[0], 0);
+    for (int64_t line = 0; line < stride_last_; ++line)
+      if (last_lines_[line]) before_lines_[line % g.shape[0]] = 1;
+  }
   int last_;
+  int64_t stride_last_ = 0;
   std::vector<uint8_t> last_lines_, before_lines_;
 };
 
-}  // namespace
-
-void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads,
-                 const uint8_t* needed) {
+// squared_edt on the lines the filter keeps.
+void transform(const uint8_t* feature, const Grid& g, double* d2, int threads,
+               const LineFilter& filter) {
   const int64_t n = g.voxels();
   // Axis 0 straight from the features: along each row, the squared distance to the row's
   // nearest feature (two sweeps), +infinity on rows without one.
@@ -61,7 +74,6 @@ void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads,
       detail::first_axis_row(feature + r * len0, d2 + r * len0, len0, step0);
   });
   const int64_t stride[3] = {1, g.shape[0], g.shape[0] * g.shape[1]};
-  const LineFilter filter(g, needed);
   auto wanted = [&](int axis, int64_t below) { return filter.wanted(axis, below); };
   // Lines along an axis are taken `kGroup` at a time, neighbours in memory, so that gathering
   // and scattering a strided axis reads and writes whole cache lines.
@@ -98,17 +110,23 @@ void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads,
   }
 }
 
-void squared_edt_at(const uint8_t* feature, const Grid& g, const uint8_t* needed,
-                    const std::vector<int64_t>& at, double* out, int threads) {
+}  // namespace
+
+void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads,
+                 const uint8_t* needed) {
+  transform(feature, g, d2, threads, LineFilter(g, needed));
+}
+
+void squared_edt_at(const uint8_t* feature, const Grid& g, const std::vector<int64_t>& at,
+                    double* out, int threads) {
   std::unique_ptr<double[]> buffer(new double[g.voxels()]);  // every element is written
-  squared_edt(feature, g, buffer.get(), threads, needed);
+  transform(feature, g, buffer.get(), threads, LineFilter(g, at));
   for (size_t k = 0; k < at.size(); ++k) out[k] = buffer[at[k]];
 }
 
-namespace detail {
+namespace {
 
-std::vector<int64_t> needed_lines(const Grid& g, int axis, const uint8_t* needed) {
-  const LineFilter filter(g, needed);
+std::vector<int64_t> lines_of(const Grid& g, int axis, const LineFilter& filter) {
   const int64_t len = g.shape[axis];
   const int64_t stride = axis == 1 ? g.shape[0] : g.shape[0] * g.shape[1];
   const int64_t runs = g.voxels() / (len * stride);
@@ -117,6 +135,18 @@ std::vector<int64_t> needed_lines(const Grid& g, int axis, const uint8_t* needed
     for (int64_t below = 0; below < stride; ++below)
       if (filter.wanted(axis, below)) out.push_back(run * stride * len + below);
   return out;
+}
+
+}  // namespace
+
+namespace detail {
+
+std::vector<int64_t> needed_lines(const Grid& g, int axis, const uint8_t* needed) {
+  return lines_of(g, axis, LineFilter(g, needed));
+}
+
+std::vector<int64_t> needed_lines(const Grid& g, int axis, const std::vector<int64_t>& at) {
+  return lines_of(g, axis, LineFilter(g, at));
 }
 
 }  // namespace detail

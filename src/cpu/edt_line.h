@@ -99,5 +99,7 @@ MASKEVAL_HOST_DEVICE inline void first_axis_row(const uint8_t* f, double* d, int
 // The lines along `axis` (1 or 2) that squared_edt computes: all of them, or with `needed` those
 // whose results can reach a needed voxel. Each as the index of its first voxel.
 std::vector<int64_t> needed_lines(const Grid& g, int axis, const uint8_t* needed);
+// The same for the voxels listed in `at`.
+std::vector<int64_t> needed_lines(const Grid& g, int axis, const std::vector<int64_t>& at);
 
 }  // namespace maskeval::detail

@@ -118,10 +118,10 @@ class CaseEngine {
 };
 
 // The distance transforms on the device, one at a time like the rest of the GPU work.
-void squared_edt_on_gpu(const uint8_t* feature, const Grid& grid, const uint8_t* needed,
-                        const std::vector<int64_t>& at, double* out, int threads) {
+void squared_edt_on_gpu(const uint8_t* feature, const Grid& grid, const std::vector<int64_t>& at,
+                        double* out, int threads) {
   std::lock_guard<std::mutex> lock(gpu_mutex);
-  cuda::squared_edt_at(feature, grid, needed, at, out, threads);
+  cuda::squared_edt_at(feature, grid, at, out, threads);
 }
 
 LabelImage load_labels(const std::string& path, const ForegroundRule& rule, Label max_label) {
