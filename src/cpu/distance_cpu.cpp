@@ -297,21 +297,35 @@ BoxDistances measure_box(const std::vector<const uint8_t*>& masks, const Grid& g
   return out;
 }
 
-// Whether each slab of the box along each axis holds a foreground voxel of any mask.
+// Whether each slab of the box along each axis holds a foreground voxel of any mask. Slabs of
+// z go to the threads, each with its own flags along x and y, merged at the end.
 std::array<std::vector<uint8_t>, 3> occupancy(const std::vector<const uint8_t*>& masks,
-                                              const Grid& g, const Box& b) {
+                                              const Grid& g, const Box& b, int threads) {
+  const int64_t width = b.hi[0] - b.lo[0], height = b.hi[1] - b.lo[1], depth = b.hi[2] - b.lo[2];
+  const int parts = std::max(1, std::min<int>(threads, static_cast<int>(depth / 8 + 1)));
+  std::vector<std::vector<uint8_t>> along_x(parts, std::vector<uint8_t>(width, 0)),
+      along_y(parts, std::vector<uint8_t>(height, 0));
   std::array<std::vector<uint8_t>, 3> occ;
-  for (int a = 0; a < 3; ++a) occ[a].assign(b.hi[a] - b.lo[a], 0);
-  const int64_t width = b.hi[0] - b.lo[0];
-  for (const uint8_t* m : masks)
-    for (int64_t z = b.lo[2]; z < b.hi[2]; ++z)
-      for (int64_t y = b.lo[1]; y < b.hi[1]; ++y) {
-        const uint8_t* row = m + (z * g.shape[1] + y) * g.shape[0] + b.lo[0];
-        if (first_nonzero(row, width) == width) continue;
-        occ[1][y - b.lo[1]] = 1;
-        occ[2][z - b.lo[2]] = 1;
-        for (int64_t x = 0; x < width; ++x) occ[0][x] |= row[x] ? 1 : 0;
-      }
+  occ[2].assign(depth, 0);
+  parallel_ranges(depth, parts, [&](int part, int64_t begin, int64_t end) {
+    uint8_t* ox = along_x[part].data();
+    uint8_t* oy = along_y[part].data();
+    for (const uint8_t* m : masks)
+      for (int64_t z = b.lo[2] + begin; z < b.lo[2] + end; ++z)
+        for (int64_t y = b.lo[1]; y < b.hi[1]; ++y) {
+          const uint8_t* row = m + (z * g.shape[1] + y) * g.shape[0] + b.lo[0];
+          if (first_nonzero(row, width) == width) continue;
+          oy[y - b.lo[1]] = 1;
+          occ[2][z - b.lo[2]] = 1;
+          for (int64_t x = 0; x < width; ++x) ox[x] |= row[x] != 0;
+        }
+  });
+  occ[0] = std::move(along_x[0]);
+  occ[1] = std::move(along_y[0]);
+  for (int p = 1; p < parts; ++p) {
+    for (int64_t x = 0; x < width; ++x) occ[0][x] |= along_x[p][x];
+    for (int64_t y = 0; y < height; ++y) occ[1][y] |= along_y[p][y];
+  }
   return occ;
 }
 
@@ -320,8 +334,8 @@ std::array<std::vector<uint8_t>, 3> occupancy(const std::vector<const uint8_t*>&
 constexpr size_t kMaxPieces = 32;
 
 void split_foreground(const std::vector<const uint8_t*>& masks, const Grid& g, Box b,
-                      std::vector<Box>& pieces) {
-  const auto occ = occupancy(masks, g, b);
+                      std::vector<Box>& pieces, int threads) {
+  const auto occ = occupancy(masks, g, b, threads);
   std::array<std::vector<std::pair<int64_t, int64_t>>, 3> runs;  // occupied [begin, end)
   for (int a = 0; a < 3; ++a)
     for (int64_t k = 0; k < static_cast<int64_t>(occ[a].size()); ++k) {
@@ -340,7 +354,7 @@ void split_foreground(const std::vector<const uint8_t*>& masks, const Grid& g, B
       Box piece = b;
       piece.lo[a] = begin;
       piece.hi[a] = end;
-      split_foreground(masks, g, piece, pieces);
+      split_foreground(masks, g, piece, pieces, threads);
     }
     return;
   }
@@ -487,7 +501,7 @@ std::vector<BoundaryMetrics> boundary_matrix(const std::vector<const uint8_t*>& 
   Box whole;
   whole.hi = grid.shape;
   std::vector<Box> pieces;
-  split_foreground(masks, grid, whole, pieces);
+  split_foreground(masks, grid, whole, pieces, threads);
   if (pieces.size() > 1) {
     for (const Box& b : pieces) parts.push_back(measure_box(masks, grid, b, o, threads));
     if (!nearest_within_pieces(parts, grid)) parts.clear();
