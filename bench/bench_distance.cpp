@@ -1,10 +1,13 @@
 // CPU boundary metrics: HD95 + ASSD + NSD of one pair of real CT masks (the KiTS23 kidney of
 // annotators 1 and 2 in data/kits23, each the union of its instance files) under each
-// convention, and the R x R matrix of three raters on a synthetic 256^3 volume. The comparison
+// convention, the R x R matrix of three raters on a synthetic 256^3 volume, and the host-side
+// share of a 3-rater 512^3 matrix (boxes, surfaces, point lists and figures; the transforms
+// stubbed out), which the GPU path keeps on the host. The comparison
 // with ITK lives in bench/itk (it needs ITK); this one runs everywhere.
 // Run: build/bench/maskeval_bench --benchmark_filter=distance
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -99,6 +102,42 @@ void distance_matrix_256(benchmark::State& state) {
   }
 }
 
+// Balls of radius about 150 voxels in a 512^3 volume, as in the GPU benchmark.
+std::vector<std::vector<uint8_t>> balls_512() {
+  std::vector<std::vector<uint8_t>> out;
+  for (int r = 0; r < 3; ++r) {
+    std::vector<uint8_t> m(int64_t{512} * 512 * 512);
+    const double cx = 256 + 4 * r, cy = 250 - 3 * r, cz = 260 + 2 * r, radius = 150 + 5 * r;
+    for (int64_t z = 0; z < 512; ++z)
+      for (int64_t y = 0; y < 512; ++y)
+        for (int64_t x = 0; x < 512; ++x)
+          m[(z * 512 + y) * 512 + x] =
+              (x - cx) * (x - cx) + (y - cy) * (y - cy) + (z - cz) * (z - cz) < radius * radius;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+void stub_transform(const uint8_t*, const Grid&, const std::vector<int64_t>& at, double* out, int) {
+  std::fill(out, out + at.size(), 1.0);
+}
+
+void distance_host_work_512(benchmark::State& state) {
+  static const std::vector<std::vector<uint8_t>> masks = balls_512();
+  Grid g;
+  g.ndim = 3;
+  g.shape = {512, 512, 512};
+  g.spacing = {0.8, 0.8, 1.0};
+  const std::vector<const uint8_t*> ptrs = {masks[0].data(), masks[1].data(), masks[2].data()};
+  DistanceOptions o;
+  o.edt = stub_transform;
+  const int threads = hardware_threads();
+  for (auto _ : state) {
+    const auto m = boundary_matrix(ptrs, g, o, threads);
+    benchmark::DoNotOptimize(m.data());
+  }
+}
+
 BENCHMARK_CAPTURE(distance_kits_pair, monai, DistanceConvention::kMonai)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(distance_kits_pair, medpy, DistanceConvention::kMedpy)
@@ -107,6 +146,7 @@ BENCHMARK_CAPTURE(distance_kits_pair, itk, DistanceConvention::kItk)->Unit(bench
 BENCHMARK_CAPTURE(distance_kits_pair, deepmind, DistanceConvention::kDeepmind)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(distance_matrix_256)->Unit(benchmark::kMillisecond);
+BENCHMARK(distance_host_work_512)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace maskeval
