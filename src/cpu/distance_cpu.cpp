@@ -34,6 +34,19 @@ int64_t first_nonzero(const uint8_t* p, int64_t n) {
   return n;
 }
 
+// Index of the last nonzero byte of p[0, n), or -1; eight bytes at a time.
+int64_t last_nonzero(const uint8_t* p, int64_t n) {
+  int64_t i = n;
+  for (; i >= 8; i -= 8) {
+    uint64_t word;
+    std::memcpy(&word, p + i - 8, 8);
+    if (word != 0) break;
+  }
+  for (; i > 0; --i)
+    if (p[i - 1]) return i - 1;
+  return -1;
+}
+
 // Appends the index of every nonzero byte of p[0, n), plus `base`; skips zero words.
 void append_nonzero(const uint8_t* p, int64_t n, int64_t base, std::vector<int64_t>& out) {
   int64_t i = 0;
@@ -314,16 +327,18 @@ std::array<std::vector<uint8_t>, 3> occupancy(const std::vector<const uint8_t*>&
       for (int64_t z = b.lo[2] + begin; z < b.lo[2] + end; ++z)
         for (int64_t y = b.lo[1]; y < b.hi[1]; ++y) {
           const uint8_t* row = m + (z * g.shape[1] + y) * g.shape[0] + b.lo[0];
-          if (first_nonzero(row, width) == width) continue;
+          const int64_t first = first_nonzero(row, width);
+          if (first == width) continue;
           oy[y - b.lo[1]] = 1;
           occ[2][z - b.lo[2]] = 1;
-          for (int64_t x = 0; x < width; ++x) ox[x] |= row[x] != 0;
+          const int64_t end = last_nonzero(row, width) + 1;
+          for (int64_t x = first; x < end; ++x) ox[x] |= row[x];  // nonzero where any is
         }
   });
-  occ[0] = std::move(along_x[0]);
-  occ[1] = std::move(along_y[0]);
-  for (int p = 1; p < parts; ++p) {
-    for (int64_t x = 0; x < width; ++x) occ[0][x] |= along_x[p][x];
+  occ[0].assign(width, 0);
+  occ[1].assign(height, 0);
+  for (int p = 0; p < parts; ++p) {
+    for (int64_t x = 0; x < width; ++x) occ[0][x] |= along_x[p][x] != 0;
     for (int64_t y = 0; y < height; ++y) occ[1][y] |= along_y[p][y];
   }
   return occ;
