@@ -517,19 +517,27 @@ std::vector<BoundaryMetrics> boundary_matrix(const std::vector<const uint8_t*>& 
   whole.hi = grid.shape;
   std::vector<Box> pieces;
   split_foreground(masks, grid, whole, pieces, threads);
-  if (pieces.size() > 1) {
-    for (const Box& b : pieces) parts.push_back(measure_box(masks, grid, b, o, threads));
-    if (!nearest_within_pieces(parts, grid)) parts.clear();
-  }
-  if (parts.empty() && !pieces.empty()) {
-    Box tight = pieces.front();  // around every piece
+  Box tight;  // around every piece
+  if (!pieces.empty()) {
+    tight = pieces.front();
     for (const Box& b : pieces)
       for (int a = 0; a < 3; ++a) {
         tight.lo[a] = std::min(tight.lo[a], b.lo[a]);
         tight.hi[a] = std::max(tight.hi[a], b.hi[a]);
       }
-    parts.push_back(measure_box(masks, grid, tight, o, threads));
   }
+  // Pieces are worth it when their boxes together are clearly smaller than the one box.
+  auto volume = [](const Box& b) {
+    return (b.hi[0] - b.lo[0]) * (b.hi[1] - b.lo[1]) * (b.hi[2] - b.lo[2]);
+  };
+  int64_t in_pieces = 0;
+  for (const Box& b : pieces) in_pieces += volume(b);
+  if (pieces.size() > 1 && in_pieces * 10 < volume(tight) * 7) {
+    for (const Box& b : pieces) parts.push_back(measure_box(masks, grid, b, o, threads));
+    if (!nearest_within_pieces(parts, grid)) parts.clear();
+  }
+  if (parts.empty() && !pieces.empty())
+    parts.push_back(measure_box(masks, grid, tight, o, threads));
   // Per mask: its points' distances to each other mask and the points' weights, over all parts.
   std::vector<size_t> count(r, 0);
   std::vector<std::vector<double>> weight(r);
