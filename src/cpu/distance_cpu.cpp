@@ -532,7 +532,7 @@ std::vector<BoundaryMetrics> boundary_matrix(const std::vector<const uint8_t*>& 
   };
   int64_t in_pieces = 0;
   for (const Box& b : pieces) in_pieces += volume(b);
-  if (pieces.size() > 1 && in_pieces * 10 < volume(tight) * 7) {
+  if (pieces.size() > 1 && in_pieces * 10 < volume(tight) * 8) {
     for (const Box& b : pieces) parts.push_back(measure_box(masks, grid, b, o, threads));
     if (!nearest_within_pieces(parts, grid)) parts.clear();
   }
