@@ -28,7 +28,8 @@ void print_summary(std::ostream& out, const RunResult& result, const Summary& su
                    const RunOptions& o, const std::string& report_path) {
   out << "maskeval "
       << (o.command == Command::kFuse ? "fuse" : (o.command == Command::kScore ? "score" : "agree"))
-      << ": " << result.cases.size() << " cases, " << result.failed.size() << " failed"
+      << ": " << result.cases.size() << (result.cases.size() == 1 ? " case, " : " cases, ")
+      << result.failed.size() << " failed"
       << (result.aborted ? " (stopped at the first bad case: --strict)" : "") << "; backend "
       << result.backend << "; both-empty masks score " << empty_policy_text(o.empty);
   if (o.distances)
