@@ -69,14 +69,16 @@ void transform(const uint8_t* feature, const Grid& g,
   DeviceArray<uint8_t> d_feature(n);
   d_d2.resize(n);
   MASKEVAL_CUDA_TRY(cudaMemcpy(d_feature.get(), feature, n, cudaMemcpyHostToDevice));
-  // Work space for as many lines at once as fit in a quarter of the free memory (at most all).
-  int64_t widest = 0;
-  for (int axis = 1; axis < g.ndim; ++axis)
+  // Work space for as many lines at once as fit in a quarter of the free memory (at most all,
+  // at least the longest line).
+  int64_t widest = 0, longest = 1;
+  for (int axis = 1; axis < g.ndim; ++axis) {
     widest = std::max(widest, static_cast<int64_t>(lines[axis].size()) * g.shape[axis]);
+    longest = std::max(longest, g.shape[axis]);
+  }
   size_t free_bytes = 0, total_bytes = 0;
   MASKEVAL_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
-  const int64_t work_budget =
-      std::max<int64_t>(int64_t{1} << 24, static_cast<int64_t>(free_bytes / 4 / 40));
+  const int64_t work_budget = std::max<int64_t>(longest, static_cast<int64_t>(free_bytes / 4 / 40));
   DeviceArray<double> work(5 * std::max<int64_t>(1, std::min(widest, work_budget)));
   DeviceArray<int64_t> d_lines;
   MASKEVAL_CUDA_TRY(cudaEventRecord(start.get()));
