@@ -151,7 +151,9 @@ void add_common(CLI::App* app, Cli& c, bool maps = true) {
   app->add_option("--json", c.json, "Report path (default: OUT/report.json)");
   app->add_option("--threads", c.run.threads, "Threads (default: all cores)")
       ->check(CLI::Range(1, 4096));
-  app->add_option("--backend", c.backend, "auto, cpu or cuda")
+  app->add_option("--backend", c.backend,
+                  "Where counting and distance transforms run: auto (the GPU when there is one), "
+                  "cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
   app->add_flag("--strict", c.run.strict, "Stop at the first bad case");
