@@ -87,6 +87,11 @@ TEST(Cli, HelpAndUsageErrors) {
   EXPECT_TRUE(contains(rule.text, "bad --foreground 'dark'"));
   EXPECT_EQ(run("agree --cases /nonexistent/folder").code, 1);
   EXPECT_EQ(run("fuse --cases " + kData + "/bu-bil --tie coin").code, 1);
+  const Output spacing =
+      run("score --manifest " + kData + "/kits23/manifest.csv --spacing 0,1,1 -q");
+  EXPECT_EQ(spacing.code, 1);
+  EXPECT_TRUE(contains(spacing.text, "every value must be positive")) << spacing.text;
+  EXPECT_TRUE(contains(spacing.text, "maskeval score --help")) << spacing.text;
 }
 
 TEST(Cli, FuseBuBilSample) {

@@ -330,7 +330,9 @@ int run_cli(int argc, char** argv) {
     return execute(c, command);
   } catch (const UsageError& e) {
     std::cerr << "maskeval: " << e.what() << "\n(run maskeval "
-              << (command == Command::kFuse ? "fuse" : "agree") << " --help for the options)\n";
+              << (command == Command::kFuse ? "fuse"
+                                            : (command == Command::kScore ? "score" : "agree"))
+              << " --help for the options)\n";
     return kExitUsage;
   } catch (const std::invalid_argument& e) {
     std::cerr << "maskeval: " << e.what() << "\n";
