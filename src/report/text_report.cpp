@@ -22,6 +22,15 @@ std::string pad(const std::string& s, size_t width) {
   return s.size() >= width ? s : s + std::string(width - s.size(), ' ');
 }
 
+// The column heading of the Hausdorff distance percentile, 9 characters: "     HD95",
+// "   HD99.5".
+std::string hd_heading(double percentile) {
+  char label[32], heading[32];
+  std::snprintf(label, sizeof label, "HD%g", percentile);
+  std::snprintf(heading, sizeof heading, "%9s", label);
+  return heading;
+}
+
 }  // namespace
 
 void print_summary(std::ostream& out, const RunResult& result, const Summary& summary,
@@ -39,9 +48,7 @@ void print_summary(std::ostream& out, const RunResult& result, const Summary& su
   if (!summary.labels.empty()) {
     const bool agree_distances = o.distances && o.command != Command::kScore;
     out << "label   cases  pairs  mean Dice  median     min  mean Fleiss"
-        << (agree_distances ? "     HD" + std::to_string(static_cast<int>(o.distance.percentile)) +
-                                  "     ASSD      NSD"
-                            : "")
+        << (agree_distances ? hd_heading(o.distance.percentile) + "     ASSD      NSD" : "")
         << "\n";
     for (const LabelSummary& l : summary.labels) {
       char line[160];
@@ -84,10 +91,7 @@ void print_summary(std::ostream& out, const RunResult& result, const Summary& su
         << (result.cases.empty() ? "" : result.cases[0].scored_against)
         << " (mean over cases and labels)\n  " << pad("name", width)
         << "   cases     Dice      IoU  sensitivity  precision"
-        << (o.distances ? "     HD" + std::to_string(static_cast<int>(o.distance.percentile)) +
-                              "     ASSD      NSD"
-                        : "")
-        << "\n";
+        << (o.distances ? hd_heading(o.distance.percentile) + "     ASSD      NSD" : "") << "\n";
     for (const LeaderboardRow& row : summary.leaderboard) {
       char line[64];
       std::snprintf(line, sizeof line, "%7zu", row.cases);
