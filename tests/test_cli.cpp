@@ -263,6 +263,15 @@ TEST(Cli, FuseStapleAndScore) {
   EXPECT_TRUE(contains(ml.text, "needs label maps")) << ml.text;
 }
 
+TEST(Cli, SummaryNamesThePercentile) {
+  test::TempDir out;
+  const Output o = run("score --percentile 99.5 --manifest " + kData +
+                       "/kits23/manifest.csv --no-maps -o " + out / "r");
+  ASSERT_EQ(o.code, 0) << o.text;
+  EXPECT_TRUE(contains(o.text, "HD99.5")) << o.text;
+  EXPECT_TRUE(contains(o.text, "1 case, 0 failed")) << o.text;
+}
+
 TEST(Cli, AgreeWithDeepmindDistances) {
   test::TempDir out;
   const Output o =
