@@ -72,7 +72,7 @@ std::vector<double> surfel_area_table(int ndim, const std::array<double, 3>& spa
 
 // Area-weighted percentile of DeepMind surface-distance: the smallest distance whose cumulative
 // area (in ascending order of distance) reaches `percentile` % of the total; no interpolation.
-double percentile_weighted(std::vector<double> values, std::vector<double> weights,
+double percentile_weighted(const std::vector<double>& values, const std::vector<double>& weights,
                            double percentile);
 
 // squared_edt read at the voxels `at` (an EdtAtFunction).

@@ -18,7 +18,6 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 struct Box {
   std::array<int64_t, 3> lo{0, 0, 0}, hi{0, 0, 0};  // [lo, hi)
-  bool empty = true;
 };
 
 // Index of the first nonzero byte of p[0, n), or n; eight bytes at a time.
@@ -225,7 +224,6 @@ void weighted_metrics(const std::vector<double>& ab, const std::vector<double>& 
 
 // Distances measured within one box of the image.
 struct BoxDistances {
-  Box box;    // tight around the foreground it holds
   Grid work;  // the grid the points index: the box grown by one, or its corners
   std::array<double, 3> origin{0, 0, 0};  // voxel coordinates of the work grid's index 0
   std::array<double, 3> reach_lo{0, 0, 0}, reach_hi{0, 0, 0};  // where its points can lie
@@ -234,14 +232,13 @@ struct BoxDistances {
 };
 
 // The points of every mask within the tight box `b` and their distances to each other mask's
-// points within it. Each mask's squared distance transform is computed in turn in one buffer
-// and read at the other masks' points.
+// points within it: each mask's squared distance transform in turn, read at the other masks'
+// points. `area`: the surfel areas (deepmind only).
 BoxDistances measure_box(const std::vector<const uint8_t*>& masks, const Grid& grid, const Box& b,
-                         const DistanceOptions& o, int threads) {
+                         const DistanceOptions& o, const std::vector<double>& area, int threads) {
   const size_t r = masks.size();
   const bool deepmind = o.convention == DistanceConvention::kDeepmind;
   BoxDistances out;
-  out.box = b;
   out.points.resize(r);
   out.to.assign(r, std::vector<std::vector<double>>(r));
   Grid& g = out.work;
@@ -256,7 +253,6 @@ BoxDistances measure_box(const std::vector<const uint8_t*>& masks, const Grid& g
       out.reach_lo[a] = out.origin[a];
       out.reach_hi[a] = out.origin[a] + static_cast<double>(g.shape[a] - 1);
     }
-    const std::vector<double> area = surfel_area_table(grid.ndim, grid.spacing);
     parallel_ranges(static_cast<int64_t>(r),
                     std::max(1, std::min<int>(threads, static_cast<int>(r))),
                     [&](int, int64_t begin, int64_t end) {
@@ -373,7 +369,6 @@ void split_foreground(const std::vector<const uint8_t*>& masks, const Grid& g, B
     }
     return;
   }
-  b.empty = false;
   pieces.push_back(b);
 }
 
@@ -484,7 +479,7 @@ double percentile_linear(std::vector<double> v, double p) {
   return a + (b - a) * (pos - static_cast<double>(lo));
 }
 
-double percentile_weighted(std::vector<double> v, std::vector<double> w, double p) {
+double percentile_weighted(const std::vector<double>& v, const std::vector<double>& w, double p) {
   if (v.empty()) return NAN;
   // Ascending by distance, then by weight, as surface-distance sorts its (distance, area) pairs.
   std::vector<size_t> order(v.size());
@@ -513,6 +508,8 @@ std::vector<BoundaryMetrics> boundary_matrix(const std::vector<const uint8_t*>& 
   // kept when no point can be nearer to another piece than the distance found in its own;
   // otherwise within the one box around everything.
   std::vector<BoxDistances> parts;
+  const std::vector<double> area =
+      deepmind ? surfel_area_table(grid.ndim, grid.spacing) : std::vector<double>{};
   Box whole;
   whole.hi = grid.shape;
   std::vector<Box> pieces;
@@ -533,11 +530,11 @@ std::vector<BoundaryMetrics> boundary_matrix(const std::vector<const uint8_t*>& 
   int64_t in_pieces = 0;
   for (const Box& b : pieces) in_pieces += volume(b);
   if (pieces.size() > 1 && in_pieces * 10 < volume(tight) * 8) {
-    for (const Box& b : pieces) parts.push_back(measure_box(masks, grid, b, o, threads));
+    for (const Box& b : pieces) parts.push_back(measure_box(masks, grid, b, o, area, threads));
     if (!nearest_within_pieces(parts, grid)) parts.clear();
   }
   if (parts.empty() && !pieces.empty())
-    parts.push_back(measure_box(masks, grid, tight, o, threads));
+    parts.push_back(measure_box(masks, grid, tight, o, area, threads));
   // Per mask: its points' distances to each other mask and the points' weights, over all parts.
   std::vector<size_t> count(r, 0);
   std::vector<std::vector<double>> weight(r);
