@@ -111,6 +111,16 @@ BoundaryMetrics brute_metrics(const std::vector<uint8_t>& a, const std::vector<u
   return m;
 }
 
+void expect_metrics_near(const BoundaryMetrics& got, const BoundaryMetrics& want,
+                         double nsd_tolerance = 1e-9) {
+  EXPECT_NEAR(got.hd, want.hd, 1e-9);
+  EXPECT_NEAR(got.hd_ab, want.hd_ab, 1e-9);
+  EXPECT_NEAR(got.hd_ba, want.hd_ba, 1e-9);
+  EXPECT_NEAR(got.hd_percentile, want.hd_percentile, 1e-9);
+  EXPECT_NEAR(got.assd, want.assd, 1e-9);
+  EXPECT_NEAR(got.nsd, want.nsd, nsd_tolerance);
+}
+
 std::vector<uint8_t> random_blob(std::mt19937& rng, const Grid& g, double fill) {
   // A random ball plus noise, so that surfaces are irregular.
   std::uniform_real_distribution<double> u(0, 1);
@@ -343,15 +353,9 @@ TEST(BoundaryMetrics, EveryConventionMatchesBruteForce) {
       o.convention = c;
       o.percentile = 90 + trial % 10;
       o.nsd_tolerance = 1.5;
-      const BoundaryMetrics got = boundary_metrics(a.data(), b.data(), g, o, 2);
-      const BoundaryMetrics want = brute_metrics(a, b, g, o);
       SCOPED_TRACE(testing::Message() << "trial " << trial << ", " << convention_name(c));
-      EXPECT_NEAR(got.hd, want.hd, 1e-9);
-      EXPECT_NEAR(got.hd_ab, want.hd_ab, 1e-9);
-      EXPECT_NEAR(got.hd_ba, want.hd_ba, 1e-9);
-      EXPECT_NEAR(got.hd_percentile, want.hd_percentile, 1e-9);
-      EXPECT_NEAR(got.assd, want.assd, 1e-9);
-      EXPECT_NEAR(got.nsd, want.nsd, 1e-12);
+      expect_metrics_near(boundary_metrics(a.data(), b.data(), g, o, 2), brute_metrics(a, b, g, o),
+                          1e-12);
     }
   }
 }
@@ -540,15 +544,6 @@ BoundaryMetrics brute_deepmind(const std::vector<uint8_t>& a, const std::vector<
   m.assd = weighted / area;
   m.nsd = near / area;
   return m;
-}
-
-void expect_metrics_near(const BoundaryMetrics& got, const BoundaryMetrics& want) {
-  EXPECT_NEAR(got.hd, want.hd, 1e-9);
-  EXPECT_NEAR(got.hd_ab, want.hd_ab, 1e-9);
-  EXPECT_NEAR(got.hd_ba, want.hd_ba, 1e-9);
-  EXPECT_NEAR(got.hd_percentile, want.hd_percentile, 1e-9);
-  EXPECT_NEAR(got.assd, want.assd, 1e-9);
-  EXPECT_NEAR(got.nsd, want.nsd, 1e-9);
 }
 
 TEST(BoundaryMetrics, DeepmindMatchesBruteForce) {
