@@ -6,29 +6,25 @@ figure must agree to 1e-6 relative. Exits 77 (skipped) when the data, nibabel, s
 or MONAI is absent.
 
 Usage: kits23_check.py MASKEVAL_EXECUTABLE DATA_DIR"""
-import json
 import os
-import subprocess
 import sys
 import tempfile
-import warnings
 
 try:
     import nibabel as nib
     import numpy as np
-
-    if not hasattr(np, "Inf"):  # surface-distance predates NumPy 2
-        np.Inf = np.inf
-    import torch
-    from monai.metrics import HausdorffDistanceMetric, SurfaceDiceMetric, SurfaceDistanceMetric
-    from surface_distance import metrics
 except ImportError as e:
-    print(f"skipped: {e.name} is not installed (pip install nibabel monai surface-distance)")
+    print(f"skipped: {e.name} is not installed (pip install nibabel)")
     sys.exit(77)
 
-warnings.simplefilter("ignore")
+# Each exits 77 when its tool is absent.
+from monai_check import monai_figures  # noqa: E402
+from surface_distance_check import deepmind_figures  # noqa: E402
+
+import common  # noqa: E402
+
 CASES = ["case_00021", "case_00030"]
-TOLERANCE = 2.0
+NSD_TOLERANCE = 2.0
 
 
 def kidney(folder, annotator):
@@ -42,40 +38,13 @@ def kidney(folder, annotator):
     return mask, image
 
 
-def deepmind(ref, pred, spacing):
-    sd = metrics.compute_surface_distances(ref, pred, spacing)
-    area_ref, area_pred = sd["surfel_areas_gt"].sum(), sd["surfel_areas_pred"].sum()
-    mean_rp, mean_pr = metrics.compute_average_surface_distance(sd)
-    return {
-        "hd": metrics.compute_robust_hausdorff(sd, 100),
-        "hd_percentile": metrics.compute_robust_hausdorff(sd, 95),
-        "assd": (mean_rp * area_ref + mean_pr * area_pred) / (area_ref + area_pred),
-        "nsd": metrics.compute_surface_dice_at_tolerance(sd, TOLERANCE),
-    }
-
-
-def monai(ref, pred, spacing):
-    p = torch.from_numpy(pred[None, None].astype(np.float32))
-    r = torch.from_numpy(ref[None, None].astype(np.float32))
-
-    def value(metric):
-        metric(p, r, spacing=spacing)
-        return float(metric.aggregate().item())
-
-    return {
-        "hd": value(HausdorffDistanceMetric(include_background=True)),
-        "hd_percentile": value(HausdorffDistanceMetric(include_background=True, percentile=95)),
-        "assd": value(SurfaceDistanceMetric(include_background=True, symmetric=True)),
-        "nsd": value(SurfaceDiceMetric([TOLERANCE], include_background=True)),
-    }
-
-
 def main():
     exe, data = sys.argv[1], sys.argv[2]
     if not all(os.path.isdir(os.path.join(data, c, "instances")) for c in CASES):
         print(f"skipped: no KiTS23 instance files under {data}")
         return 77
     worst = {"deepmind": 0.0, "monai": 0.0}
+    tools = {"deepmind": ("surface-distance", deepmind_figures), "monai": ("MONAI", monai_figures)}
     with tempfile.TemporaryDirectory() as tmp:
         for case in CASES:
             folder = os.path.join(data, case, "instances")
@@ -87,20 +56,14 @@ def main():
             for name, mask in (("ref", ref), ("pred", pred)):
                 nib.save(nib.Nifti1Image(mask.astype(np.uint8), image.affine, image.header),
                          os.path.join(case_dir, f"{name}.nii.gz"))
-            for convention, tool in (("deepmind", deepmind), ("monai", monai)):
-                out = os.path.join(tmp, f"{case}-{convention}")
-                subprocess.run([exe, "score", "--cases", case_dir, "--raters", "pred.nii.gz",
-                                "--reference", "ref.nii.gz", "--distance-convention", convention,
-                                "--nsd-tolerance", str(TOLERANCE), "-q", "--no-maps", "-o", out],
-                               check=True)
-                with open(os.path.join(out, "report.json")) as f:
-                    got = json.load(f)["cases"][0]["scores"]["by"]["pred"]["1"]
-                for key, value in tool(ref, pred, spacing).items():
-                    err = abs(got[key] - value) / max(1.0, abs(value))
-                    worst[convention] = max(worst[convention], err)
-                    if err > 1e-6:
-                        print(f"{case} {convention} {key}: maskeval {got[key]!r} tool {value!r}")
-                        return 1
+            for convention, (tool, figures) in tools.items():
+                got = common.maskeval_scores(exe, case_dir, "pred.nii.gz", "ref.nii.gz",
+                                             convention, NSD_TOLERANCE)
+                want = figures(ref, pred, spacing, NSD_TOLERANCE)
+                err = common.worst_difference(got, want, f"{case} {convention}", tool)
+                if err is None:
+                    return 1
+                worst[convention] = max(worst[convention], err)
     print(f"KiTS23 kidneys ({', '.join(CASES)}): deepmind equals surface-distance to "
           f"{worst['deepmind']:.1e}, monai equals MONAI to {worst['monai']:.1e} (float32)")
     return 0

@@ -7,11 +7,7 @@ surface-distance returns the two directed average distances; maskeval's `assd` p
 weighted by surface area, which is what this check compares.
 
 Usage: surface_distance_check.py MASKEVAL_EXECUTABLE"""
-import json
-import os
-import subprocess
 import sys
-import tempfile
 import warnings
 
 try:
@@ -24,72 +20,32 @@ except ImportError:
     print("surface-distance is not installed: skipped (pip install surface-distance)")
     sys.exit(77)
 
+import common
+
 warnings.simplefilter("ignore", DeprecationWarning)
+NSD_TOLERANCE = 1.5
 
 
-def write_mha(path, array, spacing_xyz):
-    """A MetaImage file; `array` is indexed [z][y][x] (or [y][x])."""
-    dims = list(reversed(array.shape))
-    with open(path, "wb") as f:
-        header = [
-            "ObjectType = Image",
-            f"NDims = {len(dims)}",
-            "DimSize = " + " ".join(str(d) for d in dims),
-            "ElementSpacing = " + " ".join(repr(s) for s in spacing_xyz[: len(dims)]),
-            "ElementType = MET_UCHAR",
-            "ElementDataFile = LOCAL",
-        ]
-        f.write(("\n".join(header) + "\n").encode())
-        f.write(np.ascontiguousarray(array, dtype=np.uint8).tobytes())
-
-
-def blob(rng, shape, noise):
-    grids = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
-    centre = [rng.uniform(0, n) for n in shape]
-    radius = rng.uniform(2, max(3, min(shape) / 2))
-    d2 = sum((g - c) ** 2 for g, c in zip(grids, centre))
-    return (d2 < radius**2) | (rng.uniform(size=shape) < noise)
+def deepmind_figures(ref, pred, spacing, nsd_tolerance=NSD_TOLERANCE):
+    sd = metrics.compute_surface_distances(ref, pred, spacing)
+    area_ref, area_pred = sd["surfel_areas_gt"].sum(), sd["surfel_areas_pred"].sum()
+    mean_rp, mean_pr = metrics.compute_average_surface_distance(sd)
+    return {
+        "hd": metrics.compute_robust_hausdorff(sd, 100),
+        "hd_percentile": metrics.compute_robust_hausdorff(sd, 95),
+        "assd": (mean_rp * area_ref + mean_pr * area_pred) / (area_ref + area_pred),
+        "nsd": metrics.compute_surface_dice_at_tolerance(sd, nsd_tolerance),
+    }
 
 
 def main():
-    exe = sys.argv[1]
-    rng = np.random.default_rng(8)
-    worst = 0.0
-    tolerance = 1.5
-    with tempfile.TemporaryDirectory() as tmp:
-        for trial in range(12):
-            shape = (7, 11 + trial, 13) if trial % 2 else (15 + trial, 12)
-            spacing_xyz = [0.7 + 0.1 * trial, 1.3, 2.5]
-            # Dense noise in some trials, so that every kind of surface element occurs.
-            noise = 0.35 if trial % 3 == 2 else 0.01
-            a, b = blob(rng, shape, noise), blob(rng, shape, noise)
-            case = os.path.join(tmp, f"data/c{trial}")
-            os.makedirs(case)
-            write_mha(os.path.join(case, "pred.mha"), b, spacing_xyz)
-            write_mha(os.path.join(case, "ref.mha"), a, spacing_xyz)
-            out = os.path.join(tmp, f"out{trial}")
-            subprocess.run([exe, "score", "--cases", case, "--raters", "pred.mha",
-                            "--reference", "ref.mha", "--distance-convention", "deepmind",
-                            "--percentile", "95", "--nsd-tolerance", str(tolerance), "-q",
-                            "--no-maps", "-o", out], check=True)
-            with open(os.path.join(out, "report.json")) as f:
-                got = json.load(f)["cases"][0]["scores"]["by"]["pred"]["1"]
-            spacing = list(reversed(spacing_xyz[: len(shape)]))  # array axis order
-            sd = metrics.compute_surface_distances(a, b, spacing)
-            area_a, area_b = sd["surfel_areas_gt"].sum(), sd["surfel_areas_pred"].sum()
-            mean_ab, mean_ba = metrics.compute_average_surface_distance(sd)
-            want = {
-                "hd": metrics.compute_robust_hausdorff(sd, 100),
-                "hd_percentile": metrics.compute_robust_hausdorff(sd, 95),
-                "assd": (mean_ab * area_a + mean_ba * area_b) / (area_a + area_b),
-                "nsd": metrics.compute_surface_dice_at_tolerance(sd, tolerance),
-            }
-            for key, value in want.items():
-                err = abs(got[key] - value) / max(1.0, abs(value))
-                worst = max(worst, err)
-                if err > 1e-6:
-                    print(f"trial {trial}: {key} maskeval {got[key]!r} surface-distance {value!r}")
-                    return 1
+    # Dense noise in some trials, so that every kind of surface element occurs.
+    worst = common.check_random_cases(sys.argv[1], "deepmind", "surface-distance",
+                                      deepmind_figures, seed=8, trials=12,
+                                      noise=lambda trial: 0.35 if trial % 3 == 2 else 0.01,
+                                      nsd_tolerance=NSD_TOLERANCE)
+    if worst is None:
+        return 1
     print(f"deepmind convention equals surface-distance: largest relative difference {worst:.1e}")
     return 0
 
