@@ -5,8 +5,8 @@
 #include <cmath>
 #include <cstring>
 #include <map>
-#include <tuple>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "cpu/parallel.h"
@@ -98,7 +98,10 @@ void vote(benchmark::State& state, int raters, int width, int height, int labels
 }
 
 BENCHMARK_CAPTURE(read_ceiling, binary_13_raters_2048x2048, 13, 2048, 2048)
-    ->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 // The target workload: 13 binary raters (BU-BIL-like), 2048 x 2048.
 BENCHMARK_CAPTURE(count, binary_13_raters_2048x2048, 13, 2048, 2048, 2)
     ->Arg(1)

@@ -19,6 +19,7 @@
 #include "maskeval/device.h"
 #include "maskeval/distance.h"
 #include "maskeval/staple.h"
+#include "rater_balls.h"
 
 namespace maskeval {
 namespace {
@@ -193,35 +194,8 @@ void agree_majority_end_to_end(benchmark::State& state, const std::string& name)
   }
 }
 
-// Three raters' masks of one 512^3 volume: balls of radius about 150 voxels, each rater's
-// boundary shifted and jittered.
-struct DistanceVolume {
-  Grid grid;
-  std::vector<std::vector<uint8_t>> masks;
-};
-
-const DistanceVolume& distance_volume() {
-  static const DistanceVolume v = [] {
-    DistanceVolume d;
-    d.grid.ndim = 3;
-    d.grid.shape = {512, 512, 512};
-    d.grid.spacing = {0.8, 0.8, 1.0};
-    std::mt19937 rng(5);
-    std::uniform_real_distribution<double> jitter(-1.5, 1.5);
-    for (int r = 0; r < 3; ++r) {
-      std::vector<uint8_t> m(d.grid.voxels());
-      const double cx = 256 + 4 * r, cy = 250 - 3 * r, cz = 260 + 2 * r, radius = 150 + 5 * r;
-      for (int64_t z = 0; z < 512; ++z)
-        for (int64_t y = 0; y < 512; ++y)
-          for (int64_t x = 0; x < 512; ++x) {
-            const double dist =
-                std::sqrt((x - cx) * (x - cx) + (y - cy) * (y - cy) + (z - cz) * (z - cz));
-            m[(z * 512 + y) * 512 + x] = dist < radius + (dist > radius - 2 ? jitter(rng) : 0);
-          }
-      d.masks.push_back(std::move(m));
-    }
-    return d;
-  }();
+const RaterBalls& distance_volume() {
+  static const RaterBalls v = rater_balls(512);
   return v;
 }
 
@@ -229,7 +203,7 @@ const DistanceVolume& distance_volume() {
 // needed only at the other two surfaces, as the HD95 matrix needs them.
 void distance_transforms(benchmark::State& state) {
   if (!have_gpu()) return state.SkipWithError("no CUDA device");
-  const DistanceVolume& v = distance_volume();
+  const RaterBalls& v = distance_volume();
   std::vector<std::vector<uint8_t>> surface;
   for (const auto& m : v.masks)
     surface.push_back(measured_points(m.data(), v.grid, DistanceConvention::kMonai));
@@ -254,9 +228,8 @@ void distance_transforms(benchmark::State& state) {
 // device, wall time.
 void distance_matrix(benchmark::State& state) {
   if (!have_gpu()) return state.SkipWithError("no CUDA device");
-  const DistanceVolume& v = distance_volume();
-  const std::vector<const uint8_t*> ptrs = {v.masks[0].data(), v.masks[1].data(),
-                                            v.masks[2].data()};
+  const RaterBalls& v = distance_volume();
+  const std::vector<const uint8_t*> ptrs = v.pointers();
   DistanceOptions o;
   o.edt = cuda::squared_edt_at;
   for (auto _ : state) {

@@ -8,9 +8,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
-#include <cmath>
 #include <filesystem>
-#include <random>
 #include <regex>
 #include <string>
 #include <vector>
@@ -19,6 +17,7 @@
 #include "maskeval/distance.h"
 #include "maskeval/image.h"
 #include "maskeval/labels.h"
+#include "rater_balls.h"
 
 namespace maskeval {
 namespace {
@@ -70,52 +69,14 @@ void distance_kits_pair(benchmark::State& state, DistanceConvention convention) 
   state.counters["voxels"] = static_cast<double>(p.grid.voxels());
 }
 
-// Three raters' balls of radius about 80 voxels in a 256^3 volume, boundaries jittered.
+// Three raters' balls in a 256^3 volume (bench/rater_balls.h).
 void distance_matrix_256(benchmark::State& state) {
-  static const std::vector<std::vector<uint8_t>> masks = [] {
-    std::vector<std::vector<uint8_t>> out;
-    std::mt19937 rng(3);
-    std::uniform_real_distribution<double> jitter(-1.5, 1.5);
-    for (int r = 0; r < 3; ++r) {
-      std::vector<uint8_t> m(int64_t{256} * 256 * 256);
-      const double cx = 128 + 2 * r, cy = 125 - 2 * r, cz = 130 + r, radius = 80 + 3 * r;
-      for (int64_t z = 0; z < 256; ++z)
-        for (int64_t y = 0; y < 256; ++y)
-          for (int64_t x = 0; x < 256; ++x) {
-            const double d =
-                std::sqrt((x - cx) * (x - cx) + (y - cy) * (y - cy) + (z - cz) * (z - cz));
-            m[(z * 256 + y) * 256 + x] = d < radius + (d > radius - 2 ? jitter(rng) : 0);
-          }
-      out.push_back(std::move(m));
-    }
-    return out;
-  }();
-  Grid g;
-  g.ndim = 3;
-  g.shape = {256, 256, 256};
-  g.spacing = {0.8, 0.8, 1.0};
-  const std::vector<const uint8_t*> ptrs = {masks[0].data(), masks[1].data(), masks[2].data()};
+  static const RaterBalls balls = rater_balls(256);
   const int threads = hardware_threads();
   for (auto _ : state) {
-    const auto m = boundary_matrix(ptrs, g, {}, threads);
+    const auto m = boundary_matrix(balls.pointers(), balls.grid, {}, threads);
     benchmark::DoNotOptimize(m.data());
   }
-}
-
-// Balls of radius about 150 voxels in a 512^3 volume, as in the GPU benchmark.
-std::vector<std::vector<uint8_t>> balls_512() {
-  std::vector<std::vector<uint8_t>> out;
-  for (int r = 0; r < 3; ++r) {
-    std::vector<uint8_t> m(int64_t{512} * 512 * 512);
-    const double cx = 256 + 4 * r, cy = 250 - 3 * r, cz = 260 + 2 * r, radius = 150 + 5 * r;
-    for (int64_t z = 0; z < 512; ++z)
-      for (int64_t y = 0; y < 512; ++y)
-        for (int64_t x = 0; x < 512; ++x)
-          m[(z * 512 + y) * 512 + x] =
-              (x - cx) * (x - cx) + (y - cy) * (y - cy) + (z - cz) * (z - cz) < radius * radius;
-    out.push_back(std::move(m));
-  }
-  return out;
 }
 
 void stub_transform(const uint8_t*, const Grid&, const std::vector<int64_t>& at, double* out, int) {
@@ -123,17 +84,12 @@ void stub_transform(const uint8_t*, const Grid&, const std::vector<int64_t>& at,
 }
 
 void distance_host_work_512(benchmark::State& state) {
-  static const std::vector<std::vector<uint8_t>> masks = balls_512();
-  Grid g;
-  g.ndim = 3;
-  g.shape = {512, 512, 512};
-  g.spacing = {0.8, 0.8, 1.0};
-  const std::vector<const uint8_t*> ptrs = {masks[0].data(), masks[1].data(), masks[2].data()};
+  static const RaterBalls balls = rater_balls(512);  // the GPU benchmark's volume
   DistanceOptions o;
   o.edt = stub_transform;
   const int threads = hardware_threads();
   for (auto _ : state) {
-    const auto m = boundary_matrix(ptrs, g, o, threads);
+    const auto m = boundary_matrix(balls.pointers(), balls.grid, o, threads);
     benchmark::DoNotOptimize(m.data());
   }
 }
