@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +18,34 @@
 namespace maskeval::test {
 
 namespace fs = std::filesystem;
+
+inline bool host_big_endian() {
+  const uint16_t one = 1;
+  uint8_t first;
+  std::memcpy(&first, &one, 1);
+  return first == 0;
+}
+
+// Reverses the bytes of every element of `size` bytes.
+inline std::vector<uint8_t> swapped(std::vector<uint8_t> b, int size) {
+  for (size_t i = 0; i + size <= b.size(); i += size) std::reverse(&b[i], &b[i] + size);
+  return b;
+}
+
+// Values as bytes in the host's order.
+template <typename T>
+std::vector<uint8_t> bytes_of(const std::vector<T>& v) {
+  std::vector<uint8_t> b(v.size() * sizeof(T));
+  if (!b.empty()) std::memcpy(b.data(), v.data(), b.size());
+  return b;
+}
+
+// Values as little-endian (or big-endian) bytes, whatever the host's order.
+template <typename T>
+std::vector<uint8_t> encode(const std::vector<T>& values, bool big_endian = false) {
+  const std::vector<uint8_t> b = bytes_of(values);
+  return big_endian == host_big_endian() ? b : swapped(b, sizeof(T));
+}
 
 template <typename T>
 std::vector<T> values_of(const RawImage& img) {

@@ -28,32 +28,15 @@ namespace maskeval {
 namespace {
 
 namespace fs = std::filesystem;
+using test::bytes_of;
 using test::contains;
+using test::host_big_endian;
 using test::input_error;
+using test::swapped;
 using test::values_of;
 using test::write_bytes;
 
 // --- Small helpers ---------------------------------------------------------------------------
-
-bool host_big_endian() {
-  const uint16_t one = 1;
-  uint8_t first;
-  std::memcpy(&first, &one, 1);
-  return first == 0;
-}
-
-template <typename T>
-std::vector<uint8_t> bytes_of(const std::vector<T>& v) {
-  std::vector<uint8_t> b(v.size() * sizeof(T));
-  if (!b.empty()) std::memcpy(b.data(), v.data(), b.size());
-  return b;
-}
-
-// Reverses the bytes of every element of `size` bytes.
-std::vector<uint8_t> swapped(std::vector<uint8_t> b, int size) {
-  for (size_t i = 0; i + size <= b.size(); i += size) std::reverse(&b[i], &b[i] + size);
-  return b;
-}
 
 std::vector<uint8_t> be16(const std::vector<uint16_t>& v) {
   std::vector<uint8_t> b;

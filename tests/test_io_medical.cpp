@@ -23,31 +23,12 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::contains;
+using test::encode;
 using test::input_error;
 using test::values_of;
 using test::write_bytes;
 
 // --- Helpers ---------------------------------------------------------------------------------
-
-bool host_little_endian() {
-  const uint16_t one = 1;
-  uint8_t first;
-  std::memcpy(&first, &one, 1);
-  return first == 1;
-}
-
-// Values as little-endian (or big-endian) bytes, whatever the host's order.
-template <typename T>
-std::vector<uint8_t> encode(const std::vector<T>& values, bool big_endian = false) {
-  std::vector<uint8_t> out(values.size() * sizeof(T));
-  if (!out.empty()) std::memcpy(out.data(), values.data(), out.size());
-  if (host_little_endian() == big_endian) {
-    for (size_t i = 0; i < out.size(); i += sizeof(T)) {
-      std::reverse(out.begin() + i, out.begin() + i + sizeof(T));
-    }
-  }
-  return out;
-}
 
 std::vector<uint8_t> concat(const std::string& text, const std::vector<uint8_t>& data) {
   std::vector<uint8_t> out(text.begin(), text.end());
@@ -606,7 +587,7 @@ TEST_F(MedicalIoTest, NrrdTypeNames) {
     ASSERT_EQ(img.bytes.size(), static_cast<size_t>(2 * size)) << c.name;
     // The value 0x40, in native order, then a zero.
     std::vector<uint8_t> expected(2 * size, 0);
-    expected[host_little_endian() ? 0 : size - 1] = 0x40;
+    expected[!test::host_big_endian() ? 0 : size - 1] = 0x40;
     EXPECT_EQ(img.bytes, expected) << c.name;
   }
 }
