@@ -213,10 +213,14 @@ TEST(Run, MissingReferenceFails) {
   TempDir d;
   write_gray(d / "data/c/a.png", 1, 1, {1});
   write_gray(d / "data/c/b.png", 1, 1, {1});
+  for (const char* f : {"a", "b", "gold"})
+    write_gray(d / ("data/d/" + std::string(f) + ".png"), 1, 1, {1});
   const RunResult r = run_dataset(dataset_from_case_folders(d / "data", "", "gold.png"),
                                   options(d, Command::kFuse));
   ASSERT_EQ(r.failed.size(), 1u);
+  EXPECT_EQ(r.failed[0].id, "c");
   EXPECT_EQ(r.failed[0].reason, "reference file missing");
+  EXPECT_EQ(r.cases.size(), 1u);
 }
 
 TEST(Run, PerLabelManifestPaintsInOrder) {

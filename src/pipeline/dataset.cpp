@@ -1,11 +1,14 @@
 // Listing a dataset: case folders, rater folders, or a manifest.
+#include <fcntl.h>
 #include <fnmatch.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
+#include <system_error>
 
 #include "maskeval/run.h"
 
@@ -22,52 +25,231 @@ std::string strip_extension(const std::string& rel) {
   return (p.parent_path() / p.stem()).generic_string();
 }
 
-// Files under `dir`, as paths relative to it, at most `depth` folders down, sorted.
-std::vector<std::string> list_files(const fs::path& dir, int depth) {
-  std::vector<std::string> out;
+// The mask extensions the readers accept, space-separated, for messages.
+std::string mask_extensions() {
+  std::string out;
+  for (const char* ext : {".png", ".tif", ".tiff", ".nii", ".nii.gz", ".mha", ".mhd", ".nrrd",
+                          ".nhdr", ".bmp", ".pgm", ".pnm"}) {
+    if (is_mask_file(std::string("x") + ext)) out += (out.empty() ? "" : " ") + std::string(ext);
+  }
+  return out;
+}
+
+std::string errno_message(int err) {
+  return std::error_code(err, std::generic_category()).message();
+}
+
+// A folder's identity, the same through any link or path that reaches it.
+using FolderId = std::pair<dev_t, ino_t>;
+
+// One entry of a folder, with symbolic links followed.
+struct Entry {
+  enum Kind { kFile, kFolder, kOther, kBroken };
+  Kind kind = kFile;
+  std::string name;
+  std::string reason;  // kOther, kBroken: why it cannot be read as a mask
+  FolderId id{};       // kFolder
+};
+
+const char* file_type_name(mode_t mode) {
+  if (S_ISDIR(mode)) return "a folder";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  return "not a plain file";
+}
+
+// Where a folder can be opened but its entries cannot be looked up (no search permission, I/O
+// error), gives that error; otherwise fills `e` from what `path` (links followed) is. False
+// when the entry vanished in between.
+bool classify(const fs::path& path, Entry& e, std::string& folder_error) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      e.kind = Entry::kFolder;
+      e.id = {st.st_dev, st.st_ino};
+    } else if (S_ISREG(st.st_mode)) {
+      e.kind = Entry::kFile;
+    } else {
+      e.kind = Entry::kOther;
+      e.reason = std::string("not a regular file (") + file_type_name(st.st_mode) + ")";
+    }
+    return true;
+  }
+  const int err = errno;
+  struct stat lst {};
+  if (::lstat(path.c_str(), &lst) != 0) {
+    if (errno != ENOENT && errno != ENOTDIR)
+      folder_error = "cannot look inside the folder: " + errno_message(errno);
+    return false;
+  }
+  e.kind = Entry::kBroken;
+  if (err == ENOENT || err == ENOTDIR)
+    e.reason = "broken symbolic link (its target does not exist)";
+  else if (err == ELOOP)
+    e.reason = "symbolic link loop";
+  else
+    e.reason = "cannot follow the symbolic link: " + errno_message(err);
+  return true;
+}
+
+// Reads folders for one dataset and keeps, each path once, what could not be read.
+class Lister {
+ public:
+  // The entries of `dir`, sorted by name; none, and a problem, when it cannot be read.
+  std::vector<Entry> entries(const fs::path& dir) {
+    std::vector<Entry> out;
+    std::error_code ec;
+    fs::directory_iterator it(dir, ec);
+    for (const fs::directory_iterator end; !ec && it != end; it.increment(ec)) {
+      Entry e;
+      e.name = it->path().filename().string();
+      std::string folder_error;
+      if (classify(it->path(), e, folder_error)) out.push_back(std::move(e));
+      if (!folder_error.empty()) {
+        report(dir, folder_error);
+        return {};
+      }
+    }
+    if (ec) {
+      report(dir, "cannot read the folder: " + ec.message());
+      return {};
+    }
+    std::sort(out.begin(), out.end(),
+              [](const Entry& a, const Entry& b) { return a.name < b.name; });
+    return out;
+  }
+
+  void report(const fs::path& path, const std::string& reason) {
+    if (reported_.insert(path.string()).second) problems.push_back({path.string(), reason});
+  }
+
+  std::vector<ListingProblem> problems;
+
+ private:
+  std::set<std::string> reported_;
+};
+
+FolderId folder_id(const fs::path& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return {};
+  return {st.st_dev, st.st_ino};
+}
+
+// A file (or what stands where one was looked for) found under a folder.
+struct Found {
+  std::string rel;  // the path walked from the folder, with '/'
+  fs::path path;
+  Entry entry;
+};
+
+// The top folder of a listing, as a usage error (exit 1) when it is not a readable folder.
+void require_folder(const std::string& dir, const std::string& option) {
+  if (!fs::is_directory(dir)) throw UsageError(option + ": not a folder: " + dir);
   std::error_code ec;
-  for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec),
-       end;
-       it != end; it.increment(ec)) {
-    if (ec) break;
-    if (it->is_directory(ec)) {
-      if (it.depth() >= depth) it.disable_recursion_pending();
+  fs::directory_iterator it(dir, ec);
+  if (ec) throw UsageError(option + ": cannot read folder " + dir + ": " + ec.message());
+}
+
+// Whether a file that one of the globs matches can lie under the folder `rel` ("a/b"): the glob
+// has more parts than `rel`, and its first ones match it.
+bool may_hold_matches(const std::vector<std::string>& globs, const std::string& rel) {
+  const size_t parts = static_cast<size_t>(std::count(rel.begin(), rel.end(), '/')) + 1;
+  for (const std::string& glob : globs) {
+    size_t cut = 0;
+    for (size_t i = 0; i < parts && cut != std::string::npos; ++i)
+      cut = glob.find('/', i == 0 ? 0 : cut + 1);
+    if (cut != std::string::npos &&
+        fnmatch(glob.substr(0, cut).c_str(), rel.c_str(), FNM_PATHNAME) == 0)
+      return true;
+  }
+  return false;
+}
+
+// What walking a folder looks for: files at most `depth` folders down, and only in folders that
+// may hold a match of `globs` (any folder when null).
+struct WalkScope {
+  int depth = 0;
+  const std::vector<std::string>* globs = nullptr;
+};
+
+// Everything but folders under `dir`, following links; a folder already in `seen` (a loop, or
+// one reached twice) is skipped. `folders` gets the folders directly in `dir`.
+void walk(Lister& lister, const fs::path& dir, const std::string& prefix, const WalkScope& scope,
+          int depth, std::set<FolderId>& seen, std::vector<Found>& out,
+          std::vector<Entry>* folders) {
+  for (Entry& e : lister.entries(dir)) {
+    if (e.kind != Entry::kFolder) {
+      out.push_back({prefix + e.name, dir / e.name, std::move(e)});
       continue;
     }
-    if (it->is_regular_file(ec)) out.push_back(fs::relative(it->path(), dir).generic_string());
+    const std::string rel = prefix + e.name;
+    if (depth < scope.depth && (!scope.globs || may_hold_matches(*scope.globs, rel)) &&
+        seen.insert(e.id).second)
+      walk(lister, dir / e.name, rel + "/", scope, depth + 1, seen, out, nullptr);
+    if (folders) folders->push_back(std::move(e));
   }
-  std::sort(out.begin(), out.end());
+}
+
+// The files under `dir`, by the path walked from it, sorted.
+std::vector<Found> list_files(Lister& lister, const fs::path& dir, const WalkScope& scope,
+                              std::vector<Entry>* folders = nullptr) {
+  std::set<FolderId> seen = {folder_id(dir)};
+  std::vector<Found> out;
+  walk(lister, dir, "", scope, 0, seen, out, folders);
+  std::sort(out.begin(), out.end(), [](const Found& a, const Found& b) { return a.rel < b.rel; });
   return out;
 }
 
-std::vector<fs::path> subfolders(const fs::path& dir) {
-  std::vector<fs::path> out;
-  std::error_code ec;
-  for (fs::directory_iterator it(dir, ec), end; it != end; it.increment(ec))
-    if (it->is_directory(ec)) out.push_back(it->path());
-  std::sort(out.begin(), out.end());
-  return out;
+bool glob_matches(const std::string& glob, const std::string& rel) {
+  return glob.empty() ? (rel.find('/') == std::string::npos && is_mask_file(rel))
+                      : fnmatch(glob.c_str(), rel.c_str(), FNM_PATHNAME) == 0;
 }
 
-std::vector<std::string> matching(const fs::path& dir, const std::string& glob,
-                                  const std::string& reference) {
-  const int depth = static_cast<int>(std::count(glob.begin(), glob.end(), '/'));
+int glob_depth(const std::string& glob) {
+  return static_cast<int>(std::count(glob.begin(), glob.end(), '/'));
+}
+
+// The readable files the glob matches; a match that cannot be read is reported instead.
+// `matched` counts every match.
+std::vector<std::string> matching(Lister& lister, const std::vector<Found>& files,
+                                  const std::string& glob, const std::string& reference,
+                                  int& matched) {
   std::vector<std::string> out;
-  for (const std::string& rel : list_files(dir, depth)) {
-    if (rel == reference) continue;
-    if (glob.empty() ? (rel.find('/') == std::string::npos && is_mask_file(rel))
-                     : fnmatch(glob.c_str(), rel.c_str(), FNM_PATHNAME) == 0)
-      out.push_back(rel);
+  for (const Found& f : files) {
+    if (f.rel == reference || !glob_matches(glob, f.rel)) continue;
+    ++matched;
+    if (f.entry.kind == Entry::kFile)
+      out.push_back(f.rel);
+    else
+      lister.report(f.path, f.entry.reason);
   }
   return out;
 }
 
-void find_cases(const fs::path& root, const fs::path& dir, const std::string& glob,
-                const std::string& reference, const std::string& prediction_glob, Dataset& out) {
-  std::vector<std::string> files = matching(dir, glob, reference);
+// Case discovery under one root: every folder is visited once, by the first path reaching it.
+struct CaseSearch {
+  Lister lister;
+  fs::path root;
+  std::string glob, reference, prediction_glob;
+  std::vector<std::string> globs;  // the non-empty ones
+  WalkScope scope;                 // of the listing of each folder
+  std::set<FolderId> visited;
+  int predictions_matched = 0, references_found = 0;
+  Dataset out;
+
+  void visit(const fs::path& dir, const std::string& rel);
+  void add_reference(const fs::path& dir, CaseSpec& c);
+};
+
+void CaseSearch::visit(const fs::path& dir, const std::string& rel) {
+  std::vector<Entry> folders;
+  const std::vector<Found> listed = list_files(lister, dir, scope, &folders);
+  int rater_matches = 0;
+  std::vector<std::string> files = matching(lister, listed, glob, reference, rater_matches);
   std::vector<std::string> predictions;
   if (!prediction_glob.empty()) {
-    predictions = matching(dir, prediction_glob, reference);
+    predictions = matching(lister, listed, prediction_glob, reference, predictions_matched);
     files.erase(std::remove_if(files.begin(), files.end(),
                                [&](const std::string& f) {
                                  return std::find(predictions.begin(), predictions.end(), f) !=
@@ -76,27 +258,64 @@ void find_cases(const fs::path& root, const fs::path& dir, const std::string& gl
                 files.end());
   }
   if (files.empty() && predictions.empty()) {
-    for (const fs::path& sub : subfolders(dir))
-      find_cases(root, sub, glob, reference, prediction_glob, out);
+    for (const Entry& sub : folders) {
+      if (visited.insert(sub.id).second)
+        visit(dir / sub.name, rel.empty() ? sub.name : rel + "/" + sub.name);
+    }
     return;
   }
   CaseSpec c;
-  c.id = dir == root ? root.filename().generic_string() : fs::relative(dir, root).generic_string();
+  c.id = rel.empty() ? root.filename().generic_string() : rel;
   c.folder = dir.string();
-  for (const std::string& rel : files)
-    c.raters[strip_extension(rel)][kWholeMap].push_back((dir / rel).string());
-  for (const std::string& rel : predictions)
-    c.predictions[strip_extension(rel)][kWholeMap].push_back((dir / rel).string());
-  if (!reference.empty()) {
-    const fs::path ref = dir / reference;
-    if (fs::exists(ref)) {
-      c.reference[kWholeMap].push_back(ref.string());
-    } else {
-      c.problem = "reference file missing";
-      c.problem_file = ref.string();
-    }
-  }
+  for (const std::string& f : files)
+    c.raters[strip_extension(f)][kWholeMap].push_back((dir / f).string());
+  for (const std::string& f : predictions)
+    c.predictions[strip_extension(f)][kWholeMap].push_back((dir / f).string());
+  if (!reference.empty()) add_reference(dir, c);
   out.cases.push_back(std::move(c));
+}
+
+// Whatever stands at the reference's name is passed on (the reader refuses what it cannot
+// read); a broken link or a missing file makes the case fail.
+void CaseSearch::add_reference(const fs::path& dir, CaseSpec& c) {
+  const fs::path ref = dir / reference;
+  Entry e;
+  std::string folder_error;
+  if (!classify(ref, e, folder_error)) {
+    c.problem = folder_error.empty() ? "reference file missing" : folder_error;
+    c.problem_file = ref.string();
+    return;
+  }
+  ++references_found;
+  if (e.kind == Entry::kBroken) {
+    c.problem = "reference file: " + e.reason;
+    c.problem_file = ref.string();
+  } else {
+    c.reference[kWholeMap].push_back(ref.string());
+  }
+}
+
+// Mask files under a rater or reference folder, by their path walked from it; one that cannot
+// be read is reported. `found` gets every mask file's id, readable or not.
+std::vector<Found> mask_files(Lister& lister, const std::string& dir,
+                              std::set<std::string>* found = nullptr) {
+  std::vector<Found> out;
+  for (Found& f : list_files(lister, dir, {64, nullptr})) {
+    if (!is_mask_file(f.rel)) continue;
+    if (found) found->insert(strip_extension(f.rel));
+    if (f.entry.kind == Entry::kFile)
+      out.push_back(std::move(f));
+    else
+      lister.report(f.path, f.entry.reason);
+  }
+  return out;
+}
+
+// A usage error's note on what could not be read, for when nothing usable was found.
+std::string problems_note(const std::vector<ListingProblem>& problems) {
+  if (problems.empty()) return "";
+  return "; " + std::to_string(problems.size()) + " path(s) could not be read, e.g. " +
+         problems[0].path + ": " + problems[0].reason;
 }
 
 std::vector<std::string> split_csv_line(const std::string& line) {
@@ -131,24 +350,96 @@ std::vector<std::string> split_csv_line(const std::string& line) {
   return out;
 }
 
+// The whole manifest. Only a regular file is opened: a FIFO or device could block the open or
+// the reads forever.
+std::string read_manifest(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    throw UsageError("--manifest: cannot open " + path + ": " + errno_message(errno));
+  if (!S_ISREG(st.st_mode))
+    throw UsageError("--manifest: not a regular file: " + path + " (" + file_type_name(st.st_mode) +
+                     ")");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw UsageError("--manifest: cannot open " + path + ": " + errno_message(errno));
+  // Checked again on the open file, in case another file took the name meanwhile.
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw UsageError("--manifest: not a regular file: " + path);
+  }
+  std::string text;
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      text.append(buf, static_cast<size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      const int err = errno;
+      ::close(fd);
+      throw UsageError("--manifest: cannot read " + path + ": " + errno_message(err));
+    }
+  }
+  ::close(fd);
+  return text;
+}
+
 }  // namespace
 
 Dataset dataset_from_case_folders(const std::string& root, const std::string& rater_glob,
                                   const std::string& reference,
                                   const std::string& prediction_glob) {
-  const fs::path dir(root);
-  if (!fs::is_directory(dir)) throw UsageError("--cases: not a folder: " + root);
-  Dataset out;
-  find_cases(dir, dir, rater_glob, reference, prediction_glob, out);
+  require_folder(root, "--cases");
+  CaseSearch search;
+  search.root = root;
+  search.glob = rater_glob;
+  search.reference = reference;
+  search.prediction_glob = prediction_glob;
+  for (const std::string& g : {rater_glob, prediction_glob})
+    if (!g.empty()) search.globs.push_back(g);
+  search.scope = {std::max(glob_depth(rater_glob), glob_depth(prediction_glob)), &search.globs};
+  search.visited.insert(folder_id(search.root));
+  search.visit(search.root, "");
+  Dataset& out = search.out;
+  out.problems = std::move(search.lister.problems);
   if (out.cases.empty())
-    throw UsageError("--cases " + root + ": no folder holds files matching " +
-                     (rater_glob.empty() ? std::string("mask files (.png .tif .nii .nii.gz)")
-                                         : "'" + rater_glob + "'") +
-                     "; set --raters GLOB, e.g. --raters 'experts/*.png'");
+    throw UsageError(
+        "--cases " + root + ": no folder holds files matching " +
+        (rater_glob.empty() ? "mask files (" + mask_extensions() + ")" : "'" + rater_glob + "'") +
+        "; set --raters GLOB, e.g. --raters 'experts/*.png'" + problems_note(out.problems));
+  if (!prediction_glob.empty() && search.predictions_matched == 0)
+    throw UsageError("--prediction '" + prediction_glob +
+                     "' matches no file in any case folder under " + root +
+                     problems_note(out.problems));
+  if (!reference.empty() && search.references_found == 0)
+    throw UsageError("--reference '" + reference + "' matches no file in any case folder under " +
+                     root + " (it names a file inside each case folder)");
   std::sort(out.cases.begin(), out.cases.end(),
             [](const CaseSpec& a, const CaseSpec& b) { return a.id < b.id; });
+  return std::move(out);
+}
+
+namespace {
+
+// The reference files of --rater's cases, by case id, from the reference folder; a usage error
+// when it is no readable folder or holds no file for any case.
+std::map<std::string, std::vector<std::string>> reference_files(
+    Lister& lister, const std::string& dir, const std::map<std::string, CaseSpec>& cases) {
+  require_folder(dir, "--reference");
+  std::set<std::string> found;
+  std::map<std::string, std::vector<std::string>> out;
+  for (const Found& f : mask_files(lister, dir, &found))
+    out[strip_extension(f.rel)].push_back(f.path.string());
+  const bool any = std::any_of(cases.begin(), cases.end(),
+                               [&](const auto& c) { return found.count(c.first) != 0; });
+  if (!any)
+    throw UsageError("--reference " + dir +
+                     ": no file in it matches a case of the rater folders (files are matched by "
+                     "their path inside each folder, without the extension)");
   return out;
 }
+
+}  // namespace
 
 Dataset dataset_from_rater_folders(const std::vector<std::string>& rater_dirs,
                                    const std::string& reference_dir) {
@@ -157,21 +448,24 @@ Dataset dataset_from_rater_folders(const std::vector<std::string>& rater_dirs,
     const size_t eq = arg.find('=');
     std::string name = eq == std::string::npos ? "" : arg.substr(0, eq);
     const std::string dir = eq == std::string::npos ? arg : arg.substr(eq + 1);
-    if (!fs::is_directory(dir)) throw UsageError("--rater: not a folder: " + dir);
+    require_folder(dir, "--rater");
     if (name.empty()) name = fs::path(dir).lexically_normal().filename().string();
     if (name.empty()) name = fs::path(dir).lexically_normal().parent_path().filename().string();
     if (!folders.emplace(name, dir).second)
       throw UsageError("--rater: two raters named '" + name + "'; name them with NAME=DIR");
   }
   if (folders.size() < 2) throw UsageError("--rater: give at least two rater folders");
+  Lister lister;
   std::map<std::string, CaseSpec> cases;
   for (const auto& [name, dir] : folders) {
-    for (const std::string& rel : list_files(dir, 64)) {
-      if (!is_mask_file(rel)) continue;
-      CaseSpec& c = cases[strip_extension(rel)];
-      c.raters[name][kWholeMap].push_back((fs::path(dir) / rel).string());
-    }
+    for (const Found& f : mask_files(lister, dir))
+      cases[strip_extension(f.rel)].raters[name][kWholeMap].push_back(f.path.string());
   }
+  if (cases.empty())
+    throw UsageError("--rater: no mask files in the rater folders" +
+                     problems_note(lister.problems));
+  std::map<std::string, std::vector<std::string>> references;
+  if (!reference_dir.empty()) references = reference_files(lister, reference_dir, cases);
   Dataset out;
   for (auto& [id, c] : cases) {
     c.id = id;
@@ -182,9 +476,8 @@ Dataset dataset_from_rater_folders(const std::vector<std::string>& rater_dirs,
       }
     }
     if (!reference_dir.empty()) {
-      for (const std::string& rel : list_files(reference_dir, 64))
-        if (is_mask_file(rel) && strip_extension(rel) == id)
-          c.reference[kWholeMap].push_back((fs::path(reference_dir) / rel).string());
+      const auto ref = references.find(id);
+      if (ref != references.end()) c.reference[kWholeMap] = ref->second;
       if (c.reference.empty() && c.problem.empty()) {
         c.problem = "reference file missing";
         c.problem_file = (fs::path(reference_dir) / id).string() + ".*";
@@ -192,16 +485,16 @@ Dataset dataset_from_rater_folders(const std::vector<std::string>& rater_dirs,
     }
     out.cases.push_back(std::move(c));
   }
-  if (out.cases.empty()) throw UsageError("--rater: no mask files in the rater folders");
+  out.problems = std::move(lister.problems);
   return out;
 }
 
 Dataset dataset_from_manifest(const std::string& csv_path) {
-  std::ifstream in(csv_path);
-  if (!in) throw UsageError("--manifest: cannot open " + csv_path);
+  std::istringstream in(read_manifest(csv_path));
   const fs::path base = fs::path(csv_path).parent_path();
   std::string line;
   if (!std::getline(in, line)) throw UsageError("--manifest " + csv_path + ": empty file");
+  if (line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);  // UTF-8 byte-order mark
   const std::vector<std::string> header = split_csv_line(line);
   auto column = [&](const std::string& name) -> int {
     const auto it = std::find(header.begin(), header.end(), name);
