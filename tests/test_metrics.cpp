@@ -57,6 +57,16 @@ TEST(FleissKappa, TwoRatersMatchesScottPi) {
   EXPECT_NEAR(fleiss_kappa_binary(votes, 2, EmptyPolicy::kNaN), (0.7 - 0.505) / 0.495, 1e-15);
 }
 
+TEST(FleissKappa, FewerThanTwoRatersIsUndefinedWhateverThePolicy) {
+  // One rater cannot agree or disagree with anyone: NaN, not the empty-mask policy's value.
+  const uint64_t mixed[2] = {3, 5}, none[2] = {8, 0};
+  for (EmptyPolicy p : {EmptyPolicy::kOne, EmptyPolicy::kZero, EmptyPolicy::kNaN}) {
+    EXPECT_TRUE(std::isnan(fleiss_kappa_binary(mixed, 1, p)));
+    EXPECT_TRUE(std::isnan(fleiss_kappa_binary(none, 1, p)));
+    EXPECT_TRUE(std::isnan(fleiss_kappa_binary(none, 0, p)));
+  }
+}
+
 TEST(VoteEntropy, Normalised) {
   const int even[2] = {1, 1};
   EXPECT_DOUBLE_EQ(vote_entropy(even, 2, 2, 2), 1.0);

@@ -84,7 +84,8 @@ Vote vote_of(const Label* tuple, int raters, const VoteRule& rule);
 std::vector<std::pair<Label, uint64_t>> majority_counts(const TupleHistogram& h,
                                                         const VoteRule& rule);
 
-// Fleiss' kappa over all categories (every label, background included) of one case.
+// Fleiss' kappa over all categories (every label, background included) of one case; NaN with
+// fewer than 2 raters.
 double fleiss_kappa_all(const std::vector<LabelCounts>& labels, int raters, int64_t voxels,
                         EmptyPolicy p);
 

@@ -21,6 +21,7 @@ struct LabelSummary {
   // exactly one mask empty.
   double mean_hd_percentile = NAN, mean_assd = NAN, mean_nsd = NAN;
   size_t infinite_pairs = 0;
+  bool boundary = false;  // the rater pairs' boundary metrics were measured (agree --distances)
 };
 
 // A case that most needs a human to look at it: lowest mean pairwise Dice first.
@@ -30,6 +31,14 @@ struct Adjudication {
   Label worst_label = 0;
   std::string rater_a, rater_b;
   double worst_dice = NAN;
+};
+
+// score: one label of a leaderboard row, means over the cases in which the label was scored.
+struct LabelBoard {
+  size_t cases = 0;
+  double mean_dice = NAN, mean_iou = NAN;
+  double mean_hd_percentile = NAN, mean_assd = NAN, mean_nsd = NAN;  // finite values
+  size_t infinite_distances = 0;
 };
 
 // score: each rater or prediction against the reference, over the dataset, best first.
@@ -42,7 +51,8 @@ struct LeaderboardRow {
   // mask empty).
   double mean_hd_percentile = NAN, mean_assd = NAN, mean_nsd = NAN;
   size_t infinite_distances = 0;
-  std::map<Label, double> label_mean_dice;
+  std::map<Label, double> label_mean_dice;  // labels[label].mean_dice
+  std::map<Label, LabelBoard> labels;
 };
 
 // fuse --method staple: each rater's estimated performance, mean over cases, and the same
@@ -63,6 +73,14 @@ struct Summary {
 Summary summarize(const RunResult& result, size_t adjudicate_top);
 
 const char* empty_policy_text(EmptyPolicy p);
+
+// The unit boundary distances and NSD tolerances are in: the files' spacing unit ("mm", "um",
+// "m") when they give one; else "mm" with --spacing, or for a NIfTI, NRRD or MetaImage voxel
+// size without a unit (as ITK reads it); else "px" (PNG, TIFF without a physical size). Over a
+// run: the cases' common unit, "mixed" when they differ (with no case, "mm" with --spacing,
+// else "px").
+std::string case_distance_unit(const CaseResult& c, const RunOptions& options);
+std::string distance_unit(const RunResult& result, const RunOptions& options);
 
 // The JSON report (the contract is docs/report.md).
 nlohmann::ordered_json report_json(const RunResult& result, const Summary& summary,

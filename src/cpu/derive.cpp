@@ -1,5 +1,6 @@
 // Per-label counts and case-level figures derived from the tuple histogram.
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <stdexcept>
 
@@ -156,7 +157,8 @@ std::vector<LabelCounts> label_counts(const TupleHistogram& h) {
 
 double fleiss_kappa_all(const std::vector<LabelCounts>& labels, int raters, int64_t voxels,
                         EmptyPolicy p) {
-  if (voxels == 0 || raters < 2) return empty_value(p);
+  if (raters < 2) return NAN;  // agreement needs two raters, whatever the empty policy
+  if (voxels == 0) return empty_value(p);
   const double n = static_cast<double>(voxels);
   const double r = raters;
   double squares = 0.0, pe = 0.0;

@@ -1,4 +1,4 @@
-// The JSON report. NaN figures (undefined metrics under --empty nan) are written as null.
+// The JSON report. Undefined (NaN) figures are written as null, infinite distances as "inf".
 #include <cmath>
 
 #include "maskeval/report.h"
@@ -75,7 +75,116 @@ Json numbers(const std::vector<double>& v) {
   return a;
 }
 
-Json case_json(const CaseResult& c) {
+Json label_json(const LabelResult& l, size_t n) {
+  Json lj;
+  lj["volume"] = l.counts.volume;
+  lj["intersection"] = count_matrix(l.counts.intersection, n);
+  lj["dice"] = matrix(l.dice, n);
+  lj["iou"] = matrix(l.iou, n);
+  lj["cohen_kappa"] = matrix(l.cohen_kappa, n);
+  lj["fleiss_kappa"] = number(l.fleiss_kappa);
+  lj["votes"] = l.counts.votes;
+  if (!l.boundary.empty()) {
+    lj["hd"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::hd);
+    lj["hd_percentile"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::hd_percentile);
+    lj["percentile"] = l.percentile;
+    lj["assd"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::assd);
+    lj["nsd"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::nsd);
+    lj["hd_directed"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::hd_ab);
+    lj["nsd_tolerance"] = l.nsd_tolerance;
+  }
+  if (!l.agreement_map.empty()) lj["agreement_map"] = l.agreement_map;
+  if (!l.entropy_map.empty()) lj["entropy_map"] = l.entropy_map;
+  return lj;
+}
+
+Json majority_json(const CaseResult& c) {
+  const MajorityResult& m = *c.majority;
+  Json mj;
+  mj["undecided_label"] = m.undecided;
+  Json counts = Json::object();
+  for (const auto& [label, count] : m.counts) counts[std::to_string(label)] = count;
+  mj["counts"] = std::move(counts);
+  mj["mask"] = m.mask;
+  if (m.has_reference) {
+    Json ref;
+    ref["file"] = c.reference_file;
+    ref["mismatched_voxels"] = m.mismatched;
+    ref["equal"] = m.mismatched == 0;
+    Json d = Json::object();
+    for (const auto& [label, v] : m.dice_vs_reference) d[std::to_string(label)] = number(v);
+    ref["dice"] = std::move(d);
+    mj["vs_reference"] = std::move(ref);
+  }
+  return mj;
+}
+
+Json staple_json(const std::vector<StapleLabel>& staple) {
+  Json st = Json::object();
+  for (const StapleLabel& sl : staple) {
+    Json lj;
+    lj["sensitivity"] = numbers(sl.result.sensitivity);
+    lj["specificity"] = numbers(sl.result.specificity);
+    lj["prior"] = number(sl.result.prior);
+    lj["iterations"] = sl.result.iterations;
+    lj["converged"] = sl.result.converged;
+    lj["posterior"] = sl.posterior;
+    lj["mask"] = sl.mask;
+    if (!sl.measured.empty()) {
+      std::vector<double> sens, spec, d;
+      for (const Score& sc : sl.measured) {
+        sens.push_back(sc.sensitivity);
+        spec.push_back(sc.specificity);
+        d.push_back(sc.dice);
+      }
+      lj["measured_vs_reference"] = {
+          {"sensitivity", numbers(sens)}, {"specificity", numbers(spec)}, {"dice", numbers(d)}};
+    }
+    if (sl.dice_vs_reference) lj["dice_vs_reference"] = number(*sl.dice_vs_reference);
+    st[std::to_string(sl.label)] = std::move(lj);
+  }
+  return st;
+}
+
+Json mlstaple_json(const CaseResult& c) {
+  const MlStapleResult& r = c.mlstaple->result;
+  Json mj;
+  Json conf = Json::array();
+  for (int k = 0; k < r.raters; ++k) {
+    Json rows = Json::array();
+    for (int row = 0; row <= r.labels; ++row) {
+      Json cols = Json::array();
+      for (int col = 0; col < r.labels; ++col) cols.push_back(number(r.theta(k, row, col)));
+      rows.push_back(std::move(cols));
+    }
+    conf.push_back(std::move(rows));
+  }
+  mj["confusion"] = std::move(conf);
+  mj["priors"] = numbers(r.priors);
+  mj["iterations"] = r.iterations;
+  mj["converged"] = r.converged;
+  mj["undecided_label"] = r.undecided;
+  mj["mask"] = c.mlstaple->mask;
+  if (c.mlstaple->mismatched_vs_reference)
+    mj["vs_reference"] = {{"file", c.reference_file},
+                          {"mismatched_voxels", *c.mlstaple->mismatched_vs_reference}};
+  return mj;
+}
+
+Json scores_json(const CaseResult& c) {
+  Json sj;
+  sj["against"] = c.scored_against;
+  Json by = Json::object();
+  for (const auto& [name, by_label] : c.scores) {
+    Json lj = Json::object();
+    for (const auto& [label, sc] : by_label) lj[std::to_string(label)] = score_json(sc);
+    by[name] = std::move(lj);
+  }
+  sj["by"] = std::move(by);
+  return sj;
+}
+
+Json case_json(const CaseResult& c, const RunOptions& o) {
   Json j;
   j["id"] = c.id;
   j["raters"] = c.raters;
@@ -88,131 +197,31 @@ Json case_json(const CaseResult& c) {
   j["spacing_unit"] = c.geom.spacing_unit;
   j["distance_spacing"] =
       std::vector<double>(c.distance_spacing.begin(), c.distance_spacing.begin() + c.geom.ndim);
+  if (o.distances) j["distance_unit"] = case_distance_unit(c, o);
   j["voxels"] = c.geom.voxels();
   Json labels = Json::object();
-  const size_t n = c.raters.size();
-  for (const LabelResult& l : c.labels) {
-    Json lj;
-    lj["volume"] = l.counts.volume;
-    lj["intersection"] = count_matrix(l.counts.intersection, n);
-    lj["dice"] = matrix(l.dice, n);
-    lj["iou"] = matrix(l.iou, n);
-    lj["cohen_kappa"] = matrix(l.cohen_kappa, n);
-    lj["fleiss_kappa"] = number(l.fleiss_kappa);
-    lj["votes"] = l.counts.votes;
-    if (!l.boundary.empty()) {
-      lj["hd"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::hd);
-      lj["hd_percentile"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::hd_percentile);
-      lj["percentile"] = l.percentile;
-      lj["assd"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::assd);
-      lj["nsd"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::nsd);
-      lj["hd_directed"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::hd_ab);
-      lj["nsd_tolerance"] = l.nsd_tolerance;
-    }
-    if (!l.agreement_map.empty()) lj["agreement_map"] = l.agreement_map;
-    if (!l.entropy_map.empty()) lj["entropy_map"] = l.entropy_map;
-    labels[std::to_string(l.counts.label)] = std::move(lj);
-  }
+  for (const LabelResult& l : c.labels)
+    labels[std::to_string(l.counts.label)] = label_json(l, c.raters.size());
   j["labels"] = std::move(labels);
-  j["fleiss_kappa_all"] = c.fleiss_kappa_all ? number(*c.fleiss_kappa_all) : Json(nullptr);
+  // Fleiss' kappa needs two raters; the count-level function may still apply the policy.
+  const bool kappa = c.fleiss_kappa_all && c.raters.size() >= 2;
+  j["fleiss_kappa_all"] = kappa ? number(*c.fleiss_kappa_all) : Json(nullptr);
   j["mean_pairwise_dice"] = number(c.mean_pairwise_dice);
   if (!c.agreement_map.empty()) j["agreement_map"] = c.agreement_map;
   if (!c.entropy_map.empty()) j["entropy_map"] = c.entropy_map;
   if (!c.overlay.empty()) j["overlay"] = c.overlay;
   if (c.majority) {
-    const MajorityResult& m = *c.majority;
-    Json mj;
-    mj["undecided_label"] = m.undecided;
-    Json counts = Json::object();
-    for (const auto& [label, count] : m.counts) counts[std::to_string(label)] = count;
-    mj["counts"] = std::move(counts);
-    mj["mask"] = m.mask;
-    if (m.has_reference) {
-      Json ref;
-      ref["file"] = c.reference_file;
-      ref["mismatched_voxels"] = m.mismatched;
-      ref["equal"] = m.mismatched == 0;
-      Json d = Json::object();
-      for (const auto& [label, v] : m.dice_vs_reference) d[std::to_string(label)] = number(v);
-      ref["dice"] = std::move(d);
-      mj["vs_reference"] = std::move(ref);
-    }
-    j["majority"] = std::move(mj);
+    j["majority"] = majority_json(c);
+    j["majority"]["tie"] = o.tie == TiePolicy::kUndecided ? "undecided" : "lowest";
   }
-  if (!c.staple.empty()) {
-    Json st = Json::object();
-    for (const StapleLabel& sl : c.staple) {
-      Json lj;
-      lj["sensitivity"] = numbers(sl.result.sensitivity);
-      lj["specificity"] = numbers(sl.result.specificity);
-      lj["prior"] = number(sl.result.prior);
-      lj["iterations"] = sl.result.iterations;
-      lj["converged"] = sl.result.converged;
-      lj["posterior"] = sl.posterior;
-      lj["mask"] = sl.mask;
-      if (!sl.measured.empty()) {
-        std::vector<double> sens, spec, d;
-        for (const Score& sc : sl.measured) {
-          sens.push_back(sc.sensitivity);
-          spec.push_back(sc.specificity);
-          d.push_back(sc.dice);
-        }
-        lj["measured_vs_reference"] = {
-            {"sensitivity", numbers(sens)}, {"specificity", numbers(spec)}, {"dice", numbers(d)}};
-      }
-      if (sl.dice_vs_reference) lj["dice_vs_reference"] = number(*sl.dice_vs_reference);
-      st[std::to_string(sl.label)] = std::move(lj);
-    }
-    j["staple"] = std::move(st);
-  }
-  if (c.mlstaple) {
-    const MlStapleResult& r = c.mlstaple->result;
-    Json mj;
-    Json conf = Json::array();
-    for (int k = 0; k < r.raters; ++k) {
-      Json rows = Json::array();
-      for (int row = 0; row <= r.labels; ++row) {
-        Json cols = Json::array();
-        for (int col = 0; col < r.labels; ++col) cols.push_back(number(r.theta(k, row, col)));
-        rows.push_back(std::move(cols));
-      }
-      conf.push_back(std::move(rows));
-    }
-    mj["confusion"] = std::move(conf);
-    mj["priors"] = numbers(r.priors);
-    mj["iterations"] = r.iterations;
-    mj["converged"] = r.converged;
-    mj["undecided_label"] = r.undecided;
-    mj["mask"] = c.mlstaple->mask;
-    if (c.mlstaple->mismatched_vs_reference)
-      mj["vs_reference"] = {{"file", c.reference_file},
-                            {"mismatched_voxels", *c.mlstaple->mismatched_vs_reference}};
-    j["mlstaple"] = std::move(mj);
-  }
-  if (!c.scores.empty()) {
-    Json sj;
-    sj["against"] = c.scored_against;
-    Json by = Json::object();
-    for (const auto& [name, by_label] : c.scores) {
-      Json lj = Json::object();
-      for (const auto& [label, sc] : by_label) lj[std::to_string(label)] = score_json(sc);
-      by[name] = std::move(lj);
-    }
-    sj["by"] = std::move(by);
-    j["scores"] = std::move(sj);
-  }
+  if (!c.staple.empty()) j["staple"] = staple_json(c.staple);
+  if (c.mlstaple) j["mlstaple"] = mlstaple_json(c);
+  if (!c.scores.empty()) j["scores"] = scores_json(c);
   return j;
 }
 
-}  // namespace
-
-Json report_json(const RunResult& result, const Summary& summary, const RunOptions& o) {
-  Json j;
-  j["maskeval_version"] = MASKEVAL_VERSION;
-  j["command"] =
-      o.command == Command::kFuse ? "fuse" : (o.command == Command::kScore ? "score" : "agree");
-  j["backend"] = result.backend;
-  j["options"] = {
+Json options_json(const RunResult& result, const RunOptions& o) {
+  Json j = {
       {"foreground", o.foreground.text()},
       {"empty", empty_policy_text(o.empty)},
       {"empty_policy",
@@ -221,50 +230,39 @@ Json report_json(const RunResult& result, const Summary& summary, const RunOptio
       {"include_background", o.include_background},
   };
   if (o.distances) {
-    j["options"]["distance_convention"] = convention_name(o.distance.convention);
-    j["options"]["percentile"] = o.distance.percentile;
-    j["options"]["nsd_tolerance"] = o.distance.nsd_tolerance;
+    j["distance_convention"] = convention_name(o.distance.convention);
+    j["distance_unit"] = distance_unit(result, o);
+    j["percentile"] = o.distance.percentile;
+    j["nsd_tolerance"] = o.distance.nsd_tolerance;
     Json by = Json::object();
     for (const auto& [label, t] : o.nsd_tolerance_by_label) by[std::to_string(label)] = t;
-    if (!by.empty()) j["options"]["nsd_tolerance_by_label"] = std::move(by);
-    j["options"]["one_empty_distance"] = distance(o.distance.one_empty);
-    if (o.spacing[0] > 0)
-      j["options"]["spacing"] = std::vector<double>(o.spacing.begin(), o.spacing.end());
+    if (!by.empty()) j["nsd_tolerance_by_label"] = std::move(by);
+    j["one_empty_distance"] = distance(o.distance.one_empty);
+    if (o.spacing[0] > 0) j["spacing"] = std::vector<double>(o.spacing.begin(), o.spacing.end());
   }
   if (o.command == Command::kFuse) {
-    j["options"]["method"] = o.method == FuseMethod::kMajority
-                                 ? "majority"
-                                 : (o.method == FuseMethod::kStaple ? "staple" : "mlstaple");
-    j["options"]["tie"] = o.tie == TiePolicy::kUndecided ? "undecided" : "lowest";
-    if (!o.paint_order.empty()) j["options"]["paint_order"] = o.paint_order;
+    j["method"] = o.method == FuseMethod::kMajority
+                      ? "majority"
+                      : (o.method == FuseMethod::kStaple ? "staple" : "mlstaple");
+    j["tie"] = o.tie == TiePolicy::kUndecided ? "undecided" : "lowest";
+    if (!o.paint_order.empty()) j["paint_order"] = o.paint_order;
   }
   if (o.command == Command::kScore)
-    j["options"]["against"] = o.against == ScoreAgainst::kReference
-                                  ? "reference"
-                                  : (o.against == ScoreAgainst::kMajority ? "majority" : "staple");
+    j["against"] = o.against == ScoreAgainst::kReference
+                       ? "reference"
+                       : (o.against == ScoreAgainst::kMajority ? "majority" : "staple");
   if ((o.command == Command::kFuse && o.method != FuseMethod::kMajority) ||
       (o.command == Command::kScore && o.against == ScoreAgainst::kStaple)) {
-    j["options"]["confidence_weight"] = o.staple.confidence_weight;
-    j["options"]["max_iterations"] = o.staple.max_iterations;
-    j["options"]["threshold"] = o.threshold;
+    j["confidence_weight"] = o.staple.confidence_weight;
+    j["max_iterations"] = o.staple.max_iterations;
+    j["threshold"] = o.threshold;
   }
-  Json cases = Json::array();
-  for (const CaseResult& c : result.cases) {
-    Json cj = case_json(c);
-    if (cj.contains("majority"))
-      cj["majority"]["tie"] = o.tie == TiePolicy::kUndecided ? "undecided" : "lowest";
-    cases.push_back(std::move(cj));
-  }
-  j["cases"] = std::move(cases);
-  Json failed = Json::array();
-  for (const FailedCase& f : result.failed)
-    failed.push_back({{"id", f.id}, {"file", f.file}, {"reason", f.reason}});
-  j["failed_cases"] = std::move(failed);
+  return j;
+}
 
-  Json s;
-  s["cases"] = result.cases.size();
-  s["failed"] = result.failed.size();
-  s["aborted"] = result.aborted;
+// Rater-pair agreement per label. Boundary means only where the pairs' distances were measured
+// (agree --distances); score measures distances against the reference only (the leaderboard).
+Json summary_labels_json(const Summary& summary) {
   Json labels = Json::object();
   for (const LabelSummary& l : summary.labels) {
     Json lj;
@@ -274,7 +272,7 @@ Json report_json(const RunResult& result, const Summary& summary, const RunOptio
     lj["median_dice"] = number(l.median_dice);
     lj["min_dice"] = number(l.min_dice);
     lj["mean_fleiss_kappa"] = number(l.mean_fleiss_kappa);
-    if (o.distances) {
+    if (l.boundary) {
       lj["mean_hd_percentile"] = number(l.mean_hd_percentile);
       lj["mean_assd"] = number(l.mean_assd);
       lj["mean_nsd"] = number(l.mean_nsd);
@@ -285,7 +283,63 @@ Json report_json(const RunResult& result, const Summary& summary, const RunOptio
     lj["rater_mean_dice"] = std::move(r);
     labels[std::to_string(l.label)] = std::move(lj);
   }
-  s["labels"] = std::move(labels);
+  return labels;
+}
+
+Json staple_raters_json(const Summary& summary) {
+  Json st = Json::object();
+  for (const auto& [label, raters] : summary.staple_raters) {
+    Json rj = Json::object();
+    for (const auto& [name, r] : raters)
+      rj[name] = {{"cases", r.cases},
+                  {"sensitivity", number(r.sensitivity)},
+                  {"specificity", number(r.specificity)},
+                  {"measured_sensitivity", number(r.measured_sensitivity)},
+                  {"measured_specificity", number(r.measured_specificity)}};
+    st[std::to_string(label)] = std::move(rj);
+  }
+  return st;
+}
+
+Json leaderboard_json(const Summary& summary, bool distances) {
+  Json board = Json::array();
+  for (const LeaderboardRow& row : summary.leaderboard) {
+    Json by = Json::object(), labels = Json::object();
+    for (const auto& [label, v] : row.label_mean_dice) by[std::to_string(label)] = number(v);
+    for (const auto& [label, b] : row.labels) {
+      Json lj = {
+          {"cases", b.cases}, {"mean_dice", number(b.mean_dice)}, {"mean_iou", number(b.mean_iou)}};
+      if (distances) {
+        lj["mean_hd_percentile"] = number(b.mean_hd_percentile);
+        lj["mean_assd"] = number(b.mean_assd);
+        lj["mean_nsd"] = number(b.mean_nsd);
+        lj["infinite_distances"] = b.infinite_distances;
+      }
+      labels[std::to_string(label)] = std::move(lj);
+    }
+    board.push_back({{"name", row.name},
+                     {"prediction", row.prediction},
+                     {"cases", row.cases},
+                     {"mean_dice", number(row.mean_dice)},
+                     {"mean_iou", number(row.mean_iou)},
+                     {"mean_sensitivity", number(row.mean_sensitivity)},
+                     {"mean_precision", number(row.mean_precision)},
+                     {"mean_hd_percentile", number(row.mean_hd_percentile)},
+                     {"mean_assd", number(row.mean_assd)},
+                     {"mean_nsd", number(row.mean_nsd)},
+                     {"infinite_distances", row.infinite_distances},
+                     {"label_mean_dice", std::move(by)},
+                     {"labels", std::move(labels)}});
+  }
+  return board;
+}
+
+Json summary_json(const RunResult& result, const Summary& summary, const RunOptions& o) {
+  Json s;
+  s["cases"] = result.cases.size();
+  s["failed"] = result.failed.size();
+  s["aborted"] = result.aborted;
+  s["labels"] = summary_labels_json(summary);
   Json adj = Json::array();
   for (const Adjudication& a : summary.adjudicate)
     adj.push_back({{"id", a.id},
@@ -294,41 +348,29 @@ Json report_json(const RunResult& result, const Summary& summary, const RunOptio
                    {"worst_pair", {a.rater_a, a.rater_b}},
                    {"worst_dice", number(a.worst_dice)}});
   s["adjudicate"] = std::move(adj);
-  if (!summary.staple_raters.empty()) {
-    Json st = Json::object();
-    for (const auto& [label, raters] : summary.staple_raters) {
-      Json rj = Json::object();
-      for (const auto& [name, r] : raters)
-        rj[name] = {{"cases", r.cases},
-                    {"sensitivity", number(r.sensitivity)},
-                    {"specificity", number(r.specificity)},
-                    {"measured_sensitivity", number(r.measured_sensitivity)},
-                    {"measured_specificity", number(r.measured_specificity)}};
-      st[std::to_string(label)] = std::move(rj);
-    }
-    s["staple_raters"] = std::move(st);
-  }
-  if (!summary.leaderboard.empty()) {
-    Json board = Json::array();
-    for (const LeaderboardRow& row : summary.leaderboard) {
-      Json by = Json::object();
-      for (const auto& [label, v] : row.label_mean_dice) by[std::to_string(label)] = number(v);
-      board.push_back({{"name", row.name},
-                       {"prediction", row.prediction},
-                       {"cases", row.cases},
-                       {"mean_dice", number(row.mean_dice)},
-                       {"mean_iou", number(row.mean_iou)},
-                       {"mean_sensitivity", number(row.mean_sensitivity)},
-                       {"mean_precision", number(row.mean_precision)},
-                       {"mean_hd_percentile", number(row.mean_hd_percentile)},
-                       {"mean_assd", number(row.mean_assd)},
-                       {"mean_nsd", number(row.mean_nsd)},
-                       {"infinite_distances", row.infinite_distances},
-                       {"label_mean_dice", std::move(by)}});
-    }
-    s["leaderboard"] = std::move(board);
-  }
-  j["summary"] = std::move(s);
+  if (!summary.staple_raters.empty()) s["staple_raters"] = staple_raters_json(summary);
+  if (!summary.leaderboard.empty()) s["leaderboard"] = leaderboard_json(summary, o.distances);
+  return s;
+}
+
+}  // namespace
+
+Json report_json(const RunResult& result, const Summary& summary, const RunOptions& o) {
+  Json j;
+  j["maskeval_version"] = MASKEVAL_VERSION;
+  j["command"] =
+      o.command == Command::kFuse ? "fuse" : (o.command == Command::kScore ? "score" : "agree");
+  j["backend"] = result.backend;
+  j["options"] = options_json(result, o);
+  Json cases = Json::array();
+  for (const CaseResult& c : result.cases) cases.push_back(case_json(c, o));
+  j["cases"] = std::move(cases);
+  Json failed = Json::array();
+  for (const FailedCase& f : result.failed)
+    failed.push_back({{"id", f.id}, {"file", f.file}, {"reason", f.reason}});
+  j["failed_cases"] = std::move(failed);
+  j["warnings"] = result.warnings;
+  j["summary"] = summary_json(result, summary, o);
   return j;
 }
 

@@ -1,4 +1,4 @@
-// Dataset-level figures from the per-case results.
+// Dataset-level figures from the per-case results, and the unit the distances are in.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -23,21 +23,20 @@ double mean_of(const std::vector<double>& v) {
   return s / static_cast<double>(v.size());
 }
 
-}  // namespace
-
-const char* empty_policy_text(EmptyPolicy p) {
-  return p == EmptyPolicy::kOne ? "1" : (p == EmptyPolicy::kZero ? "0" : "nan");
+void put(std::vector<double>& v, double x) {
+  if (!std::isnan(x)) v.push_back(x);
 }
 
-Summary summarize(const RunResult& result, size_t adjudicate_top) {
+// Agreement of rater pairs per label, and each case's worst pair for the adjudication list.
+void summarize_labels(const RunResult& result, Summary& s) {
   struct Acc {
     size_t cases = 0;
     std::vector<double> pair_dice, fleiss, hdp, assd, nsd;
     size_t infinite = 0;
+    bool boundary = false;
     std::map<std::string, std::vector<double>> rater_dice;
   };
   std::map<Label, Acc> acc;
-  Summary s;
   for (const CaseResult& c : result.cases) {
     const int n = static_cast<int>(c.raters.size());
     Adjudication adj;
@@ -46,7 +45,8 @@ Summary summarize(const RunResult& result, size_t adjudicate_top) {
     for (const LabelResult& l : c.labels) {
       Acc& a = acc[l.counts.label];
       ++a.cases;
-      if (!std::isnan(l.fleiss_kappa)) a.fleiss.push_back(l.fleiss_kappa);
+      put(a.fleiss, l.fleiss_kappa);  // undefined (fewer than two raters, or by the policy)
+      a.boundary = a.boundary || !l.boundary.empty();
       for (int i = 0; i < n; ++i) {
         for (int j = 0; j < n; ++j) {
           const double d = l.dice[i * n + j];
@@ -62,7 +62,7 @@ Summary summarize(const RunResult& result, size_t adjudicate_top) {
               a.hdp.push_back(b.hd_percentile);
               a.assd.push_back(b.assd);
             }
-            if (!std::isnan(b.nsd)) a.nsd.push_back(b.nsd);
+            put(a.nsd, b.nsd);
           }
           if (std::isnan(adj.worst_dice) || d < adj.worst_dice) {
             adj.worst_dice = d;
@@ -89,10 +89,14 @@ Summary summarize(const RunResult& result, size_t adjudicate_top) {
     ls.mean_assd = mean_of(a.assd);
     ls.mean_nsd = mean_of(a.nsd);
     ls.infinite_pairs = a.infinite;
+    ls.boundary = a.boundary;
     for (const auto& [rater, v] : a.rater_dice) ls.rater_mean_dice[rater] = mean_of(v);
     s.labels.push_back(std::move(ls));
   }
-  // STAPLE's estimates per rater.
+}
+
+// STAPLE's estimates per rater.
+void summarize_staple(const RunResult& result, Summary& s) {
   std::map<Label, std::map<std::string, std::array<std::vector<double>, 4>>> est;
   for (const CaseResult& c : result.cases) {
     for (const StapleLabel& sl : c.staple) {
@@ -101,8 +105,8 @@ Summary summarize(const RunResult& result, size_t adjudicate_top) {
         v[0].push_back(sl.result.sensitivity[i]);
         v[1].push_back(sl.result.specificity[i]);
         if (i < sl.measured.size()) {
-          if (!std::isnan(sl.measured[i].sensitivity)) v[2].push_back(sl.measured[i].sensitivity);
-          if (!std::isnan(sl.measured[i].specificity)) v[3].push_back(sl.measured[i].specificity);
+          put(v[2], sl.measured[i].sensitivity);
+          put(v[3], sl.measured[i].specificity);
         }
       }
     }
@@ -118,56 +122,77 @@ Summary summarize(const RunResult& result, size_t adjudicate_top) {
       s.staple_raters[label][name] = r;
     }
   }
-  // Leaderboard of scored raters and predictions: means over cases and labels (NaN skipped).
-  struct Means {
-    std::vector<double> dice, iou, sens, prec, hdp, assd, nsd;
-    size_t infinite = 0;
-    std::map<Label, std::vector<double>> by_label;
-    size_t cases = 0;
+}
+
+// Scores of one rater or prediction, over cases and labels or over the cases of one label.
+struct Means {
+  std::vector<double> dice, iou, sens, prec, hdp, assd, nsd;
+  size_t infinite = 0;
+  size_t cases = 0;
+
+  void add(const Score& sc) {
+    put(dice, sc.dice);
+    put(iou, sc.iou);
+    put(sens, sc.sensitivity);
+    put(prec, sc.precision);
+    if (!sc.boundary) return;
+    if (std::isinf(sc.boundary->hd_percentile)) {
+      ++infinite;
+    } else {
+      put(hdp, sc.boundary->hd_percentile);
+      put(assd, sc.boundary->assd);
+    }
+    put(nsd, sc.boundary->nsd);
+  }
+};
+
+// Leaderboard of scored raters and predictions: means over cases and labels (NaN skipped), and
+// per label.
+void summarize_leaderboard(const RunResult& result, Summary& s) {
+  struct Entry {
+    Means all;
+    std::map<Label, Means> by_label;
     bool prediction = false;
   };
-  std::map<std::string, Means> board;
+  std::map<std::string, Entry> board;
   for (const CaseResult& c : result.cases) {
     for (const auto& [name, by_label] : c.scores) {
-      Means& m = board[name];
-      ++m.cases;
-      m.prediction =
+      Entry& e = board[name];
+      ++e.all.cases;
+      e.prediction =
           std::find(c.predictions.begin(), c.predictions.end(), name) != c.predictions.end();
       for (const auto& [label, sc] : by_label) {
-        auto put = [](std::vector<double>& v, double x) {
-          if (!std::isnan(x)) v.push_back(x);
-        };
-        put(m.dice, sc.dice);
-        put(m.iou, sc.iou);
-        put(m.sens, sc.sensitivity);
-        put(m.prec, sc.precision);
-        put(m.by_label[label], sc.dice);
-        if (sc.boundary) {
-          if (std::isinf(sc.boundary->hd_percentile)) {
-            ++m.infinite;
-          } else {
-            put(m.hdp, sc.boundary->hd_percentile);
-            put(m.assd, sc.boundary->assd);
-          }
-          put(m.nsd, sc.boundary->nsd);
-        }
+        e.all.add(sc);
+        Means& m = e.by_label[label];
+        ++m.cases;
+        m.add(sc);
       }
     }
   }
-  for (const auto& [name, m] : board) {
+  for (const auto& [name, e] : board) {
     LeaderboardRow row;
     row.name = name;
-    row.prediction = m.prediction;
-    row.cases = m.cases;
-    row.mean_dice = mean_of(m.dice);
-    row.mean_iou = mean_of(m.iou);
-    row.mean_sensitivity = mean_of(m.sens);
-    row.mean_precision = mean_of(m.prec);
-    row.mean_hd_percentile = mean_of(m.hdp);
-    row.mean_assd = mean_of(m.assd);
-    row.mean_nsd = mean_of(m.nsd);
-    row.infinite_distances = m.infinite;
-    for (const auto& [label, v] : m.by_label) row.label_mean_dice[label] = mean_of(v);
+    row.prediction = e.prediction;
+    row.cases = e.all.cases;
+    row.mean_dice = mean_of(e.all.dice);
+    row.mean_iou = mean_of(e.all.iou);
+    row.mean_sensitivity = mean_of(e.all.sens);
+    row.mean_precision = mean_of(e.all.prec);
+    row.mean_hd_percentile = mean_of(e.all.hdp);
+    row.mean_assd = mean_of(e.all.assd);
+    row.mean_nsd = mean_of(e.all.nsd);
+    row.infinite_distances = e.all.infinite;
+    for (const auto& [label, m] : e.by_label) {
+      LabelBoard& b = row.labels[label];
+      b.cases = m.cases;
+      b.mean_dice = mean_of(m.dice);
+      b.mean_iou = mean_of(m.iou);
+      b.mean_hd_percentile = mean_of(m.hdp);
+      b.mean_assd = mean_of(m.assd);
+      b.mean_nsd = mean_of(m.nsd);
+      b.infinite_distances = m.infinite;
+      row.label_mean_dice[label] = b.mean_dice;
+    }
     s.leaderboard.push_back(std::move(row));
   }
   std::stable_sort(s.leaderboard.begin(), s.leaderboard.end(),
@@ -176,6 +201,36 @@ Summary summarize(const RunResult& result, size_t adjudicate_top) {
                      const double y = std::isnan(b.mean_dice) ? -1 : b.mean_dice;
                      return x > y;
                    });
+}
+
+}  // namespace
+
+const char* empty_policy_text(EmptyPolicy p) {
+  return p == EmptyPolicy::kOne ? "1" : (p == EmptyPolicy::kZero ? "0" : "nan");
+}
+
+std::string case_distance_unit(const CaseResult& c, const RunOptions& o) {
+  if (!c.geom.spacing_unit.empty()) return c.geom.spacing_unit;
+  if (o.spacing[0] > 0) return "mm";
+  // A voxel size without a unit (NIfTI xyzt_units 0, NRRD without space units) is read as mm,
+  // as ITK reads it; a picture without a physical size is measured in pixels.
+  const std::string& f = c.geom.format;
+  return f == "nifti" || f == "nrrd" || f == "metaimage" ? "mm" : "px";
+}
+
+std::string distance_unit(const RunResult& result, const RunOptions& o) {
+  if (result.cases.empty()) return o.spacing[0] > 0 ? "mm" : "px";
+  const std::string first = case_distance_unit(result.cases[0], o);
+  for (const CaseResult& c : result.cases)
+    if (case_distance_unit(c, o) != first) return "mixed";
+  return first;
+}
+
+Summary summarize(const RunResult& result, size_t adjudicate_top) {
+  Summary s;
+  summarize_labels(result, s);
+  summarize_staple(result, s);
+  summarize_leaderboard(result, s);
   std::stable_sort(s.adjudicate.begin(), s.adjudicate.end(),
                    [](const Adjudication& a, const Adjudication& b) {
                      if (a.mean_dice != b.mean_dice) return a.mean_dice < b.mean_dice;

@@ -76,8 +76,10 @@ MASKEVAL_HD inline double cohen_kappa_binary(uint64_t inter, uint64_t vol_a, uin
 }
 
 // Fleiss' kappa of `raters` raters on one label as a binary category, from votes[k] = number of
-// voxels where exactly k raters gave the label (k = 0..raters).
+// voxels where exactly k raters gave the label (k = 0..raters). Agreement needs two raters: with
+// fewer it is NaN whatever the policy (the policy covers only the every-voxel-one-category case).
 MASKEVAL_HD inline double fleiss_kappa_binary(const uint64_t* votes, int raters, EmptyPolicy p) {
+  if (raters < 2) return NAN;
   uint64_t n = 0;
   double yes = 0.0, agree = 0.0;
   const double r = raters;
@@ -87,7 +89,7 @@ MASKEVAL_HD inline double fleiss_kappa_binary(const uint64_t* votes, int raters,
     yes += c * k;
     agree += c * (static_cast<double>(k) * k + static_cast<double>(raters - k) * (raters - k) - r);
   }
-  if (n == 0 || raters < 2) return empty_value(p);
+  if (n == 0) return empty_value(p);
   const double nn = static_cast<double>(n);
   const double pj = yes / (nn * r);
   const double pe = pj * pj + (1.0 - pj) * (1.0 - pj);
