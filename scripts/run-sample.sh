@@ -20,4 +20,4 @@ echo "== KiTS23 case_00061 (3D NIfTI, kidney and tumour instances, 3 annotators)
 "$bin" fuse --manifest data/kits23/manifest.csv --paint-order 1,3,2 -o "$out/kits23"
 echo
 echo "== KiTS23 case_00061: each annotator against the official label map, distances in mm =="
-"$bin" score --manifest data/kits23/manifest.csv --no-maps -o "$out/kits23-score"
+"$bin" score --manifest data/kits23/manifest.csv -o "$out/kits23-score"

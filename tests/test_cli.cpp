@@ -221,8 +221,8 @@ TEST(Cli, FuseStapleAndScore) {
   test::TempDir out;
   const std::string bubil = "--cases " + kData +
                             "/bu-bil --raters 'experts/*.png' --reference gold.png "
-                            "--foreground '<128' -q --no-maps";
-  const Output st = run("fuse --method staple " + bubil + " -o " + out / "st");
+                            "--foreground '<128' -q";
+  const Output st = run("fuse --method staple --no-maps " + bubil + " -o " + out / "st");
   ASSERT_EQ(st.code, 0) << st.text;
   const Json j = read_json(out / "st/report.json");
   EXPECT_EQ(j["options"]["method"], "staple");
@@ -266,7 +266,7 @@ TEST(Cli, FuseStapleAndScore) {
 TEST(Cli, SummaryNamesThePercentile) {
   test::TempDir out;
   const Output o = run("score --percentile 99.5 --manifest " + kData +
-                       "/kits23/manifest.csv --no-maps -o " + out / "r");
+                       "/kits23/manifest.csv -o " + out / "r");
   ASSERT_EQ(o.code, 0) << o.text;
   EXPECT_TRUE(contains(o.text, "HD99.5")) << o.text;
   EXPECT_TRUE(contains(o.text, "1 case, 0 failed")) << o.text;
@@ -347,7 +347,7 @@ TEST(Cli, BadCasesGiveExitCodeThree) {
   test::write_gray(d / "data/ok/b.png", 2, 1, {1, 1});
   test::write_gray(d / "data/bad/a.png", 2, 1, {0, 1});
   test::write_text(d / "data/bad/b.png", "\x89PNG truncated");
-  const Output o = run("agree --cases " + d / "data" + " -o " + d / "out");
+  const Output o = run("agree -q --cases " + d / "data" + " -o " + d / "out");
   EXPECT_EQ(o.code, 3);
   EXPECT_TRUE(contains(o.text, "case bad skipped: " + d / "data/bad/b.png")) << o.text;
   const Json j = read_json(d / "out/report.json");

@@ -29,9 +29,16 @@ struct CaseSpec {
   std::string problem_file;
 };
 
+// Found while listing: paths that could not be read; the run lists them and exits 3.
+struct ListingProblem {
+  std::string path, reason;
+};
+
 struct Dataset {
   std::vector<CaseSpec> cases;  // sorted by id
   bool per_label = false;       // files are binary masks of one label each (manifest `label`)
+  // Unreadable folders, and broken links or non-regular files where a mask was looked for.
+  std::vector<ListingProblem> problems;
 };
 
 // Thrown for a dataset description that cannot be used at all (usage error, exit code 1).
@@ -64,6 +71,7 @@ struct RunOptions {
   Command command = Command::kAgree;
   ForegroundRule foreground;
   Label max_label = kMaxLabel;
+  ReadLimits read;  // --max-voxels, --allow-external-data
   EmptyPolicy empty = EmptyPolicy::kOne;
   bool include_background = false;
   bool write_maps = true;
@@ -73,7 +81,11 @@ struct RunOptions {
   int threads = 0;  // 0: all cores
   Backend backend = Backend::kAuto;
   bool strict = false;
-  bool progress = false;
+  // Progress on stderr: a bar redrawn in place (a terminal), or a line every few seconds (a
+  // log file).
+  enum class Progress { kOff, kBar, kLines };
+  Progress progress = Progress::kOff;
+  double progress_seconds = 10;  // between lines of kLines
   // fuse
   FuseMethod method = FuseMethod::kMajority;
   TiePolicy tie = TiePolicy::kUndecided;
@@ -135,8 +147,20 @@ struct MlStapleCase {
   std::optional<uint64_t> mismatched_vs_reference;
 };
 
+// The most raters and predictions one case may have: the counting engines take kMaxRaters
+// columns, and scoring keeps one of them for the reference.
+constexpr int kMaxMasksPerCase = kMaxRaters - 1;
+
+// What the rater files of a case held, for the hint about a forgotten --foreground.
+struct ValueHint {
+  int files = 0;           // label-map files looked at
+  int two_valued_255 = 0;  // files holding exactly two values, the upper one 255
+  int mostly_255 = 0;      // of those, files where 255 covers more than half the image
+};
+
 struct CaseResult {
   std::string id;
+  ValueHint values;
   std::array<double, 3> distance_spacing{1, 1, 1};  // spacing the distances were measured in
   std::vector<std::string> raters;
   std::map<std::string, std::vector<std::string>> files;  // by rater
@@ -165,6 +189,7 @@ struct RunResult {
   std::vector<CaseResult> cases;
   std::vector<FailedCase> failed;
   bool aborted = false;  // --strict stopped the run at the first bad case
+  std::vector<std::string> warnings;  // run-wide hints (printed, and kept in the report)
 };
 
 // Thrown when the run cannot go on at all (backend unavailable, output not writable).

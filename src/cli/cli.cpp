@@ -3,22 +3,27 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
 
+#include "cli/suggest.h"
 #include "maskeval/overlay.h"
 #include "maskeval/report.h"
 #include "maskeval/run.h"
+#include "pipeline/output_dir.h"
 
 namespace maskeval {
 namespace {
 
 const char* kExitCodes =
     "Exit codes: 0 all cases done; 1 usage error; 2 the run could not go on (output not "
-    "writable, backend unavailable); 3 finished, but some cases failed (listed in the report "
-    "under failed_cases).";
+    "writable or locked by another run, backend unavailable); 3 finished, but some cases failed "
+    "(listed in the report under failed_cases) or some listed paths could not be read (under "
+    "warnings).\nLimits: at most 254 raters and predictions per case; images over --max-voxels "
+    "are refused from their header.";
 
 struct Cli {
   std::string cases, raters, reference, manifest, prediction, against = "reference";
@@ -130,15 +135,22 @@ void add_common(CLI::App* app, Cli& c, bool maps = true) {
   app->add_option("--max-label", c.max_label, "A label above this is an error for the case")
       ->check(CLI::Range(1, kMaxLabel))
       ->capture_default_str();
+  app->add_option("--max-voxels", c.run.read.max_voxels,
+                  "An image with more voxels than this is an error for its case, refused from "
+                  "its header before anything is allocated")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
+      ->capture_default_str();
+  app->add_flag("--allow-external-data", c.run.read.allow_external_data,
+                "Let NRRD and MetaImage headers name data files outside their own folder "
+                "(absolute paths or ..); refused by default");
   app->add_option("--empty", c.empty,
                   "Dice/IoU/kappa when both masks of a label are empty: 1, nan or 0")
       ->check(CLI::IsMember({"1", "nan", "0"}))
       ->capture_default_str();
   app->add_flag("--include-background", c.run.include_background,
                 "Report label 0 too (it still counts towards Fleiss' kappa over all labels)");
-  app->add_flag("--no-maps", c.no_maps,
-                "Do not write the agreement and entropy maps (score writes none)");
   if (maps) {
+    app->add_flag("--no-maps", c.no_maps, "Do not write the agreement and entropy maps");
     app->add_flag(
         "--overlay", c.run.overlay,
         "Also draw agreement_overlay.png per 2D case: disagreement in colour (needs OpenCV)");
@@ -207,7 +219,7 @@ Dataset load_dataset(const Cli& c) {
   return dataset_from_manifest(c.manifest);
 }
 
-int execute(Cli& c, Command command) {
+void set_options(Cli& c, Command command) {
   RunOptions& o = c.run;
   o.command = command;
   o.foreground = ForegroundRule::parse(c.foreground);
@@ -220,7 +232,9 @@ int execute(Cli& c, Command command) {
   o.tie = c.tie == "lowest" ? TiePolicy::kLowest : TiePolicy::kUndecided;
   o.undecided_label = c.undecided;
   if (!c.paint_order.empty()) o.paint_order = parse_label_list(c.paint_order);
-  o.progress = !c.quiet && isatty(STDERR_FILENO);
+  o.progress = c.quiet                      ? RunOptions::Progress::kOff
+               : isatty(STDERR_FILENO) != 0 ? RunOptions::Progress::kBar
+                                            : RunOptions::Progress::kLines;
   if (!o.overlay_image.empty()) o.overlay = true;
   if (o.overlay && !overlay_supported())
     throw UsageError("--overlay needs OpenCV, and this maskeval was built without it");
@@ -231,20 +245,15 @@ int execute(Cli& c, Command command) {
               : c.against == "staple" ? ScoreAgainst::kStaple
                                       : ScoreAgainst::kReference;
   o.mlstaple.max_iterations = o.staple.max_iterations;
-
   apply_distance_options(c, o);
-  const Dataset data = load_dataset(c);
-  if (command == Command::kFuse && o.method == FuseMethod::kMlStaple && data.per_label)
-    throw UsageError(
-        "--method mlstaple needs label maps; this manifest gives one binary mask per "
-        "label (use --method staple or majority)");
-  RunResult result = run_dataset(data, o);
-  if (!result.backend_note.empty() && !c.quiet)
-    std::cerr << "maskeval: " << result.backend_note << "\n";
+}
 
-  const Summary summary = summarize(result, c.adjudicate);
-  const std::string json_path =
-      c.json.empty() ? (std::filesystem::path(o.out_dir) / "report.json").string() : c.json;
+std::string listing_problem_text(const ListingProblem& p) {
+  return p.path + ": " + p.reason + " (not read)";
+}
+
+void write_report(const std::string& json_path, const RunResult& result, const Summary& summary,
+                  const RunOptions& o) {
   try {
     const auto parent = std::filesystem::path(json_path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
@@ -252,11 +261,68 @@ int execute(Cli& c, Command command) {
   } catch (const std::exception& e) {
     throw FatalError("cannot write the report " + json_path + ": " + e.what());
   }
+}
+
+int execute(Cli& c, Command command) {
+  set_options(c, command);
+  const RunOptions& o = c.run;
+  const Dataset data = load_dataset(c);
+  if (command == Command::kFuse && o.method == FuseMethod::kMlStaple && data.per_label)
+    throw UsageError(
+        "--method mlstaple needs label maps; this manifest gives one binary mask per "
+        "label (use --method staple or majority)");
+  const OutputLock lock(o.out_dir);
+  set_aside_previous_outputs(o.out_dir, lock);
+  for (const ListingProblem& p : data.problems)
+    std::cerr << "maskeval: warning: " << listing_problem_text(p) << "\n";
+  RunResult result = run_dataset(data, o);
+  if (!result.backend_note.empty() && !c.quiet)
+    std::cerr << "maskeval: " << result.backend_note << "\n";
+  for (const std::string& w : result.warnings) std::cerr << "maskeval: warning: " << w << "\n";
+  for (const ListingProblem& p : data.problems) result.warnings.push_back(listing_problem_text(p));
+
+  const Summary summary = summarize(result, c.adjudicate);
+  const std::string json_path =
+      c.json.empty() ? (std::filesystem::path(o.out_dir) / "report.json").string() : c.json;
+  write_report(json_path, result, summary, o);
+  drop_previous_outputs(o.out_dir);
   if (!c.quiet) print_summary(std::cout, result, summary, o, json_path);
-  for (const FailedCase& f : result.failed)
-    std::cerr << "maskeval: case " << f.id << " skipped: " << (f.file.empty() ? "" : f.file + ": ")
-              << f.reason << "\n";
-  return result.failed.empty() ? kExitOk : kExitFailedCases;
+  // The summary lists the failed cases; without it they go to stderr, once.
+  if (c.quiet)
+    for (const FailedCase& f : result.failed)
+      std::cerr << "maskeval: case " << f.id
+                << " skipped: " << (f.file.empty() ? "" : f.file + ": ") << f.reason << "\n";
+  return result.failed.empty() && data.problems.empty() ? kExitOk : kExitFailedCases;
+}
+
+// Hints for a mistyped command or option, printed before CLI11's own message.
+void print_typo_hints(CLI::App& app, int argc, char** argv) {
+  std::vector<std::string> commands;
+  for (const CLI::App* sub : app.get_subcommands({})) commands.push_back(sub->get_name());
+  if (argc < 2 || argv[1][0] == '-') return;
+  const auto found = std::find(commands.begin(), commands.end(), std::string(argv[1]));
+  if (found == commands.end()) {
+    const std::string near = nearest_word(argv[1], commands);
+    std::cerr << "maskeval: '" << argv[1] << "' is not a command (agree, fuse, score)"
+              << (near.empty() ? "" : "; did you mean '" + near + "'?") << "\n";
+    return;
+  }
+  std::vector<std::string> names;
+  std::vector<const CLI::App*> scopes{app.get_subcommand(argv[1])};  // and its option groups
+  for (size_t i = 0; i < scopes.size(); ++i) {
+    for (const CLI::Option* opt : scopes[i]->get_options())
+      for (const std::string& n : opt->get_lnames()) names.push_back("--" + n);
+    for (const CLI::App* group : scopes[i]->get_subcommands({})) scopes.push_back(group);
+  }
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0 || arg == "--") continue;
+    const std::string name = arg.substr(0, arg.find('='));
+    if (std::find(names.begin(), names.end(), name) != names.end()) continue;
+    const std::string near = nearest_word(name, names);
+    std::cerr << "maskeval: unknown option '" << name << "'"
+              << (near.empty() ? "" : "; did you mean '" + near + "'?") << "\n";
+  }
 }
 
 }  // namespace
@@ -323,6 +389,7 @@ int run_cli(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() != 0) print_typo_hints(app, argc, argv);
     const int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }

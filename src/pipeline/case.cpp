@@ -124,9 +124,9 @@ void squared_edt_on_gpu(const uint8_t* feature, const Grid& grid, const std::vec
   cuda::squared_edt_at(feature, grid, at, out, threads);
 }
 
-LabelImage load_labels(const std::string& path, const ForegroundRule& rule, Label max_label) {
+LabelImage load_labels(const std::string& path, const ForegroundRule& rule, const RunOptions& o) {
   try {
-    return to_labels(read_image(path), rule, max_label);
+    return to_labels(read_image(path, o.read), rule, o.max_label);
   } catch (const InputError& e) {
     throw CaseFailure{path, e.what()};
   } catch (const std::bad_alloc&) {
@@ -160,18 +160,25 @@ struct OutputFiles {
     fs::create_directories(dir, ec);
     if (ec) throw FatalError("cannot create output folder " + dir.string() + ": " + ec.message());
   }
-  // Labels: uint8 when they fit, else uint16.
+  // Labels: uint8 when they fit (a palette PNG in 2D, so that viewers show them), else uint16.
   std::string write_labels(const std::string& name, const std::vector<Label>& labels) const {
     prepare();
     const std::string p = path(name);
     const bool narrow = *std::max_element(labels.begin(), labels.end()) < 256;
-    std::vector<uint8_t> bytes;
-    const void* data = labels.data();
-    if (narrow) {
-      bytes.assign(labels.begin(), labels.end());
-      data = bytes.data();
+    if (!narrow) {
+      write_any(p, labels.data(), PixelType::kU16);
+      return p;
     }
-    write_any(p, data, narrow ? PixelType::kU8 : PixelType::kU16);
+    const std::vector<uint8_t> bytes(labels.begin(), labels.end());
+    if (nifti) {
+      write_any(p, bytes.data(), PixelType::kU8);
+      return p;
+    }
+    try {
+      write_png_labels(p, bytes.data(), geom->shape[0], geom->shape[1] * geom->shape[2]);
+    } catch (const std::exception& e) {
+      throw FatalError(std::string("cannot write ") + p + ": " + e.what());
+    }
     return p;
   }
   // Probabilities in [0, 1]: float32 NIfTI, or 16-bit PNG scaled to 0..65535.
@@ -261,6 +268,28 @@ double mean_pairwise_dice(const CaseResult& c) {
   return count == 0 ? NAN : sum / count;
 }
 
+// Which rater files hold just two values, the upper one 255 (a 0/255 mask read as labels).
+ValueHint value_hint(const std::vector<LabelCounts>& counts, int raters, int64_t voxels) {
+  ValueHint h;
+  for (int i = 0; i < raters; ++i) {
+    int values = 0;
+    uint64_t at_255 = 0;
+    Label top = 0;
+    for (const LabelCounts& c : counts) {
+      if (c.volume[i] == 0) continue;
+      ++values;
+      top = std::max(top, c.label);
+      if (c.label == 255) at_255 = c.volume[i];
+    }
+    ++h.files;
+    if (values == 2 && top == 255) {
+      ++h.two_valued_255;
+      h.mostly_255 += at_255 * 2 > static_cast<uint64_t>(voxels);
+    }
+  }
+  return h;
+}
+
 Label undecided_label(const RunOptions& o, Label max_label) {
   if (o.undecided_label >= 0) return static_cast<Label>(o.undecided_label);
   if (max_label >= kMaxLabel)
@@ -296,7 +325,7 @@ std::string write_overlay(const CaseSpec& spec, const RunOptions& o, const Outpu
   if (!o.overlay_image.empty() && !spec.folder.empty()) {
     const std::string file = (fs::path(spec.folder) / o.overlay_image).string();
     try {
-      background = read_image(file);
+      background = read_image(file, o.read);
     } catch (const InputError& e) {
       throw CaseFailure{file, std::string("overlay image: ") + e.what()};
     }
@@ -478,7 +507,7 @@ void process_label_maps(const CaseSpec& spec, const RunOptions& o, const fs::pat
   parallel_ranges(entities, std::min(threads, entities), [&](int, int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       try {
-        images[i] = load_labels(files[i], o.foreground, o.max_label);
+        images[i] = load_labels(files[i], o.foreground, o);
       } catch (const CaseFailure& f) {
         failures[i] = f;
         failed[i] = 1;
@@ -495,7 +524,7 @@ void process_label_maps(const CaseSpec& spec, const RunOptions& o, const fs::pat
   const auto ref_files = spec.reference.find(kWholeMap);
   if (ref_files != spec.reference.end()) {
     res.reference_file = ref_files->second.at(0);
-    const LabelImage img = load_labels(res.reference_file, o.foreground, o.max_label);
+    const LabelImage img = load_labels(res.reference_file, o.foreground, o);
     require_same_grid(img, res.reference_file, images[0], files[0]);
     reference = labels_of(img);
   }
@@ -520,6 +549,7 @@ void process_label_maps(const CaseSpec& spec, const RunOptions& o, const fs::pat
   const std::vector<LabelCounts> counts = label_counts(hist);
   const Grid grid = distance_grid(res.geom, o);
   res.distance_spacing = grid.spacing;
+  if (r > 0) res.values = value_hint(counts, r, view.voxels);
   if (r > 0) {
     res.fleiss_kappa_all = fleiss_kappa_all(counts, r, view.voxels, o.empty);
     for (const LabelCounts& c : counts) {
@@ -675,7 +705,7 @@ void process_per_label(const CaseSpec& spec, const RunOptions& o, const fs::path
   LabelImage first;
   std::string first_file;
   auto load_mask = [&](const std::string& f, std::vector<uint8_t>& into) {
-    const LabelImage img = load_labels(f, rule, o.max_label);
+    const LabelImage img = load_labels(f, rule, o);
     if (first_file.empty()) {
       first_file = f;
       first.geom = img.geom;
@@ -712,7 +742,7 @@ void process_per_label(const CaseSpec& spec, const RunOptions& o, const fs::path
     const auto whole = spec.reference.find(kWholeMap);
     if (whole != spec.reference.end()) {
       res.reference_file = whole->second.at(0);
-      LabelImage img = load_labels(res.reference_file, o.foreground, o.max_label);
+      LabelImage img = load_labels(res.reference_file, o.foreground, o);
       require_same_grid(img, res.reference_file, first, first_file);
       reference = labels_of(img);
     } else {
@@ -877,8 +907,8 @@ DeviceBatchWorker::~DeviceBatchWorker() {
   device_batches().remove_worker();
 }
 
-void process_case(const CaseSpec& spec, const Dataset& data, const RunOptions& o, int threads,
-                  bool gpu, CaseResult& res) {
+void process_case(const CaseSpec& spec, const std::string& folder, const Dataset& data,
+                  const RunOptions& o, int threads, bool gpu, CaseResult& res) {
   res.id = spec.id;
   if (!spec.problem.empty()) throw CaseFailure{spec.problem_file, spec.problem};
   // Agreement and consensus need two raters; scoring against a reference file needs one mask.
@@ -889,7 +919,7 @@ void process_case(const CaseSpec& spec, const Dataset& data, const RunOptions& o
                       one_is_enough
                           ? "no rater or prediction to score"
                           : "fewer than 2 raters (" + std::to_string(spec.raters.size()) + ")"};
-  const fs::path out_dir = fs::path(o.out_dir) / "cases" / spec.id;
+  const fs::path out_dir = fs::path(o.out_dir) / "cases" / folder;
   // On the GPU backend the distance transforms run on the device too.
   RunOptions on_gpu;
   if (gpu && o.distances) {

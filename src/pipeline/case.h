@@ -23,8 +23,9 @@ class DeviceBatchWorker {
 };
 
 // Processes one case into `res`; throws CaseFailure for a problem with the case's input and
-// FatalError when the run cannot go on. `gpu`: count and write on the device.
-void process_case(const CaseSpec& spec, const Dataset& data, const RunOptions& o, int threads,
-                  bool gpu, CaseResult& res);
+// FatalError when the run cannot go on. `gpu`: count and write on the device. The case's files
+// go to OUT/cases/`folder` (see case_folders).
+void process_case(const CaseSpec& spec, const std::string& folder, const Dataset& data,
+                  const RunOptions& o, int threads, bool gpu, CaseResult& res);
 
 }  // namespace maskeval

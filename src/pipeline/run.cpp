@@ -12,6 +12,7 @@
 #include "maskeval/device.h"
 #include "maskeval/run.h"
 #include "pipeline/case.h"
+#include "pipeline/output_dir.h"
 
 namespace maskeval {
 namespace {
@@ -30,33 +31,47 @@ void choose_backend(const RunOptions& o, RunResult& result) {
       s.built ? "backend cpu (" + s.message + ")" : "backend cpu (built without CUDA)";
 }
 
+// Cases done so far, on stderr: a bar redrawn in place, or a plain line every few seconds for
+// logs (where a bar would be one endless line).
 class Progress {
  public:
-  Progress(bool on, size_t total) : on_(on), total_(total) {
-    if (on_) thread_ = std::thread([this] { loop(); });
+  Progress(RunOptions::Progress style, double seconds, size_t total)
+      : style_(style), period_(seconds), total_(total) {
+    if (style_ != RunOptions::Progress::kOff) thread_ = std::thread([this] { loop(); });
   }
   ~Progress() {
-    if (!on_) return;
+    if (style_ == RunOptions::Progress::kOff) return;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stop_ = true;
     }
     wake_.notify_all();
     thread_.join();
-    draw();
-    std::fputc('\n', stderr);
+    if (style_ == RunOptions::Progress::kBar) {
+      draw_bar();
+      std::fputc('\n', stderr);
+    } else {
+      print_line();  // the last line says how the run ended
+    }
   }
-  void tick() { done_.fetch_add(1); }
+  void tick(bool failed) {
+    if (failed) failed_.fetch_add(1);
+    done_.fetch_add(1);
+  }
 
  private:
   void loop() {
+    const auto period = style_ == RunOptions::Progress::kBar
+                            ? std::chrono::milliseconds(200)
+                            : std::chrono::milliseconds(static_cast<int64_t>(period_ * 1000));
     std::unique_lock<std::mutex> lock(mutex_);
     while (!stop_) {
-      draw();
-      wake_.wait_for(lock, std::chrono::milliseconds(200));
+      if (style_ == RunOptions::Progress::kBar) draw_bar();
+      if (wake_.wait_for(lock, period, [this] { return stop_; })) break;
+      if (style_ == RunOptions::Progress::kLines) print_line();
     }
   }
-  void draw() {
+  void draw_bar() {
     const size_t done = done_.load();
     const int width = 30;
     const int filled = total_ == 0 ? width : static_cast<int>(width * done / total_);
@@ -64,18 +79,78 @@ class Progress {
                  std::string(width - filled, '.').c_str(), done, total_);
     std::fflush(stderr);
   }
-  bool on_;
+  void print_line() {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    std::fprintf(stderr, "maskeval: %zu/%zu cases done, %zu failed, %.0f s\n", done_.load(), total_,
+                 failed_.load(), seconds);
+    std::fflush(stderr);
+  }
+  RunOptions::Progress style_;
+  double period_;
   size_t total_;
-  std::atomic<size_t> done_{0};
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::atomic<size_t> done_{0}, failed_{0};
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;
   std::thread thread_;
 };
 
+void check_rater_limit(const Dataset& data) {
+  for (const CaseSpec& c : data.cases) {
+    const size_t columns = c.raters.size() + c.predictions.size();
+    if (columns > static_cast<size_t>(kMaxMasksPerCase))
+      throw UsageError("case " + c.id + " has " + std::to_string(columns) +
+                       " raters and predictions; at most " + std::to_string(kMaxMasksPerCase) +
+                       " per case are supported");
+  }
+}
+
+// Run-wide hints drawn from what the cases found.
+void add_warnings(const RunOptions& o, RunResult& result) {
+  int files = 0, zero_255 = 0, mostly_255 = 0, volumes = 0;
+  for (const CaseResult& c : result.cases) {
+    files += c.values.files;
+    zero_255 += c.values.two_valued_255;
+    mostly_255 += c.values.mostly_255;
+    volumes += o.overlay && c.geom.ndim == 3;
+  }
+  if (files > 0 && zero_255 == files && o.foreground.kind == ForegroundRule::Kind::kLabels)
+    result.warnings.push_back(
+        "every mask holds just two values, the upper one 255, so 255 is scored as a label; if "
+        "255 marks the foreground, pass --foreground nonzero" +
+        std::string(mostly_255 * 2 > files ? " (or --foreground '<128' if the foreground is the "
+                                             "dark part: 255 covers most of each image)"
+                                           : ""));
+  if (volumes > 0)
+    result.warnings.push_back("--overlay: " + std::to_string(volumes) +
+                              " case(s) are 3D and got no overlay (overlays are drawn for 2D "
+                              "cases only)");
+}
+
+// The outcome of case i, or why it failed.
+std::optional<FailedCase> run_case(const Dataset& data, size_t i, const std::string& folder,
+                                   const RunOptions& o, int threads, bool gpu, CaseResult& res) {
+  const std::string& id = data.cases[i].id;
+  try {
+    process_case(data.cases[i], folder, data, o, threads, gpu, res);
+    return std::nullopt;
+  } catch (const CaseFailure& f) {
+    return FailedCase{id, f.file, f.reason};
+  } catch (const std::bad_alloc&) {
+    return FailedCase{id, "", "out of memory"};
+  } catch (const FatalError&) {
+    throw;
+  } catch (const std::exception& e) {
+    return FailedCase{id, "", std::string("internal error: ") + e.what()};
+  }
+}
+
 }  // namespace
 
 RunResult run_dataset(const Dataset& data, const RunOptions& o) {
+  check_rater_limit(data);
   RunResult result;
   choose_backend(o, result);
   const int threads = o.threads > 0 ? o.threads : hardware_threads();
@@ -83,39 +158,36 @@ RunResult run_dataset(const Dataset& data, const RunOptions& o) {
   const int workers = static_cast<int>(std::max<size_t>(1, std::min<size_t>(threads, n)));
   const int inner = std::max(1, threads / workers);
 
+  std::vector<std::string> ids;
+  for (const CaseSpec& c : data.cases) ids.push_back(c.id);
+  const std::vector<std::string> folders = case_folders(ids);
   std::vector<CaseResult> results(n);
   std::vector<std::optional<FailedCase>> failures(n);
   std::vector<char> done(n, 0);
   std::atomic<size_t> next{0};
-  std::atomic<bool> stop{false};
+  std::atomic<bool> stop{false};  // --strict: a case failed; a fatal error
   std::exception_ptr fatal;
   std::mutex fatal_mutex;
   {
-    Progress progress(o.progress, n);
+    Progress progress(o.progress, o.progress_seconds, n);
     const bool gpu = result.backend == "cuda";
     parallel_ranges(workers, workers, [&](int, int64_t, int64_t) {
       std::optional<DeviceBatchWorker> batch_worker;
       if (gpu) batch_worker.emplace();
       for (size_t i = next++; i < n && !stop; i = next++) {
         try {
-          process_case(data.cases[i], data, o, inner, gpu, results[i]);
-        } catch (const CaseFailure& f) {
-          failures[i] = FailedCase{data.cases[i].id, f.file, f.reason};
-          if (o.strict) stop = true;
+          failures[i] = run_case(data, i, folders[i], o, inner, gpu, results[i]);
         } catch (const FatalError&) {
           std::lock_guard<std::mutex> lock(fatal_mutex);
           if (!fatal) fatal = std::current_exception();
           stop = true;
-        } catch (const std::bad_alloc&) {
-          failures[i] = FailedCase{data.cases[i].id, "", "out of memory"};
-          if (o.strict) stop = true;
-        } catch (const std::exception& e) {
-          failures[i] =
-              FailedCase{data.cases[i].id, "", std::string("internal error: ") + e.what()};
-          if (o.strict) stop = true;
+          continue;
         }
+        // --strict keeps only the first failure: a case that failed on another worker after
+        // it counts as not reached.
+        if (failures[i] && o.strict && stop.exchange(true)) continue;
         done[i] = 1;
-        progress.tick();
+        progress.tick(failures[i].has_value());
       }
     });
   }
@@ -129,6 +201,7 @@ RunResult run_dataset(const Dataset& data, const RunOptions& o) {
     }
   }
   result.aborted = o.strict && !result.failed.empty();
+  add_warnings(o, result);
   return result;
 }
 

@@ -1,0 +1,229 @@
+// The maskeval executable on hostile and messy datasets: outputs that stay in -o, one run per
+// folder, limits stated as usage errors, hints for forgotten options, logs a person can read.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "maskeval/overlay.h"
+#include "maskeval/run.h"
+#include "pipeline/output_dir.h"
+#include "test_util.h"
+
+namespace maskeval {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+const std::string kData = std::string(MASKEVAL_SOURCE_DIR) + "/data";
+
+struct Output {
+  int code = -1;
+  std::string text;  // stdout and stderr
+};
+
+Output run(const std::string& args) {
+  Output out;
+  const std::string cmd = std::string(MASKEVAL_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.text.append(buf.data(), n);
+  const int status = pclose(p);
+  out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+Json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return Json::parse(in);
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+size_t occurrences(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+// Two raters of one 2x1 case in DIR/NAME.
+void two_raters(const std::string& dir, std::vector<uint8_t> a = {0, 1},
+                std::vector<uint8_t> b = {1, 1}) {
+  test::write_gray(dir + "/a.png", 2, 1, a);
+  test::write_gray(dir + "/b.png", 2, 1, b);
+}
+
+TEST(CliInputs, ManifestIdsCannotWriteOutsideTheOutputFolder) {
+  test::TempDir d;
+  two_raters(d / "data/m");
+  test::write_text(d / "data/manifest.csv",
+                   "case,rater,path\n"
+                   "../../../escaped,a,m/a.png\n../../../escaped,b,m/b.png\n"
+                   "/abs/dir,a,m/a.png\n/abs/dir,b,m/b.png\n"
+                   "escaped,a,m/a.png\nescaped,b,m/b.png\n");
+  const Output o = run("agree -q --manifest " + d / "data/manifest.csv" + " -o " + d / "w/out");
+  ASSERT_EQ(o.code, 0) << o.text;
+  for (const std::string& f : test::files_under(d.path())) {
+    const bool inside = f.rfind(d / "w/out/", 0) == 0 || f.rfind(d / "data/", 0) == 0;
+    EXPECT_TRUE(inside) << f;
+    EXPECT_FALSE(f.rfind(d / "data/", 0) == 0 && contains(f, "agreement")) << f;
+  }
+  EXPECT_FALSE(fs::exists("/abs/dir/agreement.png"));
+  const Json j = read_json(d / "w/out/report.json");
+  std::set<std::string> ids, maps;
+  for (const Json& c : j["cases"]) {
+    ids.insert(c["id"].get<std::string>());
+    maps.insert(c["agreement_map"].get<std::string>());
+  }
+  EXPECT_EQ(ids, (std::set<std::string>{"../../../escaped", "/abs/dir", "escaped"}));
+  EXPECT_EQ(maps.size(), 3u);  // colliding folders told apart
+  for (const std::string& m : maps) EXPECT_EQ(m.rfind(d / "w/out/cases/", 0), 0u) << m;
+}
+
+TEST(CliInputs, SecondRunOnTheSameFolderExitsTwo) {
+  test::TempDir d;
+  two_raters(d / "data/c");
+  const OutputLock held(d / "out");
+  const Output o = run("agree -q --cases " + d / "data" + " -o " + d / "out");
+  EXPECT_EQ(o.code, 2);
+  EXPECT_TRUE(contains(o.text, "in use by another maskeval run (pid ")) << o.text;
+  EXPECT_FALSE(fs::exists(d / "out/report.json"));
+}
+
+TEST(CliInputs, RerunReplacesTheEarlierRunsOutputs) {
+  test::TempDir d;
+  two_raters(d / "data/one");
+  two_raters(d / "data/two");
+  ASSERT_EQ(run("agree -q --cases " + d / "data" + " -o " + d / "out").code, 0);
+  ASSERT_TRUE(fs::exists(d / "out/cases/two/agreement.png"));
+  fs::remove_all(d / "data/two");
+  ASSERT_EQ(run("agree -q --cases " + d / "data" + " -o " + d / "out").code, 0);
+  EXPECT_FALSE(fs::exists(d / "out/cases/two"));
+  EXPECT_TRUE(fs::exists(d / "out/cases/one/agreement.png"));
+  EXPECT_FALSE(fs::exists(d / "out/.maskeval-previous"));
+  EXPECT_EQ(read_json(d / "out/report.json")["cases"].size(), 1u);
+}
+
+TEST(CliInputs, UnreadablePathsAreWarningsWithExitThree) {
+  test::TempDir d;
+  two_raters(d / "data/c");
+  fs::create_symlink(d / "nowhere.png", d / "data/c/lost.png");  // a broken link
+  const Output o = run("agree -q --cases " + d / "data" + " -o " + d / "out");
+  EXPECT_EQ(o.code, 3) << o.text;
+  EXPECT_TRUE(contains(o.text, "warning: " + d / "data/c/lost.png")) << o.text;
+  const Json j = read_json(d / "out/report.json");
+  EXPECT_EQ(j["cases"].size(), 1u);
+  ASSERT_EQ(j["warnings"].size(), 1u);
+  EXPECT_TRUE(contains(j["warnings"][0].get<std::string>(), "lost.png"));
+}
+
+TEST(CliInputs, TooManyRatersIsAUsageError) {
+  test::TempDir d;
+  for (int i = 0; i < kMaxMasksPerCase + 1; ++i)
+    test::write_gray(d / ("data/c/r" + std::to_string(i) + ".png"), 1, 1, {1});
+  const Output o = run("agree -q --cases " + d / "data" + " -o " + d / "out");
+  EXPECT_EQ(o.code, 1) << o.text;
+  EXPECT_TRUE(contains(o.text, "at most 254")) << o.text;
+}
+
+TEST(CliInputs, ZeroAnd255MasksSuggestForeground) {
+  test::TempDir d;
+  test::write_gray(d / "data/c/a.png", 4, 1, {0, 255, 255, 255});
+  test::write_gray(d / "data/c/b.png", 4, 1, {255, 0, 255, 255});
+  const Output o = run("agree -q --cases " + d / "data" + " -o " + d / "out");
+  EXPECT_EQ(o.code, 0);
+  EXPECT_EQ(occurrences(o.text, "--foreground nonzero"), 1u) << o.text;
+  EXPECT_TRUE(contains(o.text, "'<128'")) << o.text;  // 255 covers most of the images
+  const Output ok =
+      run("agree -q --foreground nonzero --cases " + d / "data" + " -o " + d / "out2");
+  EXPECT_FALSE(contains(ok.text, "warning")) << ok.text;
+  test::write_gray(d / "data/c/b.png", 4, 1, {0, 1, 1, 0});  // not every file is 0/255
+  EXPECT_FALSE(contains(run("agree -q --cases " + d / "data" + " -o " + d / "out").text, "255"));
+}
+
+TEST(CliInputs, StrictKeepsTheFirstFailureOnly) {
+  test::TempDir d;
+  for (const char* c : {"bad1", "bad2", "bad3", "bad4"}) {
+    test::write_gray(d / (std::string("data/") + c + "/a.png"), 2, 1, {0, 1});
+    test::write_text(d / (std::string("data/") + c + "/b.png"), "\x89PNG truncated");
+  }
+  const Output o = run("agree --strict --threads 2 --cases " + d / "data" + " -o " + d / "out");
+  EXPECT_EQ(o.code, 3);
+  const Json j = read_json(d / "out/report.json");
+  EXPECT_EQ(j["failed_cases"].size(), 1u) << o.text;
+  EXPECT_EQ(j["summary"]["aborted"], true);
+}
+
+TEST(CliInputs, FailuresArePrintedOnce) {
+  test::TempDir d;
+  two_raters(d / "data/ok");
+  test::write_gray(d / "data/bad/a.png", 2, 1, {0, 1});
+  test::write_text(d / "data/bad/b.png", "\x89PNG truncated");
+  const std::string reason = d / "data/bad/b.png";
+  const Output loud = run("agree --cases " + d / "data" + " -o " + d / "out");
+  EXPECT_EQ(loud.code, 3);
+  EXPECT_EQ(occurrences(loud.text, reason), 1u) << loud.text;
+  const Output quiet = run("agree -q --cases " + d / "data" + " -o " + d / "out");
+  EXPECT_EQ(occurrences(quiet.text, reason), 1u) << quiet.text;
+}
+
+TEST(CliInputs, QuietIsQuietAndLogsGetProgressLines) {
+  test::TempDir d;
+  two_raters(d / "data/c");
+  const Output quiet = run("agree -q --cases " + d / "data" + " -o " + d / "out");
+  EXPECT_EQ(quiet.code, 0);
+  EXPECT_EQ(quiet.text, "") << quiet.text;
+  // stderr is a pipe here, as in a nightly log: plain lines, no bar.
+  const Output log = run("agree --cases " + d / "data" + " -o " + d / "out");
+  EXPECT_TRUE(contains(log.text, "maskeval: 1/1 cases done, 0 failed")) << log.text;
+  EXPECT_FALSE(contains(log.text, "\r")) << log.text;
+}
+
+TEST(CliInputs, MistypedCommandsAndOptionsGetSuggestions) {
+  const Output command = run("evaluate --cases x");
+  EXPECT_EQ(command.code, 1);
+  EXPECT_TRUE(contains(command.text, "'evaluate' is not a command (agree, fuse, score)"))
+      << command.text;
+  EXPECT_TRUE(contains(run("agre --cases x").text, "did you mean 'agree'?"));
+  const Output option = run("agree --cases " + kData + "/lidc --foregroud nonzero");
+  EXPECT_EQ(option.code, 1);
+  EXPECT_TRUE(contains(option.text, "unknown option '--foregroud'; did you mean '--foreground'?"))
+      << option.text;
+  // score writes no maps, so it has no --no-maps to ignore.
+  const Output maps = run("score --cases " + kData + "/bu-bil --no-maps");
+  EXPECT_EQ(maps.code, 1);
+  EXPECT_TRUE(contains(maps.text, "unknown option '--no-maps'")) << maps.text;
+}
+
+TEST(CliInputs, LabelMasksArePalettePngs) {
+  test::TempDir d;
+  two_raters(d / "data/c", {0, 2}, {1, 2});
+  ASSERT_EQ(run("fuse -q --tie lowest --cases " + d / "data" + " -o " + d / "out").code, 0);
+  const std::string mask = d / "out/cases/c/majority.png";
+  std::ifstream in(mask, std::ios::binary);
+  std::vector<char> head(26);
+  in.read(head.data(), 26);
+  EXPECT_EQ(head[24], 8);                                           // bit depth
+  EXPECT_EQ(head[25], 3);                                           // colour type: palette
+  EXPECT_EQ(read_image(mask).bytes, (std::vector<uint8_t>{0, 2}));  // the labels, unchanged
+}
+
+TEST(CliInputs, OverlayOnVolumesSaysItDrawsNone) {
+  if (!overlay_supported()) GTEST_SKIP() << "built without OpenCV";
+  test::TempDir d;
+  const Output o =
+      run("agree -q --overlay --manifest " + kData + "/kits23/manifest.csv -o " + d / "out");
+  EXPECT_EQ(o.code, 0) << o.text;
+  EXPECT_TRUE(contains(o.text, "--overlay: 1 case(s) are 3D and got no overlay")) << o.text;
+}
+
+}  // namespace
+}  // namespace maskeval
