@@ -265,8 +265,8 @@ TEST(Cli, FuseStapleAndScore) {
 
 TEST(Cli, SummaryNamesThePercentile) {
   test::TempDir out;
-  const Output o = run("score --percentile 99.5 --manifest " + kData +
-                       "/kits23/manifest.csv -o " + out / "r");
+  const Output o =
+      run("score --percentile 99.5 --manifest " + kData + "/kits23/manifest.csv -o " + out / "r");
   ASSERT_EQ(o.code, 0) << o.text;
   EXPECT_TRUE(contains(o.text, "HD99.5")) << o.text;
   EXPECT_TRUE(contains(o.text, "1 case, 0 failed")) << o.text;
@@ -372,8 +372,8 @@ TEST(Cli, FatalErrorsGiveExitCodeTwo) {
     EXPECT_EQ(cuda.code, 2);
     EXPECT_TRUE(contains(cuda.text, "--backend cuda")) << cuda.text;
   }
-  const Output unwritable =
-      run("agree -q --cases " + d / "data" + " --json /proc/maskeval/report.json");
+  const Output unwritable = run("agree -q --cases " + d / "data" + " -o " + d / "out" +
+                                " --json /proc/maskeval/report.json");
   EXPECT_EQ(unwritable.code, 2);
   EXPECT_TRUE(contains(unwritable.text, "cannot write the report")) << unwritable.text;
 }

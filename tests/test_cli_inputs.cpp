@@ -112,17 +112,59 @@ TEST(CliInputs, RerunReplacesTheEarlierRunsOutputs) {
   EXPECT_EQ(read_json(d / "out/report.json")["cases"].size(), 1u);
 }
 
-TEST(CliInputs, UnreadablePathsAreWarningsWithExitThree) {
+TEST(CliInputs, UnreadablePathsAreNeverSilent) {
   test::TempDir d;
   two_raters(d / "data/c");
-  fs::create_symlink(d / "nowhere.png", d / "data/c/lost.png");  // a broken link
+  two_raters(d / "data/ok");
+  fs::create_symlink(d / "nowhere.png", d / "data/c/lost.png");  // a broken rater link
   const Output o = run("agree -q --cases " + d / "data" + " -o " + d / "out");
   EXPECT_EQ(o.code, 3) << o.text;
-  EXPECT_TRUE(contains(o.text, "warning: " + d / "data/c/lost.png")) << o.text;
-  const Json j = read_json(d / "out/report.json");
+  EXPECT_TRUE(contains(o.text, "case c skipped: " + d / "data/c/lost.png")) << o.text;
+  Json j = read_json(d / "out/report.json");
   EXPECT_EQ(j["cases"].size(), 1u);
+  ASSERT_EQ(j["failed_cases"].size(), 1u);
+  // In a rater folder, a file that cannot be read is a warning, and exit 3.
+  two_raters(d / "r1/x");
+  fs::create_directories(d / "r2/x");
+  test::write_gray(d / "r2/x/a.png", 2, 1, {0, 1});
+  test::write_gray(d / "r2/x/b.png", 2, 1, {0, 1});
+  fs::create_symlink(d / "nowhere.png", d / "r2/x/lost.png");
+  const Output w =
+      run("agree -q --rater " + d / "r1" + " --rater " + d / "r2" + " -o " + d / "out");
+  EXPECT_EQ(w.code, 3) << w.text;
+  EXPECT_TRUE(contains(w.text, "warning: " + d / "r2/x/lost.png")) << w.text;
+  j = read_json(d / "out/report.json");
   ASSERT_EQ(j["warnings"].size(), 1u);
   EXPECT_TRUE(contains(j["warnings"][0].get<std::string>(), "lost.png"));
+}
+
+TEST(CliInputs, ADatasetFolderNamedCasesIsNeverReplaced) {
+  test::TempDir d;
+  two_raters(d / "proj/cases/c1");
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const Output o = run("agree -q --cases " + d / "proj/cases" + " -o " + d / "proj");
+    EXPECT_EQ(o.code, 2) << o.text;
+    EXPECT_TRUE(contains(o.text, "was not written by maskeval")) << o.text;
+  }
+  EXPECT_TRUE(fs::exists(d / "proj/cases/c1/a.png"));
+}
+
+TEST(CliInputs, OutputsInsideTheDatasetAreNotReadBack) {
+  test::TempDir d;
+  two_raters(d / "data/c");
+  const std::string args = "fuse -q --cases " + d / "data" + " -o " + d / "data/out";
+  ASSERT_EQ(run(args).code, 0);
+  const Output again = run(args);
+  EXPECT_EQ(again.code, 0) << again.text;
+  const Json j = read_json(d / "data/out/report.json");
+  ASSERT_EQ(j["cases"].size(), 1u);
+  EXPECT_EQ(j["cases"][0]["id"], "c");
+  // Scoring the earlier run's own masks in the same folder would replace them while read.
+  test::write_text(d / "m.csv",
+                   "case,rater,path\nc,a,data/c/a.png\nc,b,data/out/cases/c/majority.png\n");
+  const Output mixed = run("agree -q --manifest " + d / "m.csv" + " -o " + d / "data/out");
+  EXPECT_EQ(mixed.code, 1) << mixed.text;
+  EXPECT_TRUE(fs::exists(d / "data/out/cases/c/majority.png"));
 }
 
 TEST(CliInputs, TooManyRatersIsAUsageError) {

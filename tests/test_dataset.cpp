@@ -204,19 +204,22 @@ TEST(Dataset, BrokenLinksAndFifosAreProblems) {
   make_fifo(d / "data/a/r4.png");
   make_link("nowhere.txt", d / "data/a/notes.txt");  // not a mask: nothing looked for it
   make_link("self.png", d / "data/a/self.png");
+  // In a case folder, a rater that cannot be read fails the case: it is never scored without.
   const Dataset data = dataset_from_case_folders(d / "data", "", "");
   ASSERT_EQ(ids(data), (std::vector<std::string>{"a"}));
   EXPECT_EQ(rater_names(data.cases[0]), (std::vector<std::string>{"r1", "r2"}));
-  EXPECT_EQ(problem_paths(data, d.path()),
-            (std::set<std::string>{"data/a/r3.png", "data/a/r4.png", "data/a/self.png"}));
-  EXPECT_NE(problem_reason(data, d / "data/a/r3.png").find("broken"), std::string::npos);
-  EXPECT_NE(problem_reason(data, d / "data/a/r4.png").find("not a regular file"),
-            std::string::npos);
+  EXPECT_EQ(data.cases[0].problem_file, d / "data/a/r3.png");
+  EXPECT_NE(data.cases[0].problem.find("broken"), std::string::npos) << data.cases[0].problem;
+  EXPECT_TRUE(data.problems.empty());
+  fs::remove(d / "data/a/r3.png");
+  const Dataset fifo = dataset_from_case_folders(d / "data", "", "");
+  EXPECT_NE(fifo.cases[0].problem.find("not a regular file"), std::string::npos);
 
-  // A case whose only files are broken is still reported, in the usage error.
+  // A folder whose only files are broken is still a case, and fails.
   make_link("nowhere.png", d / "only/b/r1.png");
-  const std::string msg = usage_error([&] { dataset_from_case_folders(d / "only", "", ""); });
-  EXPECT_NE(msg.find("b/r1.png"), std::string::npos) << msg;
+  const Dataset only = dataset_from_case_folders(d / "only", "", "");
+  ASSERT_EQ(ids(only), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(only.cases[0].problem_file, d / "only/b/r1.png");
 
   write_mask(d / "ann1/c1.png");
   write_mask(d / "ann2/c1.png");

@@ -38,7 +38,6 @@ TEST(OutputDir, CollidingIdsAreToldApart) {
 TEST(OutputDir, SecondLockOnTheFolderFails) {
   test::TempDir d;
   const OutputLock first(d / "out");
-  EXPECT_FALSE(first.earlier_run());
   try {
     const OutputLock second(d / "out");
     FAIL() << "a second lock was taken";
@@ -51,41 +50,79 @@ TEST(OutputDir, SecondLockOnTheFolderFails) {
 TEST(OutputDir, EarlierOutputsMoveAsideThenGo) {
   test::TempDir d;
   const std::string out = d / "out";
-  {
-    const OutputLock lock(out);
-    test::write_text(out + "/report.json", "{\"maskeval_version\": \"0\"}");
-    test::write_text(out + "/cases/old/majority.png", "old");
-    test::write_text(out + "/notes.txt", "the user's");
-  }
-  const OutputLock lock(out);
-  EXPECT_TRUE(lock.earlier_run());
-  set_aside_previous_outputs(out, lock);
+  set_aside_previous_outputs(out, true);  // a first run: a fresh, marked cases/
+  EXPECT_TRUE(fs::exists(out + "/cases/.maskeval-cases"));
+  test::write_text(out + "/report.json", "{\"maskeval_version\": \"0\"}");
+  test::write_text(out + "/cases/old/majority.png", "old");
+  test::write_text(out + "/notes.txt", "the user's");
+  set_aside_previous_outputs(out, true);
   // A run killed now leaves no report beside its new masks.
   EXPECT_FALSE(fs::exists(out + "/report.json"));
-  EXPECT_FALSE(fs::exists(out + "/cases"));
+  EXPECT_FALSE(fs::exists(out + "/cases/old"));
   EXPECT_TRUE(fs::exists(out + "/.maskeval-previous/cases/old/majority.png"));
   drop_previous_outputs(out);
   EXPECT_FALSE(fs::exists(out + "/.maskeval-previous"));
   EXPECT_TRUE(fs::exists(out + "/notes.txt"));
 }
 
-TEST(OutputDir, KilledRunsCasesAreRemovedForeignCasesKept) {
+TEST(OutputDir, RunThatCannotGoOnPutsTheEarlierOutputsBack) {
   test::TempDir d;
   const std::string out = d / "out";
-  {
-    const OutputLock lock(out);
-    test::write_text(out + "/cases/half/agreement.png", "partial");
-  }
-  {
-    const OutputLock lock(out);
-    set_aside_previous_outputs(out, lock);  // no report: the earlier run never finished
-    EXPECT_FALSE(fs::exists(out + "/cases"));
-  }
+  set_aside_previous_outputs(out, true);
+  test::write_text(out + "/report.json", "{\"maskeval_version\": \"0\"}");
+  test::write_text(out + "/cases/old/majority.png", "old");
+  set_aside_previous_outputs(out, true);
+  test::write_text(out + "/cases/new/majority.png", "new, half done");
+  restore_previous_outputs(out);
+  EXPECT_TRUE(fs::exists(out + "/report.json"));
+  EXPECT_TRUE(fs::exists(out + "/cases/old/majority.png"));
+  EXPECT_FALSE(fs::exists(out + "/cases/new"));
+  EXPECT_FALSE(fs::exists(out + "/.maskeval-previous"));
+}
+
+TEST(OutputDir, KilledRunsCasesAreRemovedForeignOnesNeverTouched) {
+  test::TempDir d;
+  const std::string out = d / "out";
+  set_aside_previous_outputs(out, true);
+  test::write_text(out + "/cases/half/agreement.png", "partial");
+  set_aside_previous_outputs(out, true);  // no report: the earlier run never finished
+  EXPECT_FALSE(fs::exists(out + "/cases/half"));
+  // A dataset folder named cases/ is refused however often the run is tried.
   const std::string foreign = d / "foreign";
-  test::write_text(foreign + "/cases/mine.txt", "not maskeval's");
-  const OutputLock lock(foreign);
-  EXPECT_THROW(set_aside_previous_outputs(foreign, lock), FatalError);
-  EXPECT_TRUE(fs::exists(foreign + "/cases/mine.txt"));
+  test::write_text(foreign + "/cases/mine.png", "not maskeval's");
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const OutputLock lock(foreign);
+    EXPECT_THROW(set_aside_previous_outputs(foreign, true), FatalError);
+  }
+  EXPECT_TRUE(fs::exists(foreign + "/cases/mine.png"));
+  // So is a report.json that maskeval did not write, unless the report goes elsewhere.
+  const std::string theirs = d / "theirs";
+  test::write_text(theirs + "/report.json", "{\"quarterly\": true}");
+  EXPECT_THROW(set_aside_previous_outputs(theirs, true), FatalError);
+  set_aside_previous_outputs(theirs, false);
+  EXPECT_TRUE(fs::exists(theirs + "/report.json"));
+}
+
+TEST(OutputDir, OwnOutputsAreNoInput) {
+  test::TempDir d;
+  const std::string out = d / "out";
+  test::write_text(out + "/cases/c/agreement.png", "x");
+  auto one_case = [](const std::string& id, const std::vector<std::string>& files) {
+    CaseSpec c;
+    c.id = id;
+    c.raters["a"][kWholeMap] = {files[0]};
+    c.raters["b"][kWholeMap] = {files[1]};
+    return c;
+  };
+  Dataset data;
+  data.cases = {
+      one_case("input", {d / "in/a.png", d / "in/b.png"}),
+      one_case("out/cases/c", {out + "/cases/c/agreement.png", out + "/cases/c/./x.png"})};
+  leave_out_own_outputs(data, out);
+  ASSERT_EQ(data.cases.size(), 1u);
+  EXPECT_EQ(data.cases[0].id, "input");
+  data.cases = {one_case("mixed", {d / "in/a.png", out + "/../out/cases/c/agreement.png"})};
+  EXPECT_THROW(leave_out_own_outputs(data, out), UsageError);
 }
 
 }  // namespace

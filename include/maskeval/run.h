@@ -154,6 +154,7 @@ constexpr int kMaxMasksPerCase = kMaxRaters - 1;
 // What the rater files of a case held, for the hint about a forgotten --foreground.
 struct ValueHint {
   int files = 0;           // label-map files looked at
+  int zero_or_255 = 0;     // files holding no value but 0 and 255
   int two_valued_255 = 0;  // files holding exactly two values, the upper one 255
   int mostly_255 = 0;      // of those, files where 255 covers more than half the image
 };
@@ -188,7 +189,7 @@ struct RunResult {
   std::string backend_note;
   std::vector<CaseResult> cases;
   std::vector<FailedCase> failed;
-  bool aborted = false;  // --strict stopped the run at the first bad case
+  bool aborted = false;               // --strict stopped the run at the first bad case
   std::vector<std::string> warnings;  // run-wide hints (printed, and kept in the report)
 };
 
@@ -198,7 +199,13 @@ class FatalError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Processes every case; a bad case is listed in `failed` (or, with strict, ends the run).
+// What can be known to fail before any case is read: more raters and predictions in a case than
+// kMaxMasksPerCase (UsageError), --backend cuda without a device (FatalError). run_dataset
+// checks it too.
+void check_run(const Dataset& data, const RunOptions& options);
+
+// Processes every case; a bad case is listed in `failed` (or, with strict, ends the run: the
+// first case to fail, in time, is the one reported).
 RunResult run_dataset(const Dataset& data, const RunOptions& options);
 
 }  // namespace maskeval

@@ -59,7 +59,9 @@ void add_distance_options(CLI::App* app, Cli& c, bool on_by_default) {
   app->add_option("--nsd-tolerance", c.nsd_tolerance,
                   "NSD tolerance in physical units: T, or per label L:T, e.g. '1,2:1.5'")
       ->capture_default_str();
-  app->add_option("--spacing", c.spacing, "Voxel size X,Y[,Z] overriding the files'");
+  app->add_option("--spacing", c.spacing,
+                  "Voxel size X,Y[,Z] overriding the files' (in their unit; mm when they name "
+                  "none)");
   app->add_option("--one-empty-distance", c.one_empty,
                   "HD, HD percentile and ASSD when exactly one mask is empty: inf (MONAI) or nan")
       ->check(CLI::IsMember({"inf", "nan"}))
@@ -168,7 +170,8 @@ void add_common(CLI::App* app, Cli& c, bool maps = true) {
                   "cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
-  app->add_flag("--strict", c.run.strict, "Stop at the first bad case");
+  app->add_flag("--strict", c.run.strict,
+                "Stop at the first bad case (the first to fail, in time; only it is reported)");
   app->add_option("--adjudicate", c.adjudicate,
                   "How many cases to list as most needing adjudication")
       ->capture_default_str();
@@ -257,7 +260,11 @@ void write_report(const std::string& json_path, const RunResult& result, const S
   try {
     const auto parent = std::filesystem::path(json_path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
-    write_file_atomic(json_path, report_json(result, summary, o).dump(1) + "\n");
+    // File names need not be UTF-8: such bytes are replaced rather than fail the report.
+    write_file_atomic(json_path,
+                      report_json(result, summary, o)
+                              .dump(1, ' ', false, nlohmann::json::error_handler_t::replace) +
+                          "\n");
   } catch (const std::exception& e) {
     throw FatalError("cannot write the report " + json_path + ": " + e.what());
   }
@@ -266,26 +273,42 @@ void write_report(const std::string& json_path, const RunResult& result, const S
 int execute(Cli& c, Command command) {
   set_options(c, command);
   const RunOptions& o = c.run;
-  const Dataset data = load_dataset(c);
+  Dataset data = load_dataset(c);
   if (command == Command::kFuse && o.method == FuseMethod::kMlStaple && data.per_label)
     throw UsageError(
         "--method mlstaple needs label maps; this manifest gives one binary mask per "
         "label (use --method staple or majority)");
-  const OutputLock lock(o.out_dir);
-  set_aside_previous_outputs(o.out_dir, lock);
+  leave_out_own_outputs(data, o.out_dir);
+  check_run(data, o);
   for (const ListingProblem& p : data.problems)
     std::cerr << "maskeval: warning: " << listing_problem_text(p) << "\n";
-  RunResult result = run_dataset(data, o);
-  if (!result.backend_note.empty() && !c.quiet)
-    std::cerr << "maskeval: " << result.backend_note << "\n";
-  for (const std::string& w : result.warnings) std::cerr << "maskeval: warning: " << w << "\n";
-  for (const ListingProblem& p : data.problems) result.warnings.push_back(listing_problem_text(p));
 
-  const Summary summary = summarize(result, c.adjudicate);
   const std::string json_path =
       c.json.empty() ? (std::filesystem::path(o.out_dir) / "report.json").string() : c.json;
-  write_report(json_path, result, summary, o);
-  drop_previous_outputs(o.out_dir);
+  const OutputLock lock(o.out_dir);
+  set_aside_previous_outputs(o.out_dir, c.json.empty());
+  RunResult result;
+  Summary summary;
+  std::vector<std::string> news;  // the run's own warnings (listing problems were printed)
+  try {
+    result = run_dataset(data, o);
+    news = result.warnings;
+    for (const ListingProblem& p : data.problems)
+      result.warnings.push_back(listing_problem_text(p));
+    summary = summarize(result, c.adjudicate);
+    write_report(json_path, result, summary, o);
+  } catch (...) {
+    restore_previous_outputs(o.out_dir);  // the folder keeps describing the last whole run
+    throw;
+  }
+  try {
+    drop_previous_outputs(o.out_dir);
+  } catch (const FatalError& e) {
+    news.push_back(std::string("the earlier run's outputs stay behind: ") + e.what());
+  }
+  if (!result.backend_note.empty() && !c.quiet)
+    std::cerr << "maskeval: " << result.backend_note << "\n";
+  for (const std::string& w : news) std::cerr << "maskeval: warning: " << w << "\n";
   if (!c.quiet) print_summary(std::cout, result, summary, o, json_path);
   // The summary lists the failed cases; without it they go to stderr, once.
   if (c.quiet)

@@ -158,6 +158,13 @@ struct OutputFiles {
   void prepare() const {
     std::error_code ec;
     fs::create_directories(dir, ec);
+    // A name the case id gave that the file system refuses fails that case; anything else
+    // (no space, no permission) stops the run.
+    const auto e = static_cast<std::errc>(ec.value());
+    if (ec && (e == std::errc::filename_too_long || e == std::errc::not_a_directory ||
+               e == std::errc::file_exists))
+      throw CaseFailure{"",
+                        "cannot create its output folder " + dir.string() + ": " + ec.message()};
     if (ec) throw FatalError("cannot create output folder " + dir.string() + ": " + ec.message());
   }
   // Labels: uint8 when they fit (a palette PNG in 2D, so that viewers show them), else uint16.
@@ -268,7 +275,7 @@ double mean_pairwise_dice(const CaseResult& c) {
   return count == 0 ? NAN : sum / count;
 }
 
-// Which rater files hold just two values, the upper one 255 (a 0/255 mask read as labels).
+// Which rater files hold only 0 and 255 (a 0/255 mask read as labels).
 ValueHint value_hint(const std::vector<LabelCounts>& counts, int raters, int64_t voxels) {
   ValueHint h;
   for (int i = 0; i < raters; ++i) {
@@ -282,6 +289,8 @@ ValueHint value_hint(const std::vector<LabelCounts>& counts, int raters, int64_t
       if (c.label == 255) at_255 = c.volume[i];
     }
     ++h.files;
+    const bool only_0_255 = top == 255 ? values <= 2 : top == 0;  // an empty mask fits too
+    if (only_0_255) ++h.zero_or_255;
     if (values == 2 && top == 255) {
       ++h.two_valued_255;
       h.mostly_255 += at_255 * 2 > static_cast<uint64_t>(voxels);

@@ -210,19 +210,19 @@ int glob_depth(const std::string& glob) {
   return static_cast<int>(std::count(glob.begin(), glob.end(), '/'));
 }
 
-// The readable files the glob matches; a match that cannot be read is reported instead.
-// `matched` counts every match.
-std::vector<std::string> matching(Lister& lister, const std::vector<Found>& files,
-                                  const std::string& glob, const std::string& reference,
-                                  int& matched) {
+// The readable files the glob matches; the first match that cannot be read goes to
+// `unreadable` (the case then fails with it). `matched` counts every match.
+std::vector<std::string> matching(const std::vector<Found>& files, const std::string& glob,
+                                  const std::string& reference, int& matched,
+                                  const Found*& unreadable) {
   std::vector<std::string> out;
   for (const Found& f : files) {
     if (f.rel == reference || !glob_matches(glob, f.rel)) continue;
     ++matched;
     if (f.entry.kind == Entry::kFile)
       out.push_back(f.rel);
-    else
-      lister.report(f.path, f.entry.reason);
+    else if (!unreadable)
+      unreadable = &f;
   }
   return out;
 }
@@ -245,11 +245,13 @@ struct CaseSearch {
 void CaseSearch::visit(const fs::path& dir, const std::string& rel) {
   std::vector<Entry> folders;
   const std::vector<Found> listed = list_files(lister, dir, scope, &folders);
-  int rater_matches = 0;
-  std::vector<std::string> files = matching(lister, listed, glob, reference, rater_matches);
+  int rater_matches = 0, prediction_matches = 0;
+  const Found* unreadable = nullptr;
+  std::vector<std::string> files = matching(listed, glob, reference, rater_matches, unreadable);
   std::vector<std::string> predictions;
   if (!prediction_glob.empty()) {
-    predictions = matching(lister, listed, prediction_glob, reference, predictions_matched);
+    predictions = matching(listed, prediction_glob, reference, prediction_matches, unreadable);
+    predictions_matched += prediction_matches;
     files.erase(std::remove_if(files.begin(), files.end(),
                                [&](const std::string& f) {
                                  return std::find(predictions.begin(), predictions.end(), f) !=
@@ -257,7 +259,7 @@ void CaseSearch::visit(const fs::path& dir, const std::string& rel) {
                                }),
                 files.end());
   }
-  if (files.empty() && predictions.empty()) {
+  if (rater_matches == 0 && prediction_matches == 0) {
     for (const Entry& sub : folders) {
       if (visited.insert(sub.id).second)
         visit(dir / sub.name, rel.empty() ? sub.name : rel + "/" + sub.name);
@@ -272,6 +274,10 @@ void CaseSearch::visit(const fs::path& dir, const std::string& rel) {
   for (const std::string& f : predictions)
     c.predictions[strip_extension(f)][kWholeMap].push_back((dir / f).string());
   if (!reference.empty()) add_reference(dir, c);
+  if (unreadable) {  // a rater or prediction that cannot be read: never score without it
+    c.problem = "cannot read this mask: " + unreadable->entry.reason;
+    c.problem_file = unreadable->path.string();
+  }
   out.cases.push_back(std::move(c));
 }
 

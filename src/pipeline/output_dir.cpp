@@ -21,6 +21,7 @@ namespace {
 constexpr size_t kMaxComponent = 200;  // bytes; file systems allow 255
 const char* const kLockName = ".maskeval.lock";
 const char* const kPreviousName = ".maskeval-previous";
+const char* const kCasesMarker = ".maskeval-cases";
 
 std::string clean_component(const std::string& part) {
   std::string out;
@@ -28,7 +29,11 @@ std::string clean_component(const std::string& part) {
     const auto u = static_cast<unsigned char>(ch);
     out.push_back(u < 0x20 || u == 0x7f || ch == '\\' ? '_' : ch);
   }
-  if (out.size() > kMaxComponent) out.resize(kMaxComponent);
+  if (out.size() > kMaxComponent) {
+    size_t cut = kMaxComponent;
+    while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;  // UTF-8
+    out.resize(cut);
+  }
   return out;
 }
 
@@ -91,11 +96,15 @@ OutputLock::OutputLock(const std::string& out_dir) {
   fs::create_directories(out_dir, ec);
   if (ec) throw FatalError("cannot create output folder " + out_dir + ": " + ec.message());
   const fs::path path = fs::path(out_dir) / kLockName;
-  earlier_run_ = fs::exists(path, ec);
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd_ < 0)
     throw FatalError("cannot create the lock file " + path.string() + ": " + std::strerror(errno));
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    if (err != EWOULDBLOCK) {
+      ::close(fd_);
+      throw FatalError("cannot lock " + path.string() + ": " + std::strerror(err));
+    }
     const std::string holder = read_small_file(path, 200);
     ::close(fd_);
     fd_ = -1;
@@ -116,28 +125,104 @@ OutputLock::~OutputLock() {
   if (fd_ >= 0) ::close(fd_);  // closing releases the lock
 }
 
-void set_aside_previous_outputs(const std::string& out_dir, const OutputLock& lock) {
-  const fs::path out(out_dir), report = out / "report.json", cases = out / "cases";
-  const fs::path previous = out / kPreviousName;
-  std::error_code ec;
-  const bool has_report = fs::is_regular_file(report, ec) && is_maskeval_report(report);
-  const bool has_cases = fs::exists(fs::symlink_status(cases, ec));
-  if (has_cases && !has_report && !lock.earlier_run())
-    throw FatalError(cases.string() +
-                     " was not written by maskeval; choose another output folder (-o)");
-  if (!has_report) {
-    if (has_cases) remove_or_fail(cases);  // a run killed before it wrote its report
-    return;
+namespace {
+
+// What of maskeval's own outputs OUT holds.
+struct OwnOutputs {
+  fs::path out, report, cases, previous;
+  bool report_ours = false, report_foreign = false, cases_exist = false, cases_ours = false;
+
+  explicit OwnOutputs(const std::string& out_dir)
+      : out(out_dir),
+        report(out / "report.json"),
+        cases(out / "cases"),
+        previous(out / kPreviousName) {
+    std::error_code ec;
+    const bool report_exists = fs::exists(fs::symlink_status(report, ec));
+    report_ours = report_exists && fs::is_regular_file(fs::symlink_status(report, ec)) &&
+                  is_maskeval_report(report);
+    report_foreign = report_exists && !report_ours;
+    const fs::file_status st = fs::symlink_status(cases, ec);
+    cases_exist = fs::exists(st);
+    // Ours: a real folder with the marker, or beside a maskeval report (outputs of versions
+    // that wrote no marker).
+    cases_ours = fs::is_directory(st) &&
+                 (fs::is_regular_file(fs::symlink_status(cases / kCasesMarker, ec)) || report_ours);
   }
-  remove_or_fail(previous);
-  fs::create_directory(previous, ec);
-  if (ec) throw FatalError("cannot create " + previous.string() + ": " + ec.message());
-  rename_or_fail(report, previous / "report.json");
-  if (has_cases) rename_or_fail(cases, previous / "cases");
+};
+
+}  // namespace
+
+void set_aside_previous_outputs(const std::string& out_dir, bool report_in_out) {
+  const OwnOutputs own(out_dir);
+  if (own.report_foreign && report_in_out)
+    throw FatalError(own.report.string() +
+                     " was not written by maskeval; choose another output folder (-o) or --json");
+  if (own.cases_exist && !own.cases_ours)
+    throw FatalError(own.cases.string() +
+                     " was not written by maskeval; choose another output folder (-o)");
+  if (own.report_ours && report_in_out) {
+    remove_or_fail(own.previous);
+    std::error_code ec;
+    fs::create_directory(own.previous, ec);
+    if (ec) throw FatalError("cannot create " + own.previous.string() + ": " + ec.message());
+    rename_or_fail(own.report, own.previous / "report.json");
+    if (own.cases_exist) rename_or_fail(own.cases, own.previous / "cases");
+  } else if (own.cases_exist) {
+    remove_or_fail(own.cases);  // a run killed before it wrote its report, or a --json run
+  }
+  std::error_code ec;
+  fs::create_directories(own.cases, ec);
+  if (ec) throw FatalError("cannot create " + own.cases.string() + ": " + ec.message());
+  std::ofstream(own.cases / kCasesMarker) << "written by maskeval; replaced by its next run here\n";
+}
+
+void restore_previous_outputs(const std::string& out_dir) {
+  const OwnOutputs own(out_dir);
+  std::error_code ec;
+  if (!fs::is_directory(fs::symlink_status(own.previous, ec))) return;
+  if (own.cases_ours) remove_or_fail(own.cases);
+  if (fs::exists(own.previous / "cases", ec)) rename_or_fail(own.previous / "cases", own.cases);
+  if (fs::exists(own.previous / "report.json", ec))
+    rename_or_fail(own.previous / "report.json", own.report);
+  remove_or_fail(own.previous);
 }
 
 void drop_previous_outputs(const std::string& out_dir) {
   remove_or_fail(fs::path(out_dir) / kPreviousName);
+}
+
+void leave_out_own_outputs(Dataset& data, const std::string& out_dir) {
+  std::error_code ec;
+  const std::vector<fs::path> own = {fs::weakly_canonical(fs::path(out_dir) / "cases", ec),
+                                     fs::weakly_canonical(fs::path(out_dir) / kPreviousName, ec)};
+  auto inside = [&](const std::string& file) {
+    std::error_code e;
+    const std::string p = fs::weakly_canonical(file, e).string();
+    for (const fs::path& o : own)
+      if (p.rfind(o.string() + "/", 0) == 0) return true;
+    return false;
+  };
+  std::vector<CaseSpec> kept;
+  for (CaseSpec& c : data.cases) {
+    size_t files = 0, ours = 0;
+    auto count = [&](const LabelFiles& by_label) {
+      for (const auto& [label, list] : by_label) {
+        for (const std::string& f : list) {
+          ++files;
+          ours += inside(f) ? 1 : 0;
+        }
+      }
+    };
+    for (const auto* group : {&c.raters, &c.predictions})
+      for (const auto& [name, by_label] : *group) count(by_label);
+    count(c.reference);
+    if (ours > 0 && ours < files)
+      throw UsageError("case " + c.id + " reads files from the output folder's own outputs (" +
+                       out_dir + "/cases), which this run replaces; choose another -o");
+    if (ours == 0) kept.push_back(std::move(c));  // cases of an earlier run's outputs are no input
+  }
+  data.cases = std::move(kept);
 }
 
 }  // namespace maskeval

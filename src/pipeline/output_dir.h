@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "maskeval/run.h"
+
 namespace maskeval {
 
 // The folder of one case under OUT/cases/, derived from its id: a relative path of plain
@@ -21,22 +23,27 @@ class OutputLock {
  public:
   explicit OutputLock(const std::string& out_dir);
   ~OutputLock();
-  // The lock file was there already: an earlier run of maskeval wrote into this folder.
-  bool earlier_run() const { return earlier_run_; }
   OutputLock(const OutputLock&) = delete;
   OutputLock& operator=(const OutputLock&) = delete;
 
  private:
   int fd_ = -1;
-  bool earlier_run_ = false;
 };
 
-// maskeval's own outputs in OUT: report.json and cases/. Before a run, the outputs of the last
-// complete run move to OUT/.maskeval-previous/ (the cases/ of a run killed before its report was
-// written are removed); after the new report is written they are deleted. So OUT never holds
-// one run's report beside another run's masks. A cases/ folder that maskeval did not write
-// (no lock file or maskeval report beside it) is never touched: FatalError.
-void set_aside_previous_outputs(const std::string& out_dir, const OutputLock& lock);
+// maskeval's own outputs in OUT: report.json and cases/ (marked by cases/.maskeval-cases).
+// Before a run, the outputs of the last complete run move to OUT/.maskeval-previous/ (the
+// cases/ of a run killed before its report was written are removed) and a fresh, marked cases/
+// is made; after the new report is written they are deleted, or put back by
+// restore_previous_outputs when the run could not go on. So OUT never holds one run's report
+// beside another run's masks. A cases/ or report.json that maskeval did not write is never
+// touched: FatalError. `report_in_out`: the report goes to OUT/report.json (no --json).
+void set_aside_previous_outputs(const std::string& out_dir, bool report_in_out);
+void restore_previous_outputs(const std::string& out_dir);
 void drop_previous_outputs(const std::string& out_dir);
+
+// Cases all of whose files are maskeval's own outputs in OUT (a dataset folder that holds
+// OUT) are left out; a case that mixes them with other inputs is a UsageError, since the run
+// replaces those files.
+void leave_out_own_outputs(Dataset& data, const std::string& out_dir);
 
 }  // namespace maskeval

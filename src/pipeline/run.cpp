@@ -109,20 +109,21 @@ void check_rater_limit(const Dataset& data) {
 
 // Run-wide hints drawn from what the cases found.
 void add_warnings(const RunOptions& o, RunResult& result) {
-  int files = 0, zero_255 = 0, mostly_255 = 0, volumes = 0;
+  int files = 0, only_0_255 = 0, zero_255 = 0, mostly_255 = 0, volumes = 0;
   for (const CaseResult& c : result.cases) {
     files += c.values.files;
+    only_0_255 += c.values.zero_or_255;
     zero_255 += c.values.two_valued_255;
     mostly_255 += c.values.mostly_255;
     volumes += o.overlay && c.geom.ndim == 3;
   }
-  if (files > 0 && zero_255 == files && o.foreground.kind == ForegroundRule::Kind::kLabels)
+  if (zero_255 > 0 && only_0_255 == files && o.foreground.kind == ForegroundRule::Kind::kLabels)
     result.warnings.push_back(
-        "every mask holds just two values, the upper one 255, so 255 is scored as a label; if "
+        "every mask holds only the values 0 and 255, so 255 is scored as a label; if "
         "255 marks the foreground, pass --foreground nonzero" +
-        std::string(mostly_255 * 2 > files ? " (or --foreground '<128' if the foreground is the "
-                                             "dark part: 255 covers most of each image)"
-                                           : ""));
+        std::string(mostly_255 * 2 > zero_255 ? " (or --foreground '<128' if the foreground is the "
+                                                "dark part: 255 covers most of each image)"
+                                              : ""));
   if (volumes > 0)
     result.warnings.push_back("--overlay: " + std::to_string(volumes) +
                               " case(s) are 3D and got no overlay (overlays are drawn for 2D "
@@ -148,6 +149,12 @@ std::optional<FailedCase> run_case(const Dataset& data, size_t i, const std::str
 }
 
 }  // namespace
+
+void check_run(const Dataset& data, const RunOptions& o) {
+  check_rater_limit(data);
+  RunResult unused;
+  choose_backend(o, unused);
+}
 
 RunResult run_dataset(const Dataset& data, const RunOptions& o) {
   check_rater_limit(data);
