@@ -1,9 +1,10 @@
-// Helpers shared by the I/O tests: a temporary folder per test, files of bytes, and the message
-// of the InputError a file gives.
+// Helpers shared by the I/O tests: a temporary folder per test, files of bytes, zlib and gzip
+// streams, and the message of the InputError a file gives.
 #pragma once
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -65,10 +66,34 @@ inline ::testing::AssertionResult contains(const std::string& text, const std::s
   return ::testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
 }
 
+// zlib format (deflate with the zlib header), as ITK writes .zraw and CompressedData.
+inline std::vector<uint8_t> zlib_compress(const std::vector<uint8_t>& b) {
+  uLongf size = compressBound(static_cast<uLong>(b.size()));
+  std::vector<uint8_t> out(size);
+  EXPECT_EQ(compress2(out.data(), &size, b.data(), static_cast<uLong>(b.size()), 6), Z_OK);
+  out.resize(size);
+  return out;
+}
+
+// gzip format, as NRRD's "encoding: gzip" and .nii.gz.
+inline std::vector<uint8_t> gzip_compress(const std::vector<uint8_t>& b) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::vector<uint8_t> out(deflateBound(&zs, static_cast<uLong>(b.size())) + 32);
+  zs.next_in = const_cast<Bytef*>(b.data());
+  zs.avail_in = static_cast<uInt>(b.size());
+  zs.next_out = out.data();
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
 // The message of the InputError that read_image throws for `path`.
-inline std::string input_error(const std::string& path) {
+inline std::string input_error(const std::string& path, const ReadLimits& limits = {}) {
   try {
-    read_image(path);
+    read_image(path, limits);
   } catch (const InputError& e) {
     return e.what();
   } catch (const std::exception& e) {

@@ -48,18 +48,37 @@ struct RawImage {
   int64_t voxels() const { return geom.voxels(); }
 };
 
+// What a reader may do on a header's word. Sizes are checked against these before anything is
+// allocated; a data file named by a header (NRRD `data file`, MetaImage `ElementDataFile`) must
+// lie in the header's folder or below it unless external data is allowed.
+constexpr int64_t kDefaultMaxVoxels = int64_t{1} << 30;  // 1024^3
+struct ReadLimits {
+  // Per image (--max-voxels); a voxel of C channels counts C times, so that the limit bounds the
+  // memory an image takes (at most 8 bytes a value).
+  int64_t max_voxels = kDefaultMaxVoxels;
+  bool allow_external_data = false;  // --allow-external-data
+};
+
 // True when the path names a file the loaders can read (by extension).
 bool is_mask_file(const std::string& path);
 
 // Reads PNG (8/16-bit, grey, palette as indices, RGB/RGBA), TIFF (when built with libtiff),
-// NIfTI-1/-2 (.nii, .nii.gz, any integer or float type), and, when built with OpenCV, the
-// other formats OpenCV reads unchanged. Throws InputError with the reason.
-RawImage read_image(const std::string& path);
+// NIfTI-1/-2 (.nii, .nii.gz, any integer or float type), MetaImage, NRRD and, when built with
+// OpenCV, the other formats OpenCV reads unchanged. Throws InputError with the reason: also for
+// an image over limits.max_voxels, one whose header declares more data than the file can hold,
+// and a header's data file outside the header's folder (unless limits.allow_external_data).
+// Only regular files are opened (a FIFO or device is refused before it can block).
+RawImage read_image(const std::string& path, const ReadLimits& limits = {});
 
 // Writers. Each writes to `path + ".tmp"` and renames, so a file that exists is whole.
 // 2D label or map image as greyscale PNG, 8- or 16-bit.
 void write_png_gray(const std::string& path, const void* pixels, int64_t width, int64_t height,
                     int bit_depth);
+// 2D label image as an 8-bit palette PNG: the pixel values are the palette indices, unchanged
+// (read_image gives them back as they are), and the palette shows 0 as black and every other
+// label in a distinct bright colour, so that viewers show the labels.
+void write_png_labels(const std::string& path, const uint8_t* labels, int64_t width,
+                      int64_t height);
 // A volume with the geometry of `like` (its NIfTI header when present, else its shape and
 // spacing) and the given pixel type (kU8, kU16 or kF32).
 void write_nifti(const std::string& path, const Geometry& like, PixelType type, const void* pixels);

@@ -1,11 +1,19 @@
-// Format-independent part of the I/O layer: pixel types, dispatch by extension and content,
-// atomic writes.
+// Format-independent part of the I/O layer: pixel types, checked sizes and limits, opening only
+// regular files, data files named by headers, pixel data reading, dispatch by extension and
+// content, atomic writes.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <new>
 #include <utility>
@@ -87,21 +95,140 @@ void swap_bytes(void* data, int64_t count, int size) {
   }
 }
 
-int64_t image_bytes(const Geometry& g, int channels, PixelType type) {
-  int64_t total = int64_t{channels} * pixel_type_size(type);
+void throw_overflow(const char* field, int64_t a, const char* op, int64_t b) {
+  throw InputError(std::string("invalid ") + field + " (" + std::to_string(a) + " " + op + " " +
+                   std::to_string(b) + " overflows)");
+}
+
+int64_t checked_cast(uint64_t v, const char* field) {
+  if (v > static_cast<uint64_t>(INT64_MAX)) {
+    throw InputError(std::string("invalid ") + field + " (" + std::to_string(v) +
+                     " is out of range)");
+  }
+  return static_cast<int64_t>(v);
+}
+
+int64_t image_bytes(const Geometry& g, int channels, PixelType type, const ReadLimits& limits) {
+  if (channels < 1) throw InputError("invalid number of channels " + std::to_string(channels));
+  int64_t voxels = 1;
+  bool overflow = false;
   for (int64_t d : g.shape) {
     if (d <= 0) throw InputError("invalid image dimension " + std::to_string(d));
-    if (total > kMaxImageBytes / d) throw InputError("image too large (over 1 TiB of pixel data)");
-    total *= d;
+    overflow = __builtin_mul_overflow(voxels, d, &voxels) || overflow;
+  }
+  int64_t values = 0;
+  const bool too_many = __builtin_mul_overflow(voxels, int64_t{channels}, &values) || overflow;
+  if (too_many || values > limits.max_voxels) {
+    std::string what = overflow ? std::to_string(g.shape[0]) + " x " + std::to_string(g.shape[1]) +
+                                      " x " + std::to_string(g.shape[2])
+                                : std::to_string(voxels);
+    what += " voxels";
+    if (channels > 1) what += " x " + std::to_string(channels) + " channels";
+    throw InputError("image of " + what + " is over the limit of " +
+                     std::to_string(limits.max_voxels) + " (--max-voxels)");
+  }
+  int64_t total = 0;
+  if (__builtin_mul_overflow(values, int64_t{pixel_type_size(type)}, &total) ||
+      total > kMaxImageBytes) {
+    throw InputError("image too large (over 1 TiB of pixel data)");
   }
   return total;
+}
+
+bool could_inflate_to(int64_t in_bytes, int64_t out_bytes, int64_t ratio) {
+  return out_bytes / ratio <= in_bytes + 1024;
 }
 
 std::string errno_text() {
   return std::strerror(errno);
 }
 
-TempFile::TempFile(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {}
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+namespace {
+
+[[noreturn]] void throw_cannot_open(const std::string& what, const std::string& reason) {
+  throw InputError("cannot open" + (what.empty() ? std::string() : " " + what) + ": " + reason);
+}
+
+// Refuses anything but a regular file, naming what it is.
+void require_regular(const struct stat& st, const std::string& what) {
+  if (S_ISREG(st.st_mode)) return;
+  const char* kind = S_ISFIFO(st.st_mode)                         ? "a FIFO"
+                     : S_ISDIR(st.st_mode)                        ? "a folder"
+                     : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                     : S_ISSOCK(st.st_mode)                       ? "a socket"
+                                                                  : "not a file";
+  throw_cannot_open(what, std::string("not a regular file (") + kind + ")");
+}
+
+}  // namespace
+
+UniqueFd open_regular_fd(const std::string& path, const std::string& what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw_cannot_open(what, errno_text());
+  require_regular(st, what);
+  int fd;
+  do {
+    fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) throw_cannot_open(what, errno_text());
+  UniqueFd owned(fd);
+  if (::fstat(fd, &st) != 0) throw_cannot_open(what, errno_text());
+  require_regular(st, what);  // replaced between stat() and open()
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    throw_cannot_open(what, errno_text());
+  }
+  return owned;
+}
+
+FilePtr open_regular(const std::string& path, const std::string& what) {
+  UniqueFd fd = open_regular_fd(path, what);
+  FilePtr f(::fdopen(fd.get(), "rb"), &std::fclose);
+  if (!f) throw_cannot_open(what, errno_text());
+  fd.release();  // owned by the FILE now
+  return f;
+}
+
+int64_t file_size(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw InputError("cannot read: " + errno_text());
+  return static_cast<int64_t>(st.st_size);
+}
+
+std::string resolve_data_file(const std::string& header_path, const std::string& name,
+                              const ReadLimits& limits) {
+  namespace fs = std::filesystem;
+  if (name.find('\0') != std::string::npos) throw InputError("invalid data file name (a NUL byte)");
+  const fs::path file(name);
+  fs::path folder = fs::path(header_path).parent_path();
+  if (folder.empty()) folder = ".";
+  const fs::path joined = file.is_absolute() ? file : folder / file;
+  if (limits.allow_external_data) return joined.string();
+  const auto outside = [&] {
+    throw InputError("data file " + name +
+                     " lies outside the header's folder; pass --allow-external-data to read it");
+  };
+  if (file.is_absolute() || file.has_root_name()) outside();
+  std::error_code ec;
+  const fs::path base = fs::weakly_canonical(fs::absolute(folder, ec), ec);
+  if (ec) throw InputError("cannot resolve the header's folder: " + ec.message());
+  const fs::path target = fs::weakly_canonical(fs::absolute(joined, ec), ec);
+  if (ec) throw InputError("cannot resolve data file " + name + ": " + ec.message());
+  const fs::path rel = target.lexically_relative(base);
+  if (rel.empty() || *rel.begin() == "..") outside();
+  return target.string();
+}
+
+// The temporary name is unique to this process and object, so that two writers of one path (two
+// runs, or two cases whose outputs meet) never write into the same temporary file.
+TempFile::TempFile(std::string path) : path_(std::move(path)) {
+  static std::atomic<uint64_t> serial{0};
+  tmp_ = path_ + "." + std::to_string(::getpid()) + "." + std::to_string(serial++) + ".tmp";
+}
 
 TempFile::~TempFile() {
   if (committed_) return;
@@ -162,7 +289,7 @@ void inflate_data(FILE* f, int64_t in_size, int64_t skip, std::vector<uint8_t>& 
   if (inflateInit2(&zs, 15 + 32) != Z_OK) throw InputError("cannot initialise zlib");
   std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&zs, &inflateEnd);
   std::vector<uint8_t> in(1 << 18), scratch(1 << 16);
-  const int64_t total = skip + static_cast<int64_t>(out.size());
+  const int64_t total = checked_add(skip, static_cast<int64_t>(out.size()), "byte skip");
   int64_t produced = 0;  // decompressed bytes so far, skipped ones included
   bool ended = false;    // at the end of a stream
   for (;;) {
@@ -211,18 +338,15 @@ void inflate_data(FILE* f, int64_t in_size, int64_t skip, std::vector<uint8_t>& 
 }  // namespace
 
 std::vector<uint8_t> read_pixel_data(const DataLocation& loc, int64_t size, const char* what) {
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(loc.path.c_str(), "rb"), &std::fclose);
-  if (!f) {
-    throw InputError(std::string("cannot open ") + what + " data file " + loc.path + ": " +
-                     errno_text());
-  }
-  if (fseeko(f.get(), 0, SEEK_END) != 0) throw InputError("cannot read: " + errno_text());
-  const int64_t file_size = ftello(f.get());
-  if (file_size < 0) throw InputError("cannot read: " + errno_text());
+  FilePtr f = open_regular(loc.path, std::string(what) + " data file " + loc.path);
+  const int64_t file_size = detail::file_size(fileno(f.get()));
+  const std::string offset_field = std::string(what) + " data offset";
+  const std::string skip_field = std::string(what) + " byte skip";
 
   int64_t start = loc.offset;
   if (loc.at_end) {
-    start = file_size - (loc.compressed ? loc.compressed_size : size);
+    start =
+        checked_sub(file_size, loc.compressed ? loc.compressed_size : size, offset_field.c_str());
     if (start < loc.offset) {
       if (!loc.compressed) throw_truncated(what, size, file_size - loc.offset);
       throw InputError(std::string("truncated compressed ") + what + " data: expected " +
@@ -231,13 +355,14 @@ std::vector<uint8_t> read_pixel_data(const DataLocation& loc, int64_t size, cons
     }
   }
   if (start < 0 || start > file_size) {
-    throw_truncated(what, loc.compressed ? loc.compressed_size : size, file_size - start);
+    throw_truncated(what, loc.compressed ? loc.compressed_size : size,
+                    start < 0 ? 0 : file_size - start);
   }
   int64_t avail = file_size - start;
   if (loc.compressed && loc.compressed_size >= 0) avail = std::min(avail, loc.compressed_size);
-  // Refuse to allocate for data the file cannot hold (deflate expands at most ~1032:1).
+  // Refuse to allocate for data the file cannot hold.
   if (!loc.compressed && avail < size) throw_truncated(what, size, avail);
-  if (loc.compressed && (size + loc.skip) / 1032 > avail + 1024) {
+  if (loc.compressed && !could_inflate_to(avail, checked_add(size, loc.skip, skip_field.c_str()))) {
     throw InputError(std::string("truncated ") + what + " data: expected " + std::to_string(size) +
                      " bytes, more than " + std::to_string(avail) + " compressed bytes can hold");
   }
@@ -301,8 +426,7 @@ const char* content_name(Content c) {
 
 // Reads the first bytes of the file, to check that it exists and what it holds.
 size_t read_head(const std::string& path, uint8_t* head, size_t size) {
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) throw InputError("cannot open: " + detail::errno_text());
+  const detail::FilePtr f = detail::open_regular(path, "");
   const size_t n = std::fread(head, 1, size, f.get());
   if (std::ferror(f.get())) throw InputError("cannot read: " + detail::errno_text());
   if (n == 0) throw InputError("empty file");
@@ -322,35 +446,35 @@ bool has_any_ext(const std::string& path, const char* const* begin, const char* 
   return false;
 }
 
-RawImage dispatch(const std::string& path) {
+RawImage dispatch(const std::string& path, const ReadLimits& limits) {
   using detail::ends_with_nocase;
   uint8_t head[8];
   const Content c = sniff(head, read_head(path, head, sizeof head));
   if (ends_with_nocase(path, ".png")) {
     if (c != Content::kPng) wrong_content("PNG", c);
-    return detail::read_png(path);
+    return detail::read_png(path, limits);
   }
   if (ends_with_nocase(path, ".tif") || ends_with_nocase(path, ".tiff")) {
     if (c != Content::kTiff) wrong_content("TIFF", c);
-    return detail::read_tiff(path);
+    return detail::read_tiff(path, limits);
   }
   if (ends_with_nocase(path, ".nii.gz") || ends_with_nocase(path, ".nii")) {
     // Either name is accepted with either content: misnamed .nii/.nii.gz files are common.
     if (c != Content::kNifti && c != Content::kGzip) wrong_content("NIfTI", c);
-    return detail::read_nifti(path);
+    return detail::read_nifti(path, limits);
   }
   if (ends_with_nocase(path, ".mha") || ends_with_nocase(path, ".mhd")) {
     if (c != Content::kUnknown) wrong_content("MetaImage", c);
-    return detail::read_metaimage(path);
+    return detail::read_metaimage(path, limits);
   }
   if (ends_with_nocase(path, ".nrrd") || ends_with_nocase(path, ".nhdr")) {
     if (c != Content::kUnknown) wrong_content("NRRD", c);
-    return detail::read_nrrd(path);
+    return detail::read_nrrd(path, limits);
   }
   if (has_any_ext(path, std::begin(kOpenCvMaskExts), std::end(kOpenCvMaskExts)) ||
       has_any_ext(path, std::begin(kOpenCvOtherExts), std::end(kOpenCvOtherExts))) {
     if (!detail::have_opencv()) throw InputError("unsupported file type (built without OpenCV)");
-    return detail::read_opencv(path);
+    return detail::read_opencv(path, limits);
   }
   throw InputError(
       "unsupported file type (expected .png, .tif, .tiff, .nii, .nii.gz, .mha, .mhd, .nrrd or "
@@ -369,9 +493,9 @@ bool is_mask_file(const std::string& path) {
          has_any_ext(path, std::begin(kOpenCvMaskExts), std::end(kOpenCvMaskExts));
 }
 
-RawImage read_image(const std::string& path) {
+RawImage read_image(const std::string& path, const ReadLimits& limits) {
   try {
-    return dispatch(path);
+    return dispatch(path, limits);
   } catch (const std::bad_alloc&) {
     throw InputError("not enough memory to load the image");
   }

@@ -1,6 +1,6 @@
 // MetaImage (ITK MetaIO): .mha with the data after the header (ElementDataFile = LOCAL), and
-// .mhd headers whose ElementDataFile names a raw file (.raw, or zlib-compressed .zraw) next to
-// them. Either extension may take either form.
+// .mhd headers whose ElementDataFile names a raw file (.raw, or zlib-compressed .zraw) in their
+// folder (or, with --allow-external-data, anywhere). Either extension may take either form.
 //
 // The header is a list of "Key = Value" lines, keys case-sensitive as MetaIO writes them;
 // ElementDataFile is the last one. Keys this reader does not need (Offset, TransformMatrix,
@@ -9,7 +9,6 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -110,8 +109,7 @@ struct Header {
 };
 
 Header read_header(const std::string& path) {
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) throw InputError("cannot open: " + errno_text());
+  const FilePtr f = open_regular(path, "");
   Header h;
   struct Key {
     const char* name;
@@ -160,24 +158,9 @@ Header read_header(const std::string& path) {
   throw InputError("MetaImage header has no ElementDataFile (it must be the last key)");
 }
 
-}  // namespace
-
-RawImage read_metaimage(const std::string& path) {
-  const Header h = read_header(path);
-  const auto require = [](const std::string& value, const char* key) {
-    if (value.empty()) throw InputError(std::string("MetaImage header has no ") + key);
-  };
-  if (!h.object_type.empty() && h.object_type != "Image") {
-    throw InputError("MetaImage ObjectType '" + h.object_type + "' is not Image");
-  }
-  if (!h.binary_data.empty() && !parse_bool("BinaryData", h.binary_data)) {
-    throw InputError("ASCII MetaImage data (BinaryData = False) is not supported");
-  }
-  require(h.ndims, "NDims");
-  require(h.dim_size, "DimSize");
-  require(h.element_type, "ElementType");
-  require(h.data_file, "ElementDataFile value");
-
+// The image's shape and spacing from NDims, DimSize and ElementSpacing (or ElementSize).
+Geometry read_geometry(const Header& h) {
+  Geometry g;
   const int64_t ndims = parse_int("NDims", h.ndims);
   if (ndims < 2 || ndims > 4) {
     throw InputError("unsupported MetaImage NDims = " + h.ndims + " (only 2D and 3D images)");
@@ -187,8 +170,6 @@ RawImage read_metaimage(const std::string& path) {
     throw InputError("MetaImage DimSize has " + std::to_string(dims.size()) +
                      " values for NDims = " + std::to_string(ndims));
   }
-  RawImage out;
-  Geometry& g = out.geom;
   std::array<int64_t, 4> shape{1, 1, 1, 1};
   for (int64_t a = 0; a < ndims; ++a) {
     shape[a] = parse_int("DimSize", dims[a]);
@@ -217,21 +198,12 @@ RawImage read_metaimage(const std::string& path) {
   }
   g.spacing_unit = "mm";  // the MetaImage convention (see the top of the file)
   g.format = "metaimage";
+  return g;
+}
 
-  out.type = element_type(h.element_type);
-  if (!h.channels.empty()) {
-    const int64_t c = parse_int("ElementNumberOfChannels", h.channels);
-    if (c < 1 || c > kMaxChannels) bad_field("ElementNumberOfChannels", h.channels);
-    out.channels = static_cast<int>(c);
-  }
-  bool msb = false;
-  if (!h.byte_order_msb.empty()) {
-    msb = parse_bool("BinaryDataByteOrderMSB", h.byte_order_msb);
-  } else if (!h.element_byte_order_msb.empty()) {
-    msb = parse_bool("ElementByteOrderMSB", h.element_byte_order_msb);
-  }
-  const int64_t size = image_bytes(g, out.channels, out.type);
-
+// Where the data is: after the header (LOCAL) or in the named file (inside the header's folder
+// unless limits allow otherwise), at HeaderSize or at the end of the file (HeaderSize = -1).
+DataLocation locate_data(const Header& h, const std::string& path, const ReadLimits& limits) {
   DataLocation loc;
   loc.compressed = !h.compressed.empty() && parse_bool("CompressedData", h.compressed);
   if (loc.compressed && !h.compressed_size.empty()) {
@@ -251,9 +223,7 @@ RawImage read_metaimage(const std::string& path) {
     loc.path = path;
     loc.offset = h.end;
   } else {
-    const std::filesystem::path name(h.data_file);
-    loc.path = name.is_absolute() ? name.string()
-                                  : (std::filesystem::path(path).parent_path() / name).string();
+    loc.path = resolve_data_file(path, h.data_file, limits);
   }
   if (!h.header_size.empty()) {
     // -1: the data ends the file; otherwise the offset of the data from the start of the file
@@ -273,7 +243,44 @@ RawImage read_metaimage(const std::string& path) {
       loc.offset = skip;
     }
   }
+  return loc;
+}
 
+}  // namespace
+
+RawImage read_metaimage(const std::string& path, const ReadLimits& limits) {
+  const Header h = read_header(path);
+  const auto require = [](const std::string& value, const char* key) {
+    if (value.empty()) throw InputError(std::string("MetaImage header has no ") + key);
+  };
+  if (!h.object_type.empty() && h.object_type != "Image") {
+    throw InputError("MetaImage ObjectType '" + h.object_type + "' is not Image");
+  }
+  if (!h.binary_data.empty() && !parse_bool("BinaryData", h.binary_data)) {
+    throw InputError("ASCII MetaImage data (BinaryData = False) is not supported");
+  }
+  require(h.ndims, "NDims");
+  require(h.dim_size, "DimSize");
+  require(h.element_type, "ElementType");
+  require(h.data_file, "ElementDataFile value");
+
+  RawImage out;
+  out.geom = read_geometry(h);
+  out.type = element_type(h.element_type);
+  if (!h.channels.empty()) {
+    const int64_t c = parse_int("ElementNumberOfChannels", h.channels);
+    if (c < 1 || c > kMaxChannels) bad_field("ElementNumberOfChannels", h.channels);
+    out.channels = static_cast<int>(c);
+  }
+  bool msb = false;
+  if (!h.byte_order_msb.empty()) {
+    msb = parse_bool("BinaryDataByteOrderMSB", h.byte_order_msb);
+  } else if (!h.element_byte_order_msb.empty()) {
+    msb = parse_bool("ElementByteOrderMSB", h.element_byte_order_msb);
+  }
+  const int64_t size = image_bytes(out.geom, out.channels, out.type, limits);
+
+  const DataLocation loc = locate_data(h, path, limits);
   out.bytes = read_pixel_data(loc, size, "MetaImage");
   if (msb == host_is_little_endian() && pixel_type_size(out.type) > 1) {
     swap_bytes(out.bytes.data(), out.voxels() * out.channels, pixel_type_size(out.type));

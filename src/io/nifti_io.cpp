@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
 #include <memory>
 #include <vector>
 
@@ -207,6 +206,21 @@ void read_exact(gzFile f, void* dst, int64_t n, const char* what, int64_t before
   throw InputError("truncated " + detail);
 }
 
+// Reads and discards n bytes of `what` (extensions before the data), a chunk at a time.
+void skip_exact(gzFile f, int64_t n, const char* what) {
+  uint8_t chunk[16384];
+  for (int64_t done = 0; done < n;) {
+    const int64_t want = std::min<int64_t>(n - done, static_cast<int64_t>(sizeof chunk));
+    const int64_t got = read_some(f, chunk, want);
+    done += got;
+    if (got == want) continue;
+    const std::string detail = std::string(what) + ": expected " + std::to_string(n) +
+                               " bytes, got " + std::to_string(done);
+    throw_if_stream_error(f, detail);
+    throw InputError("truncated " + detail);
+  }
+}
+
 // Fills out.geom and out.type from the header; returns the offset of the pixel data.
 int64_t parse_header(const Header& h, RawImage& out) {
   const Layout& l = *h.layout;
@@ -358,9 +372,12 @@ class Output {
 
 }  // namespace
 
-RawImage read_nifti(const std::string& path) {
-  GzPtr f(gzopen(path.c_str(), "rb"));  // reads plain files unchanged, and multi-member gzip
-  if (!f) throw InputError("cannot open: " + errno_text());
+RawImage read_nifti(const std::string& path, const ReadLimits& limits) {
+  UniqueFd fd = open_regular_fd(path, "");
+  const int64_t file_bytes = file_size(fd.get());
+  GzPtr f(gzdopen(fd.get(), "rb"));  // reads plain files unchanged, and multi-member gzip
+  if (!f) throw InputError("cannot open: not enough memory");  // `fd` still owns the descriptor
+  fd.release();                                                // gzclose closes it now
   gzbuffer(f.get(), 1 << 18);
 
   std::vector<uint8_t> hdr(4);
@@ -374,21 +391,19 @@ RawImage read_nifti(const std::string& path) {
   RawImage out;
   const Header h{hdr.data(), layout, swap};
   const int64_t offset = parse_header(h, out);
-  const int64_t size = image_bytes(out.geom, 1, out.type);
+  const int64_t size = image_bytes(out.geom, 1, out.type, limits);
 
-  // Refuse to allocate for data the file cannot hold (deflate expands at most ~1032:1).
-  std::error_code ec;
-  const auto file_size = static_cast<int64_t>(std::filesystem::file_size(path, ec));
+  // Refuse to allocate for data the file cannot hold.
+  const int64_t end = checked_add(offset, size, "NIfTI vox_offset");
   const bool compressed = !gzdirect(f.get());
-  if (!ec && (compressed ? (offset + size) / 1032 > file_size + 1024 : offset + size > file_size)) {
+  if (compressed ? !could_inflate_to(file_bytes, end) : end > file_bytes) {
     const std::string expected = "truncated NIfTI data: expected " + std::to_string(size);
     if (compressed) throw InputError(expected + " bytes, more than the compressed file can hold");
     throw InputError(expected + " bytes, got " +
-                     std::to_string(std::max<int64_t>(0, file_size - offset)));
+                     std::to_string(std::max<int64_t>(0, file_bytes - offset)));
   }
 
-  std::vector<uint8_t> skip(static_cast<size_t>(offset - layout->size));
-  read_exact(f.get(), skip.data(), static_cast<int64_t>(skip.size()), "NIfTI extensions");
+  skip_exact(f.get(), offset - layout->size, "NIfTI extensions");
   out.bytes.resize(static_cast<size_t>(size));
   read_exact(f.get(), out.bytes.data(), size, "NIfTI data");
   if (compressed) {  // reach the end of the stream, so that its checksum and length are checked

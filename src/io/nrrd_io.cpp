@@ -1,5 +1,6 @@
 // NRRD (teem): .nrrd with the data after the header, and .nhdr headers whose "data file" field
-// names the data file, relative to the header's folder. Magics NRRD0001 to NRRD0005.
+// names the data file, relative to the header's folder and inside it (unless external data is
+// allowed). Magics NRRD0001 to NRRD0005.
 //
 // Encodings raw, gzip (zlib streams too) and text; bzip2 and hex are rejected. The image is the
 // array's 2 or 3 spatial axes (trailing axes of size 1 past the third are dropped), with an
@@ -14,7 +15,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -30,12 +30,6 @@ namespace {
 constexpr int kMaxDimension = 16;
 constexpr int kMaxChannels = 1 << 16;
 constexpr int kMaxHeaderLines = 100000;
-
-using FilePtr = std::unique_ptr<FILE, int (*)(FILE*)>;
-
-FilePtr open_file(const std::string& path) {
-  return FilePtr(std::fopen(path.c_str(), "rb"), &std::fclose);
-}
 
 bool is_space(char c) {
   return std::isspace(static_cast<unsigned char>(c)) != 0;
@@ -104,8 +98,7 @@ struct Header {
 };
 
 Header read_header(const std::string& path) {
-  FilePtr f = open_file(path);
-  if (!f) throw InputError("cannot open: " + errno_text());
+  const FilePtr f = open_regular(path, "");
   char magic[4] = {};
   if (std::fread(magic, 1, 4, f.get()) != 4 || std::memcmp(magic, "NRRD", 4) != 0) {
     if (std::ferror(f.get())) throw InputError("cannot read: " + errno_text());
@@ -314,8 +307,7 @@ bool is_unknown_kind(const std::string& kind) {
 // Offset just after `lines` newlines from `offset` in `path`.
 int64_t skip_lines(const std::string& path, int64_t offset, int64_t lines) {
   if (lines == 0) return offset;
-  FilePtr f = open_file(path);
-  if (!f) throw InputError("cannot open NRRD data file " + path + ": " + errno_text());
+  const FilePtr f = open_regular(path, "NRRD data file " + path);
   if (fseeko(f.get(), offset, SEEK_SET) != 0) throw InputError("cannot read: " + errno_text());
   for (int64_t n = 0; n < lines;) {
     const int c = std::getc(f.get());
@@ -378,12 +370,9 @@ bool store_text_value(PixelType type, const std::string& word, uint8_t* dst) {
 // Text-encoded data: values separated by whitespace (or commas) from `offset` on.
 std::vector<uint8_t> read_text_data(const std::string& path, int64_t offset, int64_t count,
                                     PixelType type) {
-  FilePtr f = open_file(path);
-  if (!f) throw InputError("cannot open NRRD data file " + path + ": " + errno_text());
+  const FilePtr f = open_regular(path, "NRRD data file " + path);
   // Each value takes at least a digit and a separator: refuse to allocate for more than that.
-  if (fseeko(f.get(), 0, SEEK_END) != 0) throw InputError("cannot read: " + errno_text());
-  const int64_t file_size = ftello(f.get());
-  if (file_size < 0) throw InputError("cannot read: " + errno_text());
+  const int64_t file_size = detail::file_size(fileno(f.get()));
   if ((file_size - offset + 1) / 2 < count) {
     throw InputError(
         "truncated NRRD data: expected " + std::to_string(count) + " text values, more than the " +
@@ -416,79 +405,14 @@ std::vector<uint8_t> read_text_data(const std::string& path, int64_t offset, int
   return out;
 }
 
-}  // namespace
-
-RawImage read_nrrd(const std::string& path) {
-  const Header h = read_header(path);
-  RawImage out;
-  out.type = pixel_type_of(h.require("type", "type"));
-
-  const std::string& dim_desc = h.require("dimension", "dimension");
-  const int64_t dim64 = parse_int("dimension", dim_desc);
-  if (dim64 < 1 || dim64 > kMaxDimension) bad_field("dimension", dim_desc);
-  const int dim = static_cast<int>(dim64);
-
-  h.require("sizes", "sizes");
-  std::vector<int64_t> sizes;
-  for (const std::string& w : axis_words(h, "sizes", "sizes", dim)) {
-    sizes.push_back(parse_int("sizes", w));
-    if (sizes.back() < 1) bad_field("sizes", h.fields.at("sizes"));
-  }
-
-  const std::string encoding = lower(h.require("encoding", "encoding"));
-  bool text = false, compressed = false;
-  if (encoding == "gzip" || encoding == "gz") {
-    compressed = true;
-  } else if (encoding == "text" || encoding == "txt" || encoding == "ascii") {
-    text = true;
-  } else if (encoding == "bzip2" || encoding == "bz2") {
-    throw InputError("bzip2-encoded NRRD is not supported");
-  } else if (encoding == "hex") {
-    throw InputError("hex-encoded NRRD is not supported");
-  } else if (encoding != "raw") {
-    throw InputError("unknown NRRD encoding '" + encoding + "'");
-  }
-
-  bool big_endian = false;
-  if (const std::string* e = h.get("endian")) {
-    const std::string v = lower(*e);
-    if (v != "little" && v != "big") bad_field("endian", *e);
-    big_endian = v == "big";
-  } else if (!text && pixel_type_size(out.type) > 1) {
-    throw InputError("NRRD header has no 'endian' field (needed for " +
-                     std::string(pixel_type_name(out.type)) + " data)");
-  }
-
-  // Axes: an optional leading channel axis, then the spatial ones.
-  const std::vector<std::string> kinds = axis_words(h, "kinds", "kinds", dim);
-  std::vector<std::optional<std::vector<double>>> dirs;
-  if (const std::string* d = h.get("spacedirections")) dirs = space_directions(*d, dim);
-  const std::vector<std::string> spacings = axis_words(h, "spacings", "spacings", dim);
-  const auto non_spatial = [&](int a) {
-    if (!kinds.empty() && !is_domain_kind(kinds[a]) && !is_unknown_kind(kinds[a])) return true;
-    return (kinds.empty() || is_unknown_kind(kinds[a])) && !dirs.empty() && !dirs[a];
-  };
-  const int first = dim > 1 && non_spatial(0) ? 1 : 0;
-  if (first == 1) {
-    if (sizes[0] > kMaxChannels) bad_field("sizes", h.fields.at("sizes"));
-    out.channels = static_cast<int>(sizes[0]);
-  }
-  int last = dim;  // one past the last spatial axis
-  while (last - first > 3 && sizes[last - 1] == 1) --last;
-  for (int a = first; a < last; ++a) {
-    if (non_spatial(a) && sizes[a] > 1) {
-      throw InputError("NRRD axis " + std::to_string(a) + " (size " + std::to_string(sizes[a]) +
-                       (kinds.empty() ? std::string() : ", kind " + kinds[a]) +
-                       ") is not spatial; only a leading channel axis is supported");
-    }
-  }
+// The spatial axes' geometry (axes first to last - 1 of the array): shape; spacing, from the
+// length of the space direction, else the magnitude of the "spacings" entry, else 1; and the
+// common unit.
+void read_geometry(const Header& h, const std::vector<int64_t>& sizes,
+                   const std::vector<std::optional<std::vector<double>>>& dirs,
+                   const std::vector<std::string>& spacings, int first, int last, Geometry& g) {
+  const int dim = static_cast<int>(sizes.size());
   const int spatial = last - first;
-  if (spatial < 2 || spatial > 3) {
-    throw InputError("unsupported NRRD image with " + std::to_string(spatial) +
-                     " spatial axes (only 2D and 3D images)");
-  }
-
-  Geometry& g = out.geom;
   g.ndim = spatial;
   for (int i = 0; i < spatial; ++i) {
     const int a = first + i;
@@ -517,13 +441,100 @@ RawImage read_nrrd(const std::string& path) {
     }
   }
   g.format = "nrrd";
-  const int64_t size = image_bytes(g, out.channels, out.type);
+}
 
-  // Where the data is.
+struct Encoding {
+  bool text = false, compressed = false;
+};
+
+Encoding encoding_of(const Header& h) {
+  const std::string encoding = lower(h.require("encoding", "encoding"));
+  Encoding e;
+  if (encoding == "gzip" || encoding == "gz") {
+    e.compressed = true;
+  } else if (encoding == "text" || encoding == "txt" || encoding == "ascii") {
+    e.text = true;
+  } else if (encoding == "bzip2" || encoding == "bz2") {
+    throw InputError("bzip2-encoded NRRD is not supported");
+  } else if (encoding == "hex") {
+    throw InputError("hex-encoded NRRD is not supported");
+  } else if (encoding != "raw") {
+    throw InputError("unknown NRRD encoding '" + encoding + "'");
+  }
+  return e;
+}
+
+// True for big-endian data; the field is needed for multi-byte binary data only.
+bool big_endian_of(const Header& h, const Encoding& enc, PixelType type) {
+  if (const std::string* e = h.get("endian")) {
+    const std::string v = lower(*e);
+    if (v != "little" && v != "big") bad_field("endian", *e);
+    return v == "big";
+  }
+  if (!enc.text && pixel_type_size(type) > 1) {
+    throw InputError("NRRD header has no 'endian' field (needed for " +
+                     std::string(pixel_type_name(type)) + " data)");
+  }
+  return false;
+}
+
+// The axis sizes, `dimension` of them, each at least 1.
+std::vector<int64_t> sizes_of(const Header& h) {
+  const std::string& dim_desc = h.require("dimension", "dimension");
+  const int64_t dim64 = parse_int("dimension", dim_desc);
+  if (dim64 < 1 || dim64 > kMaxDimension) bad_field("dimension", dim_desc);
+  const int dim = static_cast<int>(dim64);
+  h.require("sizes", "sizes");
+  std::vector<int64_t> sizes;
+  for (const std::string& w : axis_words(h, "sizes", "sizes", dim)) {
+    sizes.push_back(parse_int("sizes", w));
+    if (sizes.back() < 1) bad_field("sizes", h.fields.at("sizes"));
+  }
+  return sizes;
+}
+
+// Fills out.channels and out.geom from the axes: an optional leading channel axis, then the
+// spatial ones.
+void read_axes(const Header& h, const std::vector<int64_t>& sizes, RawImage& out) {
+  const int dim = static_cast<int>(sizes.size());
+  const std::vector<std::string> kinds = axis_words(h, "kinds", "kinds", dim);
+  std::vector<std::optional<std::vector<double>>> dirs;
+  if (const std::string* d = h.get("spacedirections")) dirs = space_directions(*d, dim);
+  const std::vector<std::string> spacings = axis_words(h, "spacings", "spacings", dim);
+  const auto non_spatial = [&](int a) {
+    if (!kinds.empty() && !is_domain_kind(kinds[a]) && !is_unknown_kind(kinds[a])) return true;
+    return (kinds.empty() || is_unknown_kind(kinds[a])) && !dirs.empty() && !dirs[a];
+  };
+  const int first = dim > 1 && non_spatial(0) ? 1 : 0;
+  if (first == 1) {
+    if (sizes[0] > kMaxChannels) bad_field("sizes", h.fields.at("sizes"));
+    out.channels = static_cast<int>(sizes[0]);
+  }
+  int last = dim;  // one past the last spatial axis
+  while (last - first > 3 && sizes[last - 1] == 1) --last;
+  for (int a = first; a < last; ++a) {
+    if (non_spatial(a) && sizes[a] > 1) {
+      throw InputError("NRRD axis " + std::to_string(a) + " (size " + std::to_string(sizes[a]) +
+                       (kinds.empty() ? std::string() : ", kind " + kinds[a]) +
+                       ") is not spatial; only a leading channel axis is supported");
+    }
+  }
+  const int spatial = last - first;
+  if (spatial < 2 || spatial > 3) {
+    throw InputError("unsupported NRRD image with " + std::to_string(spatial) +
+                     " spatial axes (only 2D and 3D images)");
+  }
+  read_geometry(h, sizes, dirs, spacings, first, last, out.geom);
+}
+
+// Where the data is: the attached data after the header, or the data file the header names
+// (inside the header's folder unless limits allow otherwise), after "line skip" lines and
+// "byte skip" bytes (for gzip, decompressed bytes; -1: the data ends the file).
+DataLocation locate_data(const Header& h, const std::string& path, const Encoding& enc,
+                         int64_t size, const ReadLimits& limits) {
   DataLocation loc;
-  loc.compressed = compressed;
-  const std::string* data_file = h.get("datafile");
-  if (data_file) {
+  loc.compressed = enc.compressed;
+  if (const std::string* data_file = h.get("datafile")) {
     const std::vector<std::string> words = split_words(*data_file);
     if (words.empty()) bad_field("data file", *data_file);
     if (words[0] == "LIST") {
@@ -533,9 +544,7 @@ RawImage read_nrrd(const std::string& path) {
       throw InputError("NRRD 'data file' pattern '" + *data_file +
                        "' (several data files) is not supported");
     }
-    const std::filesystem::path name(*data_file);
-    loc.path = name.is_absolute() ? name.string()
-                                  : (std::filesystem::path(path).parent_path() / name).string();
+    loc.path = resolve_data_file(path, *data_file, limits);
     loc.offset = 0;
   } else {
     if (h.data_offset < 0) {
@@ -550,7 +559,7 @@ RawImage read_nrrd(const std::string& path) {
   if (const std::string* s = h.get("byteskip")) {
     byte_skip = parse_int("byte skip", *s);
     if (byte_skip < -1) bad_field("byte skip", *s);
-    if (byte_skip == -1 && (compressed || text)) {
+    if (byte_skip == -1 && (enc.compressed || enc.text)) {
       throw InputError("NRRD 'byte skip: -1' is only valid with raw encoding");
     }
   }
@@ -559,18 +568,33 @@ RawImage read_nrrd(const std::string& path) {
     if (lines < 0) bad_field("line skip", *s);
     if (byte_skip != -1) loc.offset = skip_lines(loc.path, loc.offset, lines);
   }
-
-  if (text) {
-    out.bytes =
-        read_text_data(loc.path, loc.offset + byte_skip, out.voxels() * out.channels, out.type);
-    return out;
-  }
   if (byte_skip == -1) {
     loc.at_end = true;
-  } else if (compressed) {
+  } else if (enc.compressed) {
+    checked_add(size, byte_skip, "NRRD byte skip");  // the decompressed bytes to produce
     loc.skip = byte_skip;
   } else {
-    loc.offset += byte_skip;
+    loc.offset = checked_add(loc.offset, byte_skip, "NRRD byte skip");
+  }
+  return loc;
+}
+
+}  // namespace
+
+RawImage read_nrrd(const std::string& path, const ReadLimits& limits) {
+  const Header h = read_header(path);
+  RawImage out;
+  out.type = pixel_type_of(h.require("type", "type"));
+  const std::vector<int64_t> sizes = sizes_of(h);
+  const Encoding enc = encoding_of(h);
+  const bool big_endian = big_endian_of(h, enc, out.type);
+  read_axes(h, sizes, out);
+  const int64_t size = image_bytes(out.geom, out.channels, out.type, limits);
+
+  const DataLocation loc = locate_data(h, path, enc, size, limits);
+  if (enc.text) {
+    out.bytes = read_text_data(loc.path, loc.offset, out.voxels() * out.channels, out.type);
+    return out;
   }
   out.bytes = read_pixel_data(loc, size, "NRRD");
   if (big_endian == host_is_little_endian() && pixel_type_size(out.type) > 1) {

@@ -15,7 +15,8 @@ bool have_opencv() {
   return true;
 }
 
-RawImage read_opencv(const std::string& path) {
+RawImage read_opencv(const std::string& path, const ReadLimits& limits) {
+  open_regular(path, "");  // OpenCV opens the file by name: refuse a FIFO or device first
   cv::Mat m;
   try {
     m = cv::imread(path, cv::IMREAD_UNCHANGED);
@@ -56,7 +57,7 @@ RawImage read_opencv(const std::string& path) {
   out.geom.ndim = 2;
   out.geom.shape = {m.cols, m.rows, 1};
   out.geom.format = "opencv";
-  out.bytes.resize(static_cast<size_t>(image_bytes(out.geom, out.channels, out.type)));
+  out.bytes.resize(static_cast<size_t>(image_bytes(out.geom, out.channels, out.type, limits)));
   const size_t row = out.bytes.size() / m.rows;
   for (int y = 0; y < m.rows; ++y) std::memcpy(out.bytes.data() + y * row, m.ptr(y), row);
   return out;
@@ -72,7 +73,7 @@ bool have_opencv() {
   return false;
 }
 
-RawImage read_opencv(const std::string&) {
+RawImage read_opencv(const std::string&, const ReadLimits&) {
   throw InputError("unsupported file type (built without OpenCV)");
 }
 

@@ -128,13 +128,108 @@ void unpack(const uint8_t* src, uint8_t* dst, int64_t count, int bits) {
   }
 }
 
+// How many times its stored size a strip or tile of this compression can decode to, at most;
+// 0 when there is no useful bound (then only --max-voxels limits what is allocated).
+int64_t max_expansion(uint16_t compression) {
+  switch (compression) {
+    case COMPRESSION_NONE:
+      return 1;
+    case COMPRESSION_PACKBITS:
+      return 64;  // a 2-byte run gives at most 128 bytes
+    case COMPRESSION_LZW:
+      return 4096;  // a 9..12-bit code gives at most a 4096-byte string
+    case COMPRESSION_DEFLATE:
+    case COMPRESSION_ADOBE_DEFLATE:
+      return kMaxDeflateRatio;
+    default:
+      return 0;
+  }
+}
+
+// Refuses an image whose strips or tiles cannot hold the `decoded` bytes it declares, before they
+// are allocated: the stored bytes (the sum of the strip or tile byte counts, at most the file's
+// size) must hold them exactly when uncompressed, within the codec's expansion bound otherwise.
+void check_stored_size(TIFF* t, int64_t decoded, int64_t file_bytes) {
+  const bool tiled = TIFFIsTiled(t);
+  const int64_t pieces = tiled ? TIFFNumberOfTiles(t) : TIFFNumberOfStrips(t);
+  const char* field = tiled ? "TIFF TileByteCounts" : "TIFF StripByteCounts";
+  // Every strip or tile takes at least a byte of the file.
+  if (pieces < 1 || pieces > file_bytes) {
+    throw InputError("truncated TIFF data: " + std::to_string(pieces) +
+                     (tiled ? " tiles" : " strips") + " cannot lie in a file of " +
+                     std::to_string(file_bytes) + " bytes");
+  }
+  int64_t stored = 0;  // bytes of the strips or tiles that lie in the file
+  for (int64_t i = 0; i < pieces && stored < file_bytes; ++i) {
+    const uint64_t offset = TIFFGetStrileOffset(t, static_cast<uint32_t>(i));
+    const uint64_t count = TIFFGetStrileByteCount(t, static_cast<uint32_t>(i));
+    const uint64_t left = offset < uint64_t(file_bytes) ? file_bytes - offset : 0;
+    stored = checked_add(stored, checked_cast(std::min(count, left), field), field);
+  }
+  stored = std::min(stored, file_bytes);
+  uint16_t compression = COMPRESSION_NONE;
+  TIFFGetFieldDefaulted(t, TIFFTAG_COMPRESSION, &compression);
+  const int64_t ratio = max_expansion(compression);
+  const bool fits = compression == COMPRESSION_NONE ? decoded <= stored
+                    : ratio > 0                     ? could_inflate_to(stored, decoded, ratio)
+                                                    : true;
+  if (!fits) {
+    throw InputError("truncated TIFF data: expected " + std::to_string(decoded) +
+                     " bytes, more than the " + std::to_string(stored) + " stored bytes" +
+                     (compression == COMPRESSION_NONE
+                          ? std::string()
+                          : " (Compression " + std::to_string(compression) + ")") +
+                     " can hold");
+  }
+}
+
+// Checks the bytes the strips or tiles decode to against the limits and the file's size.
+void check_decoded_size(TIFF* t, int64_t scanline, uint32_t height, const ReadLimits& limits,
+                        int64_t file_bytes) {
+  int64_t decoded = checked_mul(scanline, height, "TIFF image size");
+  if (TIFFIsTiled(t)) {
+    uint32_t tw = 0, th = 0;
+    TIFFGetField(t, TIFFTAG_TILEWIDTH, &tw);
+    TIFFGetField(t, TIFFTAG_TILELENGTH, &th);
+    if (tw == 0 || th == 0) fail("invalid TIFF tiles");
+    if (int64_t{tw} * th > limits.max_voxels) {
+      throw InputError("TIFF tile of " + std::to_string(tw) + "x" + std::to_string(th) +
+                       " pixels is over the limit of " + std::to_string(limits.max_voxels) +
+                       " (--max-voxels)");
+    }
+    const int64_t tile = TIFFTileSize64(t);
+    if (tile <= 0) fail("invalid TIFF tiles");
+    decoded =
+        checked_mul(checked_cast(TIFFNumberOfTiles(t), "TIFF tile count"), tile, "TIFF tile size");
+  }
+  check_stored_size(t, decoded, file_bytes);
+}
+
+// Pixel spacing from the resolution tags, in mm, when they give one.
+void read_resolution(TIFF* t, Geometry& g) {
+  float res_x = 0, res_y = 0;
+  uint16_t unit = RESUNIT_INCH;
+  if (TIFFGetField(t, TIFFTAG_XRESOLUTION, &res_x) && res_x > 0) {
+    if (!TIFFGetField(t, TIFFTAG_YRESOLUTION, &res_y) || !(res_y > 0)) res_y = res_x;
+    TIFFGetFieldDefaulted(t, TIFFTAG_RESOLUTIONUNIT, &unit);
+    const double mm = unit == RESUNIT_INCH ? 25.4 : unit == RESUNIT_CENTIMETER ? 10.0 : 0.0;
+    if (mm > 0) {
+      g.spacing = {mm / res_x, mm / res_y, 1.0};
+      g.spacing_unit = "mm";
+    }
+  }
+}
+
 }  // namespace
 
-RawImage read_tiff(const std::string& path) {
+RawImage read_tiff(const std::string& path, const ReadLimits& limits) {
   install_handlers();
   g_last_error[0] = '\0';
-  std::unique_ptr<TIFF, TiffCloser> tif(TIFFOpen(path.c_str(), "r"));
-  if (!tif) fail("cannot read TIFF");
+  UniqueFd fd = open_regular_fd(path, "");
+  const int64_t file_bytes = file_size(fd.get());
+  std::unique_ptr<TIFF, TiffCloser> tif(TIFFFdOpen(fd.get(), path.c_str(), "r"));
+  if (!tif) fail("cannot read TIFF");  // the descriptor is still ours, and closed by `fd`
+  fd.release();                        // TIFFClose closes it now
   TIFF* t = tif.get();
 
   uint32_t width = 0, height = 0, depth = 1;
@@ -162,21 +257,13 @@ RawImage read_tiff(const std::string& path) {
   out.geom.ndim = 2;
   out.geom.shape = {width, height, 1};
   out.geom.format = "tiff";
-  float res_x = 0, res_y = 0;
-  uint16_t unit = RESUNIT_INCH;
-  if (TIFFGetField(t, TIFFTAG_XRESOLUTION, &res_x) && res_x > 0) {
-    if (!TIFFGetField(t, TIFFTAG_YRESOLUTION, &res_y) || !(res_y > 0)) res_y = res_x;
-    TIFFGetFieldDefaulted(t, TIFFTAG_RESOLUTIONUNIT, &unit);
-    const double mm = unit == RESUNIT_INCH ? 25.4 : unit == RESUNIT_CENTIMETER ? 10.0 : 0.0;
-    if (mm > 0) {
-      out.geom.spacing = {mm / res_x, mm / res_y, 1.0};
-      out.geom.spacing_unit = "mm";
-    }
-  }
+  read_resolution(t, out.geom);
 
-  out.bytes.resize(static_cast<size_t>(image_bytes(out.geom, out.channels, out.type)));
+  const int64_t bytes = image_bytes(out.geom, out.channels, out.type, limits);
   const int64_t scanline = TIFFScanlineSize64(t);
   if (scanline != (int64_t{width} * spp * bits + 7) / 8) fail("unexpected TIFF row size");
+  check_decoded_size(t, scanline, height, limits, file_bytes);
+  out.bytes.resize(static_cast<size_t>(bytes));
   if (bits >= 8) {
     read_packed(t, width, height, scanline, spp * bits, out.bytes.data());
     return out;
@@ -196,7 +283,7 @@ RawImage read_tiff(const std::string& path) {
 
 namespace maskeval::detail {
 
-RawImage read_tiff(const std::string&) {
+RawImage read_tiff(const std::string&, const ReadLimits&) {
   throw InputError("TIFF support not built (libtiff missing at build time)");
 }
 
