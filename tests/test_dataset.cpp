@@ -59,12 +59,6 @@ std::set<std::string> problem_paths(const Dataset& d, const fs::path& root) {
   return out;
 }
 
-std::string problem_reason(const Dataset& d, const std::string& path) {
-  for (const ListingProblem& p : d.problems)
-    if (p.path == path) return p.reason;
-  return "";
-}
-
 std::string usage_error(const std::function<void()>& f) {
   try {
     f();

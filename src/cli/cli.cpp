@@ -138,8 +138,8 @@ void add_common(CLI::App* app, Cli& c, bool maps = true) {
       ->check(CLI::Range(1, kMaxLabel))
       ->capture_default_str();
   app->add_option("--max-voxels", c.run.read.max_voxels,
-                  "An image with more voxels than this is an error for its case, refused from "
-                  "its header before anything is allocated")
+                  "An image with more values than this (voxels x channels) is an error for its "
+                  "case, refused from its header before anything is allocated")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
       ->capture_default_str();
   app->add_flag("--allow-external-data", c.run.read.allow_external_data,
