@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "cli_test_util.h"
 #include "maskeval/overlay.h"
 #include "maskeval/run.h"
 #include "pipeline/output_dir.h"
@@ -18,35 +19,12 @@ namespace maskeval {
 namespace {
 
 namespace fs = std::filesystem;
-using Json = nlohmann::json;
-const std::string kData = std::string(MASKEVAL_SOURCE_DIR) + "/data";
-
-struct Output {
-  int code = -1;
-  std::string text;  // stdout and stderr
-};
-
-Output run(const std::string& args) {
-  Output out;
-  const std::string cmd = std::string(MASKEVAL_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.text.append(buf.data(), n);
-  const int status = pclose(p);
-  out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
-
-Json read_json(const std::string& path) {
-  std::ifstream in(path);
-  return Json::parse(in);
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+using test::contains;
+using test::Json;
+using test::kData;
+using test::Output;
+using test::read_json;
+using test::run;
 
 size_t occurrences(const std::string& text, const std::string& part) {
   size_t n = 0;
