@@ -233,6 +233,15 @@ TEST_F(HostileIoTest, DataFilesOutsideTheHeadersFolderAreRefused) {
       EXPECT_EQ(read_image(header, allow).bytes, kVolume12) << header << " with " << name;
     }
   }
+  // A missing folder before ".." hides nothing: the link after it is still resolved.
+  const std::string hidden = "missing/../out_link.raw";
+  for (const std::string& header :
+       {write("sub/h.nhdr", nrrd_header("encoding: raw\ndata file: " + hidden + "\n")),
+        write("sub/h.mhd", mhd_header("ElementDataFile = " + hidden + "\n"))}) {
+    const std::string e = input_error(header);
+    EXPECT_TRUE(contains(e, "data file " + hidden)) << e;
+    EXPECT_FALSE(contains(e, "truncated")) << e;
+  }
   for (const char* name : {"inside.raw", "deeper/inside.raw", "deeper/../inside.raw", "in_link.raw",
                            "./deeper/inside.raw"}) {
     const std::string nhdr =
@@ -336,6 +345,15 @@ TEST_F(HostileIoTest, PngDeclaringMorePixelsThanItsDataCanHoldIsRefusedBeforeAll
   EXPECT_EQ(img.bytes, std::vector<uint8_t>(2000 * 2000, 0));
 }
 
+TEST_F(HostileIoTest, PngLargerThanAnyImageWithinTheLimitIsNotRead) {
+  const std::string png = path("sparse.png");
+  const uint8_t pixels[2] = {0, 1};
+  write_png_gray(png, pixels, 2, 1, 8);
+  fs::resize_file(png, uint64_t{1} << 40);  // sparse: a terabyte that takes no disk
+  const ReadLimits small{1 << 20, false};
+  EXPECT_TRUE(contains(input_error(png, small), "larger than an image within --max-voxels"));
+}
+
 TEST_F(HostileIoTest, TiffDeclaringMorePixelsThanItsStripsCanHoldIsRefusedBeforeAllocating) {
 #ifndef MASKEVAL_HAVE_TIFF
   GTEST_SKIP() << "built without libtiff";
@@ -355,6 +373,12 @@ TEST_F(HostileIoTest, TiffDeclaringMorePixelsThanItsStripsCanHoldIsRefusedBefore
   const std::vector<uint8_t> small = zlib_compress(std::vector<uint8_t>(1000, 0));
   const std::string deflate = write("deflate.tif", tiff_file(30000, 30000, 8, small));
   EXPECT_TRUE(contains(input_error(deflate), "stored bytes (Compression 8) can hold"));
+  // A codec libtiff has not, or one with no tight bound, is refused before the pixels are
+  // allocated: 30000 x 30000 from a 1-byte strip.
+  EXPECT_TRUE(contains(input_error(write("unknown.tif", tiff_file(30000, 30000, 1234, {0}))),
+                       "unsupported TIFF compression 1234"));
+  EXPECT_TRUE(contains(input_error(write("jpeg.tif", tiff_file(30000, 30000, 7, {0}))),
+                       "stored bytes (Compression 7) can hold"));
   // The same strips, when they hold the image, are read.
   const RawImage raw_ok = read_image(write("ok.tif", tiff_file(4, 3, 1, kVolume12)));
   EXPECT_EQ(raw_ok.bytes, kVolume12);

@@ -70,7 +70,8 @@ bool is_mask_file(const std::string& path);
 // Only regular files are opened (a FIFO or device is refused before it can block).
 RawImage read_image(const std::string& path, const ReadLimits& limits = {});
 
-// Writers. Each writes to `path + ".tmp"` and renames, so a file that exists is whole.
+// Writers. Each writes to a temporary name beside `path` (created anew, unique to the process)
+// and renames, so a file that exists is whole.
 // 2D label or map image as greyscale PNG, 8- or 16-bit.
 void write_png_gray(const std::string& path, const void* pixels, int64_t width, int64_t height,
                     int bit_depth);

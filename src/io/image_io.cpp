@@ -6,8 +6,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -216,8 +214,10 @@ std::string resolve_data_file(const std::string& header_path, const std::string&
   std::error_code ec;
   const fs::path base = fs::weakly_canonical(fs::absolute(folder, ec), ec);
   if (ec) throw InputError("cannot resolve the header's folder: " + ec.message());
-  const fs::path target = fs::weakly_canonical(fs::absolute(joined, ec), ec);
-  if (ec) throw InputError("cannot resolve data file " + name + ": " + ec.message());
+  // The data file must exist: canonical() resolves every link on the way, where
+  // weakly_canonical() would take "missing/../link" for a name inside the folder.
+  const fs::path target = fs::canonical(fs::absolute(joined, ec), ec);
+  if (ec) throw InputError("cannot open data file " + name + ": " + ec.message());
   const fs::path rel = target.lexically_relative(base);
   if (rel.empty() || *rel.begin() == "..") outside();
   return target.string();
@@ -237,8 +237,14 @@ TempFile::~TempFile() {
 }
 
 FILE* TempFile::open() {
-  file_ = std::fopen(tmp_.c_str(), "wb");
-  if (!file_) fail("cannot create " + tmp_ + ": " + errno_text());
+  // Created anew: a file or link already at the name is never written through.
+  const int fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) fail("cannot create " + tmp_ + ": " + errno_text());
+  file_ = ::fdopen(fd, "wb");
+  if (!file_) {
+    ::close(fd);
+    fail("cannot create " + tmp_ + ": " + errno_text());
+  }
   return file_;
 }
 

@@ -328,7 +328,7 @@ class Output {
       file_ = tmp.open();
       return;
     }
-    gz_ = gzopen(tmp.tmp_path().c_str(), "wb6");
+    gz_ = gzopen(tmp.tmp_path().c_str(), "wb6xe");  // x: created anew, as TempFile::open
     if (!gz_) tmp.fail("cannot create " + tmp.tmp_path() + ": " + errno_text());
     gzbuffer(gz_, 1 << 18);
   }

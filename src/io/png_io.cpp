@@ -5,6 +5,7 @@
 // with destructors, so a longjmp skips nothing that needs cleaning up; everything they allocate
 // lives in their callers (RAII owners), and the error text travels in a plain char buffer.
 #include <png.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
@@ -54,8 +55,16 @@ struct WriteStruct {
   ~WriteStruct() { png_destroy_write_struct(&png, &info); }
 };
 
-std::vector<uint8_t> read_whole_file(const std::string& path) {
+// The whole file, refused unread when it is larger than any PNG within the limits can be (the
+// raw pixels at 8 bytes a value, stored uncompressed, and 64 MiB of other chunks).
+std::vector<uint8_t> read_whole_file(const std::string& path, const ReadLimits& limits) {
   const FilePtr f = open_regular(path, "");
+  struct stat st {};
+  const int64_t most =
+      checked_add(checked_mul(limits.max_voxels, 9, "PNG size"), int64_t{64} << 20, "PNG size");
+  if (::fstat(fileno(f.get()), &st) == 0 && st.st_size > most)
+    throw InputError("PNG file of " + std::to_string(st.st_size) +
+                     " bytes is larger than an image within --max-voxels can be");
   std::vector<uint8_t> data;
   uint8_t buf[65536];
   size_t n;
@@ -193,7 +202,7 @@ void write_png(const std::string& path, const void* pixels, int64_t width, int64
 }  // namespace
 
 RawImage read_png(const std::string& path, const ReadLimits& limits) {
-  const std::vector<uint8_t> data = read_whole_file(path);
+  const std::vector<uint8_t> data = read_whole_file(path, limits);
   MemoryInput input{data.data(), data.size(), 0};
   char error[kErrorSize] = "";
   ReadStruct rs;

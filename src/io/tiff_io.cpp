@@ -128,8 +128,7 @@ void unpack(const uint8_t* src, uint8_t* dst, int64_t count, int bits) {
   }
 }
 
-// How many times its stored size a strip or tile of this compression can decode to, at most;
-// 0 when there is no useful bound (then only --max-voxels limits what is allocated).
+// How many times its stored size a strip or tile of this compression can decode to, at most.
 int64_t max_expansion(uint16_t compression) {
   switch (compression) {
     case COMPRESSION_NONE:
@@ -141,8 +140,11 @@ int64_t max_expansion(uint16_t compression) {
     case COMPRESSION_DEFLATE:
     case COMPRESSION_ADOBE_DEFLATE:
       return kMaxDeflateRatio;
+    case COMPRESSION_JPEG:
+    case COMPRESSION_OJPEG:
+      return 1024;  // at least one bit per 8x8 block of 64 samples of up to 16 bits
     default:
-      return 0;
+      return int64_t{1} << 16;  // CCITT, LZMA, ZSTD, WebP...: generous, but finite
   }
 }
 
@@ -169,10 +171,11 @@ void check_stored_size(TIFF* t, int64_t decoded, int64_t file_bytes) {
   stored = std::min(stored, file_bytes);
   uint16_t compression = COMPRESSION_NONE;
   TIFFGetFieldDefaulted(t, TIFFTAG_COMPRESSION, &compression);
-  const int64_t ratio = max_expansion(compression);
-  const bool fits = compression == COMPRESSION_NONE ? decoded <= stored
-                    : ratio > 0                     ? could_inflate_to(stored, decoded, ratio)
-                                                    : true;
+  if (!TIFFIsCODECConfigured(compression))  // refused here, not after the pixels are allocated
+    throw InputError("unsupported TIFF compression " + std::to_string(compression));
+  const bool fits = compression == COMPRESSION_NONE
+                        ? decoded <= stored
+                        : could_inflate_to(stored, decoded, max_expansion(compression));
   if (!fits) {
     throw InputError("truncated TIFF data: expected " + std::to_string(decoded) +
                      " bytes, more than the " + std::to_string(stored) + " stored bytes" +
@@ -199,6 +202,9 @@ void check_decoded_size(TIFF* t, int64_t scanline, uint32_t height, const ReadLi
     }
     const int64_t tile = TIFFTileSize64(t);
     if (tile <= 0) fail("invalid TIFF tiles");
+    if (tile > checked_mul(limits.max_voxels, 8, "TIFF tile size"))  // 8 bytes a value at most
+      throw InputError("TIFF tile of " + std::to_string(tile) + " bytes is over the limit of " +
+                       std::to_string(limits.max_voxels) + " values (--max-voxels)");
     decoded =
         checked_mul(checked_cast(TIFFNumberOfTiles(t), "TIFF tile count"), tile, "TIFF tile size");
   }
