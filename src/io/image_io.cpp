@@ -191,6 +191,23 @@ FilePtr open_regular(const std::string& path, const std::string& what) {
   return f;
 }
 
+std::vector<uint8_t> read_whole_file(const std::string& path, const ReadLimits& limits,
+                                     const char* format) {
+  const FilePtr f = open_regular(path, "");
+  struct stat st {};
+  const int64_t most =
+      checked_add(checked_mul(limits.max_voxels, 9, "file size"), int64_t{64} << 20, "file size");
+  if (::fstat(fileno(f.get()), &st) == 0 && st.st_size > most)
+    throw InputError(std::string(format) + " file of " + std::to_string(st.st_size) +
+                     " bytes is larger than an image within --max-voxels can be");
+  std::vector<uint8_t> data;
+  uint8_t buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) data.insert(data.end(), buf, buf + n);
+  if (std::ferror(f.get())) throw InputError("cannot read: " + errno_text());
+  return data;
+}
+
 int64_t file_size(int fd) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw InputError("cannot read: " + errno_text());

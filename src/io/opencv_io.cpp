@@ -5,6 +5,9 @@
 
 #ifdef MASKEVAL_HAVE_OPENCV
 
+#include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cstring>
 
 #include <opencv2/imgcodecs.hpp>
@@ -16,10 +19,14 @@ bool have_opencv() {
 }
 
 RawImage read_opencv(const std::string& path, const ReadLimits& limits) {
-  open_regular(path, "");  // OpenCV opens the file by name: refuse a FIFO or device first
+  // Read here (a regular file only, of a size within the limits), decoded from memory: OpenCV
+  // never opens a path itself.
+  const std::vector<uint8_t> bytes = read_whole_file(path, limits, "image");
   cv::Mat m;
   try {
-    m = cv::imread(path, cv::IMREAD_UNCHANGED);
+    m = cv::imdecode(cv::Mat(1, static_cast<int>(std::min<size_t>(bytes.size(), INT32_MAX)), CV_8U,
+                             const_cast<uint8_t*>(bytes.data())),
+                     cv::IMREAD_UNCHANGED);
   } catch (const cv::Exception& e) {
     throw InputError(std::string("OpenCV could not decode the file: ") + e.what());
   }

@@ -5,7 +5,6 @@
 // with destructors, so a longjmp skips nothing that needs cleaning up; everything they allocate
 // lives in their callers (RAII owners), and the error text travels in a plain char buffer.
 #include <png.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
@@ -54,24 +53,6 @@ struct WriteStruct {
   png_infop info = nullptr;
   ~WriteStruct() { png_destroy_write_struct(&png, &info); }
 };
-
-// The whole file, refused unread when it is larger than any PNG within the limits can be (the
-// raw pixels at 8 bytes a value, stored uncompressed, and 64 MiB of other chunks).
-std::vector<uint8_t> read_whole_file(const std::string& path, const ReadLimits& limits) {
-  const FilePtr f = open_regular(path, "");
-  struct stat st {};
-  const int64_t most =
-      checked_add(checked_mul(limits.max_voxels, 9, "PNG size"), int64_t{64} << 20, "PNG size");
-  if (::fstat(fileno(f.get()), &st) == 0 && st.st_size > most)
-    throw InputError("PNG file of " + std::to_string(st.st_size) +
-                     " bytes is larger than an image within --max-voxels can be");
-  std::vector<uint8_t> data;
-  uint8_t buf[65536];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) data.insert(data.end(), buf, buf + n);
-  if (std::ferror(f.get())) throw InputError("cannot read: " + errno_text());
-  return data;
-}
 
 uint32_t load_be32(const uint8_t* b) {
   return uint32_t{b[0]} << 24 | uint32_t{b[1]} << 16 | uint32_t{b[2]} << 8 | b[3];
@@ -202,7 +183,7 @@ void write_png(const std::string& path, const void* pixels, int64_t width, int64
 }  // namespace
 
 RawImage read_png(const std::string& path, const ReadLimits& limits) {
-  const std::vector<uint8_t> data = read_whole_file(path, limits);
+  const std::vector<uint8_t> data = read_whole_file(path, limits, "PNG");
   MemoryInput input{data.data(), data.size(), 0};
   char error[kErrorSize] = "";
   ReadStruct rs;
