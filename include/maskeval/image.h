@@ -61,6 +61,14 @@ struct ReadLimits {
 
 // True when the path names a file the loaders can read (by extension).
 bool is_mask_file(const std::string& path);
+// The extensions is_mask_file accepts (".png", ".nii.gz", ...), for messages.
+std::vector<std::string> mask_extensions();
+
+// The whole of a regular file, for inputs read whole (a manifest, a PNG): a FIFO, device or
+// folder is refused before anything could block on it, and a file over `max_bytes` is refused
+// unread with "file of N bytes is <too_large>". Throws InputError with the reason.
+std::vector<uint8_t> read_regular_file(const std::string& path, int64_t max_bytes,
+                                       const std::string& too_large);
 
 // Reads PNG (8/16-bit, grey, palette as indices, RGB/RGBA), TIFF (when built with libtiff),
 // NIfTI-1/-2 (.nii, .nii.gz, any integer or float type), MetaImage, NRRD and, when built with

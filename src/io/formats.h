@@ -101,10 +101,10 @@ class UniqueFd {
 // system's reason. Every input the I/O layer reads goes through one of these two.
 UniqueFd open_regular_fd(const std::string& path, const std::string& what);
 FilePtr open_regular(const std::string& path, const std::string& what);
-// The whole of a regular file, refused unread when it is larger than any `format` image within
-// the limits can be (every value at 8 bytes, stored uncompressed, and 64 MiB of metadata).
-std::vector<uint8_t> read_whole_file(const std::string& path, const ReadLimits& limits,
-                                     const char* format);
+// The whole of an image file (read_regular_file), refused unread when it is larger than any
+// image within the limits can be (every value at 8 bytes, stored uncompressed, and 64 MiB of
+// metadata).
+std::vector<uint8_t> read_whole_file(const std::string& path, const ReadLimits& limits);
 
 // Size in bytes of an open regular file.
 int64_t file_size(int fd);

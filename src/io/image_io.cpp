@@ -191,21 +191,10 @@ FilePtr open_regular(const std::string& path, const std::string& what) {
   return f;
 }
 
-std::vector<uint8_t> read_whole_file(const std::string& path, const ReadLimits& limits,
-                                     const char* format) {
-  const FilePtr f = open_regular(path, "");
-  struct stat st {};
+std::vector<uint8_t> read_whole_file(const std::string& path, const ReadLimits& limits) {
   const int64_t most =
       checked_add(checked_mul(limits.max_voxels, 9, "file size"), int64_t{64} << 20, "file size");
-  if (::fstat(fileno(f.get()), &st) == 0 && st.st_size > most)
-    throw InputError(std::string(format) + " file of " + std::to_string(st.st_size) +
-                     " bytes is larger than an image within --max-voxels can be");
-  std::vector<uint8_t> data;
-  uint8_t buf[65536];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) data.insert(data.end(), buf, buf + n);
-  if (std::ferror(f.get())) throw InputError("cannot read: " + errno_text());
-  return data;
+  return read_regular_file(path, most, "larger than an image within --max-voxels can be");
 }
 
 int64_t file_size(int fd) {
@@ -506,14 +495,38 @@ RawImage dispatch(const std::string& path, const ReadLimits& limits) {
 
 }  // namespace
 
+std::vector<std::string> mask_extensions() {
+  std::vector<std::string> out = {".png", ".tif", ".tiff", ".nii", ".nii.gz",
+                                  ".mha", ".mhd", ".nrrd", ".nhdr"};
+  if (detail::have_opencv())
+    out.insert(out.end(), std::begin(kOpenCvMaskExts), std::end(kOpenCvMaskExts));
+  return out;
+}
+
 bool is_mask_file(const std::string& path) {
-  using detail::ends_with_nocase;
-  for (const char* ext :
-       {".png", ".tif", ".tiff", ".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".nhdr"}) {
-    if (ends_with_nocase(path, ext)) return true;
+  static const std::vector<std::string> extensions = mask_extensions();
+  for (const std::string& ext : extensions)
+    if (detail::ends_with_nocase(path, ext.c_str())) return true;
+  return false;
+}
+
+std::vector<uint8_t> read_regular_file(const std::string& path, int64_t max_bytes,
+                                       const std::string& too_large) {
+  const detail::FilePtr f = detail::open_regular(path, "");
+  const int64_t size = detail::file_size(fileno(f.get()));
+  if (size > max_bytes)
+    throw InputError("file of " + std::to_string(size) + " bytes is " + too_large);
+  std::vector<uint8_t> data;
+  data.reserve(static_cast<size_t>(size));
+  uint8_t buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) {
+    if (static_cast<int64_t>(data.size() + n) > max_bytes)  // it grew meanwhile
+      throw InputError("file of more than " + std::to_string(max_bytes) + " bytes is " + too_large);
+    data.insert(data.end(), buf, buf + n);
   }
-  return detail::have_opencv() &&
-         has_any_ext(path, std::begin(kOpenCvMaskExts), std::end(kOpenCvMaskExts));
+  if (std::ferror(f.get())) throw InputError("cannot read: " + detail::errno_text());
+  return data;
 }
 
 RawImage read_image(const std::string& path, const ReadLimits& limits) {

@@ -21,7 +21,7 @@ bool have_opencv() {
 RawImage read_opencv(const std::string& path, const ReadLimits& limits) {
   // Read here (a regular file only, of a size within the limits), decoded from memory: OpenCV
   // never opens a path itself.
-  const std::vector<uint8_t> bytes = read_whole_file(path, limits, "image");
+  const std::vector<uint8_t> bytes = read_whole_file(path, limits);
   cv::Mat m;
   try {
     m = cv::imdecode(cv::Mat(1, static_cast<int>(std::min<size_t>(bytes.size(), INT32_MAX)), CV_8U,

@@ -183,7 +183,7 @@ void write_png(const std::string& path, const void* pixels, int64_t width, int64
 }  // namespace
 
 RawImage read_png(const std::string& path, const ReadLimits& limits) {
-  const std::vector<uint8_t> data = read_whole_file(path, limits, "PNG");
+  const std::vector<uint8_t> data = read_whole_file(path, limits);
   MemoryInput input{data.data(), data.size(), 0};
   char error[kErrorSize] = "";
   ReadStruct rs;

@@ -1,8 +1,6 @@
 // Listing a dataset: case folders, rater folders, or a manifest.
-#include <fcntl.h>
 #include <fnmatch.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -26,12 +24,9 @@ std::string strip_extension(const std::string& rel) {
 }
 
 // The mask extensions the readers accept, space-separated, for messages.
-std::string mask_extensions() {
+std::string mask_extension_list() {
   std::string out;
-  for (const char* ext : {".png", ".tif", ".tiff", ".nii", ".nii.gz", ".mha", ".mhd", ".nrrd",
-                          ".nhdr", ".bmp", ".pgm", ".pnm"}) {
-    if (is_mask_file(std::string("x") + ext)) out += (out.empty() ? "" : " ") + std::string(ext);
-  }
+  for (const std::string& ext : mask_extensions()) out += (out.empty() ? "" : " ") + ext;
   return out;
 }
 
@@ -356,38 +351,15 @@ std::vector<std::string> split_csv_line(const std::string& line) {
   return out;
 }
 
-// The whole manifest. Only a regular file is opened: a FIFO or device could block the open or
-// the reads forever.
+// The whole manifest; only a regular file is read (a FIFO or device could block forever).
 std::string read_manifest(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    throw UsageError("--manifest: cannot open " + path + ": " + errno_message(errno));
-  if (!S_ISREG(st.st_mode))
-    throw UsageError("--manifest: not a regular file: " + path + " (" + file_type_name(st.st_mode) +
-                     ")");
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) throw UsageError("--manifest: cannot open " + path + ": " + errno_message(errno));
-  // Checked again on the open file, in case another file took the name meanwhile.
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw UsageError("--manifest: not a regular file: " + path);
+  try {
+    const std::vector<uint8_t> bytes =
+        read_regular_file(path, int64_t{1} << 32, "too large for a manifest (over 4 GiB)");
+    return std::string(bytes.begin(), bytes.end());
+  } catch (const InputError& e) {
+    throw UsageError("--manifest " + path + ": " + e.what());
   }
-  std::string text;
-  char buf[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n > 0) {
-      text.append(buf, static_cast<size_t>(n));
-    } else if (n == 0) {
-      break;
-    } else if (errno != EINTR) {
-      const int err = errno;
-      ::close(fd);
-      throw UsageError("--manifest: cannot read " + path + ": " + errno_message(err));
-    }
-  }
-  ::close(fd);
-  return text;
 }
 
 }  // namespace
@@ -409,10 +381,11 @@ Dataset dataset_from_case_folders(const std::string& root, const std::string& ra
   Dataset& out = search.out;
   out.problems = std::move(search.lister.problems);
   if (out.cases.empty())
-    throw UsageError(
-        "--cases " + root + ": no folder holds files matching " +
-        (rater_glob.empty() ? "mask files (" + mask_extensions() + ")" : "'" + rater_glob + "'") +
-        "; set --raters GLOB, e.g. --raters 'experts/*.png'" + problems_note(out.problems));
+    throw UsageError("--cases " + root + ": no folder holds files matching " +
+                     (rater_glob.empty() ? "mask files (" + mask_extension_list() + ")"
+                                         : "'" + rater_glob + "'") +
+                     "; set --raters GLOB, e.g. --raters 'experts/*.png'" +
+                     problems_note(out.problems));
   if (!prediction_glob.empty() && search.predictions_matched == 0)
     throw UsageError("--prediction '" + prediction_glob +
                      "' matches no file in any case folder under " + root +
