@@ -289,10 +289,10 @@ int execute(Cli& c, Command command) {
   set_aside_previous_outputs(o.out_dir, c.json.empty());
   RunResult result;
   Summary summary;
-  std::vector<std::string> news;  // the run's own warnings (listing problems were printed)
+  std::vector<std::string> to_print;  // the run's own warnings (listing problems were printed)
   try {
     result = run_dataset(data, o);
-    news = result.warnings;
+    to_print = result.warnings;
     for (const ListingProblem& p : data.problems)
       result.warnings.push_back(listing_problem_text(p));
     summary = summarize(result, c.adjudicate);
@@ -304,11 +304,11 @@ int execute(Cli& c, Command command) {
   try {
     drop_previous_outputs(o.out_dir);
   } catch (const FatalError& e) {
-    news.push_back(std::string("the earlier run's outputs stay behind: ") + e.what());
+    to_print.push_back(std::string("the earlier run's outputs stay behind: ") + e.what());
   }
   if (!result.backend_note.empty() && !c.quiet)
     std::cerr << "maskeval: " << result.backend_note << "\n";
-  for (const std::string& w : news) std::cerr << "maskeval: warning: " << w << "\n";
+  for (const std::string& w : to_print) std::cerr << "maskeval: warning: " << w << "\n";
   if (!c.quiet) print_summary(std::cout, result, summary, o, json_path);
   // The summary lists the failed cases; without it they go to stderr, once.
   if (c.quiet)
