@@ -9,7 +9,7 @@
 #include <tuple>
 #include <vector>
 
-#include "cpu/parallel.h"
+#include "util/parallel.h"
 #include "maskeval/counts.h"
 
 namespace maskeval {

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "cpu/parallel.h"
+#include "util/parallel.h"
 #include "maskeval/distance.h"
 #include "maskeval/image.h"
 #include "maskeval/labels.h"

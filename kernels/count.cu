@@ -25,7 +25,7 @@
 #include <mutex>
 #include <numeric>
 
-#include "cpu/histogram_build.h"
+#include "engine/tuple_keys.h"
 #include "cuda_check.cuh"
 #include "device_memory.cuh"
 #include "maskeval/cuda_engine.h"

@@ -1,5 +1,5 @@
 // Exact squared Euclidean distance transforms on the device, equal bit for bit to the CPU
-// engine's squared_edt: the same line transform (cpu/edt_line.h), compiled without fused
+// engine's squared_edt: the same line transform (engine/edt_line.h), compiled without fused
 // multiply-add, on the same lines. One thread per line; neighbouring threads take neighbouring
 // lines, so that the strided axes are read and written in whole cache lines.
 #include <cuda_runtime.h>
@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "cpu/edt_line.h"
+#include "engine/edt_line.h"
 #include "cuda_check.cuh"
 #include "device_memory.cuh"
 #include "maskeval/cuda_engine.h"

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <random>
 
-#include "cpu/edt_line.h"
+#include "engine/edt_line.h"
 #include "maskeval/distance.h"
 
 namespace maskeval {

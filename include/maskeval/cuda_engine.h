@@ -9,7 +9,7 @@
 
 #include "maskeval/counts.h"
 #include "maskeval/distance.h"
-#include "maskeval/staple.h"
+#include "maskeval/engine.h"
 
 namespace maskeval {
 
@@ -38,17 +38,12 @@ class DeviceCases {
   DeviceCases& operator=(const DeviceCases&) = delete;
 
   std::vector<TupleHistogram> count();
-  // The write pass of case i, equal to cpu::vote_maps; `h` is that case's histogram.
-  void vote_maps(size_t i, const TupleHistogram& h, const VoteRule& rule, const VoteMaps& out);
-  // The write pass of case i into device buffers only (benchmarks); returns its kernel time, ms.
-  float vote_maps_on_device(size_t i, const TupleHistogram& h, const VoteRule& rule);
-  // Binary STAPLE's posterior and consensus of case i for `label`, through a table over the
-  // vote patterns (equal to cpu::staple_maps; the mask as labels 0/1). Returns false, writing
-  // nothing, for cases outside the dense path (use the CPU write pass).
-  bool staple_maps(size_t i, Label label, const BinaryPatterns& patterns,
-                   const StapleResult& result, double threshold, float* posterior, Label* mask);
-  float staple_maps_on_device(size_t i, Label label, const BinaryPatterns& patterns,
-                              const StapleResult& result, double threshold);
+  // The write pass of case i (engine.h): every column of `table` for every voxel, looked up by
+  // the voxel's histogram entry on the device; equal to cpu::write. `h` is that case's
+  // histogram. Cases wider than 64 bits go through cpu::write.
+  void write(size_t i, const TupleHistogram& h, const WriteTable& table);
+  // The same pass into device buffers only (benchmarks); returns its kernel time, ms.
+  float write_on_device(size_t i, const TupleHistogram& h, const WriteTable& table);
   // Device bytes needed to hold a case (masks, padding, work space).
   static int64_t device_bytes(const CaseView& view);
   // Device time of the last count()'s kernels (counting and, for multi-label cases, the sort
@@ -74,6 +69,9 @@ void squared_edt_at(const uint8_t* feature, const Grid& grid, const std::vector<
 
 // Free device memory in bytes; false when there is no usable device.
 bool free_device_memory(size_t* bytes);
+// The device memory a batch may take: 70% of what is free (the rest for the runtime, sorting
+// and other processes). The one definition, used by batching and slab counting.
+int64_t memory_budget(size_t free_bytes);
 
 // Device-to-device copy of `bytes` bytes, repeated; returns bytes read plus written per second.
 double copy_ceiling(int64_t bytes);

@@ -14,8 +14,8 @@
 #include <string>
 #include <unordered_map>
 
-#include "cpu/histogram_build.h"
-#include "cpu/parallel.h"
+#include "engine/tuple_keys.h"
+#include "util/parallel.h"
 #include "maskeval/counts.h"
 
 namespace maskeval {

@@ -8,7 +8,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "cpu/parallel.h"
+#include "util/parallel.h"
 #include "maskeval/distance.h"
 
 namespace maskeval {

@@ -1,6 +1,6 @@
 // Exact squared Euclidean distance transforms with spacing on the CPU: the first axis from the
 // features in two sweeps, then Felzenszwalb and Huttenlocher's lower envelope along each later
-// axis (cpu/edt_line.h, shared with the CUDA kernels), skipping the lines that cannot reach a
+// axis (engine/edt_line.h, shared with the CUDA kernels), skipping the lines that cannot reach a
 // needed voxel.
 #include <algorithm>
 #include <cmath>
@@ -9,8 +9,8 @@
 #include <memory>
 #include <vector>
 
-#include "cpu/edt_line.h"
-#include "cpu/parallel.h"
+#include "engine/edt_line.h"
+#include "util/parallel.h"
 #include "maskeval/distance.h"
 
 namespace maskeval {

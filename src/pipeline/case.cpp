@@ -11,7 +11,7 @@
 #include <optional>
 #include <set>
 
-#include "cpu/parallel.h"
+#include "util/parallel.h"
 #include "maskeval/cuda_engine.h"
 #include "maskeval/overlay.h"
 #include "pipeline/group_commit.h"

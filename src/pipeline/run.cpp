@@ -8,7 +8,7 @@
 #include <optional>
 #include <thread>
 
-#include "cpu/parallel.h"
+#include "util/parallel.h"
 #include "maskeval/device.h"
 #include "maskeval/run.h"
 #include "pipeline/case.h"

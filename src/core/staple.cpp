@@ -10,7 +10,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "cpu/parallel.h"
+#include "util/parallel.h"
 
 namespace maskeval {
 namespace {

@@ -3,8 +3,8 @@
 #include <map>
 #include <stdexcept>
 
-#include "cpu/histogram_build.h"
-#include "cpu/parallel.h"
+#include "engine/tuple_keys.h"
+#include "util/parallel.h"
 #include "maskeval/counts.h"
 
 namespace maskeval {
