@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "pipeline/group_commit.h"
+#include "engine/group_commit.h"
 
 namespace maskeval {
 namespace {

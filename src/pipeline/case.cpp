@@ -14,7 +14,7 @@
 #include "util/parallel.h"
 #include "maskeval/cuda_engine.h"
 #include "maskeval/overlay.h"
-#include "pipeline/group_commit.h"
+#include "engine/group_commit.h"
 
 namespace maskeval {
 namespace fs = std::filesystem;
