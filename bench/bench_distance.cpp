@@ -85,11 +85,10 @@ void stub_transform(const uint8_t*, const Grid&, const std::vector<int64_t>& at,
 
 void distance_host_work_512(benchmark::State& state) {
   static const RaterBalls balls = rater_balls(512);  // the GPU benchmark's volume
-  DistanceOptions o;
-  o.edt = stub_transform;
+  const DistanceOptions o;
   const int threads = hardware_threads();
   for (auto _ : state) {
-    const auto m = boundary_matrix(balls.pointers(), balls.grid, o, threads);
+    const auto m = boundary_matrix(balls.pointers(), balls.grid, o, threads, stub_transform);
     benchmark::DoNotOptimize(m.data());
   }
 }

@@ -2,6 +2,7 @@
 // engine entry point throws, so that everything links and the CPU paths run.
 #include "maskeval/cuda_engine.h"
 #include "maskeval/device.h"
+#include "maskeval/engine.h"
 
 namespace maskeval {
 
@@ -30,18 +31,10 @@ DeviceCases::~DeviceCases() = default;
 std::vector<TupleHistogram> DeviceCases::count() {
   not_built();
 }
-void DeviceCases::vote_maps(size_t, const TupleHistogram&, const VoteRule&, const VoteMaps&) {
+void DeviceCases::write(size_t, const TupleHistogram&, const WriteTable&) {
   not_built();
 }
-float DeviceCases::vote_maps_on_device(size_t, const TupleHistogram&, const VoteRule&) {
-  not_built();
-}
-bool DeviceCases::staple_maps(size_t, Label, const BinaryPatterns&, const StapleResult&, double,
-                              float*, Label*) {
-  not_built();
-}
-float DeviceCases::staple_maps_on_device(size_t, Label, const BinaryPatterns&, const StapleResult&,
-                                         double) {
+float DeviceCases::write_on_device(size_t, const TupleHistogram&, const WriteTable&) {
   not_built();
 }
 int64_t DeviceCases::device_bytes(const CaseView&) {
@@ -56,6 +49,9 @@ int64_t DeviceCases::mask_bytes() const {
 bool free_device_memory(size_t*) {
   return false;
 }
+int64_t memory_budget(size_t free_bytes) {
+  return static_cast<int64_t>(free_bytes) / 10 * 7;
+}
 double copy_ceiling(int64_t) {
   not_built();
 }
@@ -67,4 +63,9 @@ void squared_edt_at(const uint8_t*, const Grid&, const std::vector<int64_t>&, do
 }
 
 }  // namespace cuda
+
+std::unique_ptr<Engine> make_cuda_engine() {
+  throw CudaError("the CUDA engine is not built in this maskeval");
+}
+
 }  // namespace maskeval

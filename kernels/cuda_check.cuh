@@ -15,6 +15,9 @@ namespace maskeval::cuda::detail {
                   cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")");
 }
 
+// Throws CudaError("no CUDA device") when no device is usable (defined in device.cu).
+void require_device();
+
 }  // namespace maskeval::cuda::detail
 
 #define MASKEVAL_CUDA_TRY(call)                                                       \

@@ -1,6 +1,8 @@
-// Device discovery for the CUDA engine. A failing query means "no device", never an abort.
+// Device discovery for the CUDA engine, and its copy ceiling. A failing query means "no device".
 #include <cuda_runtime.h>
 
+#include "cuda_check.cuh"
+#include "device_memory.cuh"
 #include "maskeval/device.h"
 
 namespace maskeval {
@@ -31,4 +33,31 @@ DeviceStatus cuda_device_status() {
   return s;
 }
 
+namespace cuda {
+
+void detail::require_device() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
+    cudaGetLastError();
+    throw CudaError("no CUDA device");
+  }
+}
+
+double copy_ceiling(int64_t bytes) {
+  detail::require_device();
+  detail::DeviceArray<uint8_t> a(bytes), b(bytes);
+  MASKEVAL_CUDA_TRY(cudaMemset(a.get(), 1, bytes));
+  MASKEVAL_CUDA_TRY(cudaMemset(b.get(), 0, bytes));
+  detail::Event start, stop;
+  MASKEVAL_CUDA_TRY(cudaMemcpy(b.get(), a.get(), bytes, cudaMemcpyDeviceToDevice));  // warm-up
+  const int reps = 10;
+  MASKEVAL_CUDA_TRY(cudaEventRecord(start.get()));
+  for (int i = 0; i < reps; ++i)
+    MASKEVAL_CUDA_TRY(cudaMemcpyAsync(b.get(), a.get(), bytes, cudaMemcpyDeviceToDevice));
+  MASKEVAL_CUDA_TRY(cudaEventRecord(stop.get()));
+  const float ms = detail::elapsed_ms(start, stop);
+  return 2.0 * static_cast<double>(bytes) * reps / (ms * 1e-3);
+}
+
+}  // namespace cuda
 }  // namespace maskeval

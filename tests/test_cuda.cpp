@@ -10,9 +10,9 @@
 #include "maskeval/cuda_engine.h"
 #include "maskeval/device.h"
 #include "maskeval/distance.h"
-#include "maskeval/report.h"
 #include "maskeval/run.h"
 #include "maskeval/staple.h"
+#include "report/json_report.h"
 #include "test_util.h"
 
 namespace maskeval {

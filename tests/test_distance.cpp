@@ -148,7 +148,7 @@ TEST(SquaredEdt, MatchesBruteForceWithSpacing) {
     for (int64_t i = 0; i < g.voxels(); ++i)
       if (f[i]) features.push_back(i);
     std::vector<double> d2(g.voxels());
-    squared_edt(f.data(), g, d2.data(), 3);
+    squared_edt(f.data(), g, d2.data(), nullptr, 3);
     for (int64_t i = 0; i < g.voxels(); ++i) {
       const double expected = brute_min_distance(g, i, features);
       ASSERT_NEAR(std::sqrt(d2[i]), expected, 1e-12 * (1 + expected)) << i;
@@ -158,7 +158,7 @@ TEST(SquaredEdt, MatchesBruteForceWithSpacing) {
   const Grid g = grid2(4, 3);
   std::vector<uint8_t> none(12, 0);
   std::vector<double> d2(12);
-  squared_edt(none.data(), g, d2.data(), 1);
+  squared_edt(none.data(), g, d2.data(), nullptr, 1);
   for (double v : d2) EXPECT_TRUE(std::isinf(v));
 }
 
@@ -172,7 +172,7 @@ TEST(SquaredEdt, ReadAtListedVoxels) {
     for (int64_t i = 0; i < g.voxels(); ++i)
       if (pick(rng)) at.push_back(i);
     std::vector<double> full(g.voxels()), got(at.size());
-    squared_edt(f.data(), g, full.data(), 2);
+    squared_edt(f.data(), g, full.data(), nullptr, 2);
     squared_edt_at(f.data(), g, at, got.data(), 2);
     for (size_t k = 0; k < at.size(); ++k) ASSERT_EQ(got[k], full[at[k]]) << at[k];
   }
@@ -186,8 +186,8 @@ TEST(SquaredEdt, NeededVoxelsAreExact) {
     for (auto& v : f) v = feature(rng);
     for (auto& v : wanted) v = need(rng);
     std::vector<double> full(g.voxels()), part(g.voxels());
-    squared_edt(f.data(), g, full.data(), 2);
-    squared_edt(f.data(), g, part.data(), 2, wanted.data());
+    squared_edt(f.data(), g, full.data(), nullptr, 2);
+    squared_edt(f.data(), g, part.data(), wanted.data(), 2);
     for (int64_t i = 0; i < g.voxels(); ++i)
       if (wanted[i]) {
         ASSERT_EQ(part[i], full[i]) << i;
@@ -211,7 +211,7 @@ TEST(SquaredEdt, DeviceScheduleOnTheHostEqualsTheCpu) {
       const uint8_t* choices[2] = {nullptr, needed.data()};
       for (const uint8_t* wanted : choices) {
         std::vector<double> cpu(g.voxels()), dev(g.voxels(), -7.0);
-        squared_edt(f.data(), g, cpu.data(), 2, wanted);
+        squared_edt(f.data(), g, cpu.data(), wanted, 2);
         for (int64_t r = 0; r < g.voxels() / g.shape[0]; ++r)
           detail::first_axis_row(f.data() + r * g.shape[0], dev.data() + r * g.shape[0], g.shape[0],
                                  g.spacing[0]);

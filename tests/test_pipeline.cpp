@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include "maskeval/device.h"
-#include "maskeval/report.h"
 #include "maskeval/run.h"
+#include "report/json_report.h"
 #include "test_util.h"
 
 namespace maskeval {

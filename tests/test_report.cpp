@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "maskeval/core/metrics.h"
-#include "maskeval/report.h"
+#include "report/json_report.h"
 #include "test_util.h"
 
 namespace maskeval {

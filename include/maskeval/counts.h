@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,23 @@ TupleHistogram count_tuples(const CaseView& view, int threads);
 
 // The histogram of two parts of one case counted apart (slabs of a volume): counts add up.
 TupleHistogram merge_histograms(const TupleHistogram& a, const TupleHistogram& b);
+
+// Calls f(entry, tuple) for every entry of the histogram: its unanimous labels (the tuple holds
+// the label in every column), then its mixed rows. Write tables follow this order (engine.h).
+void for_each_entry(const TupleHistogram& h,
+                    const std::function<void(size_t entry, const Label* tuple)>& f);
+// Voxels carrying an entry.
+uint64_t entry_voxels(const TupleHistogram& h, size_t entry);
+
+// The histogram of `columns` columns derived from each entry by f(entry, tuple, out): what
+// counting the derived columns voxel by voxel would give (a consensus next to the reference,
+// binary masks of one label), without touching a voxel.
+TupleHistogram derive_histogram(
+    const TupleHistogram& h, int columns,
+    const std::function<void(size_t entry, const Label* in, Label* out)>& f);
+// The histogram of some of h's columns, in the order given (the raters of a case counted with
+// its reference and predictions).
+TupleHistogram project(const TupleHistogram& h, const std::vector<int>& columns);
 
 // Marginalises the histogram to per-label counts for every label present in it, ascending.
 std::vector<LabelCounts> label_counts(const TupleHistogram& h);

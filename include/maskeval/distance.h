@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,10 +39,10 @@ struct Grid {
 };
 
 // A squared distance transform read at some voxels: out[k] = squared_edt's value at voxel
-// at[k]. squared_edt_at (below) is the CPU engine's; the CUDA engine provides one with identical
-// results.
-using EdtAtFunction = void (*)(const uint8_t* feature, const Grid& grid,
-                               const std::vector<int64_t>& at, double* out, int threads);
+// at[k]. squared_edt_at (below) is the CPU engine's; the CUDA engine's gives identical results
+// (engine.h).
+using EdtAt = std::function<void(const uint8_t* feature, const Grid& grid,
+                                 const std::vector<int64_t>& at, double* out, int threads)>;
 
 struct DistanceOptions {
   DistanceConvention convention = DistanceConvention::kMonai;
@@ -49,7 +50,6 @@ struct DistanceOptions {
   double nsd_tolerance = 1.0;             // physical units; distances <= tolerance count
   EmptyPolicy empty = EmptyPolicy::kOne;  // NSD when both masks are empty
   double one_empty = INFINITY;            // HD, HD percentile, ASSD when exactly one mask is empty
-  EdtAtFunction edt = nullptr;            // the distance transform; nullptr: squared_edt_at
 };
 
 struct BoundaryMetrics {
@@ -62,8 +62,8 @@ struct BoundaryMetrics {
 // +infinity everywhere when there is no feature. With `needed`, only the voxels it marks are
 // guaranteed exact (the others may hold partial results): passes skip the lines that cannot
 // reach a needed voxel.
-void squared_edt(const uint8_t* feature, const Grid& grid, double* d2, int threads,
-                 const uint8_t* needed = nullptr);
+void squared_edt(const uint8_t* feature, const Grid& grid, double* d2, const uint8_t* needed,
+                 int threads);
 
 // Length (2D) or area (3D) of the surface inside one 2x2(x2) block of voxels, by the block's
 // code: bit dx | dy << 1 | dz << 2 set when the voxel at that offset is inside. Marching
@@ -75,7 +75,7 @@ std::vector<double> surfel_area_table(int ndim, const std::array<double, 3>& spa
 double percentile_weighted(const std::vector<double>& values, const std::vector<double>& weights,
                            double percentile);
 
-// squared_edt read at the voxels `at` (an EdtAtFunction).
+// squared_edt read at the voxels `at` (an EdtAt).
 // Only the lines that can reach a listed voxel are computed.
 void squared_edt_at(const uint8_t* feature, const Grid& grid, const std::vector<int64_t>& at,
                     double* out, int threads);
@@ -93,6 +93,10 @@ BoundaryMetrics boundary_metrics(const uint8_t* a, const uint8_t* b, const Grid&
 std::vector<BoundaryMetrics> boundary_matrix(const std::vector<const uint8_t*>& masks,
                                              const Grid& grid, const DistanceOptions& options,
                                              int threads);
+// The same with another distance transform (the CUDA engine's; a stand-in in benchmarks).
+std::vector<BoundaryMetrics> boundary_matrix(const std::vector<const uint8_t*>& masks,
+                                             const Grid& grid, const DistanceOptions& options,
+                                             int threads, const EdtAt& edt);
 
 // Linear-interpolated percentile (numpy's and torch's default) of unsorted values.
 double percentile_linear(std::vector<double> values, double percentile);

@@ -21,7 +21,7 @@ struct WriteColumn {
   WriteType type = WriteType::kU8;
   std::vector<uint16_t> labels;  // kU8 (each < 256) and kU16: one per entry
   std::vector<float> values;     // kF32: one per entry
-  void* out = nullptr;           // the case's voxels, of `type`
+  void* out = nullptr;           // the case's voxels, of `type`; null: not written
 };
 using WriteTable = std::vector<WriteColumn>;
 

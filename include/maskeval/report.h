@@ -1,10 +1,11 @@
 // What a run's results say over the dataset, as JSON and as a table people read.
 #pragma once
 
+#include <cmath>
+#include <map>
 #include <ostream>
 #include <string>
-
-#include <nlohmann/json.hpp>
+#include <vector>
 
 #include "maskeval/run.h"
 
@@ -82,9 +83,11 @@ const char* empty_policy_text(EmptyPolicy p);
 std::string case_distance_unit(const CaseResult& c, const RunOptions& options);
 std::string distance_unit(const RunResult& result, const RunOptions& options);
 
-// The JSON report (the contract is docs/report.md).
-nlohmann::ordered_json report_json(const RunResult& result, const Summary& summary,
-                                   const RunOptions& options);
+// The JSON report (the contract is docs/report.md) as text, indented by one space per level;
+// bytes that are not UTF-8 (file names) are replaced with U+FFFD rather than fail the report.
+// (The JSON value itself, for code inside maskeval: src/report/json_report.h.)
+std::string report_json_text(const RunResult& result, const Summary& summary,
+                             const RunOptions& options);
 
 // The table printed at the end of a run.
 void print_summary(std::ostream& out, const RunResult& result, const Summary& summary,

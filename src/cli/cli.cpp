@@ -261,10 +261,7 @@ void write_report(const std::string& json_path, const RunResult& result, const S
     const auto parent = std::filesystem::path(json_path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
     // File names need not be UTF-8: such bytes are replaced rather than fail the report.
-    write_file_atomic(json_path,
-                      report_json(result, summary, o)
-                              .dump(1, ' ', false, nlohmann::json::error_handler_t::replace) +
-                          "\n");
+    write_file_atomic(json_path, report_json_text(result, summary, o) + "\n");
   } catch (const std::exception& e) {
     throw FatalError("cannot write the report " + json_path + ": " + e.what());
   }

@@ -1,4 +1,4 @@
-// Binary and multi-label STAPLE on histograms, their per-voxel oracles, and the CPU write passes.
+// Binary and multi-label STAPLE on histograms, and their per-voxel oracles.
 #include "maskeval/staple.h"
 
 #include <algorithm>
@@ -9,8 +9,6 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
-
-#include "util/parallel.h"
 
 namespace maskeval {
 namespace {
@@ -267,101 +265,4 @@ Label mlstaple_label(const MlStapleResult& r, const Label* tuple) {
   return winner;
 }
 
-namespace cpu {
-
-namespace {
-
-// Rater k's vote for `label` as bit k of each voxel's key, a block of voxels at a time.
-template <class T>
-void pattern_keys(const CaseView& v, Label label, int64_t start, int64_t n,
-                  uint32_t* __restrict keys) {
-  for (int64_t i = 0; i < n; ++i) keys[i] = 0;
-  if (label > std::numeric_limits<T>::max()) return;  // no voxel can carry it
-  const T l = static_cast<T>(label);
-  const bool binary = v.max_label == 1 && label == 1;  // the votes are the labels themselves
-  for (int k = 0; k < v.rater_count(); ++k) {
-    const T* __restrict x = static_cast<const T*>(v.raters[k]) + start;
-    if (binary) {
-      for (int64_t i = 0; i < n; ++i) keys[i] |= static_cast<uint32_t>(x[i]) << k;
-    } else {
-      const uint32_t bit = 1u << k;
-      for (int64_t i = 0; i < n; ++i) keys[i] |= x[i] == l ? bit : 0u;
-    }
-  }
-}
-
-}  // namespace
-
-void staple_maps(const CaseView& v, Label label, const BinaryPatterns& patterns,
-                 const StapleResult& result, double threshold, float* posterior, uint8_t* mask,
-                 int threads) {
-  const int r = v.rater_count();
-  const int parts = std::max(1, std::min<int>(threads, static_cast<int>(v.voxels >> 16)));
-  if (r <= 20) {
-    // A table over every pattern of votes, indexed by the voxel's key.
-    std::vector<float> w(size_t{1} << r, 0.0f);
-    std::vector<uint8_t> in(w.size(), 0);
-    for (size_t row = 0; row < patterns.rows(); ++row) {
-      uint32_t key = 0;
-      for (int k = 0; k < r; ++k) key |= static_cast<uint32_t>(patterns.pattern(row)[k]) << k;
-      w[key] = static_cast<float>(result.posterior.at(row));
-      in[key] = result.posterior[row] >= threshold ? 1 : 0;
-    }
-    parallel_ranges(v.voxels, parts, [&](int, int64_t begin, int64_t end) {
-      constexpr int64_t kBlock = 1024;
-      uint32_t keys[kBlock];
-      for (int64_t start = begin; start < end; start += kBlock) {
-        const int64_t n = std::min(kBlock, end - start);
-        if (v.label_bytes == 1) {
-          pattern_keys<uint8_t>(v, label, start, n, keys);
-        } else {
-          pattern_keys<uint16_t>(v, label, start, n, keys);
-        }
-        if (posterior)
-          for (int64_t i = 0; i < n; ++i) posterior[start + i] = w[keys[i]];
-        if (mask)
-          for (int64_t i = 0; i < n; ++i) mask[start + i] = in[keys[i]];
-      }
-    });
-    return;
-  }
-  // Many raters: look each voxel's pattern up by its bytes.
-  std::unordered_map<std::string, double> by_pattern;
-  for (size_t row = 0; row < patterns.rows(); ++row)
-    by_pattern.emplace(std::string(reinterpret_cast<const char*>(patterns.pattern(row)), r),
-                       result.posterior.at(row));
-  parallel_ranges(v.voxels, parts, [&](int, int64_t begin, int64_t end) {
-    std::string key(r, '\0');
-    for (int64_t x = begin; x < end; ++x) {
-      for (int k = 0; k < r; ++k) key[k] = v.at(k, x) == label ? 1 : 0;
-      const double w = by_pattern.at(key);
-      if (posterior) posterior[x] = static_cast<float>(w);
-      if (mask) mask[x] = w >= threshold ? 1 : 0;
-    }
-  });
-}
-
-void mlstaple_map(const CaseView& v, const MlStapleResult& result, Label* out, int threads) {
-  const int r = v.rater_count();
-  std::vector<Label> unanimous(result.labels);
-  std::vector<Label> same(r);
-  for (int l = 0; l < result.labels; ++l) {
-    std::fill(same.begin(), same.end(), static_cast<Label>(l));
-    unanimous[l] = mlstaple_label(result, same.data());
-  }
-  const int parts = std::max(1, std::min<int>(threads, static_cast<int>(v.voxels >> 16)));
-  parallel_ranges(v.voxels, parts, [&](int, int64_t begin, int64_t end) {
-    std::vector<Label> t(r);
-    for (int64_t x = begin; x < end; ++x) {
-      bool all_same = true;
-      for (int k = 0; k < r; ++k) {
-        t[k] = v.at(k, x);
-        all_same = all_same && t[k] == t[0];
-      }
-      out[x] = all_same ? unanimous[t[0]] : mlstaple_label(result, t.data());
-    }
-  });
-}
-
-}  // namespace cpu
 }  // namespace maskeval

@@ -15,8 +15,8 @@
 #include <unordered_map>
 
 #include "engine/tuple_keys.h"
-#include "util/parallel.h"
 #include "maskeval/counts.h"
+#include "util/parallel.h"
 
 namespace maskeval {
 namespace {

@@ -8,8 +8,8 @@
 #include <memory>
 #include <stdexcept>
 
-#include "util/parallel.h"
 #include "maskeval/distance.h"
+#include "util/parallel.h"
 
 namespace maskeval {
 namespace {
@@ -235,7 +235,8 @@ struct BoxDistances {
 // points within it: each mask's squared distance transform in turn, read at the other masks'
 // points. `area`: the surfel areas (deepmind only).
 BoxDistances measure_box(const std::vector<const uint8_t*>& masks, const Grid& grid, const Box& b,
-                         const DistanceOptions& o, const std::vector<double>& area, int threads) {
+                         const EdtAt& edt, const DistanceOptions& o,
+                         const std::vector<double>& area, int threads) {
   const size_t r = masks.size();
   const bool deepmind = o.convention == DistanceConvention::kDeepmind;
   BoxDistances out;
@@ -293,7 +294,7 @@ BoxDistances measure_box(const std::vector<const uint8_t*>& masks, const Grid& g
     for (size_t j = 0; j < r; ++j)
       if (j != i) at.insert(at.end(), out.points[j].index.begin(), out.points[j].index.end());
     d2.resize(at.size());
-    (o.edt ? o.edt : squared_edt_at)(pts[i].data(), g, at, d2.data(), threads);
+    edt(pts[i].data(), g, at, d2.data(), threads);
     size_t k = 0;
     for (size_t j = 0; j < r; ++j) {
       if (j == i) continue;
@@ -500,6 +501,12 @@ double percentile_weighted(const std::vector<double>& v, const std::vector<doubl
 std::vector<BoundaryMetrics> boundary_matrix(const std::vector<const uint8_t*>& masks,
                                              const Grid& grid, const DistanceOptions& o,
                                              int threads) {
+  return boundary_matrix(masks, grid, o, threads, squared_edt_at);
+}
+
+std::vector<BoundaryMetrics> boundary_matrix(const std::vector<const uint8_t*>& masks,
+                                             const Grid& grid, const DistanceOptions& o,
+                                             int threads, const EdtAt& edt) {
   const size_t r = masks.size();
   std::vector<BoundaryMetrics> out(r * r);
   for (size_t i = 0; i < r; ++i) out[i * r + i].nsd = 1.0;
@@ -530,11 +537,11 @@ std::vector<BoundaryMetrics> boundary_matrix(const std::vector<const uint8_t*>& 
   int64_t in_pieces = 0;
   for (const Box& b : pieces) in_pieces += volume(b);
   if (pieces.size() > 1 && in_pieces * 10 < volume(tight) * 8) {
-    for (const Box& b : pieces) parts.push_back(measure_box(masks, grid, b, o, area, threads));
+    for (const Box& b : pieces) parts.push_back(measure_box(masks, grid, b, edt, o, area, threads));
     if (!nearest_within_pieces(parts, grid)) parts.clear();
   }
   if (parts.empty() && !pieces.empty())
-    parts.push_back(measure_box(masks, grid, tight, o, area, threads));
+    parts.push_back(measure_box(masks, grid, tight, edt, o, area, threads));
   // Per mask: its points' distances to each other mask and the points' weights, over all parts.
   std::vector<size_t> count(r, 0);
   std::vector<std::vector<double>> weight(r);

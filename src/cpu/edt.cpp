@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "engine/edt_line.h"
-#include "util/parallel.h"
 #include "maskeval/distance.h"
+#include "util/parallel.h"
 
 namespace maskeval {
 namespace {
@@ -112,8 +112,8 @@ void transform(const uint8_t* feature, const Grid& g, double* d2, int threads,
 
 }  // namespace
 
-void squared_edt(const uint8_t* feature, const Grid& g, double* d2, int threads,
-                 const uint8_t* needed) {
+void squared_edt(const uint8_t* feature, const Grid& g, double* d2, const uint8_t* needed,
+                 int threads) {
   transform(feature, g, d2, threads, LineFilter(g, needed));
 }
 

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "maskeval/engine.h"
 #include "maskeval/run.h"
 
 namespace maskeval {
@@ -12,20 +13,10 @@ struct CaseFailure {
   std::string file, reason;
 };
 
-// While alive on a worker thread of a GPU run: that worker may submit small cases to the shared
-// device batches, so a batch need not wait for it once it holds a case from every worker.
-class DeviceBatchWorker {
- public:
-  DeviceBatchWorker();
-  ~DeviceBatchWorker();
-  DeviceBatchWorker(const DeviceBatchWorker&) = delete;
-  DeviceBatchWorker& operator=(const DeviceBatchWorker&) = delete;
-};
-
-// Processes one case into `res`; throws CaseFailure for a problem with the case's input and
-// FatalError when the run cannot go on. `gpu`: count and write on the device. The case's files
-// go to OUT/cases/`folder` (see case_folders).
+// Processes one case into `res` on the run's engine; throws CaseFailure for a problem with the
+// case's input and FatalError when the run cannot go on. The case's files go to
+// OUT/cases/`folder` (see case_folders).
 void process_case(const CaseSpec& spec, const std::string& folder, const Dataset& data,
-                  const RunOptions& o, int threads, bool gpu, CaseResult& res);
+                  const RunOptions& o, Engine& engine, int threads, CaseResult& res);
 
 }  // namespace maskeval

@@ -1,1 +1,119 @@
-// placeholder
+// The files a case writes: masks, maps and the overlay, in the case's output folder.
+#include "pipeline/case_outputs.h"
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+
+#include "maskeval/overlay.h"
+#include "pipeline/case.h"
+
+namespace maskeval {
+namespace fs = std::filesystem;
+
+std::string OutputFiles::path(const std::string& name) const {
+  return (dir / (name + (nifti ? ".nii.gz" : ".png"))).string();
+}
+
+void OutputFiles::prepare() const {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  // A name the case id gave that the file system refuses fails that case; anything else
+  // (no space, no permission) stops the run.
+  const auto e = static_cast<std::errc>(ec.value());
+  if (ec && (e == std::errc::filename_too_long || e == std::errc::not_a_directory ||
+             e == std::errc::file_exists))
+    throw CaseFailure{"", "cannot create its output folder " + dir.string() + ": " + ec.message()};
+  if (ec) throw FatalError("cannot create output folder " + dir.string() + ": " + ec.message());
+}
+
+std::string OutputFiles::write_labels(const std::string& name,
+                                      const std::vector<Label>& labels) const {
+  prepare();
+  const std::string p = path(name);
+  const bool narrow = *std::max_element(labels.begin(), labels.end()) < 256;
+  if (!narrow) {
+    write_any(p, labels.data(), PixelType::kU16);
+    return p;
+  }
+  const std::vector<uint8_t> bytes(labels.begin(), labels.end());
+  if (nifti) {
+    write_any(p, bytes.data(), PixelType::kU8);
+    return p;
+  }
+  try {
+    write_png_labels(p, bytes.data(), geom->shape[0], geom->shape[1] * geom->shape[2]);
+  } catch (const std::exception& e) {
+    throw FatalError(std::string("cannot write ") + p + ": " + e.what());
+  }
+  return p;
+}
+
+std::string OutputFiles::write_probability(const std::string& name,
+                                           const std::vector<float>& map) const {
+  prepare();
+  const std::string p = path(name);
+  if (nifti) {
+    write_any(p, map.data(), PixelType::kF32);
+  } else {
+    std::vector<uint16_t> words(map.size());
+    for (size_t i = 0; i < map.size(); ++i)
+      words[i] = static_cast<uint16_t>(std::lround(std::clamp(map[i], 0.0f, 1.0f) * 65535.0f));
+    write_any(p, words.data(), PixelType::kU16);
+  }
+  return p;
+}
+
+std::string OutputFiles::write_fraction(const std::string& name,
+                                        const std::vector<float>& map) const {
+  prepare();
+  const std::string p = path(name);
+  if (nifti) {
+    write_any(p, map.data(), PixelType::kF32);
+  } else {
+    std::vector<uint8_t> bytes(map.size());
+    for (size_t i = 0; i < map.size(); ++i)
+      bytes[i] = static_cast<uint8_t>(std::lround(std::clamp(map[i], 0.0f, 1.0f) * 255.0f));
+    write_any(p, bytes.data(), PixelType::kU8);
+  }
+  return p;
+}
+
+void OutputFiles::write_any(const std::string& p, const void* data, PixelType type) const {
+  try {
+    if (nifti) {
+      write_nifti(p, *geom, type, data);
+    } else {
+      write_png_gray(p, data, geom->shape[0], geom->shape[1] * geom->shape[2],
+                     type == PixelType::kU8 ? 8 : 16);
+    }
+  } catch (const std::exception& e) {
+    throw FatalError(std::string("cannot write ") + p + ": " + e.what());
+  }
+}
+
+std::string write_overlay(const CaseSpec& spec, const RunOptions& o, const OutputFiles& out,
+                          const std::vector<float>& agreement, int raters, const Geometry& geom) {
+  std::optional<RawImage> background;
+  if (!o.overlay_image.empty() && !spec.folder.empty()) {
+    const std::string file = (fs::path(spec.folder) / o.overlay_image).string();
+    try {
+      background = read_image(file, o.read);
+    } catch (const InputError& e) {
+      throw CaseFailure{file, std::string("overlay image: ") + e.what()};
+    }
+    if (background->channels != 1 || !background->geom.same_grid(geom))
+      throw CaseFailure{file, "overlay image: not a single-channel image of the case's size"};
+  }
+  out.prepare();
+  const std::string path = (out.dir / "agreement_overlay.png").string();
+  try {
+    write_agreement_overlay(path, agreement, geom.shape[0], geom.shape[1], raters,
+                            background ? &*background : nullptr);
+  } catch (const std::exception& e) {
+    throw FatalError("cannot write " + path + ": " + e.what());
+  }
+  return path;
+}
+
+}  // namespace maskeval

@@ -1,1 +1,129 @@
-// placeholder
+// Consensus of a counted view: majority, STAPLE, ML-STAPLE, painting; written by the engine.
+#include "pipeline/consensus.h"
+
+#include <string>
+
+#include "maskeval/write_tables.h"
+#include "pipeline/case.h"
+
+namespace maskeval {
+
+WriteTable vote_pass(CaseContext& ctx, Engine::Counted& counted, const Columns& c,
+                     const VoteRule& rule, const VoteMaps& out) {
+  WriteTable table = vote_table(counted.histogram(), rule, out, c.raters);
+  if (out.majority || out.agreement || out.entropy) ctx.engine.write(counted, table, ctx.threads);
+  return table;
+}
+
+namespace {
+
+// The histogram of an entry-wise consensus next to the reference column.
+TupleHistogram with_reference(const TupleHistogram& h, const Columns& c,
+                              const std::vector<uint16_t>& consensus) {
+  return derive_histogram(h, 2, [&](size_t e, const Label* t, Label* out) {
+    out[0] = consensus[e];
+    out[1] = t[c.reference_column()];
+  });
+}
+
+uint64_t agreeing_voxels(const std::vector<LabelCounts>& counts) {
+  uint64_t same = 0;
+  for (const LabelCounts& l : counts) same += l.inter(0, 1);
+  return same;
+}
+
+}  // namespace
+
+void compare_with_reference(const TupleHistogram& h, const Columns& c,
+                            const std::vector<uint16_t>& majority, bool include_background,
+                            MajorityResult& m) {
+  const std::vector<LabelCounts> counts = label_counts(with_reference(h, c, majority));
+  m.has_reference = true;
+  m.mismatched = static_cast<uint64_t>(h.voxels) - agreeing_voxels(counts);
+  for (const LabelCounts& l : counts)
+    if (l.label != 0 || include_background)
+      m.dice_vs_reference[l.label] =
+          dice(l.inter(0, 1), l.volume[0], l.volume[1], EmptyPolicy::kNaN);
+}
+
+StapleLabel staple_of(CaseContext& ctx, Engine::Counted& counted, const TupleHistogram& raters,
+                      const Columns& c, ViewLabel label, bool measure, EntryMask* consensus) {
+  const int64_t voxels = counted.view().voxels;
+  StapleLabel s;
+  s.label = label.reported;
+  const BinaryPatterns patterns = binary_patterns(raters, label.in_view);
+  s.result = staple(patterns, ctx.o.staple);
+  std::vector<float> posterior(voxels);
+  std::vector<uint8_t> mask(voxels);
+  const WriteTable table = staple_table(counted.histogram(), label.in_view, patterns, s.result,
+                                        ctx.o.threshold, posterior.data(), mask.data(), c.raters);
+  ctx.engine.write(counted, table, ctx.threads);
+  s.result.posterior.clear();
+  const std::string suffix = "_label" + std::to_string(label.reported);
+  s.posterior = ctx.out.write_probability("staple_posterior" + suffix, posterior);
+  s.mask = ctx.out.write_labels("staple" + suffix, std::vector<Label>(mask.begin(), mask.end()));
+  const EntryMask in(table[1].labels.begin(), table[1].labels.end());
+  if (measure) {
+    Columns raters_only = c;
+    raters_only.predictions = 0;
+    s.measured = score_against(
+        ctx, counted, raters_only, label,
+        entries_with(counted.histogram(), c.reference_column(), label.in_view), false);
+    const TupleHistogram both =
+        derive_histogram(counted.histogram(), 2, [&](size_t e, const Label* t, Label* out) {
+          out[0] = in[e];
+          out[1] = t[c.reference_column()] == label.in_view;
+        });
+    const LabelCounts one = counts_of(label_counts(both), 1, 2, voxels);
+    s.dice_vs_reference = dice(one.inter(0, 1), one.volume[0], one.volume[1], ctx.o.empty);
+  }
+  if (consensus) *consensus = in;
+  return s;
+}
+
+MlStapleCase mlstaple_of(CaseContext& ctx, Engine::Counted& counted, const TupleHistogram& raters,
+                         const Columns& c) {
+  MlStapleOptions mo = ctx.o.mlstaple;
+  mo.undecided_label = ctx.o.undecided_label;
+  MlStapleCase m;
+  try {
+    m.result = mlstaple(raters, mo);
+  } catch (const std::invalid_argument& e) {
+    throw CaseFailure{"", e.what()};
+  }
+  std::vector<Label> map(counted.view().voxels);
+  const WriteTable table = mlstaple_table(counted.histogram(), m.result, map.data(), c.raters);
+  ctx.engine.write(counted, table, ctx.threads);
+  m.mask = ctx.out.write_labels("mlstaple", map);
+  if (c.reference) {
+    const auto counts = label_counts(with_reference(counted.histogram(), c, table[0].labels));
+    m.mismatched_vs_reference =
+        static_cast<uint64_t>(counted.view().voxels) - agreeing_voxels(counts);
+  }
+  return m;
+}
+
+Painting paint(CaseContext& ctx, const CaseView& view, const std::vector<Label>& labels,
+               Label undecided) {
+  Painting p;
+  p.counted = ctx.engine.count(view, ctx.threads);
+  const TupleHistogram& h = p.counted->histogram();
+  WriteColumn col;
+  col.type = WriteType::kU16;
+  col.labels.resize(entry_count(h));
+  for_each_entry(h, [&](size_t e, const Label* t) {
+    Label painted = 0;
+    for (size_t k = 0; k < labels.size(); ++k) {
+      if (t[k] == 1) painted = labels[k];
+      if (t[k] == 2) painted = undecided;
+    }
+    col.labels[e] = painted;
+  });
+  p.per_entry = col.labels;
+  p.map.resize(view.voxels);
+  col.out = p.map.data();
+  ctx.engine.write(*p.counted, {col}, ctx.threads);
+  return p;
+}
+
+}  // namespace maskeval

@@ -1,4 +1,5 @@
-// Running a command over a dataset: cases in parallel, a progress bar, the backend.
+// Running a command over a dataset: cases in parallel on the engine the backend chose, a
+// progress bar.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -8,11 +9,13 @@
 #include <optional>
 #include <thread>
 
-#include "util/parallel.h"
+#include "maskeval/cuda_engine.h"
 #include "maskeval/device.h"
+#include "maskeval/engine.h"
 #include "maskeval/run.h"
 #include "pipeline/case.h"
 #include "pipeline/output_dir.h"
+#include "util/parallel.h"
 
 namespace maskeval {
 namespace {
@@ -30,6 +33,27 @@ void choose_backend(const RunOptions& o, RunResult& result) {
   result.backend_note =
       s.built ? "backend cpu (" + s.message + ")" : "backend cpu (built without CUDA)";
 }
+
+// The run's engine, chosen once from the backend.
+std::unique_ptr<Engine> make_engine(const RunResult& result) {
+  try {
+    return result.backend == "cuda" ? make_cuda_engine() : make_cpu_engine();
+  } catch (const CudaError& e) {
+    throw FatalError(std::string("--backend cuda: ") + e.what());
+  }
+}
+
+// While alive on a worker thread: that worker may submit cases to the engine's batches.
+class EngineWorker {
+ public:
+  explicit EngineWorker(Engine& e) : engine_(e) { engine_.add_worker(); }
+  ~EngineWorker() { engine_.remove_worker(); }
+  EngineWorker(const EngineWorker&) = delete;
+  EngineWorker& operator=(const EngineWorker&) = delete;
+
+ private:
+  Engine& engine_;
+};
 
 // Cases done so far, on stderr: a bar redrawn in place, or a plain line every few seconds for
 // logs (where a bar would be one endless line).
@@ -132,10 +156,11 @@ void add_warnings(const RunOptions& o, RunResult& result) {
 
 // The outcome of case i, or why it failed.
 std::optional<FailedCase> run_case(const Dataset& data, size_t i, const std::string& folder,
-                                   const RunOptions& o, int threads, bool gpu, CaseResult& res) {
+                                   const RunOptions& o, Engine& engine, int threads,
+                                   CaseResult& res) {
   const std::string& id = data.cases[i].id;
   try {
-    process_case(data.cases[i], folder, data, o, threads, gpu, res);
+    process_case(data.cases[i], folder, data, o, engine, threads, res);
     return std::nullopt;
   } catch (const CaseFailure& f) {
     return FailedCase{id, f.file, f.reason};
@@ -177,13 +202,12 @@ RunResult run_dataset(const Dataset& data, const RunOptions& o) {
   std::mutex fatal_mutex;
   {
     Progress progress(o.progress, o.progress_seconds, n);
-    const bool gpu = result.backend == "cuda";
+    const std::unique_ptr<Engine> engine = make_engine(result);
     parallel_ranges(workers, workers, [&](int, int64_t, int64_t) {
-      std::optional<DeviceBatchWorker> batch_worker;
-      if (gpu) batch_worker.emplace();
+      const EngineWorker worker(*engine);
       for (size_t i = next++; i < n && !stop; i = next++) {
         try {
-          failures[i] = run_case(data, i, folders[i], o, inner, gpu, results[i]);
+          failures[i] = run_case(data, i, folders[i], o, *engine, inner, results[i]);
         } catch (const FatalError&) {
           std::lock_guard<std::mutex> lock(fatal_mutex);
           if (!fatal) fatal = std::current_exception();

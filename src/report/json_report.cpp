@@ -1,7 +1,7 @@
 // The JSON report. Undefined (NaN) figures are written as null, infinite distances as "inf".
 #include <cmath>
 
-#include "maskeval/report.h"
+#include "report/json_report.h"
 
 namespace maskeval {
 namespace {
@@ -372,6 +372,11 @@ Json report_json(const RunResult& result, const Summary& summary, const RunOptio
   j["warnings"] = result.warnings;
   j["summary"] = summary_json(result, summary, o);
   return j;
+}
+
+std::string report_json_text(const RunResult& result, const Summary& summary, const RunOptions& o) {
+  return report_json(result, summary, o)
+      .dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace maskeval

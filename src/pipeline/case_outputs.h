@@ -1,0 +1,37 @@
+// The files a case writes: masks, maps and the overlay, in the case's output folder.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "maskeval/run.h"
+
+namespace maskeval {
+
+// Where a case's output files go, and in which format (NIfTI inputs give NIfTI outputs). A
+// write that fails stops the run (FatalError); a folder name the file system refuses fails the
+// case (CaseFailure).
+struct OutputFiles {
+  std::filesystem::path dir;
+  bool nifti = false;
+  const Geometry* geom = nullptr;
+
+  std::string path(const std::string& name) const;
+  void prepare() const;
+  // Labels: uint8 when they fit (a palette PNG in 2D, so that viewers show them), else uint16.
+  std::string write_labels(const std::string& name, const std::vector<Label>& labels) const;
+  // Probabilities in [0, 1]: float32 NIfTI, or 16-bit PNG scaled to 0..65535.
+  std::string write_probability(const std::string& name, const std::vector<float>& map) const;
+  // Fractions in [0, 1]: float32 NIfTI, or 8-bit PNG scaled to 0..255.
+  std::string write_fraction(const std::string& name, const std::vector<float>& map) const;
+
+ private:
+  void write_any(const std::string& p, const void* data, PixelType type) const;
+};
+
+// The agreement overlay of a 2D case (over --overlay-image when given); returns its path.
+std::string write_overlay(const CaseSpec& spec, const RunOptions& o, const OutputFiles& out,
+                          const std::vector<float>& agreement, int raters, const Geometry& geom);
+
+}  // namespace maskeval

@@ -1,0 +1,43 @@
+// Consensus of a counted view: majority vote, binary and multi-label STAPLE, and the painting of
+// per-label consensus masks into one label map; every figure against the reference from counts.
+#pragma once
+
+#include <vector>
+
+#include "pipeline/evaluate.h"
+
+namespace maskeval {
+
+// The vote pass: majority, agreement and entropy written through one table (null outputs are
+// not written). Returns the table: its first column is each entry's majority label.
+WriteTable vote_pass(CaseContext& ctx, Engine::Counted& counted, const Columns& c,
+                     const VoteRule& rule, const VoteMaps& out);
+
+// The majority (one label per entry) against the reference column: per-label Dice and the
+// voxels where they differ.
+void compare_with_reference(const TupleHistogram& h, const Columns& c,
+                            const std::vector<uint16_t>& majority, bool include_background,
+                            MajorityResult& m);
+
+// Binary STAPLE of one label: its maps written, and with `measure` each rater and the consensus
+// against the reference column. `consensus`, when given, receives each entry's mask value.
+StapleLabel staple_of(CaseContext& ctx, Engine::Counted& counted, const TupleHistogram& raters,
+                      const Columns& c, ViewLabel label, bool measure, EntryMask* consensus);
+
+// Multi-label STAPLE over the raters, its map written, and with a reference column the voxels
+// where they differ.
+MlStapleCase mlstaple_of(CaseContext& ctx, Engine::Counted& counted, const TupleHistogram& raters,
+                         const Columns& c);
+
+// Per-label masks painted into one label map, in column order (later columns overwrite
+// earlier ones): a column's value 1 paints its label, 2 the undecided label. A last column
+// beyond the masks (the reference map) is carried along, not painted.
+struct Painting {
+  std::vector<Label> map;
+  std::vector<Label> per_entry;  // the painted label of each entry of the histogram
+  std::unique_ptr<Engine::Counted> counted;
+};
+Painting paint(CaseContext& ctx, const CaseView& view, const std::vector<Label>& labels,
+               Label undecided);
+
+}  // namespace maskeval
