@@ -19,6 +19,7 @@
 #include "maskeval/device.h"
 #include "maskeval/distance.h"
 #include "maskeval/staple.h"
+#include "maskeval/write_tables.h"
 #include "rater_balls.h"
 
 namespace maskeval {
@@ -101,6 +102,15 @@ const Workload& workload(const std::string& name) {
   return *w;
 }
 
+// Host arrays for a case's majority, agreement and entropy: the tables' destinations (a pass
+// kept on the device only needs them to exist).
+struct VoteOutputs {
+  explicit VoteOutputs(int64_t voxels) : major(voxels), agree(voxels), entropy(voxels) {}
+  VoteMaps maps() { return {major.data(), agree.data(), entropy.data()}; }
+  std::vector<Label> major;
+  std::vector<float> agree, entropy;
+};
+
 void report(benchmark::State& state, int64_t bytes, double seconds) {
   state.SetIterationTime(seconds);
   state.counters["mask_GBps"] = benchmark::Counter(bytes / seconds / 1e9);
@@ -128,9 +138,12 @@ void write_pass(benchmark::State& state, const std::string& name) {
   cuda::DeviceCases device(std::vector<CaseView>(w.views.begin(), w.views.begin() + n));
   const std::vector<TupleHistogram> h = device.count();
   const VoteRule rule{TiePolicy::kUndecided, static_cast<Label>(w.labels), w.labels};
+  VoteOutputs out(w.voxels);
+  std::vector<WriteTable> tables;
+  for (size_t i = 0; i < n; ++i) tables.push_back(vote_table(h[i], rule, out.maps()));
   for (auto _ : state) {
     double ms = 0;
-    for (size_t i = 0; i < n; ++i) ms += device.vote_maps_on_device(i, h[i], rule);
+    for (size_t i = 0; i < n; ++i) ms += device.write_on_device(i, h[i], tables[i]);
     report(state, device.mask_bytes(), ms * 1e-3);
   }
 }
@@ -141,11 +154,13 @@ void agree_majority_kernels(benchmark::State& state, const std::string& name) {
   const Workload& w = workload(name);
   cuda::DeviceCases device(w.views);
   const VoteRule rule{TiePolicy::kUndecided, static_cast<Label>(w.labels), w.labels};
+  VoteOutputs out(w.voxels);
   device.count();
   for (auto _ : state) {
     const std::vector<TupleHistogram> h = device.count();
     double ms = device.last_kernel_ms();
-    for (size_t i = 0; i < w.views.size(); ++i) ms += device.vote_maps_on_device(i, h[i], rule);
+    for (size_t i = 0; i < w.views.size(); ++i)
+      ms += device.write_on_device(i, h[i], vote_table(h[i], rule, out.maps()));
     report(state, device.mask_bytes(), ms * 1e-3);
     state.counters["ms"] = benchmark::Counter(ms);
   }
@@ -157,6 +172,8 @@ void staple_job(benchmark::State& state, const std::string& name) {
   if (!have_gpu()) return state.SkipWithError("no CUDA device");
   const Workload& w = workload(name);
   cuda::DeviceCases device(w.views);
+  std::vector<float> posterior(w.voxels);
+  std::vector<uint8_t> mask(w.voxels);
   device.count();
   for (auto _ : state) {
     const std::vector<TupleHistogram> h = device.count();
@@ -168,7 +185,8 @@ void staple_job(benchmark::State& state, const std::string& name) {
       const StapleResult r = staple(p, {});
       em_ms +=
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      ms += device.staple_maps_on_device(i, 1, p, r, 0.5);
+      ms += device.write_on_device(i, h[i],
+                                   staple_table(h[i], 1, p, r, 0.5, posterior.data(), mask.data()));
     }
     ms += em_ms;
     report(state, device.mask_bytes(), ms * 1e-3);
@@ -188,7 +206,7 @@ void agree_majority_end_to_end(benchmark::State& state, const std::string& name)
     cuda::DeviceCases device(w.views);
     const std::vector<TupleHistogram> h = device.count();
     for (size_t i = 0; i < w.views.size(); ++i)
-      device.vote_maps(i, h[i], rule, {major.data(), agree.data(), nullptr});
+      device.write(i, h[i], vote_table(h[i], rule, {major.data(), agree.data(), nullptr}));
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     report(state, device.mask_bytes(), s);
   }
@@ -230,11 +248,10 @@ void distance_matrix(benchmark::State& state) {
   if (!have_gpu()) return state.SkipWithError("no CUDA device");
   const RaterBalls& v = distance_volume();
   const std::vector<const uint8_t*> ptrs = v.pointers();
-  DistanceOptions o;
-  o.edt = cuda::squared_edt_at;
+  const DistanceOptions o;
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
-    const auto m = boundary_matrix(ptrs, v.grid, o, 16);
+    const auto m = boundary_matrix(ptrs, v.grid, o, 16, cuda::squared_edt_at);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     benchmark::DoNotOptimize(m.data());
     state.SetIterationTime(s);

@@ -1,11 +1,4 @@
 // The counting kernels and their launches: one block per chunk of a batch of resident cases.
-//
-// Dense path (R x bits <= 16): each voxel's packed key indexes a histogram, privatised in shared
-// memory when it has at most kSharedBins bins. Packed path (<= 64 bits): unanimous voxels are
-// counted per label (in shared memory for up to kSharedLabels labels), the keys of the others
-// are appended to a per-case list, then sorted and reduced with Thrust. In both, the lanes of a
-// warp that carry the same key add their votes with one atomic (match_any), and a thread whose
-// four voxels agree adds them at once.
 #include <thrust/device_ptr.h>
 #include <thrust/execution_policy.h>
 #include <thrust/iterator/constant_iterator.h>
@@ -22,6 +15,12 @@ namespace maskeval::cuda::detail {
 
 namespace {
 
+// Dense path (R x bits <= 16): each voxel's packed key indexes a histogram, privatised in shared
+// memory when it has at most kSharedBins bins. Packed path (<= 64 bits): unanimous voxels are
+// counted per label (in shared memory for up to kSharedLabels labels), the keys of the others
+// are appended to a per-case list, then sorted and reduced with Thrust. In both, the lanes of a
+// warp that carry the same key add their votes with one atomic (match_any), and a thread whose
+// four voxels agree adds them at once.
 __global__ void __launch_bounds__(kThreads)
     count_dense_kernel(const uint8_t* __restrict__ data, const CaseDesc* __restrict__ cases,
                        const Chunk* __restrict__ chunks, unsigned long long* __restrict__ hist) {
@@ -126,7 +125,7 @@ void launch_count_dense(const uint8_t* data, const CaseDesc* cases, const Chunk*
                         size_t n_chunks, unsigned long long* hist, cudaStream_t s) {
   if (n_chunks == 0) return;
   count_dense_kernel<<<static_cast<unsigned>(n_chunks), kThreads, 0, s>>>(data, cases, chunks,
-                                                                           hist);
+                                                                          hist);
   MASKEVAL_CUDA_CHECK_LAUNCH("count_dense_kernel");
 }
 

@@ -1,5 +1,4 @@
-// Built when the CUDA engine is not: the device query answers that CUDA is not built, and every
-// engine entry point throws, so that everything links and the CPU paths run.
+// The stand-in built without CUDA: every CUDA entry point throws, so that the CPU paths link.
 #include "maskeval/cuda_engine.h"
 #include "maskeval/device.h"
 #include "maskeval/engine.h"

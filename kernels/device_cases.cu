@@ -4,6 +4,7 @@
 #include <mutex>
 #include <numeric>
 #include <stdexcept>
+#include <string>
 
 #include "count_kernels.cuh"
 #include "cuda_check.cuh"
@@ -24,9 +25,7 @@ constexpr int64_t kStagingBytes = int64_t{32} << 20;
 
 // A case's shape and path; its place in the buffers is set by Impl::place.
 CaseDesc describe(const CaseView& v) {
-  if (v.rater_count() < 1 || v.rater_count() > kMaxRaters ||
-      (v.label_bytes != 1 && v.label_bytes != 2) || v.voxels < 0)
-    throw std::invalid_argument("bad case view");
+  maskeval::detail::validate_view(v);
   CaseDesc d{};
   d.raters = v.rater_count();
   d.bits = maskeval::detail::label_bits(v.max_label);
@@ -166,14 +165,12 @@ DeviceCases::Impl::MixedKeys DeviceCases::Impl::count_on_device() {
   const cudaStream_t s = stream;
   if (hist_bins) MASKEVAL_CUDA_TRY(cudaMemsetAsync(hist.get(), 0, hist_bins * 8, s));
   if (label_slots) MASKEVAL_CUDA_TRY(cudaMemsetAsync(unanimous.get(), 0, label_slots * 8, s));
-  if (!desc.empty())
-    MASKEVAL_CUDA_TRY(cudaMemsetAsync(key_counts.get(), 0, desc.size() * 8, s));
+  if (!desc.empty()) MASKEVAL_CUDA_TRY(cudaMemsetAsync(key_counts.get(), 0, desc.size() * 8, s));
   MASKEVAL_CUDA_TRY(cudaEventRecord(start.get(), s));
   detail::launch_count_dense(data.get(), d_desc.get(), d_dense_chunks.get(), dense_chunks.size(),
                              hist.get(), s);
-  detail::launch_count_packed(data.get(), d_desc.get(), d_packed_chunks.get(),
-                              packed_chunks.size(), unanimous.get(), keys.get(), key_counts.get(),
-                              s);
+  detail::launch_count_packed(data.get(), d_desc.get(), d_packed_chunks.get(), packed_chunks.size(),
+                              unanimous.get(), keys.get(), key_counts.get(), s);
   // Sort and reduce each packed case's mixed keys, into its own region of the unique buffers.
   const std::vector<unsigned long long> n_keys = key_counts.download(desc.size(), s);
   MixedKeys mixed;

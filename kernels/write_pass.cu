@@ -1,9 +1,4 @@
 // The write pass on the device: each voxel's histogram entry, then every column's value of it.
-//
-// The tables (engine.h) are computed on the host; the device only finds each voxel's entry and
-// copies the columns' values of that entry, so the outputs equal cpu::write's bit for bit.
-// Dense path: a table from every key to its entry. Packed path: unanimous voxels by their label,
-// the others by binary search of their key among the case's mixed keys, sorted.
 #include <algorithm>
 #include <climits>
 #include <cstring>
@@ -118,11 +113,15 @@ __device__ __forceinline__ void write4(const ColumnDesc& col, const uint8_t* tab
   }
 }
 
-// 4 consecutive voxels per thread, as the rater buffers are laid out for.
+// The tables (engine.h) are computed on the host; the device only finds each voxel's entry and
+// copies the columns' values of that entry, so the outputs equal cpu::write's bit for bit.
+// Dense path: a table from every key to its entry. Packed path: unanimous voxels by their label,
+// the others by binary search of their key among the case's mixed keys, sorted.
+// Each thread takes 4 consecutive voxels, as the rater buffers are laid out for.
 template <int kPath>
 __global__ void __launch_bounds__(kThreads)
-    write_kernel(const uint8_t* __restrict__ data, CaseDesc c,
-                 const uint8_t* __restrict__ tables, Lookup L, uint8_t* __restrict__ outputs) {
+    write_kernel(const uint8_t* __restrict__ data, CaseDesc c, const uint8_t* __restrict__ tables,
+                 Lookup L, uint8_t* __restrict__ outputs) {
   const ColumnDesc* columns = part<ColumnDesc>(tables, L.columns);
   for (long long v = 4 * (static_cast<long long>(blockIdx.x) * kThreads + threadIdx.x);
        v < c.voxels; v += 4LL * kThreads * gridDim.x) {
@@ -168,7 +167,8 @@ void add_entry_lookup(const CaseDesc& d, const TupleHistogram& h, Blob& blob, Lo
   const size_t u = h.unanimous_labels.size();
   if (d.path == kDense) {
     std::vector<int> by_key(size_t{1} << (d.raters * d.bits), 0);  // keys no voxel carries: 0
-    for_each_entry(h, [&](size_t e, const Label* t) { by_key[key_of(d, t)] = static_cast<int>(e); });
+    for_each_entry(h,
+                   [&](size_t e, const Label* t) { by_key[key_of(d, t)] = static_cast<int>(e); });
     L.n_by = static_cast<long long>(by_key.size());
     L.by_key = blob.add(by_key.data(), by_key.size());
     return;
@@ -201,8 +201,8 @@ size_t value_bytes(WriteType t) {
 
 // The columns' tables and descriptors into blob; returns the descriptors (output offsets set)
 // and the output buffer's size in `output_bytes`.
-std::vector<ColumnDesc> add_columns(const WriteTable& table, int64_t voxels, Blob& blob,
-                                    Lookup& L, int64_t& output_bytes) {
+std::vector<ColumnDesc> add_columns(const WriteTable& table, int64_t voxels, Blob& blob, Lookup& L,
+                                    int64_t& output_bytes) {
   std::vector<ColumnDesc> columns;
   output_bytes = 0;
   for (const WriteColumn& c : table) {
@@ -259,11 +259,11 @@ float DeviceCases::Impl::write(size_t i, const TupleHistogram& h, const WriteTab
       1, std::min<long long>((quads + kThreads - 1) / kThreads, multiprocessors * 8LL)));
   MASKEVAL_CUDA_TRY(cudaEventRecord(start.get(), stream));
   if (d.path == kDense) {
-    write_kernel<kDense><<<blocks, kThreads, 0, stream>>>(data.get(), d, tables.get(), L,
-                                                          outputs.get());
+    write_kernel<kDense>
+        <<<blocks, kThreads, 0, stream>>>(data.get(), d, tables.get(), L, outputs.get());
   } else {
-    write_kernel<kPacked><<<blocks, kThreads, 0, stream>>>(data.get(), d, tables.get(), L,
-                                                           outputs.get());
+    write_kernel<kPacked>
+        <<<blocks, kThreads, 0, stream>>>(data.get(), d, tables.get(), L, outputs.get());
   }
   MASKEVAL_CUDA_CHECK_LAUNCH("write_kernel");
   MASKEVAL_CUDA_TRY(cudaEventRecord(stop.get(), stream));

@@ -2,16 +2,20 @@
 // there is no CUDA device (ctest label gpu).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <random>
 
 #include "maskeval/cuda_engine.h"
 #include "maskeval/device.h"
 #include "maskeval/distance.h"
+#include "maskeval/engine.h"
 #include "maskeval/run.h"
 #include "maskeval/staple.h"
+#include "maskeval/write_tables.h"
 #include "report/json_report.h"
 #include "test_util.h"
 
@@ -159,7 +163,7 @@ TEST(CudaVote, MapsMatchTheCpuBitForBit) {
       const size_t n = static_cast<size_t>(c.view.voxels);
       std::vector<Label> gm(n, 7777), cm(n);
       std::vector<float> ga(n, -1.0f), ca(n), ge(n, -1.0f), ce(n);
-      device.vote_maps(0, h, rule, {gm.data(), ga.data(), ge.data()});
+      device.write(0, h, vote_table(h, rule, {gm.data(), ga.data(), ge.data()}));
       cpu::vote_maps(c.view, rule, {cm.data(), ca.data(), ce.data()}, 2);
       EXPECT_EQ(gm, cm);
       EXPECT_EQ(0, std::memcmp(ga.data(), ca.data(), n * sizeof(float)));
@@ -179,13 +183,161 @@ TEST(CudaStaple, MapsMatchTheCpuBitForBit) {
     const StapleResult r = staple(p, {});
     const size_t n = static_cast<size_t>(c.view.voxels);
     std::vector<float> gw(n, -1.0f), cw(n);
-    std::vector<Label> gm(n, 7);
-    std::vector<uint8_t> cm(n);
+    std::vector<uint8_t> gm(n, 7), cm(n);
     cpu::staple_maps(c.view, label, p, r, 0.5, cw.data(), cm.data(), 2);
-    if (!device.staple_maps(0, label, p, r, 0.5, gw.data(), gm.data())) continue;  // not dense
+    device.write(0, h, staple_table(h, label, p, r, 0.5, gw.data(), gm.data()));
     EXPECT_EQ(0, std::memcmp(gw.data(), cw.data(), n * sizeof(float)));
-    EXPECT_EQ(std::vector<Label>(cm.begin(), cm.end()), gm);
+    EXPECT_EQ(gm, cm);
   }
+}
+
+TEST(CudaMlStaple, MapMatchesTheCpu) {
+  REQUIRE_GPU();
+  for (const Case& c : assorted_cases()) {
+    if (c.view.max_label >= kMaxMlStapleLabels) continue;  // mlstaple takes up to 1024 labels
+    SCOPED_TRACE(c.name);
+    cuda::DeviceCases device({c.view});
+    const TupleHistogram h = device.count()[0];
+    const MlStapleResult result = mlstaple(h, {});
+    const size_t n = static_cast<size_t>(c.view.voxels);
+    std::vector<Label> g(n, 7777), k(n);
+    device.write(0, h, mlstaple_table(h, result, g.data()));
+    cpu::mlstaple_map(c.view, result, k.data(), 2);
+    EXPECT_EQ(g, k);
+  }
+}
+
+// Columns of all three types in one write pass, every case of one batch on the device.
+TEST(CudaWrite, ManyColumnsOfABatchMatchTheCpu) {
+  REQUIRE_GPU();
+  const std::vector<Case> cases = assorted_cases();
+  std::vector<CaseView> views;
+  for (const Case& c : cases) views.push_back(c.view);
+  cuda::DeviceCases device(views);
+  const std::vector<TupleHistogram> hs = device.count();
+  ASSERT_EQ(hs.size(), cases.size());
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    SCOPED_TRACE(c.name);
+    const TupleHistogram& h = hs[i];
+    const VoteRule rule{TiePolicy::kUndecided,
+                        static_cast<Label>(std::min<int>(c.view.max_label + 1, kMaxLabel)),
+                        static_cast<int>(label_counts(h).size())};
+    const size_t n = static_cast<size_t>(c.view.voxels);
+    std::vector<Label> gm(n, 7777), cm(n);
+    std::vector<float> ga(n, -1.0f), ca(n);
+    std::vector<uint8_t> gk(n, 9), ck(n);
+    auto table = [&](Label* m, float* a, uint8_t* k) {
+      WriteTable t = vote_table(h, rule, {m, a, nullptr});
+      t.push_back(mask_column(h, 0, 1, k));
+      return t;
+    };
+    const WriteTable gpu_table = table(gm.data(), ga.data(), gk.data());
+    ASSERT_EQ(gpu_table.size(), 3u);
+    device.write(i, h, gpu_table);
+    cpu::write(c.view, h, table(cm.data(), ca.data(), ck.data()), 2);
+    EXPECT_EQ(gm, cm);
+    EXPECT_EQ(0, std::memcmp(ga.data(), ca.data(), n * sizeof(float)));
+    EXPECT_EQ(gk, ck);
+    device.write(i, h, {});  // no columns: nothing to do
+  }
+}
+
+// The engine interface (engine.h): the CUDA engine counts and writes as the CPU engine does.
+TEST(CudaEngine, CountsAndWritesAsTheCpuEngine) {
+  REQUIRE_GPU();
+  const std::unique_ptr<Engine> gpu = make_cuda_engine(), host = make_cpu_engine();
+  EXPECT_STREQ(gpu->name(), "cuda");
+  const std::vector<Case> cases = assorted_cases();
+  std::vector<CaseView> views;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    views.push_back(c.view);
+    const std::unique_ptr<Engine::Counted> g = gpu->count(c.view, 2), k = host->count(c.view, 2);
+    const TupleHistogram& h = g->histogram();
+    EXPECT_TRUE(h == cpu::count_tuples(c.view, 2));
+    EXPECT_TRUE(h == k->histogram());
+    const VoteRule rule{TiePolicy::kLowest,
+                        static_cast<Label>(std::min<int>(c.view.max_label + 1, kMaxLabel)),
+                        static_cast<int>(label_counts(h).size())};
+    const size_t n = static_cast<size_t>(c.view.voxels);
+    std::vector<Label> gm(n, 7777), cm(n);
+    std::vector<float> ga(n, -1.0f), ca(n), ge(n, -1.0f), ce(n);
+    gpu->write(*g, vote_table(h, rule, {gm.data(), ga.data(), ge.data()}), 2);
+    host->write(*k, vote_table(k->histogram(), rule, {cm.data(), ca.data(), ce.data()}), 2);
+    EXPECT_EQ(gm, cm);
+    EXPECT_EQ(0, std::memcmp(ga.data(), ca.data(), n * sizeof(float)));
+    EXPECT_EQ(0, std::memcmp(ge.data(), ce.data(), n * sizeof(float)));
+    if (c.view.max_label >= kMaxMlStapleLabels) continue;
+    const MlStapleResult result = mlstaple(h, {});
+    std::vector<Label> gl(n, 7777), cl(n);
+    gpu->write(*g, mlstaple_table(h, result, gl.data()), 2);
+    host->write(*k, mlstaple_table(k->histogram(), result, cl.data()), 2);
+    EXPECT_EQ(gl, cl);
+  }
+  const std::vector<TupleHistogram> all = gpu->count_all(views, 2);
+  ASSERT_EQ(all.size(), cases.size());
+  for (size_t i = 0; i < cases.size(); ++i)
+    EXPECT_TRUE(all[i] == cpu::count_tuples(cases[i].view, 1)) << cases[i].name;
+}
+
+TEST(CudaEngine, DistanceTransformEqualsTheCpu) {
+  REQUIRE_GPU();
+  const std::unique_ptr<Engine> gpu = make_cuda_engine();
+  std::mt19937 rng(31);
+  Grid g;
+  g.ndim = 3;
+  g.shape = {37, 23, 11};
+  g.spacing = {0.9, 1.3, 2.5};
+  std::vector<int64_t> at;
+  for (int64_t i = 0; i < g.voxels(); i += 7) at.push_back(i);
+  at.push_back(g.voxels() - 1);
+  for (double density : {0.0, 0.02, 0.4}) {
+    std::bernoulli_distribution on(density);
+    std::vector<uint8_t> feature(g.voxels());
+    for (auto& v : feature) v = on(rng);
+    std::vector<double> out(at.size(), -1.0), expected(at.size());
+    gpu->squared_edt_at(feature.data(), g, at, out.data(), 2);
+    squared_edt_at(feature.data(), g, at, expected.data(), 2);
+    EXPECT_EQ(0, std::memcmp(out.data(), expected.data(), at.size() * sizeof(double)))
+        << "density " << density;
+  }
+  // Boundary metrics through the engine (engine.h) equal the CPU's.
+  std::bernoulli_distribution in(0.3);
+  std::vector<std::vector<uint8_t>> masks(2, std::vector<uint8_t>(g.voxels()));
+  for (auto& m : masks)
+    for (auto& v : m) v = in(rng);
+  const std::vector<const uint8_t*> ptrs = {masks[0].data(), masks[1].data()};
+  const std::vector<BoundaryMetrics> cpu = boundary_matrix(ptrs, g, DistanceOptions{}, 2);
+  const std::vector<BoundaryMetrics> dev = boundary_matrix(*gpu, ptrs, g, DistanceOptions{}, 2);
+  ASSERT_EQ(cpu.size(), dev.size());
+  EXPECT_EQ(0, std::memcmp(cpu.data(), dev.data(), cpu.size() * sizeof(BoundaryMetrics)));
+}
+
+// The share of free device memory a batch may take: one definition, in every build.
+TEST(CudaBudget, SeventyPercentOfFreeMemory) {
+  EXPECT_EQ(cuda::memory_budget(1000), 700);
+  EXPECT_EQ(cuda::memory_budget(size_t{80} << 30), (int64_t{80} << 30) / 10 * 7);
+  EXPECT_EQ(cuda::memory_budget(0), 0);
+}
+
+// The contents of the consensus masks and posteriors a run wrote, case by case.
+std::vector<std::string> written_masks(const RunResult& r) {
+  std::vector<std::string> contents;
+  for (const CaseResult& c : r.cases) {
+    std::vector<std::string> files;
+    if (c.majority) files.push_back(c.majority->mask);
+    if (c.mlstaple) files.push_back(c.mlstaple->mask);
+    for (const StapleLabel& s : c.staple) {
+      files.push_back(s.mask);
+      files.push_back(s.posterior);
+    }
+    for (const std::string& f : files) {
+      std::ifstream in(f, std::ios::binary);
+      contents.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+  }
+  return contents;
 }
 
 // The whole run on the sample data: the JSON report of the CUDA backend equals the CPU's but for
@@ -207,41 +359,56 @@ TEST(CudaPipeline, ReportsEqualTheCpuReports) {
                   {}});
   sets.push_back(
       {dataset_from_manifest(data + "/kits23/manifest.csv"), ForegroundRule{}, {1, 3, 2}});
-  for (const Set& set : sets) {
-    for (FuseMethod method : {FuseMethod::kMajority, FuseMethod::kStaple}) {
-      test::TempDir out;
-      std::string dumps[2];
-      std::vector<std::string> masks[2];
-      for (int k = 0; k < 2; ++k) {
-        RunOptions o;
-        o.command = Command::kFuse;
-        o.method = method;
-        o.foreground = set.rule;
-        o.paint_order = set.paint;
-        o.out_dir = out / "out";
-        o.distances = true;  // the distance transforms run on the device too
-        o.backend = k == 0 ? Backend::kCpu : Backend::kCuda;
-        RunResult r = run_dataset(set.dataset, o);
-        EXPECT_EQ(r.backend, k == 0 ? "cpu" : "cuda");
-        r.backend = "";
-        dumps[k] = report_json(r, summarize(r, 10), o).dump();
-        for (const CaseResult& c : r.cases) {
-          std::vector<std::string> files;
-          if (c.majority) files.push_back(c.majority->mask);
-          for (const StapleLabel& s : c.staple) {
-            files.push_back(s.mask);
-            files.push_back(s.posterior);
-          }
-          for (const std::string& f : files) {
-            std::ifstream in(f, std::ios::binary);
-            masks[k].emplace_back(std::istreambuf_iterator<char>(in),
-                                  std::istreambuf_iterator<char>());
-          }
+  // Every set fused by majority and STAPLE; the label-map sets (BU-BIL, LIDC) by ML-STAPLE;
+  // KiTS23 scored against its reference.
+  struct Job {
+    size_t set;
+    Command command;
+    FuseMethod method;
+  };
+  std::vector<Job> jobs;
+  for (size_t s = 0; s < sets.size(); ++s)
+    for (FuseMethod method : {FuseMethod::kMajority, FuseMethod::kStaple})
+      jobs.push_back({s, Command::kFuse, method});
+  jobs.push_back({0, Command::kFuse, FuseMethod::kMlStaple});
+  jobs.push_back({1, Command::kFuse, FuseMethod::kMlStaple});
+  jobs.push_back({2, Command::kScore, FuseMethod::kMajority});
+  for (const Job& job : jobs) {
+    const Set& set = sets[job.set];
+    SCOPED_TRACE(testing::Message()
+                 << "set " << job.set << ", command " << static_cast<int>(job.command)
+                 << ", method " << static_cast<int>(job.method));
+    test::TempDir out;
+    std::string dumps[2];
+    std::vector<std::string> masks[2];
+    for (int k = 0; k < 2; ++k) {
+      RunOptions o;
+      o.command = job.command;
+      o.method = job.method;
+      o.against = ScoreAgainst::kReference;
+      o.foreground = set.rule;
+      o.paint_order = set.paint;
+      o.out_dir = out / "out";
+      o.distances = true;  // the distance transforms run on the device too
+      o.backend = k == 0 ? Backend::kCpu : Backend::kCuda;
+      RunResult r = run_dataset(set.dataset, o);
+      EXPECT_EQ(r.backend, k == 0 ? "cpu" : "cuda");
+      EXPECT_TRUE(r.failed.empty()) << r.failed[0].reason;
+      EXPECT_FALSE(r.cases.empty());
+      for (const CaseResult& c : r.cases) {
+        if (job.method == FuseMethod::kMlStaple) {
+          EXPECT_TRUE(c.mlstaple.has_value()) << c.id;
+        }
+        if (job.command == Command::kScore) {
+          EXPECT_FALSE(c.scores.empty()) << c.id;
         }
       }
-      EXPECT_EQ(dumps[0], dumps[1]);
-      EXPECT_EQ(masks[0], masks[1]);
+      r.backend = "";
+      dumps[k] = report_json(r, summarize(r, 10), o).dump();
+      masks[k] = written_masks(r);
     }
+    EXPECT_EQ(dumps[0], dumps[1]);
+    EXPECT_EQ(masks[0], masks[1]);
   }
 }
 
@@ -270,7 +437,7 @@ TEST(CudaDistance, TransformEqualsTheCpuBitForBit) {
       const uint8_t* choices[2] = {nullptr, needed.data()};
       for (const uint8_t* wanted : choices) {
         std::vector<double> cpu(g.voxels()), gpu(g.voxels(), -1.0);
-        squared_edt(feature.data(), g, cpu.data(), 2, wanted);
+        squared_edt(feature.data(), g, cpu.data(), wanted, 2);
         cuda::squared_edt(feature.data(), g, gpu.data(), wanted);
         for (int64_t i = 0; i < g.voxels(); ++i) {
           if (wanted && !wanted[i]) continue;  // only needed voxels are promised
@@ -306,8 +473,7 @@ TEST(CudaDistance, BoundaryMatricesEqualTheCpu) {
       DistanceOptions o;
       o.convention = c;
       const auto cpu = boundary_matrix(ptrs, g, o, 2);
-      o.edt = cuda::squared_edt_at;
-      const auto gpu = boundary_matrix(ptrs, g, o, 2);
+      const auto gpu = boundary_matrix(ptrs, g, o, 2, cuda::squared_edt_at);
       ASSERT_EQ(cpu.size(), gpu.size());
       for (size_t k = 0; k < cpu.size(); ++k) {
         SCOPED_TRACE(testing::Message()

@@ -482,6 +482,59 @@ TEST(Score, PerLabelManifest) {
   EXPECT_NE(ml.failed[0].reason.find("needs label maps"), std::string::npos);
 }
 
+// Per-label files: the reference painted from its own per-label files, each label's raters,
+// predictions and reference counted as one view; figures worked by hand.
+TEST(Score, PerLabelFilesAgainstAPaintedReference) {
+  TempDir d;
+  write_gray(d / "d/a1.png", 6, 1, {1, 1, 0, 0, 0, 0});
+  write_gray(d / "d/b1.png", 6, 1, {1, 0, 0, 0, 0, 0});
+  write_gray(d / "d/a2.png", 6, 1, {0, 0, 1, 1, 0, 0});
+  write_gray(d / "d/b2.png", 6, 1, {0, 0, 1, 0, 0, 0});
+  write_gray(d / "d/ref1.png", 6, 1, {1, 1, 1, 0, 0, 0});
+  write_gray(d / "d/ref2.png", 6, 1, {0, 0, 1, 1, 0, 0});  // painted over label 1
+  write_gray(d / "d/whole.png", 6, 1, {1, 1, 2, 2, 0, 3});
+  test::write_text(d / "d/m.csv",
+                   "case,rater,path,label,role\nk,a,a1.png,1,\nk,b,b1.png,1,\n"
+                   "k,a,a2.png,2,\nk,b,b2.png,2,\nk,gold,ref1.png,1,reference\n"
+                   "k,gold,ref2.png,2,reference\n");
+  RunOptions o = options(d, Command::kScore);
+  const RunResult r = run_dataset(dataset_from_manifest(d / "d/m.csv"), o);
+  ASSERT_EQ(r.cases.size(), 1u) << (r.failed.empty() ? "" : r.failed[0].reason);
+  const auto& sc = r.cases[0].scores;
+  EXPECT_EQ(sc.at("a").at(1).tp, 2u);  // reference 1 = {1, 1, 0, 0, 0, 0} once painted
+  EXPECT_EQ(sc.at("a").at(1).fn, 0u);
+  EXPECT_EQ(sc.at("b").at(1).fn, 1u);
+  EXPECT_DOUBLE_EQ(sc.at("b").at(1).dice, 2.0 / 3);
+  EXPECT_DOUBLE_EQ(sc.at("a").at(2).dice, 1.0);
+  EXPECT_EQ(sc.at("b").at(2).tn, 4u);
+  EXPECT_EQ(sc.at("a").size(), 2u);
+
+  // The consensus painted and compared with the painted reference, from counts.
+  o.command = Command::kFuse;
+  const RunResult f = run_dataset(dataset_from_manifest(d / "d/m.csv"), o);
+  ASSERT_EQ(f.cases.size(), 1u) << (f.failed.empty() ? "" : f.failed[0].reason);
+  const MajorityResult& m = *f.cases[0].majority;
+  EXPECT_EQ(m.undecided, 3);  // painted: {1, 3, 2, 3, 0, 0}
+  EXPECT_EQ(m.counts, (std::vector<std::pair<Label, uint64_t>>{{0, 2}, {1, 1}, {2, 1}, {3, 2}}));
+  EXPECT_EQ(m.mismatched, 2u);
+  EXPECT_DOUBLE_EQ(m.dice_vs_reference.at(1), 2.0 / 3);
+  EXPECT_DOUBLE_EQ(m.dice_vs_reference.at(2), 2.0 / 3);
+  EXPECT_DOUBLE_EQ(m.dice_vs_reference.at(3), 0.0);
+
+  // A label only the reference map holds is scored too (nothing found of it).
+  test::write_text(d / "d/w.csv",
+                   "case,rater,path,label,role\nk,a,a1.png,1,\nk,b,b1.png,1,\n"
+                   "k,gold,whole.png,,reference\n");
+  o.command = Command::kScore;
+  const RunResult w = run_dataset(dataset_from_manifest(d / "d/w.csv"), o);
+  ASSERT_EQ(w.cases.size(), 1u) << (w.failed.empty() ? "" : w.failed[0].reason);
+  const Score& s3 = w.cases[0].scores.at("a").at(3);
+  EXPECT_EQ(s3.fn, 1u);
+  EXPECT_EQ(s3.tn, 5u);
+  EXPECT_DOUBLE_EQ(s3.dice, 0.0);
+  EXPECT_EQ(w.cases[0].scores.at("a").at(2).fn, 2u);
+}
+
 }  // namespace
 }  // namespace maskeval
 

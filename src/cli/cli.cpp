@@ -1,3 +1,4 @@
+// The command line: subcommands and options, the run, what is printed and the exit code.
 #include "cli/cli.h"
 
 #include <unistd.h>
@@ -166,8 +167,8 @@ void add_common(CLI::App* app, Cli& c, bool maps = true) {
   app->add_option("--threads", c.run.threads, "Threads (default: all cores)")
       ->check(CLI::Range(1, 4096));
   app->add_option("--backend", c.backend,
-                  "Where counting and distance transforms run: auto (the GPU when there is one), "
-                  "cpu or cuda")
+                  "The engine that counts, writes the maps and masks and runs the distance "
+                  "transforms: auto (the GPU when there is one), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
   app->add_flag("--strict", c.run.strict,
@@ -345,24 +346,8 @@ void print_typo_hints(CLI::App& app, int argc, char** argv) {
   }
 }
 
-}  // namespace
-
-int run_cli(int argc, char** argv) {
-  CLI::App app{
-      "maskeval: can your segmentation ground truth be trusted? Agreement between "
-      "annotators, consensus masks, over whole datasets."};
-  app.footer(kExitCodes);
-  app.set_version_flag("--version", std::string("maskeval ") + MASKEVAL_VERSION);
-  app.require_subcommand(1);
-  Cli c;
-  Command command = Command::kAgree;
-  auto* agree = app.add_subcommand(
-      "agree",
-      "Inter-annotator agreement: per label Dice/IoU/Cohen's kappa matrices, Fleiss' "
-      "kappa, agreement and entropy maps, cases to adjudicate");
-  add_common(agree, c);
-  add_distance_options(agree, c, false);
-  agree->callback([&] { command = Command::kAgree; });
+// The fuse subcommand and its options.
+void add_fuse(CLI::App& app, Cli& c, Command& command) {
   auto* fuse = app.add_subcommand(
       "fuse",
       "Consensus masks: majority vote, STAPLE or multi-label STAPLE, with everything "
@@ -386,6 +371,10 @@ int run_cli(int argc, char** argv) {
                    "For per-label manifests: order in which per-label consensus masks are "
                    "painted, later overwriting earlier (e.g. 1,3,2)");
   fuse->callback([&] { command = Command::kFuse; });
+}
+
+// The score subcommand and its options.
+void add_score(CLI::App& app, Cli& c, Command& command) {
   auto* score = app.add_subcommand(
       "score",
       "Each rater or prediction against a reference: TP/FP/FN/TN, Dice, IoU, "
@@ -406,6 +395,28 @@ int run_cli(int argc, char** argv) {
   add_staple_options(score, c);
   add_distance_options(score, c, true);
   score->callback([&] { command = Command::kScore; });
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{
+      "maskeval: can your segmentation ground truth be trusted? Agreement between "
+      "annotators, consensus masks, over whole datasets."};
+  app.footer(kExitCodes);
+  app.set_version_flag("--version", std::string("maskeval ") + MASKEVAL_VERSION);
+  app.require_subcommand(1);
+  Cli c;
+  Command command = Command::kAgree;
+  auto* agree = app.add_subcommand(
+      "agree",
+      "Inter-annotator agreement: per label Dice/IoU/Cohen's kappa matrices, Fleiss' "
+      "kappa, agreement and entropy maps, cases to adjudicate");
+  add_common(agree, c);
+  add_distance_options(agree, c, false);
+  agree->callback([&] { command = Command::kAgree; });
+  add_fuse(app, c, command);
+  add_score(app, c, command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

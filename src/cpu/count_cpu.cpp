@@ -102,26 +102,23 @@ void count_dense_u16(const CaseView& v, int bits, int64_t begin, int64_t end, Pa
   }
 }
 
-// Dense path for uint8 labels, 8 voxels per 64-bit word: each voxel's key is built in two byte
-// lanes, `lo` (key bits 0..7) and `hi` (8..15); every label is below 2^bits, so after masking no
-// bit carries into the next voxel's lane.
-void count_dense_u8(const CaseView& v, int bits, int64_t begin, int64_t end, Partial& out) {
-  constexpr int kWords = kBlock / 8;
-  const int raters = v.rater_count();
-  // Where rater r's field goes: bits [r*bits, (r+1)*bits) of the key may fall in the low byte,
-  // the high byte, or straddle both; the masks keep each voxel's bits inside its own lane.
-  struct Lanes {
-    int lo_shift = 0, hi_shift = 0, hi_down = 0;
-    uint64_t lo_mask = 0, hi_mask = 0;
-  };
+// Where rater r's field goes in the dense path for uint8 labels: bits [r*bits, (r+1)*bits) of
+// the key may fall in the low byte, the high byte, or straddle both; the masks keep each voxel's
+// bits inside its own lane.
+struct Lanes {
+  int lo_shift = 0, hi_shift = 0, hi_down = 0;
+  uint64_t lo_mask = 0, hi_mask = 0;
+};
+constexpr uint64_t kEveryByte = 0x0101010101010101ull;
+
+std::vector<Lanes> lanes_of(int raters, int bits) {
   std::vector<Lanes> lanes(raters);
-  const uint64_t every_byte = 0x0101010101010101ull;
   for (int r = 0; r < raters; ++r) {
     const int first = r * bits, last = first + bits;  // key bits [first, last)
     Lanes& l = lanes[r];
     if (first < 8) {
       l.lo_shift = first;
-      l.lo_mask = ((0xffu << first) & 0xffu) * every_byte;
+      l.lo_mask = ((0xffu << first) & 0xffu) * kEveryByte;
     }
     if (last > 8) {
       // Key bit 8 + k holds field bit (8 + k - first).
@@ -130,9 +127,44 @@ void count_dense_u8(const CaseView& v, int bits, int64_t begin, int64_t end, Par
       } else {
         l.hi_down = 8 - first;
       }
-      l.hi_mask = (((1u << (last - 8)) - 1) & ~((1u << std::max(0, first - 8)) - 1)) * every_byte;
+      l.hi_mask = (((1u << (last - 8)) - 1) & ~((1u << std::max(0, first - 8)) - 1)) * kEveryByte;
     }
   }
+  return lanes;
+}
+
+// Counts a block of words that are not all one key: runs of equal keys, 8 voxels at a time
+// where a word is uniform (along a boundary most words still are).
+void count_runs(const uint64_t* lo, const uint64_t* hi, int words, std::vector<uint64_t>& dense) {
+  uint32_t run_key = static_cast<uint32_t>((lo[0] & 0xff) | ((hi[0] & 0xff) << 8));
+  uint64_t run = 0;
+  auto add = [&](uint32_t key, uint64_t n) {
+    if (key != run_key) {
+      dense[run_key] += run;
+      run_key = key;
+      run = 0;
+    }
+    run += n;
+  };
+  for (int w = 0; w < words; ++w) {
+    const uint64_t l = lo[w], h = hi[w];
+    if (l == (l & 0xff) * kEveryByte && h == (h & 0xff) * kEveryByte) {
+      add(static_cast<uint32_t>((l & 0xff) | ((h & 0xff) << 8)), 8);
+      continue;
+    }
+    for (int b = 0; b < 8; ++b)
+      add(static_cast<uint32_t>(((l >> (8 * b)) & 0xff) | (((h >> (8 * b)) & 0xff) << 8)), 1);
+  }
+  dense[run_key] += run;
+}
+
+// Dense path for uint8 labels, 8 voxels per 64-bit word: each voxel's key is built in two byte
+// lanes, `lo` (key bits 0..7) and `hi` (8..15); every label is below 2^bits, so after masking no
+// bit carries into the next voxel's lane.
+void count_dense_u8(const CaseView& v, int bits, int64_t begin, int64_t end, Partial& out) {
+  constexpr int kWords = kBlock / 8;
+  const int raters = v.rater_count();
+  const std::vector<Lanes> lanes = lanes_of(raters, bits);
   uint64_t lo[kWords], hi[kWords];
   int64_t start = begin;
   for (; start + kBlock <= end; start += kBlock) {
@@ -147,42 +179,15 @@ void count_dense_u8(const CaseView& v, int bits, int64_t begin, int64_t end, Par
         hi[w] |= (word << l.hi_shift >> l.hi_down) & l.hi_mask;
       }
     }
-    const uint64_t lo_first = (lo[0] & 0xff) * 0x0101010101010101ull;
-    const uint64_t hi_first = (hi[0] & 0xff) * 0x0101010101010101ull;
+    const uint64_t lo_first = (lo[0] & 0xff) * kEveryByte;
+    const uint64_t hi_first = (hi[0] & 0xff) * kEveryByte;
     uint64_t differ = 0;
     for (int w = 0; w < kWords; ++w) differ |= (lo[w] ^ lo_first) | (hi[w] ^ hi_first);
     if (differ == 0) {
       out.dense[(lo[0] & 0xff) | ((hi[0] & 0xff) << 8)] += kBlock;
-      continue;
+    } else {
+      count_runs(lo, hi, kWords, out.dense);
     }
-    // Along a boundary most words are still uniform: count runs, 8 voxels at a time where
-    // the word allows.
-    uint32_t run_key = static_cast<uint32_t>((lo[0] & 0xff) | ((hi[0] & 0xff) << 8));
-    uint64_t run = 0;
-    for (int w = 0; w < kWords; ++w) {
-      const uint64_t l = lo[w], h = hi[w];
-      if (l == (l & 0xff) * every_byte && h == (h & 0xff) * every_byte) {
-        const uint32_t key = static_cast<uint32_t>((l & 0xff) | ((h & 0xff) << 8));
-        if (key != run_key) {
-          out.dense[run_key] += run;
-          run_key = key;
-          run = 0;
-        }
-        run += 8;
-        continue;
-      }
-      for (int b = 0; b < 8; ++b) {
-        const uint32_t key =
-            static_cast<uint32_t>(((l >> (8 * b)) & 0xff) | (((h >> (8 * b)) & 0xff) << 8));
-        if (key != run_key) {
-          out.dense[run_key] += run;
-          run_key = key;
-          run = 0;
-        }
-        ++run;
-      }
-    }
-    out.dense[run_key] += run;
   }
   // The last partial block, voxel by voxel.
   for (int64_t i = start; i < end; ++i) {
@@ -253,25 +258,12 @@ void count_wide(const CaseView& v, int64_t begin, int64_t end, Partial& out) {
   }
 }
 
-void validate(const CaseView& v) {
-  if (v.rater_count() < 1 || v.rater_count() > kMaxRaters)
-    throw std::invalid_argument("a case needs 1 to " + std::to_string(kMaxRaters) +
-                                " raters, not " + std::to_string(v.rater_count()));
-  if (v.label_bytes != 1 && v.label_bytes != 2)
-    throw std::invalid_argument("labels must be 1 or 2 bytes wide");
-  if (v.label_bytes == 1 && v.max_label > 255)
-    throw std::invalid_argument("max_label exceeds the 8-bit label type");
-  if (v.voxels < 0) throw std::invalid_argument("negative voxel count");
-  for (const void* p : v.raters)
-    if (p == nullptr && v.voxels > 0) throw std::invalid_argument("null rater array");
-}
-
 }  // namespace
 
 namespace cpu {
 
 TupleHistogram count_tuples(const CaseView& v, int threads) {
-  validate(v);
+  detail::validate_view(v);
   const int raters = v.rater_count();
   const int bits = detail::label_bits(v.max_label);
   const int key_bits = raters * bits;

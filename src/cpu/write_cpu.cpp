@@ -44,7 +44,27 @@ std::vector<Output> outputs(const WriteTable& table, const std::vector<int32_t>&
   return outs;
 }
 
+// A block whose voxels all share one index (inside or outside every mask: most of a volume):
+// each column filled with its value.
+bool write_uniform(const std::vector<Output>& outs, const uint32_t* index, int64_t start,
+                   int64_t n) {
+  uint32_t differ = 0;
+  for (int64_t i = 1; i < n; ++i) differ |= index[i] ^ index[0];
+  if (differ != 0) return false;
+  for (const Output& o : outs) {
+    if (o.type == WriteType::kF32) {
+      std::fill_n(static_cast<float*>(o.out) + start, n, o.f32[index[0]]);
+    } else if (o.type == WriteType::kU16) {
+      std::fill_n(static_cast<uint16_t*>(o.out) + start, n, o.u16[index[0]]);
+    } else {
+      std::fill_n(static_cast<uint8_t*>(o.out) + start, n, o.u8[index[0]]);
+    }
+  }
+  return true;
+}
+
 void write_block(const std::vector<Output>& outs, const uint32_t* index, int64_t start, int64_t n) {
+  if (write_uniform(outs, index, start, n)) return;
   for (const Output& o : outs) {
     if (o.type == WriteType::kF32) {
       float* dst = static_cast<float*>(o.out) + start;

@@ -4,10 +4,25 @@
 
 #include <algorithm>
 #include <numeric>
+#include <stdexcept>
+#include <string>
 
 namespace maskeval {
 
 namespace detail {
+
+void validate_view(const CaseView& v) {
+  if (v.rater_count() < 1 || v.rater_count() > kMaxRaters)
+    throw std::invalid_argument("a case needs 1 to " + std::to_string(kMaxRaters) +
+                                " raters, not " + std::to_string(v.rater_count()));
+  if (v.label_bytes != 1 && v.label_bytes != 2)
+    throw std::invalid_argument("labels must be 1 or 2 bytes wide");
+  if (v.label_bytes == 1 && v.max_label > 255)
+    throw std::invalid_argument("max_label exceeds the 8-bit label type");
+  if (v.voxels < 0) throw std::invalid_argument("negative voxel count");
+  for (const void* p : v.raters)
+    if (p == nullptr && v.voxels > 0) throw std::invalid_argument("null rater array");
+}
 
 int label_bits(Label max_label) {
   int b = 1;

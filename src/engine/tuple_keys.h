@@ -8,6 +8,10 @@
 
 namespace maskeval::detail {
 
+// Throws std::invalid_argument when a view cannot be counted (rater count, label width, null
+// arrays), with the same message on both engines.
+void validate_view(const CaseView& v);
+
 // Bits per label in a packed key: the bit width of the largest label (at least 1).
 int label_bits(Label max_label);
 

@@ -1,3 +1,4 @@
+// Label images from decoded pixels: foreground rules, label checks, widening, binary masks.
 #include "maskeval/labels.h"
 
 #include <cmath>

@@ -49,32 +49,39 @@ std::string OutputFiles::write_labels(const std::string& name,
   return p;
 }
 
+namespace {
+
+// A map of values in [0, 1] scaled to 0..top and rounded, as unsigned integers of type T.
+template <class T>
+std::vector<T> scaled(const std::vector<float>& map, float top) {
+  std::vector<T> out(map.size());
+  for (size_t i = 0; i < map.size(); ++i)
+    out[i] = static_cast<T>(std::lround(std::clamp(map[i], 0.0f, 1.0f) * top));
+  return out;
+}
+
+}  // namespace
+
 std::string OutputFiles::write_probability(const std::string& name,
                                            const std::vector<float>& map) const {
-  prepare();
-  const std::string p = path(name);
-  if (nifti) {
-    write_any(p, map.data(), PixelType::kF32);
-  } else {
-    std::vector<uint16_t> words(map.size());
-    for (size_t i = 0; i < map.size(); ++i)
-      words[i] = static_cast<uint16_t>(std::lround(std::clamp(map[i], 0.0f, 1.0f) * 65535.0f));
-    write_any(p, words.data(), PixelType::kU16);
-  }
-  return p;
+  return write_unit(name, map, PixelType::kU16);
 }
 
 std::string OutputFiles::write_fraction(const std::string& name,
                                         const std::vector<float>& map) const {
+  return write_unit(name, map, PixelType::kU8);
+}
+
+std::string OutputFiles::write_unit(const std::string& name, const std::vector<float>& map,
+                                    PixelType png) const {
   prepare();
   const std::string p = path(name);
   if (nifti) {
     write_any(p, map.data(), PixelType::kF32);
+  } else if (png == PixelType::kU16) {
+    write_any(p, scaled<uint16_t>(map, 65535.0f).data(), png);
   } else {
-    std::vector<uint8_t> bytes(map.size());
-    for (size_t i = 0; i < map.size(); ++i)
-      bytes[i] = static_cast<uint8_t>(std::lround(std::clamp(map[i], 0.0f, 1.0f) * 255.0f));
-    write_any(p, bytes.data(), PixelType::kU8);
+    write_any(p, scaled<uint8_t>(map, 255.0f).data(), png);
   }
   return p;
 }

@@ -27,6 +27,9 @@ struct OutputFiles {
   std::string write_fraction(const std::string& name, const std::vector<float>& map) const;
 
  private:
+  // Values in [0, 1]: float32 NIfTI, or a PNG of `png` (kU8 or kU16) scaled to its range.
+  std::string write_unit(const std::string& name, const std::vector<float>& map,
+                         PixelType png) const;
   void write_any(const std::string& p, const void* data, PixelType type) const;
 };
 

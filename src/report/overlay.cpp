@@ -1,3 +1,4 @@
+// The agreement overlay: a colour picture of where raters disagree, drawn with OpenCV.
 #include "maskeval/overlay.h"
 
 #include <stdexcept>

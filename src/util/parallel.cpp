@@ -1,3 +1,4 @@
+// The fork-join helper: contiguous ranges of work on threads, exceptions rethrown.
 #include "util/parallel.h"
 
 #include <exception>

@@ -3,7 +3,8 @@
 # Variables (tests/CMakeLists.txt passes them): BUILD_DIR, SOURCE_DIR (tests/package), WORK_DIR
 # (removed first; the prefix and the consumer's build go there; removed again on success),
 # CONFIG, GENERATOR, GENERATOR_PLATFORM, GENERATOR_TOOLSET, MAKE_PROGRAM, CXX_COMPILER,
-# CXX_FLAGS, EXE_LINKER_FLAGS, PREFIX_PATH ("|"-separated), EXPECT_CUDA (0 or 1).
+# CXX_FLAGS, EXE_LINKER_FLAGS, PREFIX_PATH ("|"-separated), EXPECT_CUDA (0 or 1); KEEP=ON keeps
+# WORK_DIR after a pass too (it is always kept after a failure).
 cmake_minimum_required(VERSION 3.18)
 
 foreach(v BUILD_DIR SOURCE_DIR WORK_DIR GENERATOR CXX_COMPILER EXPECT_CUDA)
@@ -95,5 +96,7 @@ endfunction()
 check(consumer_dice "label 1: volumes 6 10, intersection 4, dice 0.5")
 check(consumer_device "cuda built ${EXPECT_CUDA}")
 
-file(REMOVE_RECURSE "${WORK_DIR}")
+if(NOT KEEP)
+  file(REMOVE_RECURSE "${WORK_DIR}")
+endif()
 message(STATUS "package_consumer: passed")
