@@ -48,7 +48,7 @@ grep -E "tests passed|tests failed|Label Time|gpu *=|cpu *=" "$out/tests.log" | 
 
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 for tool in memcheck racecheck; do
-  filter='CudaCount.*:CudaVote.*:CudaDistance.Transform*'
+  filter='CudaCount.*:CudaVote.*:CudaStaple.*:CudaMlStaple.*:CudaWrite.*:CudaEngine.*:CudaDistance.Transform*'
   [ "$tool" = racecheck ] && filter='CudaCount.EachCase*:CudaCount.ManySmall*'
   echo "== $tool" >>"$out/sanitizer.log"
   run_step "sanitizer-$tool" 200 "$out/sanitizer.log" "$sanitizer" --tool "$tool" \
