@@ -8,10 +8,6 @@
 
 namespace maskeval::cuda {
 
-int64_t memory_budget(size_t free_bytes) {
-  return static_cast<int64_t>(free_bytes) / 10 * 7;
-}
-
 bool free_device_memory(size_t* bytes) {
   size_t total = 0;
   if (cudaMemGetInfo(bytes, &total) != cudaSuccess) {

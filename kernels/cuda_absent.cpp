@@ -48,9 +48,6 @@ int64_t DeviceCases::mask_bytes() const {
 bool free_device_memory(size_t*) {
   return false;
 }
-int64_t memory_budget(size_t free_bytes) {
-  return static_cast<int64_t>(free_bytes) / 10 * 7;
-}
 double copy_ceiling(int64_t) {
   not_built();
 }

@@ -71,7 +71,9 @@ void squared_edt_at(const uint8_t* feature, const Grid& grid, const std::vector<
 bool free_device_memory(size_t* bytes);
 // The device memory a batch may take: 70% of what is free (the rest for the runtime, sorting
 // and other processes). The one definition, used by batching and slab counting.
-int64_t memory_budget(size_t free_bytes);
+inline int64_t memory_budget(size_t free_bytes) {
+  return static_cast<int64_t>(free_bytes) / 10 * 7;
+}
 
 // Device-to-device copy of `bytes` bytes, repeated; returns bytes read plus written per second.
 double copy_ceiling(int64_t bytes);
