@@ -9,9 +9,9 @@
 #include <tuple>
 #include <vector>
 
-#include "util/parallel.h"
 #include "maskeval/counts.h"
 #include "maskeval/write_tables.h"
+#include "util/parallel.h"
 
 namespace maskeval {
 namespace {

@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "util/parallel.h"
 #include "maskeval/distance.h"
 #include "maskeval/image.h"
 #include "maskeval/labels.h"
 #include "rater_balls.h"
+#include "util/parallel.h"
 
 namespace maskeval {
 namespace {

@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <vector>
 
-#include "engine/edt_line.h"
 #include "cuda_check.cuh"
 #include "device_memory.cuh"
+#include "engine/edt_line.h"
 #include "maskeval/cuda_engine.h"
 
 namespace maskeval::cuda {
