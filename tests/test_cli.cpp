@@ -195,6 +195,28 @@ TEST(Cli, FuseKitsManifest) {
   EXPECT_EQ(read_image(c["majority"]["mask"]).geom.format, "nifti");
 }
 
+// --timings: each stage's wall time in the report and on stderr; absent without it.
+TEST(Cli, TimingsPerStage) {
+  test::TempDir out;
+  const std::string args = "score --manifest " + kData + "/kits23/manifest.csv -q -o ";
+  const Output o = run(args + out / "t" + " --timings");
+  ASSERT_EQ(o.code, 0) << o.text;
+  EXPECT_TRUE(contains(o.text, "timings (s, summed over cases): decode ")) << o.text;
+  const Json t = read_json(out / "t/report.json")["timings"];
+  double sum = 0;
+  for (const char* stage : {"decode_s", "count_s", "derive_s", "distances_s", "write_s"}) {
+    ASSERT_TRUE(t.contains(stage)) << stage;
+    EXPECT_GE(t[stage].get<double>(), 0.0) << stage;
+    sum += t[stage].get<double>();
+  }
+  EXPECT_TRUE(t.contains("report_s"));
+  EXPECT_GT(t["decode_s"].get<double>(), 0.0);     // three NIfTI volumes and a label map
+  EXPECT_GT(t["distances_s"].get<double>(), 0.0);  // score measures boundaries by default
+  EXPECT_LT(sum, 600.0);
+  ASSERT_EQ(run(args + out / "n").code, 0);
+  EXPECT_FALSE(read_json(out / "n/report.json").contains("timings"));
+}
+
 TEST(Cli, FuseStapleAndScore) {
   test::TempDir out;
   const std::string bubil = "--cases " + kData +

@@ -86,6 +86,7 @@ struct RunOptions {
   enum class Progress { kOff, kBar, kLines };
   Progress progress = Progress::kOff;
   double progress_seconds = 10;  // between lines of kLines
+  bool timings = false;          // --timings: stage times in the report and on stderr
   // fuse
   FuseMethod method = FuseMethod::kMajority;
   TiePolicy tie = TiePolicy::kUndecided;
@@ -104,6 +105,23 @@ struct RunOptions {
 };
 
 // Overlap of one mask against the reference, per label.
+// Wall time of each stage of the work on cases, in seconds (--timings), summed over cases:
+// decoding the files, counting, deriving figures from counts (and the EM of STAPLE), distance
+// transforms and boundary metrics, the write pass and the files written; and, for the run,
+// building the summary and the report.
+struct StageTimes {
+  double decode = 0, count = 0, derive = 0, distances = 0, write = 0, report = 0;
+  StageTimes& operator+=(const StageTimes& o) {
+    decode += o.decode;
+    count += o.count;
+    derive += o.derive;
+    distances += o.distances;
+    write += o.write;
+    report += o.report;
+    return *this;
+  }
+};
+
 struct Score {
   uint64_t tp = 0, fp = 0, fn = 0, tn = 0;
   double dice = 0, iou = 0, sensitivity = 0, specificity = 0, precision = 0;
@@ -178,6 +196,7 @@ struct CaseResult {
   std::vector<std::string> predictions;  // names, sorted; scored like raters
   std::map<std::string, std::map<Label, Score>> scores;
   double mean_pairwise_dice = 0;  // over reported labels and rater pairs; NaN when none
+  StageTimes timings;
 };
 
 struct FailedCase {
@@ -191,6 +210,7 @@ struct RunResult {
   std::vector<FailedCase> failed;
   bool aborted = false;               // --strict stopped the run at the first bad case
   std::vector<std::string> warnings;  // run-wide hints (printed, and kept in the report)
+  StageTimes timings;                 // summed over the cases reported (and failed)
 };
 
 // Thrown when the run cannot go on at all (backend unavailable, output not writable).

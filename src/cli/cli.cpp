@@ -3,6 +3,9 @@
 
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
@@ -171,6 +174,9 @@ void add_common(CLI::App* app, Cli& c, bool maps = true) {
                   "transforms: auto (the GPU when there is one), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
+  app->add_flag("--timings", c.run.timings,
+                "Wall time of each stage (decode, count, derive, distances, write, report), "
+                "summed over cases, on stderr and in the report");
   app->add_flag("--strict", c.run.strict,
                 "Stop at the first bad case (the first to fail, in time; only it is reported)");
   app->add_option("--adjudicate", c.adjudicate,
@@ -256,6 +262,20 @@ std::string listing_problem_text(const ListingProblem& p) {
   return p.path + ": " + p.reason + " (not read)";
 }
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// --timings on stderr: where the run's time went, summed over cases.
+void print_timings(const StageTimes& t) {
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "maskeval: timings (s, summed over cases): decode %.3f, count %.3f, derive %.3f, "
+                "distances %.3f, write %.3f, report %.3f\n",
+                t.decode, t.count, t.derive, t.distances, t.write, t.report);
+  std::cerr << line;
+}
+
 void write_report(const std::string& json_path, const RunResult& result, const Summary& summary,
                   const RunOptions& o) {
   try {
@@ -293,8 +313,13 @@ int execute(Cli& c, Command command) {
     to_print = result.warnings;
     for (const ListingProblem& p : data.problems)
       result.warnings.push_back(listing_problem_text(p));
-    summary = summarize(result, c.adjudicate);
-    write_report(json_path, result, summary, o);
+    {
+      const auto start = std::chrono::steady_clock::now();
+      summary = summarize(result, c.adjudicate);
+      result.timings.report = seconds_since(start);
+      write_report(json_path, result, summary, o);
+      result.timings.report = seconds_since(start);
+    }
   } catch (...) {
     restore_previous_outputs(o.out_dir);  // the folder keeps describing the last whole run
     throw;
@@ -307,6 +332,7 @@ int execute(Cli& c, Command command) {
   if (!result.backend_note.empty() && !c.quiet)
     std::cerr << "maskeval: " << result.backend_note << "\n";
   for (const std::string& w : to_print) std::cerr << "maskeval: warning: " << w << "\n";
+  if (o.timings) print_timings(result.timings);
   if (!c.quiet) print_summary(std::cout, result, summary, o, json_path);
   // The summary lists the failed cases; without it they go to stderr, once.
   if (c.quiet)

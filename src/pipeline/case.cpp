@@ -175,7 +175,11 @@ void score_label_maps(CaseContext& ctx, Engine::Counted& counted, const Columns&
 
 void process_label_maps(const CaseSpec& spec, CaseContext& ctx, CaseResult& res) {
   const RunOptions& o = ctx.o;
-  LabelMapCase loaded = load_label_maps(spec, o, ctx.threads, res);
+  LabelMapCase loaded;
+  {
+    const StageTimer t(ctx.times->decode);
+    loaded = load_label_maps(spec, o, ctx.threads, res);
+  }
   const Wanted w = wanted(o, loaded.reference.has_value());
   require_reference(w, o, loaded.reference.has_value());
   Columns c;
@@ -186,7 +190,7 @@ void process_label_maps(const CaseSpec& spec, CaseContext& ctx, CaseResult& res)
   ctx.grid = distance_grid(res.geom, o);
   ctx.out.nifti = res.geom.format == "nifti";
   res.distance_spacing = ctx.grid.spacing;
-  const auto counted = ctx.engine.count(view, ctx.threads);
+  const auto counted = count_view(ctx, view);
   std::vector<uint16_t> majority;
   std::map<Label, EntryMask> staple;
   if (c.raters > 0) {
@@ -230,7 +234,7 @@ ReferenceMap reference_map(CaseContext& ctx, PerLabelCase& c) {
     v.label_bytes = 2;
     v.max_label = std::max<Label>(1, c.reference_map->max_label);
     v.raters = {c.reference_map->data.data()};
-    r.counted = ctx.engine.count(v, ctx.threads);
+    r.counted = count_view(ctx, v);
     for_each_entry(r.counted->histogram(),
                    [&](size_t, const Label* t) { r.per_entry.push_back(t[0]); });
     const uint16_t* p = reinterpret_cast<const uint16_t*>(c.reference_map->data.data());
@@ -267,7 +271,7 @@ std::map<Label, std::vector<uint8_t>> reference_masks(CaseContext& ctx, Referenc
     col.out = m.data();
     table.push_back(std::move(col));
   }
-  ctx.engine.write(*ref.counted, table, ctx.threads);
+  write_pass(ctx, *ref.counted, table);
   return masks;
 }
 
@@ -296,7 +300,7 @@ LabelView label_view(CaseContext& ctx, PerLabelCase& c, Label l, const Columns& 
   for (int i = 0; i < columns.entities(); ++i)
     v.view.raters.push_back(it == c.masks.end() ? none.data() : it->second[i].data());
   if (columns.reference) v.view.raters.push_back(reference ? reference->data() : none.data());
-  v.counted = ctx.engine.count(v.view, ctx.threads);
+  v.counted = count_view(ctx, v.view);
   return v;
 }
 
@@ -395,7 +399,11 @@ void process_per_label(const CaseSpec& spec, CaseContext& ctx, CaseResult& res) 
     throw CaseFailure{"",
                       "multi-label STAPLE needs label maps; this manifest gives one binary "
                       "mask per label (use --method staple or majority)"};
-  PerLabelCase loaded = load_per_label(spec, o, res);
+  PerLabelCase loaded;
+  {
+    const StageTimer t(ctx.times->decode);
+    loaded = load_per_label(spec, o, res);
+  }
   const Wanted w = wanted(o, loaded.has_reference);
   require_reference(w, o, loaded.has_reference);
   ctx.grid = distance_grid(res.geom, o);
@@ -452,15 +460,23 @@ void process_case(const CaseSpec& spec, const std::string& folder, const Dataset
                       one_is_enough
                           ? "no rater or prediction to score"
                           : "fewer than 2 raters (" + std::to_string(spec.raters.size()) + ")"};
-  CaseContext ctx{o, engine, threads, Grid{}, OutputFiles{}};
+  CaseContext ctx{o, engine, threads, Grid{}, OutputFiles{}, &res.timings};
   ctx.out.dir = fs::path(o.out_dir) / "cases" / folder;
   ctx.out.geom = &res.geom;
-  if (data.per_label) {
-    process_per_label(spec, ctx, res);
-  } else {
-    process_label_maps(spec, ctx, res);
+  ctx.out.seconds = &res.timings.write;
+  double total = 0;
+  {
+    const StageTimer t(total);
+    if (data.per_label) {
+      process_per_label(spec, ctx, res);
+    } else {
+      process_label_maps(spec, ctx, res);
+    }
+    res.mean_pairwise_dice = mean_pairwise_dice(res);
   }
-  res.mean_pairwise_dice = mean_pairwise_dice(res);
+  // What is not decoding, counting, distances or writing: the figures derived from counts.
+  const StageTimes& s = res.timings;
+  res.timings.derive = std::max(0.0, total - s.decode - s.count - s.distances - s.write);
 }
 
 }  // namespace maskeval

@@ -16,6 +16,7 @@ struct OutputFiles {
   std::filesystem::path dir;
   bool nifti = false;
   const Geometry* geom = nullptr;
+  double* seconds = nullptr;  // when set, receives the time spent writing
 
   std::string path(const std::string& name) const;
   void prepare() const;

@@ -11,7 +11,7 @@ namespace maskeval {
 WriteTable vote_pass(CaseContext& ctx, Engine::Counted& counted, const Columns& c,
                      const VoteRule& rule, const VoteMaps& out) {
   WriteTable table = vote_table(counted.histogram(), rule, out, c.raters);
-  if (out.majority || out.agreement || out.entropy) ctx.engine.write(counted, table, ctx.threads);
+  if (out.majority || out.agreement || out.entropy) write_pass(ctx, counted, table);
   return table;
 }
 
@@ -57,7 +57,7 @@ StapleLabel staple_of(CaseContext& ctx, Engine::Counted& counted, const TupleHis
   std::vector<uint8_t> mask(voxels);
   const WriteTable table = staple_table(counted.histogram(), label.in_view, patterns, s.result,
                                         ctx.o.threshold, posterior.data(), mask.data(), c.raters);
-  ctx.engine.write(counted, table, ctx.threads);
+  write_pass(ctx, counted, table);
   s.result.posterior.clear();
   const std::string suffix = "_label" + std::to_string(label.reported);
   s.posterior = ctx.out.write_probability("staple_posterior" + suffix, posterior);
@@ -93,7 +93,7 @@ MlStapleCase mlstaple_of(CaseContext& ctx, Engine::Counted& counted, const Tuple
   }
   std::vector<Label> map(counted.view().voxels);
   const WriteTable table = mlstaple_table(counted.histogram(), m.result, map.data(), c.raters);
-  ctx.engine.write(counted, table, ctx.threads);
+  write_pass(ctx, counted, table);
   m.mask = ctx.out.write_labels("mlstaple", map);
   if (c.reference) {
     const auto counts = label_counts(with_reference(counted.histogram(), c, table[0].labels));
@@ -106,7 +106,7 @@ MlStapleCase mlstaple_of(CaseContext& ctx, Engine::Counted& counted, const Tuple
 Painting paint(CaseContext& ctx, const CaseView& view, const std::vector<Label>& labels,
                Label undecided) {
   Painting p;
-  p.counted = ctx.engine.count(view, ctx.threads);
+  p.counted = count_view(ctx, view);
   const TupleHistogram& h = p.counted->histogram();
   WriteColumn col;
   col.type = WriteType::kU16;
@@ -122,7 +122,7 @@ Painting paint(CaseContext& ctx, const CaseView& view, const std::vector<Label>&
   p.per_entry = col.labels;
   p.map.resize(view.voxels);
   col.out = p.map.data();
-  ctx.engine.write(*p.counted, {col}, ctx.threads);
+  write_pass(ctx, *p.counted, {col});
   return p;
 }
 

@@ -5,6 +5,16 @@
 
 namespace maskeval {
 
+std::unique_ptr<Engine::Counted> count_view(CaseContext& ctx, const CaseView& view) {
+  const StageTimer t(ctx.times->count);
+  return ctx.engine.count(view, ctx.threads);
+}
+
+void write_pass(CaseContext& ctx, Engine::Counted& counted, const WriteTable& table) {
+  const StageTimer t(ctx.times->write);
+  ctx.engine.write(counted, table, ctx.threads);
+}
+
 Grid distance_grid(const Geometry& geom, const RunOptions& o) {
   Grid g;
   g.ndim = geom.ndim;
@@ -79,6 +89,7 @@ LabelResult agreement_of(CaseContext& ctx, Engine::Counted& counted, LabelCounts
   for (int i = 0; i < c.raters; ++i) raters[i] = i;
   const auto masks = write_masks(ctx, counted, raters, label.in_view);
   const DistanceOptions d = distance_options(ctx.o, label.reported);
+  const StageTimer t(ctx.times->distances);
   r.boundary = boundary_matrix(ctx.engine, pointers(masks), ctx.grid, d, ctx.threads);
   r.nsd_tolerance = d.nsd_tolerance;
   r.percentile = ctx.o.distance.percentile;
@@ -125,6 +136,7 @@ std::vector<Score> score_against(CaseContext& ctx, Engine::Counted& counted, con
   std::vector<int> entities(e);
   for (int i = 0; i < e; ++i) entities[i] = i;
   const auto masks = write_masks(ctx, counted, entities, label.in_view, {&consensus});
+  const StageTimer t(ctx.times->distances);
   const std::vector<BoundaryMetrics> b = boundary_matrix(
       ctx.engine, pointers(masks), ctx.grid, distance_options(ctx.o, label.reported), ctx.threads);
   for (int i = 0; i < e; ++i) scores[i].boundary = b[static_cast<size_t>(i) * (e + 1) + e];
@@ -148,7 +160,7 @@ std::vector<std::vector<uint8_t>> write_masks(CaseContext& ctx, Engine::Counted&
     col.out = masks[columns.size() + k].data();
     table.push_back(std::move(col));
   }
-  ctx.engine.write(counted, table, ctx.threads);
+  write_pass(ctx, counted, table);
   return masks;
 }
 

@@ -2,6 +2,8 @@
 // columns, every figure read from the one histogram of raters, predictions and reference.
 #pragma once
 
+#include <chrono>
+#include <memory>
 #include <vector>
 
 #include "maskeval/engine.h"
@@ -11,14 +13,34 @@
 namespace maskeval {
 
 // What every step of a case shares: the options, the run's engine, its threads, the grid the
-// distances are measured on and where the files go.
+// distances are measured on, where the files go and the case's stage times.
 struct CaseContext {
   const RunOptions& o;
   Engine& engine;
   int threads;
   Grid grid;
   OutputFiles out;
+  StageTimes* times;
 };
+
+// Adds the wall time of its scope to one stage.
+class StageTimer {
+ public:
+  explicit StageTimer(double& stage) : stage_(stage), start_(std::chrono::steady_clock::now()) {}
+  ~StageTimer() {
+    stage_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+  StageTimer(const StageTimer&) = delete;
+  StageTimer& operator=(const StageTimer&) = delete;
+
+ private:
+  double& stage_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+// The engine's count and write pass, timed.
+std::unique_ptr<Engine::Counted> count_view(CaseContext& ctx, const CaseView& view);
+void write_pass(CaseContext& ctx, Engine::Counted& counted, const WriteTable& table);
 
 // The columns of a view, in this order: raters, predictions, the reference.
 struct Columns {

@@ -225,6 +225,7 @@ RunResult run_dataset(const Dataset& data, const RunOptions& o) {
   if (fatal) std::rethrow_exception(fatal);
   for (size_t i = 0; i < n; ++i) {
     if (!done[i]) continue;
+    result.timings += results[i].timings;
     if (failures[i]) {
       result.failed.push_back(*failures[i]);
     } else {

@@ -370,6 +370,11 @@ Json report_json(const RunResult& result, const Summary& summary, const RunOptio
     failed.push_back({{"id", f.id}, {"file", f.file}, {"reason", f.reason}});
   j["failed_cases"] = std::move(failed);
   j["warnings"] = result.warnings;
+  if (o.timings) {
+    const StageTimes& t = result.timings;
+    j["timings"] = {{"decode_s", t.decode},       {"count_s", t.count}, {"derive_s", t.derive},
+                    {"distances_s", t.distances}, {"write_s", t.write}, {"report_s", t.report}};
+  }
   j["summary"] = summary_json(result, summary, o);
   return j;
 }
