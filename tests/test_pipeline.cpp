@@ -482,6 +482,35 @@ TEST(Score, PerLabelManifest) {
   EXPECT_NE(ml.failed[0].reason.find("needs label maps"), std::string::npos);
 }
 
+// A per-label reference whose files are all for a label no rater has paints nothing: an empty
+// reference, as before; without any reference row the case fails, saying how to give one.
+TEST(Score, PerLabelReferenceOfAnotherLabelIsEmpty) {
+  TempDir d;
+  write_gray(d / "d/a1.png", 4, 1, {1, 1, 0, 0});
+  write_gray(d / "d/b1.png", 4, 1, {1, 0, 0, 0});
+  write_gray(d / "d/ref7.png", 4, 1, {0, 0, 1, 1});
+  test::write_text(d / "d/m.csv",
+                   "case,rater,path,label,role\nk,a,a1.png,1,\nk,b,b1.png,1,\n"
+                   "k,gold,ref7.png,7,reference\n");
+  RunOptions o = options(d, Command::kScore);
+  const RunResult r = run_dataset(dataset_from_manifest(d / "d/m.csv"), o);
+  ASSERT_EQ(r.cases.size(), 1u) << (r.failed.empty() ? "" : r.failed[0].reason);
+  const Score& a = r.cases[0].scores.at("a").at(1);
+  EXPECT_EQ(a.tp, 0u);
+  EXPECT_EQ(a.fp, 2u);
+  EXPECT_EQ(a.tn, 2u);
+  o.command = Command::kFuse;
+  const RunResult f = run_dataset(dataset_from_manifest(d / "d/m.csv"), o);
+  ASSERT_EQ(f.cases.size(), 1u) << (f.failed.empty() ? "" : f.failed[0].reason);
+  EXPECT_EQ(f.cases[0].majority->mismatched, 2u);  // consensus {1, 2, 0, 0}, reference empty
+
+  test::write_text(d / "d/n.csv", "case,rater,path,label,role\nk,a,a1.png,1,\nk,b,b1.png,1,\n");
+  o.command = Command::kScore;
+  const RunResult n = run_dataset(dataset_from_manifest(d / "d/n.csv"), o);
+  ASSERT_EQ(n.failed.size(), 1u);
+  EXPECT_NE(n.failed[0].reason.find("role=reference"), std::string::npos) << n.failed[0].reason;
+}
+
 // Per-label files: the reference painted from its own per-label files, each label's raters,
 // predictions and reference counted as one view; figures worked by hand.
 TEST(Score, PerLabelFilesAgainstAPaintedReference) {

@@ -86,11 +86,12 @@ Wanted wanted(const RunOptions& o, bool has_reference) {
   return w;
 }
 
-void require_reference(const Wanted& w, const RunOptions& o, bool has_reference) {
-  if (w.score && o.against == ScoreAgainst::kReference && !has_reference)
-    throw CaseFailure{"",
-                      "no reference to score against (set --reference, a manifest role, or "
-                      "--against majority|staple)"};
+void require_reference(const Wanted& w, const RunOptions& o, bool has_reference, bool per_label) {
+  if (!w.score || o.against != ScoreAgainst::kReference || has_reference) return;
+  throw CaseFailure{"", per_label ? "no reference to score against (set a manifest role=reference "
+                                    "row, or --against majority|staple)"
+                                  : "no reference to score against (set --reference, a manifest "
+                                    "role, or --against majority|staple)"};
 }
 
 // Per entry: whether the entry's consensus (a label per entry) is `label`.
@@ -181,7 +182,7 @@ void process_label_maps(const CaseSpec& spec, CaseContext& ctx, CaseResult& res)
     loaded = load_label_maps(spec, o, ctx.threads, res);
   }
   const Wanted w = wanted(o, loaded.reference.has_value());
-  require_reference(w, o, loaded.reference.has_value());
+  require_reference(w, o, loaded.reference.has_value(), false);
   Columns c;
   c.raters = static_cast<int>(res.raters.size());
   c.predictions = w.score ? static_cast<int>(res.predictions.size()) : 0;
@@ -223,6 +224,7 @@ void process_label_maps(const CaseSpec& spec, CaseContext& ctx, CaseResult& res)
 struct ReferenceMap {
   std::vector<Label> map;
   std::vector<Label> per_entry;
+  std::vector<uint8_t> none;  // the column counted when no reference file is painted
   std::unique_ptr<Engine::Counted> counted;
 };
 
@@ -248,8 +250,10 @@ ReferenceMap reference_map(CaseContext& ctx, PerLabelCase& c) {
     labels.push_back(label);
     v.raters.push_back(mask.data());
   }
-  std::vector<uint8_t> none(c.reference_masks.empty() ? v.voxels : 0, 0);
-  if (v.raters.empty()) v.raters.push_back(none.data());
+  if (v.raters.empty()) {
+    r.none.assign(v.voxels, 0);
+    v.raters.push_back(r.none.data());
+  }
   Painting p = paint(ctx, v, labels, 0);
   r.map = std::move(p.map);
   r.per_entry = std::move(p.per_entry);
@@ -405,7 +409,7 @@ void process_per_label(const CaseSpec& spec, CaseContext& ctx, CaseResult& res) 
     loaded = load_per_label(spec, o, res);
   }
   const Wanted w = wanted(o, loaded.has_reference);
-  require_reference(w, o, loaded.has_reference);
+  require_reference(w, o, loaded.has_reference, true);
   ctx.grid = distance_grid(res.geom, o);
   ctx.out.nifti = res.geom.format == "nifti";
   res.distance_spacing = ctx.grid.spacing;
