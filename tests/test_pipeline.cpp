@@ -482,6 +482,28 @@ TEST(Score, PerLabelManifest) {
   EXPECT_NE(ml.failed[0].reason.find("needs label maps"), std::string::npos);
 }
 
+// Per-label files: each label's boundary agreement uses that label's NSD tolerance.
+TEST(Distances, PerLabelToleranceOfEachLabel) {
+  TempDir d;
+  write_gray(d / "d/a1.png", 8, 1, {0, 1, 1, 0, 0, 0, 0, 0});
+  write_gray(d / "d/b1.png", 8, 1, {0, 0, 1, 1, 0, 0, 0, 0});
+  write_gray(d / "d/a2.png", 8, 1, {0, 0, 0, 0, 1, 1, 0, 0});
+  write_gray(d / "d/b2.png", 8, 1, {0, 0, 0, 0, 0, 1, 1, 0});
+  test::write_text(d / "d/m.csv",
+                   "case,rater,path,label,role\nk,a,a1.png,1,\nk,b,b1.png,1,\n"
+                   "k,a,a2.png,2,\nk,b,b2.png,2,\n");
+  RunOptions o = options(d, Command::kAgree);
+  o.distances = true;
+  o.nsd_tolerance_by_label[2] = 0.5;  // label 1 keeps the default, 1
+  const RunResult r = run_dataset(dataset_from_manifest(d / "d/m.csv"), o);
+  ASSERT_EQ(r.cases.size(), 1u) << (r.failed.empty() ? "" : r.failed[0].reason);
+  const std::vector<LabelResult>& labels = r.cases[0].labels;
+  ASSERT_EQ(labels.size(), 2u);
+  EXPECT_DOUBLE_EQ(labels[0].boundary[1].nsd, 1.0);  // shifted by one pixel: within 1
+  EXPECT_EQ(labels[1].nsd_tolerance, 0.5);
+  EXPECT_LT(labels[1].boundary[1].nsd, 1.0);  // the same shift, beyond 0.5
+}
+
 // A per-label reference whose files are all for a label no rater has paints nothing: an empty
 // reference, as before; without any reference row the case fails, saying how to give one.
 TEST(Score, PerLabelReferenceOfAnotherLabelIsEmpty) {
