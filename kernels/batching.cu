@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "cuda_check.cuh"
+#include "engine/tuple_keys.h"
 #include "maskeval/cuda_engine.h"
 
 namespace maskeval::cuda {
@@ -51,25 +52,36 @@ class Batch {
 
 }  // namespace
 
-std::vector<TupleHistogram> count_tuples(const std::vector<CaseView>& cases) {
+std::vector<TupleHistogram> count_tuples(const std::vector<CaseView>& cases,
+                                         const CountOptions& o) {
   detail::require_device();
   size_t free_bytes = 0, total_bytes = 0;
   MASKEVAL_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
-  const int64_t budget = memory_budget(free_bytes);
+  const int64_t budget = memory_budget(free_bytes, o.memory_cap);
   std::vector<TupleHistogram> out(cases.size());
   Batch batch(out);
   for (size_t i = 0; i < cases.size(); ++i) {
     const CaseView& v = cases[i];
-    const int64_t bytes = DeviceCases::device_bytes(v);
+    const auto path =
+        maskeval::detail::key_path(v.rater_count(), maskeval::detail::label_bits(v.max_label));
+    if (path == maskeval::detail::KeyPath::kWide) {  // on the host, with the caller's threads
+      out[i] = cpu::count_tuples(v, o.cpu_threads);
+      continue;
+    }
+    const int64_t bytes = device_footprint(v).count;
     if (bytes <= budget) {
       if (batch.bytes() + bytes > budget) batch.flush();
       batch.add(v, i, bytes);
       continue;
     }
-    // Larger than the device: slabs of whole 16-voxel groups, each counted on its own.
+    // Larger than the budget: slabs of whole 16-voxel groups, each counted on its own; a case
+    // that does not fit even in slabs is counted on the host.
     batch.flush();
-    const int64_t per_voxel = std::max<int64_t>(1, bytes / std::max<int64_t>(1, v.voxels) + 1);
-    const int64_t slab = std::max<int64_t>(16, budget / per_voxel / 16 * 16);
+    const int64_t slab = slab_voxels(v, budget);
+    if (slab == 0) {
+      out[i] = cpu::count_tuples(v, o.cpu_threads);
+      continue;
+    }
     for (int64_t begin = 0; begin < v.voxels; begin += slab) {
       CaseView part = v;
       part.voxels = std::min(slab, v.voxels - begin);

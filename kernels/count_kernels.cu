@@ -1,15 +1,17 @@
 // The counting kernels and their launches: one block per chunk of a batch of resident cases.
-#include <thrust/device_ptr.h>
-#include <thrust/execution_policy.h>
 #include <thrust/iterator/constant_iterator.h>
-#include <thrust/reduce.h>
-#include <thrust/sort.h>
 
-#include <exception>
-#include <string>
+#include <algorithm>
+#include <climits>
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_reduce.cuh>
+#include <cuda/std/functional>
+#include <mutex>
 
 #include "count_kernels.cuh"
 #include "cuda_check.cuh"
+#include "device_memory.cuh"
+#include "device_pools.cuh"
 
 namespace maskeval::cuda::detail {
 
@@ -18,7 +20,7 @@ namespace {
 // Dense path (R x bits <= 16): each voxel's packed key indexes a histogram, privatised in shared
 // memory when it has at most kSharedBins bins. Packed path (<= 64 bits): unanimous voxels are
 // counted per label (in shared memory for up to kSharedLabels labels), the keys of the others
-// are appended to a per-case list, then sorted and reduced with Thrust. In both, the lanes of a
+// are appended to a per-case list, then sorted and reduced with CUB. In both, the lanes of a
 // warp that carry the same key add their votes with one atomic (match_any), and a thread whose
 // four voxels agree adds them at once.
 __global__ void __launch_bounds__(kThreads)
@@ -138,21 +140,99 @@ void launch_count_packed(const uint8_t* data, const CaseDesc* cases, const Chunk
   MASKEVAL_CUDA_CHECK_LAUNCH("count_packed_kernel");
 }
 
-size_t sort_and_count_keys(unsigned long long* keys, size_t n, unsigned long long* out_keys,
-                           unsigned long long* out_counts, cudaStream_t s) {
+namespace {
+
+// The sort's device buffers, shared by every DeviceCases of the process: grown as needed and
+// kept for the next case; one sort at a time holds `mutex`.
+struct SortPool {
+  std::mutex mutex;
+  DeviceArray<unsigned long long> alternate;  // the radix sort's second key buffer
+  DeviceArray<uint8_t> temp;                  // CUB's temporary storage (sort, then reduce)
+  DeviceArray<long long> runs;                // the number of distinct keys
+};
+
+SortPool& sort_pool() {
+  static SortPool pool;
+  return pool;
+}
+
+// CUB's temporary storage for sorting n keys on bits [0, key_bits) and reducing them by key;
+// the sort and the reduction share it (one after the other on one stream). Launches nothing.
+template <class Offset>
+size_t cub_temp_bytes(Offset n, int key_bits, cudaStream_t s) {
+  cub::DoubleBuffer<unsigned long long> keys(nullptr, nullptr);
+  size_t sort_bytes = 0, reduce_bytes = 0;
+  MASKEVAL_CUDA_TRY(cub::DeviceRadixSort::SortKeys(nullptr, sort_bytes, keys, n, 0, key_bits, s));
+  MASKEVAL_CUDA_TRY(cub::DeviceReduce::ReduceByKey(
+      nullptr, reduce_bytes, static_cast<const unsigned long long*>(nullptr),
+      static_cast<unsigned long long*>(nullptr), thrust::constant_iterator<unsigned long long>(1),
+      static_cast<unsigned long long*>(nullptr), static_cast<long long*>(nullptr),
+      ::cuda::std::plus<unsigned long long>(), n, s));
+  return std::max(sort_bytes, reduce_bytes);
+}
+
+// Sorts keys[0, n) (keys or the alternate buffer end up holding them sorted) and reduces them
+// into out_keys and out_counts with the pool's buffers, on stream s; returns the number of
+// distinct keys (waits for them).
+template <class Offset>
+size_t sort_and_reduce(SortPool& p, unsigned long long* keys, Offset n, int key_bits,
+                       unsigned long long* out_keys, unsigned long long* out_counts,
+                       cudaStream_t s) {
+  size_t temp_bytes = cub_temp_bytes(n, key_bits, s);
+  p.alternate.resize(static_cast<size_t>(n));
+  p.temp.resize(std::max<size_t>(temp_bytes, 16));  // never null: CUB would only size it
+  p.runs.resize(1);
+  cub::DoubleBuffer<unsigned long long> buffers(keys, p.alternate.get());
+  MASKEVAL_CUDA_TRY(
+      cub::DeviceRadixSort::SortKeys(p.temp.get(), temp_bytes, buffers, n, 0, key_bits, s));
+  temp_bytes = p.temp.size();
+  MASKEVAL_CUDA_TRY(
+      cub::DeviceReduce::ReduceByKey(p.temp.get(), temp_bytes, buffers.Current(), out_keys,
+                                     thrust::constant_iterator<unsigned long long>(1), out_counts,
+                                     p.runs.get(), ::cuda::std::plus<unsigned long long>(), n, s));
+  long long runs = 0;
+  MASKEVAL_CUDA_TRY(cudaMemcpyAsync(&runs, p.runs.get(), sizeof runs, cudaMemcpyDeviceToHost, s));
+  MASKEVAL_CUDA_TRY(cudaStreamSynchronize(s));
+  return static_cast<size_t>(runs);
+}
+
+}  // namespace
+
+int64_t sort_pool_bytes() {
+  SortPool& p = sort_pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  return p.alternate.bytes_held() + p.temp.bytes_held() + p.runs.bytes_held();
+}
+
+void release_sort_pool() {
+  SortPool& p = sort_pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  p.alternate.release();
+  p.temp.release();
+  p.runs.release();
+}
+
+int64_t sort_scratch_bytes(size_t n, int key_bits) {
   if (n == 0) return 0;
+  const size_t temp = n <= static_cast<size_t>(INT_MAX)
+                          ? cub_temp_bytes(static_cast<int>(n), key_bits, nullptr)
+                          : cub_temp_bytes(static_cast<long long>(n), key_bits, nullptr);
+  return static_cast<int64_t>(8 * n + temp + 8);
+}
+
+size_t sort_and_count_keys(unsigned long long* keys, size_t n, unsigned long long* out_keys,
+                           unsigned long long* out_counts, cudaStream_t s, int key_bits) {
+  if (n == 0) return 0;
+  if (key_bits < 1 || key_bits > 64) key_bits = 64;
+  SortPool& p = sort_pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
   try {
-    const auto first = thrust::device_pointer_cast(keys);
-    const auto last = first + static_cast<long long>(n);
-    thrust::sort(thrust::cuda::par.on(s), first, last);
-    const auto out = thrust::device_pointer_cast(out_keys);
-    const auto ends = thrust::reduce_by_key(thrust::cuda::par.on(s), first, last,
-                                            thrust::constant_iterator<unsigned long long>(1), out,
-                                            thrust::device_pointer_cast(out_counts));
-    return static_cast<size_t>(ends.first - out);
-  } catch (const std::exception& e) {  // Thrust's system_error and bad_alloc
-    cudaGetLastError();
-    throw CudaError(std::string("sorting the mixed tuples failed: ") + e.what());
+    if (n <= static_cast<size_t>(INT_MAX))
+      return sort_and_reduce(p, keys, static_cast<int>(n), key_bits, out_keys, out_counts, s);
+    return sort_and_reduce(p, keys, static_cast<long long>(n), key_bits, out_keys, out_counts, s);
+  } catch (...) {
+    cudaStreamSynchronize(s);  // nothing still uses the pool's buffers
+    throw;
   }
 }
 

@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <cstdint>
 
 #include "keys.cuh"
 
@@ -20,9 +21,16 @@ void launch_count_packed(const uint8_t* data, const CaseDesc* cases, const Chunk
                          size_t n_chunks, unsigned long long* unanimous, unsigned long long* keys,
                          unsigned long long* key_counts, cudaStream_t s);
 
-// Sorts keys[0, n) in place and writes each distinct key once, ascending, with how many times
-// it occurs; returns the number of distinct keys.
+// Writes each distinct key of keys[0, n) once, ascending, with how many times it occurs; returns
+// the number of distinct keys. The keys use bits [0, key_bits) (raters x bits of the case; 64
+// when unsure) and are left in some order. CUB's radix sort and reduce-by-key on stream s, with
+// the process's sort pool (device_pools.cuh) for the second key buffer and the temporary
+// storage: nothing is allocated once the pool is large enough.
 size_t sort_and_count_keys(unsigned long long* keys, size_t n, unsigned long long* out_keys,
-                           unsigned long long* out_counts, cudaStream_t s);
+                           unsigned long long* out_counts, cudaStream_t s, int key_bits = 64);
+
+// Device bytes sort_and_count_keys takes from the pool for n keys of key_bits bits (the second
+// key buffer, CUB's temporary storage, the run count). Launches nothing.
+int64_t sort_scratch_bytes(size_t n, int key_bits);
 
 }  // namespace maskeval::cuda::detail

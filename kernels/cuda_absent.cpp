@@ -19,9 +19,22 @@ namespace {
 }
 }  // namespace
 
-std::vector<TupleHistogram> count_tuples(const std::vector<CaseView>&) {
+std::vector<TupleHistogram> count_tuples(const std::vector<CaseView>&, const CountOptions&) {
   not_built();
 }
+DeviceFootprint device_footprint(const CaseView&, const WriteTable*) {
+  return {};
+}
+int64_t slab_voxels(const CaseView&, int64_t) {
+  return 0;
+}
+bool device_lost() {
+  return true;
+}
+DeviceHold::DeviceHold(int64_t) {
+  not_built();
+}
+DeviceHold::~DeviceHold() = default;
 struct DeviceCases::Impl {};
 DeviceCases::DeviceCases(const std::vector<CaseView>&) {
   not_built();
@@ -60,7 +73,7 @@ void squared_edt_at(const uint8_t*, const Grid&, const std::vector<int64_t>&, do
 
 }  // namespace cuda
 
-std::unique_ptr<Engine> make_cuda_engine() {
+std::unique_ptr<Engine> make_cuda_engine(int64_t) {
   throw CudaError("the CUDA engine is not built in this maskeval");
 }
 

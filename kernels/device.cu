@@ -1,5 +1,8 @@
-// Device discovery for the CUDA engine, and its copy ceiling. A failing query means "no device".
+// Device discovery for the CUDA engine, whether the device is lost, and its copy ceiling. A
+// failing query means "no device".
 #include <cuda_runtime.h>
+
+#include <algorithm>
 
 #include "cuda_check.cuh"
 #include "device_memory.cuh"
@@ -41,6 +44,29 @@ void detail::require_device() {
     cudaGetLastError();
     throw CudaError("no CUDA device");
   }
+}
+
+bool device_lost() {
+  if (cudaDeviceSynchronize() == cudaSuccess) return false;
+  // An error left by earlier work is cleared by reading it; a sticky one comes back on every
+  // call after it.
+  cudaGetLastError();
+  if (cudaDeviceSynchronize() != cudaSuccess) return true;
+  void* probe = nullptr;
+  if (cudaMalloc(&probe, 256) != cudaSuccess) {
+    const bool lost = cudaGetLastError() != cudaErrorMemoryAllocation;
+    return lost;
+  }
+  return cudaFree(probe) != cudaSuccess;
+}
+
+DeviceHold::DeviceHold(int64_t bytes) {
+  detail::require_device();
+  MASKEVAL_CUDA_TRY(cudaMalloc(&ptr_, static_cast<size_t>(std::max<int64_t>(bytes, 1))));
+}
+
+DeviceHold::~DeviceHold() {
+  if (ptr_) cudaFree(ptr_);
 }
 
 double copy_ceiling(int64_t bytes) {

@@ -114,19 +114,96 @@ void DeviceCases::Impl::upload(const std::vector<std::pair<const void*, int64_t>
   }
 }
 
-int64_t DeviceCases::device_bytes(const CaseView& v) {
+namespace {
+
+// The sort's temporary space: a second buffer of the keys and CUB's per-tile state (under a
+// byte per key), plus this much for its fixed parts and the reduction's.
+constexpr int64_t kSortFixedBytes = int64_t{1} << 20;
+// Per mixed voxel: its key, the sort's copy of it and its tile state, a distinct key and count.
+constexpr int64_t kPackedBytesPerVoxel = 8 + 9 + 16;
+// A write column's descriptor (write_pass.cu's ColumnDesc), at most.
+constexpr int64_t kColumnDescBytes = 32;
+
+struct Shape {
+  int raters, bits, label_bytes;
+  int64_t max_label;
+  maskeval::detail::KeyPath path;
+};
+
+Shape shape_of(const CaseView& v) {
   const int bits = maskeval::detail::label_bits(v.max_label);
-  const auto path = maskeval::detail::key_path(v.rater_count(), bits);
-  if (path == maskeval::detail::KeyPath::kWide) return 0;
-  int64_t bytes = v.rater_count() * round_up(v.voxels * v.label_bytes, 16);
-  if (path == maskeval::detail::KeyPath::kDense) {
-    bytes += (int64_t{8} << (v.rater_count() * bits));
-  } else {
-    // Label counters; then per voxel at most one mixed key, the sort's scratch copy of it, and
-    // one distinct key with its count.
-    bytes += 8 * (int64_t{v.max_label} + 1) + 4 * 8 * v.voxels;
+  return {v.rater_count(), bits, v.label_bytes, v.max_label,
+          maskeval::detail::key_path(v.rater_count(), bits)};
+}
+
+// What Impl allocates for one case of `voxels` voxels of this shape (DeviceCases() and count()).
+int64_t count_bytes(const Shape& s, int64_t voxels) {
+  using maskeval::detail::KeyPath;
+  if (s.path == KeyPath::kWide) return 0;
+  int64_t bytes = s.raters * round_up(voxels * s.label_bytes, 16);
+  bytes += static_cast<int64_t>(sizeof(CaseDesc)) + 8;  // descriptor, mixed-key count
+  bytes += static_cast<int64_t>(sizeof(detail::Chunk)) *
+           ((voxels + detail::kChunkVoxels - 1) / detail::kChunkVoxels);
+  if (s.path == KeyPath::kDense) return bytes + (int64_t{8} << (s.raters * s.bits));
+  return bytes + 8 * (s.max_label + 1) + kPackedBytesPerVoxel * voxels + kSortFixedBytes;
+}
+
+size_t value_bytes(WriteType t) {
+  return t == WriteType::kU8 ? 1 : (t == WriteType::kU16 ? 2 : 4);
+}
+
+// What the write pass allocates for the columns of `table` that have an `out`: its table
+// buffer (entry lookup, each column's values, descriptors; parts 16-byte aligned) and one
+// output buffer per column (256-byte aligned).
+int64_t write_bytes(const Shape& s, int64_t voxels, const WriteTable& table) {
+  using maskeval::detail::KeyPath;
+  if (s.path == KeyPath::kWide) return 0;  // written on the host
+  int64_t bytes = 0, entries = 0, columns = 0;
+  for (const WriteColumn& c : table) {
+    if (c.out == nullptr) continue;
+    const int64_t n =
+        static_cast<int64_t>(c.type == WriteType::kF32 ? c.values.size() : c.labels.size());
+    entries = std::max(entries, n);
+    bytes += round_up(n * (c.type == WriteType::kF32 ? 4 : 2), 16);
+    bytes += round_up(voxels * static_cast<int64_t>(value_bytes(c.type)), 256);
+    ++columns;
   }
-  return bytes;
+  if (columns == 0) return 0;
+  bytes += round_up(columns * kColumnDescBytes, 16);
+  if (s.path == KeyPath::kDense) return bytes + round_up(int64_t{4} << (s.raters * s.bits), 16);
+  // Packed: the entry of every label; the mixed rows' keys and entries (fewer than entries).
+  return bytes + round_up(4 * (s.max_label + 1), 16) + round_up(8 * entries, 16) +
+         round_up(4 * entries, 16);
+}
+
+}  // namespace
+
+DeviceFootprint device_footprint(const CaseView& view, const WriteTable* table) {
+  const Shape s = shape_of(view);
+  DeviceFootprint f;
+  f.count = count_bytes(s, view.voxels);
+  if (table) f.write = write_bytes(s, view.voxels, *table);
+  return f;
+}
+
+int64_t slab_voxels(const CaseView& view, int64_t budget) {
+  const Shape s = shape_of(view);
+  if (count_bytes(s, view.voxels) <= budget) return view.voxels;
+  // The longest slab of whole 16-voxel groups that fits (the footprint grows with the voxels).
+  int64_t lo = 0, hi = view.voxels / 16;
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo + 1) / 2;
+    if (count_bytes(s, mid * 16) <= budget) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return lo * 16 >= kMinSlabVoxels ? lo * 16 : 0;
+}
+
+int64_t DeviceCases::device_bytes(const CaseView& v) {
+  return device_footprint(v).count;
 }
 
 DeviceCases::DeviceCases(const std::vector<CaseView>& cases)
@@ -181,9 +258,9 @@ DeviceCases::Impl::MixedKeys DeviceCases::Impl::count_on_device() {
   for (size_t i = 0; i < desc.size(); ++i) {
     mixed.at[i] = mixed.total;
     if (desc[i].path != kPacked) continue;
-    mixed.n[i] = detail::sort_and_count_keys(keys.get() + desc[i].keys, n_keys[i],
-                                             unique_keys.get() + mixed.total,
-                                             unique_counts.get() + mixed.total, s);
+    mixed.n[i] = detail::sort_and_count_keys(
+        keys.get() + desc[i].keys, n_keys[i], unique_keys.get() + mixed.total,
+        unique_counts.get() + mixed.total, s, desc[i].raters * desc[i].bits);
     mixed.total += mixed.n[i];
   }
   MASKEVAL_CUDA_TRY(cudaEventRecord(stop.get(), s));

@@ -4,13 +4,14 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "cuda_check.cuh"
 
 namespace maskeval::cuda::detail {
 
-// Device memory owned by RAII.
+// Device memory owned by RAII. resize never shrinks: a smaller size reuses the memory held.
 template <class T>
 class DeviceArray {
  public:
@@ -25,11 +26,22 @@ class DeviceArray {
       return;
     }
     release();
-    MASKEVAL_CUDA_TRY(cudaMalloc(&ptr_, std::max<size_t>(n, 1) * sizeof(T)));
+    T* p = nullptr;  // ptr_ stays null when the allocation fails
+    MASKEVAL_CUDA_TRY(cudaMalloc(&p, std::max<size_t>(n, 1) * sizeof(T)));
+    ptr_ = p;
     capacity_ = size_ = n;
   }
   T* get() const { return ptr_; }
   size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }
+  // Device bytes held (the capacity, not the size).
+  int64_t bytes_held() const { return static_cast<int64_t>(capacity_ * sizeof(T)); }
+  // Frees the memory now; the next resize allocates again.
+  void release() {
+    if (ptr_) cudaFree(ptr_);
+    ptr_ = nullptr;
+    capacity_ = size_ = 0;
+  }
   void upload(const std::vector<T>& host, cudaStream_t s) {
     resize(host.size());
     if (!host.empty())
@@ -46,11 +58,6 @@ class DeviceArray {
   }
 
  private:
-  void release() {
-    if (ptr_) cudaFree(ptr_);
-    ptr_ = nullptr;
-    capacity_ = size_ = 0;
-  }
   T* ptr_ = nullptr;
   size_t capacity_ = 0, size_ = 0;
 };

@@ -2,11 +2,13 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 #include <utility>
 
 #include "cuda_check.cuh"
 #include "device_cases.cuh"
+#include "device_pools.cuh"
 #include "maskeval/engine.h"
 
 namespace maskeval::cuda {
@@ -199,13 +201,14 @@ size_t value_bytes(WriteType t) {
   return t == WriteType::kU8 ? 1 : (t == WriteType::kU16 ? 2 : 4);
 }
 
-// The columns' tables and descriptors into blob; returns the descriptors (output offsets set)
-// and the output buffer's size in `output_bytes`.
-std::vector<ColumnDesc> add_columns(const WriteTable& table, int64_t voxels, Blob& blob, Lookup& L,
-                                    int64_t& output_bytes) {
+// The tables and descriptors of the columns `wanted` (indices into `table`) into blob; returns
+// the descriptors (output offsets set) and the output buffer's size in `output_bytes`.
+std::vector<ColumnDesc> add_columns(const WriteTable& table, const std::vector<size_t>& wanted,
+                                    int64_t voxels, Blob& blob, Lookup& L, int64_t& output_bytes) {
   std::vector<ColumnDesc> columns;
   output_bytes = 0;
-  for (const WriteColumn& c : table) {
+  for (size_t k : wanted) {
+    const WriteColumn& c = table[k];
     ColumnDesc col{};
     if (c.type == WriteType::kF32) {
       static_assert(sizeof(float) == sizeof(unsigned), "floats are copied as 32-bit words");
@@ -234,8 +237,57 @@ void check_table(const TupleHistogram& h, const WriteTable& table) {
       throw std::invalid_argument("write pass: a column's table is not one value per entry");
 }
 
+// The write pass's device buffers (lookup tables, outputs), shared by every DeviceCases of the
+// process: grown as needed and kept for the next case; one pass at a time holds `mutex`.
+struct WritePool {
+  std::mutex mutex;
+  DeviceArray<uint8_t> tables, outputs;
+};
+
+WritePool& write_pool() {
+  static WritePool pool;
+  return pool;
+}
+
+// The write kernel of case d on stream s, timed with start and stop; returns its time in ms.
+float launch_write(const uint8_t* data, const CaseDesc& d, const uint8_t* tables, const Lookup& L,
+                   uint8_t* outputs, int multiprocessors, cudaStream_t s,
+                   const detail::Event& start, const detail::Event& stop) {
+  const long long quads = (d.voxels + 3) / 4;
+  const unsigned blocks = static_cast<unsigned>(std::max<long long>(
+      1, std::min<long long>((quads + kThreads - 1) / kThreads, multiprocessors * 8LL)));
+  MASKEVAL_CUDA_TRY(cudaEventRecord(start.get(), s));
+  if (d.path == kDense) {
+    write_kernel<kDense><<<blocks, kThreads, 0, s>>>(data, d, tables, L, outputs);
+  } else {
+    write_kernel<kPacked><<<blocks, kThreads, 0, s>>>(data, d, tables, L, outputs);
+  }
+  MASKEVAL_CUDA_CHECK_LAUNCH("write_kernel");
+  MASKEVAL_CUDA_TRY(cudaEventRecord(stop.get(), s));
+  return detail::elapsed_ms(start, stop);
+}
+
 }  // namespace
 
+namespace detail {
+
+int64_t write_pool_bytes() {
+  WritePool& p = write_pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  return p.tables.bytes_held() + p.outputs.bytes_held();
+}
+
+void release_write_pool() {
+  WritePool& p = write_pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  p.tables.release();
+  p.outputs.release();
+}
+
+}  // namespace detail
+
+// With copy_back, only the columns asked for (`out` set) are computed. The pool's buffers are
+// free again when this returns: the pass is waited for, also when it fails.
 float DeviceCases::Impl::write(size_t i, const TupleHistogram& h, const WriteTable& table,
                                bool copy_back) {
   const CaseDesc& d = desc.at(i);
@@ -246,38 +298,37 @@ float DeviceCases::Impl::write(size_t i, const TupleHistogram& h, const WriteTab
     return 0.0f;
   }
   check_table(h, table);
-  if (table.empty() || d.voxels == 0) return 0.0f;
+  std::vector<size_t> wanted;
+  for (size_t k = 0; k < table.size(); ++k)
+    if (!copy_back || table[k].out != nullptr) wanted.push_back(k);
+  if (wanted.empty() || d.voxels == 0) return 0.0f;
   Blob blob;
   Lookup L{};
   add_entry_lookup(d, h, blob, L);
   int64_t output_bytes = 0;
-  const std::vector<ColumnDesc> columns = add_columns(table, d.voxels, blob, L, output_bytes);
-  DeviceArray<uint8_t> tables, outputs(static_cast<size_t>(output_bytes));
-  tables.upload(blob.bytes(), stream);
-  const long long quads = (d.voxels + 3) / 4;
-  const unsigned blocks = static_cast<unsigned>(std::max<long long>(
-      1, std::min<long long>((quads + kThreads - 1) / kThreads, multiprocessors * 8LL)));
-  MASKEVAL_CUDA_TRY(cudaEventRecord(start.get(), stream));
-  if (d.path == kDense) {
-    write_kernel<kDense>
-        <<<blocks, kThreads, 0, stream>>>(data.get(), d, tables.get(), L, outputs.get());
-  } else {
-    write_kernel<kPacked>
-        <<<blocks, kThreads, 0, stream>>>(data.get(), d, tables.get(), L, outputs.get());
-  }
-  MASKEVAL_CUDA_CHECK_LAUNCH("write_kernel");
-  MASKEVAL_CUDA_TRY(cudaEventRecord(stop.get(), stream));
-  const float ms = detail::elapsed_ms(start, stop);
-  if (copy_back) {
-    for (size_t k = 0; k < columns.size(); ++k) {
-      if (table[k].out == nullptr) continue;
-      MASKEVAL_CUDA_TRY(cudaMemcpyAsync(table[k].out, outputs.get() + columns[k].out,
-                                        d.voxels * value_bytes(table[k].type),
-                                        cudaMemcpyDeviceToHost, stream));
+  const std::vector<ColumnDesc> columns =
+      add_columns(table, wanted, d.voxels, blob, L, output_bytes);
+  WritePool& pool = write_pool();
+  std::lock_guard<std::mutex> lock(pool.mutex);
+  try {
+    pool.outputs.resize(static_cast<size_t>(output_bytes));
+    pool.tables.upload(blob.bytes(), stream);
+    const float ms = launch_write(data.get(), d, pool.tables.get(), L, pool.outputs.get(),
+                                  multiprocessors, stream, start, stop);
+    if (copy_back) {
+      for (size_t c = 0; c < columns.size(); ++c) {
+        const WriteColumn& column = table[wanted[c]];
+        MASKEVAL_CUDA_TRY(cudaMemcpyAsync(column.out, pool.outputs.get() + columns[c].out,
+                                          d.voxels * value_bytes(column.type),
+                                          cudaMemcpyDeviceToHost, stream));
+      }
+      MASKEVAL_CUDA_TRY(cudaStreamSynchronize(stream));
     }
-    MASKEVAL_CUDA_TRY(cudaStreamSynchronize(stream));
+    return ms;
+  } catch (...) {
+    cudaStreamSynchronize(stream);  // nothing still uses the pool's buffers
+    throw;
   }
-  return ms;
 }
 
 void DeviceCases::write(size_t i, const TupleHistogram& h, const WriteTable& table) {

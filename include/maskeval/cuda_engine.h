@@ -3,8 +3,12 @@
 // throws CudaError("not built").
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "maskeval/counts.h"
@@ -21,11 +25,43 @@ class CudaError : public std::runtime_error {
 
 namespace cuda {
 
+// No cap on device memory but the 70% rule (memory_budget).
+constexpr int64_t kNoMemoryCap = std::numeric_limits<int64_t>::max();
+
+struct CountOptions {
+  // Device bytes the counting may take (--device-memory-limit less what is held elsewhere);
+  // the budget is the smaller of this and 70% of free memory.
+  int64_t memory_cap = kNoMemoryCap;
+  // Host threads for the cases counted on the CPU (wider than 64 bits, or too large for the
+  // budget even in slabs).
+  int cpu_threads = 1;
+};
+
 // Counts every case; one histogram per case, equal to cpu::count_tuples. Cases are uploaded in
-// batches sized from free device memory (many small cases share one launch); a case larger
-// than the device is counted in slabs. Tuples wider than 64 bits (e.g. 33 raters with 3 or more
-// labels) are counted by the CPU engine.
-std::vector<TupleHistogram> count_tuples(const std::vector<CaseView>& cases);
+// batches within the budget (many small cases share one launch); a case larger than it is
+// counted in slabs (slab_voxels). Tuples wider than 64 bits (e.g. 33 raters with 3 or more
+// labels), and a case too large even for slabs, are counted by the CPU engine.
+std::vector<TupleHistogram> count_tuples(const std::vector<CaseView>& cases,
+                                         const CountOptions& options = {});
+
+// The device memory a case takes, by what each path allocates (kernels/device_cases.cu).
+struct DeviceFootprint {
+  // Held while the case is on the device: its masks (each rater padded to 16 bytes), its
+  // descriptor and chunks; dense path, the histogram; packed path, the label counters, the
+  // list of mixed keys, the sort's temporary space and the distinct keys with their counts
+  // (every voxel mixed, at most). 0 for tuples wider than 64 bits (counted on the host).
+  int64_t count = 0;
+  // A write pass of the table's columns that have an `out` (only those are asked for): the
+  // entry lookup (dense: one entry per key; packed: per label and per mixed row), the columns'
+  // tables and one output buffer per column asked for. 0 without a table.
+  int64_t write = 0;
+};
+DeviceFootprint device_footprint(const CaseView& view, const WriteTable* table = nullptr);
+
+// The slab length (voxels, a multiple of 16) with which count_tuples counts a case within
+// `budget` bytes: the whole case when it fits; 0 when not even kMinSlabVoxels fit.
+constexpr int64_t kMinSlabVoxels = 4096;
+int64_t slab_voxels(const CaseView& view, int64_t budget);
 
 // Cases resident on the device: upload once, then count, then write the per-voxel outputs.
 // Cases whose tuples are wider than 64 bits stay on the host and go through the CPU engine
@@ -44,7 +80,7 @@ class DeviceCases {
   void write(size_t i, const TupleHistogram& h, const WriteTable& table);
   // The same pass into device buffers only (benchmarks); returns its kernel time, ms.
   float write_on_device(size_t i, const TupleHistogram& h, const WriteTable& table);
-  // Device bytes needed to hold a case (masks, padding, work space).
+  // Device bytes needed to hold a case: device_footprint(view).count.
   static int64_t device_bytes(const CaseView& view);
   // Device time of the last count()'s kernels (counting and, for multi-label cases, the sort
   // of the mixed tuples), in milliseconds, from CUDA events.
@@ -70,10 +106,28 @@ void squared_edt_at(const uint8_t* feature, const Grid& grid, const std::vector<
 // Free device memory in bytes; false when there is no usable device.
 bool free_device_memory(size_t* bytes);
 // The device memory a batch may take: 70% of what is free (the rest for the runtime, sorting
-// and other processes). The one definition, used by batching and slab counting.
-inline int64_t memory_budget(size_t free_bytes) {
-  return static_cast<int64_t>(free_bytes) / 10 * 7;
+// and other processes), and at most `cap` (--device-memory-limit less what the engine holds).
+// The one definition, used by batching, slab counting and the engine's checks.
+inline int64_t memory_budget(size_t free_bytes, int64_t cap = kNoMemoryCap) {
+  return std::max<int64_t>(0, std::min(static_cast<int64_t>(free_bytes) / 10 * 7, cap));
 }
+
+// Whether the device is lost: after a fault (cudaErrorIllegalAddress, cudaErrorLaunchFailure,
+// ...) every CUDA call of the process fails. False after an error that leaves it usable (an
+// allocation that failed). Never throws.
+bool device_lost();
+
+// Device memory held until destroyed (tests leave little free memory with it).
+class DeviceHold {
+ public:
+  explicit DeviceHold(int64_t bytes);  // throws CudaError when it cannot be allocated
+  ~DeviceHold();
+  DeviceHold(const DeviceHold&) = delete;
+  DeviceHold& operator=(const DeviceHold&) = delete;
+
+ private:
+  void* ptr_ = nullptr;
+};
 
 // Device-to-device copy of `bytes` bytes, repeated; returns bytes read plus written per second.
 double copy_ceiling(int64_t bytes);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "maskeval/counts.h"
@@ -62,6 +63,13 @@ class Engine {
   // all workers; a batch need not wait for a worker that has finished). No-op on the CPU.
   virtual void add_worker() {}
   virtual void remove_worker() {}
+  // What the engine did otherwise than asked for the cases of the calling thread since its last
+  // call, each said once (the CUDA engine: "counted on the CPU: <why>" when device memory was
+  // short or an allocation failed); empty on the CPU engine. A run takes them after each case.
+  virtual std::vector<std::string> take_notes() { return {}; }
+  // Run-wide: why the engine stopped using its device for the rest of the run (a device error
+  // after which every CUDA call fails); "" while it has not.
+  virtual std::string run_note() const { return {}; }
 };
 
 namespace cpu {
@@ -72,8 +80,10 @@ void write(const CaseView& view, const TupleHistogram& h, const WriteTable& tabl
 // The CPU engine.
 std::unique_ptr<Engine> make_cpu_engine();
 // The CUDA engine on the first device; throws CudaError when it is not built or no device is
-// usable.
-std::unique_ptr<Engine> make_cuda_engine();
+// usable. `device_memory_limit` (bytes, --device-memory-limit; 0: none) caps the device memory
+// it allocates on top of the 70% rule (cuda::memory_budget): cases that do not fit are counted
+// in slabs, and those too large even for slabs are counted and written on the CPU.
+std::unique_ptr<Engine> make_cuda_engine(int64_t device_memory_limit = 0);
 
 // Boundary metrics of every pair of masks with the engine's distance transform (the rest of
 // the work, surfaces and metrics, runs on the host): equal to boundary_matrix.

@@ -80,6 +80,10 @@ struct RunOptions {
   std::string out_dir = "maskeval-out";
   int threads = 0;  // 0: all cores
   Backend backend = Backend::kAuto;
+  // --device-memory-limit: bytes of device memory the CUDA engine may allocate (also capped at
+  // 70% of free memory); cases beyond it are counted in slabs or, too large even for those, on
+  // the CPU. 0: no limit but the 70%.
+  int64_t device_memory_limit = 0;
   bool strict = false;
   // Progress on stderr: a bar redrawn in place (a terminal), or a line every few seconds (a
   // log file).
@@ -197,6 +201,9 @@ struct CaseResult {
   std::map<std::string, std::map<Label, Score>> scores;
   double mean_pairwise_dice = 0;  // over reported labels and rater pairs; NaN when none
   StageTimes timings;
+  // What the engine did otherwise for this case, e.g. "counted on the CPU: <why>" (device
+  // memory short, an allocation that failed); empty when nothing happened (Engine::take_notes).
+  std::vector<std::string> engine_notes;
 };
 
 struct FailedCase {
@@ -206,6 +213,9 @@ struct FailedCase {
 struct RunResult {
   std::string backend;
   std::string backend_note;
+  // Why the engine stopped using its device mid-run (the rest of the run used the CPU engine,
+  // no case lost); "" when it did not (Engine::run_note).
+  std::string engine_note;
   std::vector<CaseResult> cases;
   std::vector<FailedCase> failed;
   bool aborted = false;               // --strict stopped the run at the first bad case

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -33,6 +34,7 @@ struct Cli {
   std::string cases, raters, reference, manifest, prediction, against = "reference";
   std::string foreground = "labels", empty = "1";
   std::string json, backend = "auto", method = "majority", tie = "undecided", paint_order;
+  std::string device_memory_limit;
   std::vector<std::string> rater_dirs;
   RunOptions run;
   int undecided = -1;
@@ -174,6 +176,11 @@ void add_common(CLI::App* app, Cli& c, bool maps = true) {
                   "transforms: auto (the GPU when there is one), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
+  app->add_option("--device-memory-limit", c.device_memory_limit,
+                  "Device memory the CUDA engine may allocate, in bytes (suffix K, M or G: "
+                  "2^10, 2^20, 2^30); also capped at 70% of free memory. Cases beyond it are "
+                  "counted in slabs, or on the CPU when not even slabs fit (said in the report)")
+      ->type_name("BYTES");
   app->add_flag("--timings", c.run.timings,
                 "Wall time of each stage (decode, count, derive, distances, write, report), "
                 "summed over cases, on stderr and in the report");
@@ -198,6 +205,26 @@ void add_staple_options(CLI::App* app, Cli& c) {
                   "STAPLE: a voxel is in the consensus when its posterior is >= this")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
+}
+
+// --device-memory-limit: a positive number of bytes, with an optional K, M or G (binary).
+int64_t parse_bytes(const std::string& text) {
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  const std::string unit = text.substr(digits);
+  int shift = -1;
+  if (unit.empty()) shift = 0;
+  if (unit == "K" || unit == "k") shift = 10;
+  if (unit == "M" || unit == "m") shift = 20;
+  if (unit == "G" || unit == "g") shift = 30;
+  const auto bad = [&] {
+    return UsageError("--device-memory-limit: '" + text +
+                      "' is not a size in bytes (e.g. 4000000000, 512M, 8G)");
+  };
+  if (digits == 0 || digits > 15 || shift < 0) throw bad();
+  const int64_t n = std::stoll(text.substr(0, digits));
+  if (n <= 0 || n > (int64_t{1} << (62 - shift))) throw bad();
+  return n << shift;
 }
 
 std::vector<Label> parse_label_list(const std::string& text) {
@@ -242,6 +269,7 @@ void set_options(Cli& c, Command command) {
   o.tie = c.tie == "lowest" ? TiePolicy::kLowest : TiePolicy::kUndecided;
   o.undecided_label = c.undecided;
   if (!c.paint_order.empty()) o.paint_order = parse_label_list(c.paint_order);
+  if (!c.device_memory_limit.empty()) o.device_memory_limit = parse_bytes(c.device_memory_limit);
   o.progress = c.quiet                      ? RunOptions::Progress::kOff
                : isatty(STDERR_FILENO) != 0 ? RunOptions::Progress::kBar
                                             : RunOptions::Progress::kLines;

@@ -38,7 +38,9 @@ class GroupCommit {
     wake_.notify_all();
   }
 
-  // Blocks until the item's batch is processed; rethrows the batch's exception.
+  // Blocks until the item's batch is processed; rethrows the batch's exception. Whatever the
+  // batch function throws (or copying the items), the batch's submitters all return and later
+  // batches go on.
   Result submit(Item item) {
     Slot slot(std::move(item));
     std::unique_lock<std::mutex> lock(mutex_);
@@ -48,43 +50,13 @@ class GroupCommit {
     while (!slot.done) {
       const size_t quorum = std::min(max_batch_, std::max<size_t>(1, workers_));
       const bool ready = pending_.size() >= quorum || std::chrono::steady_clock::now() >= deadline;
-      if (busy_ || !ready) {
-        if (busy_) {
-          wake_.wait(lock);
-        } else {
-          wake_.wait_until(lock, deadline);
-        }
-        continue;
+      if (busy_) {
+        wake_.wait(lock);
+      } else if (!ready) {
+        wake_.wait_until(lock, deadline);
+      } else {
+        lead(lock);
       }
-      // Lead: take up to max_batch items, oldest first, and process them without the lock.
-      const size_t take = std::min(max_batch_, pending_.size());
-      std::vector<Slot*> batch(pending_.begin(), pending_.begin() + take);
-      pending_.erase(pending_.begin(), pending_.begin() + take);
-      busy_ = true;
-      lock.unlock();
-      std::vector<Item> items;
-      items.reserve(batch.size());
-      for (Slot* s : batch) items.push_back(s->item);
-      std::exception_ptr error;
-      std::vector<Result> results;
-      try {
-        results = work_(items);
-        if (results.size() != items.size()) throw std::logic_error("group commit: result count");
-      } catch (...) {
-        error = std::current_exception();
-      }
-      lock.lock();
-      for (size_t i = 0; i < batch.size(); ++i) {
-        if (error) {
-          batch[i]->error = error;
-        } else {
-          batch[i]->result = std::move(results[i]);
-        }
-        batch[i]->done = true;
-      }
-      ++batches_;
-      busy_ = false;
-      wake_.notify_all();
     }
     if (slot.error) std::rethrow_exception(slot.error);
     return std::move(slot.result);
@@ -104,6 +76,55 @@ class GroupCommit {
     bool done = false;
     std::exception_ptr error;
   };
+
+  // Takes up to max_batch pending items, oldest first, and processes them without the lock
+  // (held on entry and on return). Never throws: an error reaches every item of the batch.
+  void lead(std::unique_lock<std::mutex>& lock) {
+    const size_t take = std::min(max_batch_, pending_.size());
+    std::vector<Slot*> batch;
+    try {
+      batch.assign(pending_.begin(), pending_.begin() + take);
+    } catch (...) {  // not even the list of the batch: its items fail, nothing is left waiting
+      for (size_t i = 0; i < take; ++i) finish(*pending_[i], std::current_exception());
+      pending_.erase(pending_.begin(), pending_.begin() + take);
+      wake_.notify_all();
+      return;
+    }
+    pending_.erase(pending_.begin(), pending_.begin() + take);
+    busy_ = true;
+    lock.unlock();
+    std::exception_ptr error;
+    std::vector<Result> results;
+    try {
+      std::vector<Item> items;
+      items.reserve(batch.size());
+      for (Slot* s : batch) items.push_back(s->item);
+      results = work_(items);
+      if (results.size() != items.size()) throw std::logic_error("group commit: result count");
+    } catch (...) {
+      error = std::current_exception();
+    }
+    lock.lock();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (!error) {
+        try {
+          batch[i]->result = std::move(results[i]);
+        } catch (...) {
+          finish(*batch[i], std::current_exception());
+          continue;
+        }
+      }
+      finish(*batch[i], error);
+    }
+    ++batches_;
+    busy_ = false;
+    wake_.notify_all();
+  }
+  static void finish(Slot& s, std::exception_ptr error) {
+    s.error = std::move(error);
+    s.done = true;
+  }
+
   Work work_;
   size_t max_batch_;
   std::chrono::microseconds linger_;

@@ -35,9 +35,9 @@ void choose_backend(const RunOptions& o, RunResult& result) {
 }
 
 // The run's engine, chosen once from the backend.
-std::unique_ptr<Engine> make_engine(const RunResult& result) {
+std::unique_ptr<Engine> make_engine(const RunResult& result, const RunOptions& o) {
   try {
-    return result.backend == "cuda" ? make_cuda_engine() : make_cpu_engine();
+    return result.backend == "cuda" ? make_cuda_engine(o.device_memory_limit) : make_cpu_engine();
   } catch (const CudaError& e) {
     throw FatalError(std::string("--backend cuda: ") + e.what());
   }
@@ -202,12 +202,14 @@ RunResult run_dataset(const Dataset& data, const RunOptions& o) {
   std::mutex fatal_mutex;
   {
     Progress progress(o.progress, o.progress_seconds, n);
-    const std::unique_ptr<Engine> engine = make_engine(result);
+    const std::unique_ptr<Engine> engine = make_engine(result, o);
     parallel_ranges(workers, workers, [&](int, int64_t, int64_t) {
       const EngineWorker worker(*engine);
       for (size_t i = next++; i < n && !stop; i = next++) {
         try {
+          engine->take_notes();  // this worker's notes from here on are case i's
           failures[i] = run_case(data, i, folders[i], o, *engine, inner, results[i]);
+          results[i].engine_notes = engine->take_notes();
         } catch (const FatalError&) {
           std::lock_guard<std::mutex> lock(fatal_mutex);
           if (!fatal) fatal = std::current_exception();
@@ -221,6 +223,7 @@ RunResult run_dataset(const Dataset& data, const RunOptions& o) {
         progress.tick(failures[i].has_value());
       }
     });
+    result.engine_note = engine->run_note();
   }
   if (fatal) std::rethrow_exception(fatal);
   for (size_t i = 0; i < n; ++i) {

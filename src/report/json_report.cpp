@@ -217,6 +217,8 @@ Json case_json(const CaseResult& c, const RunOptions& o) {
   if (!c.staple.empty()) j["staple"] = staple_json(c.staple);
   if (c.mlstaple) j["mlstaple"] = mlstaple_json(c);
   if (!c.scores.empty()) j["scores"] = scores_json(c);
+  // Only when the engine did part of the case otherwise (e.g. on the CPU instead of the GPU).
+  if (!c.engine_notes.empty()) j["engine_notes"] = c.engine_notes;
   return j;
 }
 
@@ -361,6 +363,7 @@ Json report_json(const RunResult& result, const Summary& summary, const RunOptio
   j["command"] =
       o.command == Command::kFuse ? "fuse" : (o.command == Command::kScore ? "score" : "agree");
   j["backend"] = result.backend;
+  if (!result.engine_note.empty()) j["engine_note"] = result.engine_note;
   j["options"] = options_json(result, o);
   Json cases = Json::array();
   for (const CaseResult& c : result.cases) cases.push_back(case_json(c, o));
