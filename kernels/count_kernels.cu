@@ -164,7 +164,7 @@ size_t cub_temp_bytes(Offset n, int key_bits, cudaStream_t s) {
   size_t sort_bytes = 0, reduce_bytes = 0;
   MASKEVAL_CUDA_TRY(cub::DeviceRadixSort::SortKeys(nullptr, sort_bytes, keys, n, 0, key_bits, s));
   MASKEVAL_CUDA_TRY(cub::DeviceReduce::ReduceByKey(
-      nullptr, reduce_bytes, static_cast<const unsigned long long*>(nullptr),
+      nullptr, reduce_bytes, static_cast<unsigned long long*>(nullptr),
       static_cast<unsigned long long*>(nullptr), thrust::constant_iterator<unsigned long long>(1),
       static_cast<unsigned long long*>(nullptr), static_cast<long long*>(nullptr),
       ::cuda::std::plus<unsigned long long>(), n, s));

@@ -254,8 +254,11 @@ class CudaEngine : public Engine {
         return out;
       } catch (const CudaError& e) {
         reason = failed(e);
-      } catch (const std::exception& e) {
-        reason = std::string("the device batch failed: ") + e.what();
+      } catch (const std::bad_alloc&) {
+        reason = "out of host memory for the device batch";
+      } catch (const std::exception&) {
+        // Not the device's doing (a case breaking its view's promises): each case is counted on
+        // the CPU by its submitter, where such an error concerns that case alone.
       }
     }
     for (DeviceCount& c : out) c = DeviceCount{nullptr, 0, {}, {}, true, reason};
@@ -315,9 +318,12 @@ class CudaEngine : public Engine {
     if (limit_ <= 0) return cuda::kNoMemoryCap;
     return std::max<int64_t>(0, limit_ - held_->load() - cuda::detail::pooled_device_bytes());
   }
-  int64_t budget_now() const {
+  // The budget now (gpu_ held); a device that no longer answers the query is a device error.
+  int64_t budget_now() {
     size_t free_bytes = 0;
-    return cuda::free_device_memory(&free_bytes) ? cuda::memory_budget(free_bytes, cap()) : 0;
+    if (cuda::free_device_memory(&free_bytes)) return cuda::memory_budget(free_bytes, cap());
+    failed(CudaError("cudaMemGetInfo failed"));
+    return 0;
   }
   // Whether `need` bytes fit the budget (gpu_ held); when they do not, the buffers kept for
   // reuse are freed and the budget asked again. `budget`: the last one asked.
