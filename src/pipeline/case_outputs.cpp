@@ -2,33 +2,15 @@
 #include "pipeline/case_outputs.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <optional>
 
 #include "maskeval/overlay.h"
 #include "pipeline/case.h"
+#include "pipeline/stage_timer.h"
 
 namespace maskeval {
 namespace fs = std::filesystem;
-namespace {
-
-// Adds the time of its scope to `to`, when set.
-class WriteClock {
- public:
-  explicit WriteClock(double* to) : to_(to), start_(std::chrono::steady_clock::now()) {}
-  ~WriteClock() {
-    if (to_)
-      *to_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  }
-
- private:
-  double* to_;
-  std::chrono::steady_clock::time_point start_;
-};
-
-}  // namespace
-
 std::string OutputFiles::path(const std::string& name) const {
   return (dir / (name + (nifti ? ".nii.gz" : ".png"))).string();
 }
@@ -47,7 +29,7 @@ void OutputFiles::prepare() const {
 
 std::string OutputFiles::write_labels(const std::string& name,
                                       const std::vector<Label>& labels) const {
-  const WriteClock clock(seconds);
+  const StageTimer clock(seconds);
   prepare();
   const std::string p = path(name);
   const bool narrow = *std::max_element(labels.begin(), labels.end()) < 256;
@@ -93,7 +75,7 @@ std::string OutputFiles::write_fraction(const std::string& name,
 
 std::string OutputFiles::write_unit(const std::string& name, const std::vector<float>& map,
                                     PixelType png) const {
-  const WriteClock clock(seconds);
+  const StageTimer clock(seconds);
   prepare();
   const std::string p = path(name);
   if (nifti) {
@@ -121,7 +103,7 @@ void OutputFiles::write_any(const std::string& p, const void* data, PixelType ty
 
 std::string write_overlay(const CaseSpec& spec, const RunOptions& o, const OutputFiles& out,
                           const std::vector<float>& agreement, int raters, const Geometry& geom) {
-  const WriteClock clock(out.seconds);
+  const StageTimer clock(out.seconds);
   std::optional<RawImage> background;
   if (!o.overlay_image.empty() && !spec.folder.empty()) {
     const std::string file = (fs::path(spec.folder) / o.overlay_image).string();

@@ -2,13 +2,13 @@
 // columns, every figure read from the one histogram of raters, predictions and reference.
 #pragma once
 
-#include <chrono>
 #include <memory>
 #include <vector>
 
 #include "maskeval/engine.h"
 #include "maskeval/run.h"
 #include "pipeline/case_outputs.h"
+#include "pipeline/stage_timer.h"
 
 namespace maskeval {
 
@@ -21,21 +21,6 @@ struct CaseContext {
   Grid grid;
   OutputFiles out;
   StageTimes* times;
-};
-
-// Adds the wall time of its scope to one stage.
-class StageTimer {
- public:
-  explicit StageTimer(double& stage) : stage_(stage), start_(std::chrono::steady_clock::now()) {}
-  ~StageTimer() {
-    stage_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  }
-  StageTimer(const StageTimer&) = delete;
-  StageTimer& operator=(const StageTimer&) = delete;
-
- private:
-  double& stage_;
-  std::chrono::steady_clock::time_point start_;
 };
 
 // The engine's count and write pass, timed.
