@@ -236,13 +236,121 @@ TEST(CliInputs, LabelMasksArePalettePngs) {
   EXPECT_EQ(read_image(mask).bytes, (std::vector<uint8_t>{0, 2}));  // the labels, unchanged
 }
 
-TEST(CliInputs, OverlayOnVolumesSaysItDrawsNone) {
+TEST(CliInputs, OverlayOnVolumesShowsASlice) {
   if (!overlay_supported()) GTEST_SKIP() << "built without OpenCV";
   test::TempDir d;
   const Output o =
       run("agree -q --overlay --manifest " + kData + "/kits23/manifest.csv -o " + d / "out");
   EXPECT_EQ(o.code, 0) << o.text;
-  EXPECT_TRUE(contains(o.text, "--overlay: 1 case(s) are 3D and got no overlay")) << o.text;
+  EXPECT_FALSE(contains(o.text, "got no overlay")) << o.text;
+  const Json j = read_json(d / "out/report.json");
+  ASSERT_EQ(j["cases"].size(), 1u);
+  const RawImage picture = read_image(j["cases"][0]["overlay"]);
+  EXPECT_EQ(picture.channels, 3);
+  EXPECT_EQ(picture.geom.ndim, 2);
+  // The kidneys' rims, where the annotators differ, are drawn in heat colours (red > blue).
+  int64_t heat = 0;
+  for (int64_t i = 0; i < picture.voxels(); ++i)
+    heat += picture.bytes[3 * i] > 200 && picture.bytes[3 * i + 2] < 60;
+  EXPECT_GT(heat, 20);
+}
+
+TEST(CliInputs, PredictionFoldersAreScoredAgainstAReferenceFolder) {
+  test::TempDir d;
+  test::write_gray(d / "ref/c1.png", 2, 2, {0, 1, 1, 0});
+  test::write_gray(d / "ref/sub/c2.png", 2, 2, {1, 1, 0, 0});
+  test::write_gray(d / "pred/c1.png", 2, 2, {0, 1, 1, 0});      // exact
+  test::write_gray(d / "pred/sub/c2.png", 2, 2, {1, 0, 0, 0});  // Dice 2/3
+  test::write_gray(d / "other/c1.png", 2, 2, {0, 0, 0, 0});
+  test::write_gray(d / "other/sub/c2.png", 2, 2, {1, 1, 0, 0});
+  const std::string args = " --reference " + d / "ref" + " -o " + d / "out";
+  Output o = run("score -q --prediction " + d / "pred" + args);
+  ASSERT_EQ(o.code, 0) << o.text;
+  Json j = read_json(d / "out/report.json");
+  ASSERT_EQ(j["cases"].size(), 2u);
+  EXPECT_EQ(j["cases"][0]["id"], "c1");
+  EXPECT_EQ(j["cases"][1]["id"], "sub/c2");
+  EXPECT_EQ(j["cases"][0]["predictions"], Json::array({"pred"}));
+  EXPECT_EQ(j["cases"][0]["scores"]["by"]["pred"]["1"]["dice"], 1.0);
+  EXPECT_NEAR(j["cases"][1]["scores"]["by"]["pred"]["1"]["dice"].get<double>(), 2.0 / 3, 1e-12);
+
+  // Several models, named, and a file ending.
+  o = run("score -q --file-ending .png --prediction unet=" + d / "pred" +
+          " --prediction empty=" + d / "other" + args);
+  ASSERT_EQ(o.code, 0) << o.text;
+  j = read_json(d / "out/report.json");
+  ASSERT_EQ(j["summary"]["leaderboard"].size(), 2u);
+  EXPECT_EQ(j["summary"]["leaderboard"][0]["name"], "unet");
+  EXPECT_EQ(j["cases"][1]["scores"]["by"]["empty"]["1"]["dice"], 1.0);
+
+  // A reference without its prediction, and a prediction without its reference: each case
+  // fails naming the file it lacks, the others are scored, and the exit code is 3.
+  test::write_gray(d / "ref/c3.png", 2, 2, {0, 1, 1, 0});
+  test::write_gray(d / "pred/c4.png", 2, 2, {0, 1, 1, 0});
+  o = run("score -q --prediction " + d / "pred" + args);
+  EXPECT_EQ(o.code, 3) << o.text;
+  EXPECT_TRUE(contains(o.text, "case c3 skipped: " + d / "pred/c3.*" +
+                                   ": prediction 'pred' file "
+                                   "missing: " +
+                                   d / "pred" + " has no file of this case's name"))
+      << o.text;
+  EXPECT_TRUE(contains(o.text, "case c4 skipped: " + d / "ref/c4.*" + ": reference file missing"))
+      << o.text;
+  j = read_json(d / "out/report.json");
+  EXPECT_EQ(j["cases"].size(), 2u);
+  EXPECT_EQ(j["failed_cases"].size(), 2u);
+}
+
+TEST(CliInputs, PredictionFolderUsageErrorsGiveHints) {
+  test::TempDir d;
+  test::write_gray(d / "ref/c1.png", 2, 1, {0, 1});
+  test::write_gray(d / "pred/c1.png", 2, 1, {0, 1});
+  two_raters(d / "data/c");
+  test::write_gray(d / "data/c/model/p.png", 2, 1, {1, 1});
+  const std::string pred = " --prediction " + d / "pred";
+  const std::string ref = " --reference " + d / "ref";
+  const std::string out = " -o " + d / "out";
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {pred + out, "--prediction DIR needs --reference DIR"},
+      {pred + ref + " --against majority" + out, "--against majority needs raters"},
+      {pred + ref + " --file-ending .nii.gz" + out, "no files ending in '.nii.gz'"},
+      {pred + ref + " --file-ending nii" + out, "--file-ending 'nii': no mask file type"},
+      {pred + " --rater " + d / "ref" + " --rater " + d / "pred" + out, "not with --rater"},
+      {" --cases " + d / "data" + " --prediction 'model/*.png' --prediction x" + out,
+       "with --cases, give one --prediction GLOB"},
+      {" --cases " + d / "data" + " --file-ending .png" + out, "--file-ending applies to"},
+      {" --cases " + d / "data" + " --rater " + d / "ref" + out, "give one dataset"},
+  };
+  for (const auto& [args, hint] : bad) {
+    const Output o = run("score -q" + args);
+    EXPECT_EQ(o.code, 1) << args << "\n" << o.text;
+    EXPECT_TRUE(contains(o.text, hint)) << args << "\n" << o.text;
+    EXPECT_TRUE(contains(o.text, "maskeval score --help")) << o.text;
+  }
+  // --prediction GLOB with --cases is as before.
+  const Output o = run("score -q --cases " + d / "data" + " --prediction 'model/*.png' --raters " +
+                       "'*.png' --reference a.png" + out);
+  ASSERT_EQ(o.code, 0) << o.text;
+  EXPECT_EQ(read_json(d / "out/report.json")["cases"][0]["predictions"], Json::array({"model/p"}));
+}
+
+// data/camvid: the synthetic prediction against the reference maps, Sky (0) scored, void (11)
+// ignored; shifted large classes keep a high Dice, eroded thin ones lose most of it.
+TEST(CliInputs, CamVidPredictionFolderAgainstItsReferences) {
+  test::TempDir d;
+  const Output o = run("score -q --prediction " + kData + "/camvid/prediction --reference " +
+                       kData + "/camvid/reference --labels " + kData +
+                       "/camvid/labels.csv --ignore-label 11 --include-background -o " + d / "out");
+  ASSERT_EQ(o.code, 0) << o.text;
+  const Json j = read_json(d / "out/report.json");
+  ASSERT_EQ(j["cases"].size(), 6u);
+  for (const Json& c : j["cases"]) {
+    EXPECT_TRUE(c["scores"]["by"]["prediction"].contains("0")) << c["id"];
+    EXPECT_FALSE(c["scores"]["by"]["prediction"].contains("11")) << c["id"];
+  }
+  const Json& labels = j["summary"]["leaderboard"][0]["labels"];
+  for (const char* large : {"0", "1", "3"}) EXPECT_GT(labels[large]["mean_dice"], 0.9) << large;
+  EXPECT_LT(labels["2"]["mean_dice"], 0.5);  // Pole
 }
 
 }  // namespace

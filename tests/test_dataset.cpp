@@ -350,5 +350,128 @@ TEST(Dataset, NoCaseMessageListsWhatTheReadersAccept) {
   EXPECT_TRUE(exts.count(".tiff") && exts.count(".mha") && exts.count(".nhdr")) << msg;
 }
 
+std::string prediction_names(const CaseSpec& c) {
+  std::string out;
+  for (const auto& [name, files] : c.predictions) out += (out.empty() ? "" : ",") + name;
+  return out;
+}
+
+TEST(DatasetPredictionFolders, FilesAreMatchedByTheirPathInsideEachFolder) {
+  TempDir d;
+  for (const char* f : {"pred/a.png", "pred/sub/b.png", "ref/a.png", "ref/sub/b.png"})
+    write_mask(d / f);
+  write_text(d / "pred/notes.txt", "not a mask");
+  const Dataset data = dataset_from_prediction_folders({d / "pred/"}, d / "ref");
+  ASSERT_EQ(ids(data), (std::vector<std::string>{"a", "sub/b"}));
+  EXPECT_TRUE(data.problems.empty());
+  for (const CaseSpec& c : data.cases) {
+    EXPECT_EQ(c.problem, "") << c.id;
+    EXPECT_TRUE(c.raters.empty());
+    EXPECT_EQ(prediction_names(c), "pred");  // named by the folder, trailing '/' or not
+  }
+  EXPECT_EQ(data.cases[1].predictions.at("pred").at(kWholeMap),
+            (std::vector<std::string>{d / "pred/sub/b.png"}));
+  EXPECT_EQ(data.cases[1].reference.at(kWholeMap), (std::vector<std::string>{d / "ref/sub/b.png"}));
+
+  // Several models, named.
+  write_mask(d / "other/a.png");
+  write_mask(d / "other/sub/b.png");
+  const Dataset two =
+      dataset_from_prediction_folders({"unet=" + d / "pred", "vit=" + d / "other"}, d / "ref");
+  ASSERT_EQ(two.cases.size(), 2u);
+  EXPECT_EQ(prediction_names(two.cases[0]), "unet,vit");
+  EXPECT_EQ(two.cases[0].predictions.at("vit").at(kWholeMap)[0], d / "other/a.png");
+}
+
+TEST(DatasetPredictionFolders, UnmatchedFilesFailTheirCaseByName) {
+  TempDir d;
+  for (const char* f : {"pred/a.png", "pred/b.png", "ref/a.png", "ref/c.png", "m2/a.png"})
+    write_mask(d / f);
+  const Dataset data = dataset_from_prediction_folders({d / "pred"}, d / "ref");
+  ASSERT_EQ(ids(data), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(data.cases[0].problem, "");
+  EXPECT_EQ(data.cases[1].problem,
+            "reference file missing: " + d / "ref" + " has no file of this case's name");
+  EXPECT_EQ(data.cases[1].problem_file, d / "ref/b.*");
+  EXPECT_EQ(data.cases[1].predictions.size(), 1u);
+  EXPECT_EQ(data.cases[2].problem,
+            "prediction 'pred' file missing: " + d / "pred" + " has no file of this case's name");
+  EXPECT_EQ(data.cases[2].problem_file, d / "pred/c.*");
+  EXPECT_TRUE(data.cases[2].predictions.empty());
+  EXPECT_TRUE(data.problems.empty());
+  // With a file ending, the missing file is named in full; a second model lacking b fails b.
+  const Dataset two = dataset_from_prediction_folders({d / "pred", d / "m2"}, d / "ref", ".png");
+  ASSERT_EQ(ids(two), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(two.cases[0].problem, "");
+  EXPECT_EQ(two.cases[1].problem_file, d / "m2/b.png");
+  EXPECT_EQ(two.cases[2].problem_file, d / "m2/c.png");  // the first folder, by name
+
+  // A file that cannot be read is a listing problem, and its case fails naming it.
+  make_link("nowhere.png", d / "pred/c.png");
+  const Dataset broken = dataset_from_prediction_folders({d / "pred"}, d / "ref");
+  EXPECT_EQ(problem_paths(broken, d.path()), (std::set<std::string>{"pred/c.png"}));
+  EXPECT_EQ(broken.cases[2].problem_file, d / "pred/c.png");
+  EXPECT_NE(broken.cases[2].problem.find("cannot read this prediction 'pred' file: broken"),
+            std::string::npos)
+      << broken.cases[2].problem;
+
+  // Two files of one name: the case fails, unless --file-ending picks one.
+  write_text(d / "ref/a.nii.gz", "listing reads no file");
+  const Dataset both = dataset_from_prediction_folders({d / "pred"}, d / "ref");
+  EXPECT_EQ(both.cases[0].problem,
+            "several reference files of this case's name (a.nii.gz, a.png); keep one, or pick "
+            "one type with --file-ending");
+  EXPECT_EQ(dataset_from_prediction_folders({d / "pred"}, d / "ref", ".png").cases[0].problem, "");
+}
+
+TEST(DatasetPredictionFolders, FileEndingPicksTheFilesAndEndsTheirNames) {
+  TempDir d;
+  for (const char* f : {"pred/case_1.nii.gz", "ref/case_1.nii.gz", "pred/case_1.png",
+                        "pred/case_2_seg.png", "ref/case_2_seg.png"})
+    write_text(d / f, "x");
+  const Dataset nii = dataset_from_prediction_folders({d / "pred"}, d / "ref", ".nii.gz");
+  ASSERT_EQ(ids(nii), (std::vector<std::string>{"case_1"}));
+  EXPECT_EQ(nii.cases[0].predictions.at("pred").at(kWholeMap)[0], d / "pred/case_1.nii.gz");
+  const Dataset seg = dataset_from_prediction_folders({d / "pred"}, d / "ref", "_seg.png");
+  EXPECT_EQ(ids(seg), (std::vector<std::string>{"case_2"}));
+  for (const char* bad : {".jpg", "png", ".txt"}) {
+    const std::string msg =
+        usage_error([&] { dataset_from_prediction_folders({d / "pred"}, d / "ref", bad); });
+    EXPECT_EQ(msg.rfind(std::string("--file-ending '") + bad + "'", 0), 0u) << msg;
+  }
+  const std::string msg =
+      usage_error([&] { dataset_from_prediction_folders({d / "pred"}, d / "ref", ".mha"); });
+  EXPECT_NE(msg.find("--prediction " + d / "pred" + ": no files ending in '.mha'"),
+            std::string::npos)
+      << msg;
+}
+
+TEST(DatasetPredictionFolders, BadFoldersAreUsageErrors) {
+  TempDir d;
+  write_mask(d / "pred/case_1.png");
+  write_mask(d / "ref/case_1_0000.png");
+  fs::create_directories(d / "empty");
+  auto error = [&](const std::vector<std::string>& dirs, const std::string& ref) {
+    return usage_error([&] { dataset_from_prediction_folders(dirs, ref); });
+  };
+  EXPECT_NE(error({d / "pred"}, "").find("needs --reference DIR"), std::string::npos);
+  EXPECT_NE(error({d / "pred"}, d / "nowhere").find("--reference: not a folder"),
+            std::string::npos);
+  EXPECT_NE(error({d / "nowhere"}, d / "ref").find("--prediction: not a folder"),
+            std::string::npos);
+  EXPECT_NE(error({d / "empty"}, d / "ref").find("--prediction " + d / "empty" + ": no mask files"),
+            std::string::npos);
+  EXPECT_NE(error({d / "pred"}, d / "empty").find("--reference " + d / "empty" + ": no mask files"),
+            std::string::npos);
+  EXPECT_NE(error({d / "ref"}, d / "ref/.").find("is the --reference folder too"),
+            std::string::npos);
+  const std::string names = error({d / "pred"}, d / "ref");
+  EXPECT_NE(names.find("e.g. 'case_1' here, 'case_1_0000' there"), std::string::npos) << names;
+  write_mask(d / "x/pred/case_1_0000.png");
+  EXPECT_NE(error({d / "ref", d / "x/pred", d / "pred"}, d / "ref")
+                .find("two predictions named 'pred'; name them with NAME=DIR"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace maskeval

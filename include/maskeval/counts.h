@@ -76,11 +76,18 @@ uint64_t entry_voxels(const TupleHistogram& h, size_t entry);
 TupleHistogram derive_histogram(
     const TupleHistogram& h, int columns,
     const std::function<void(size_t entry, const Label* in, Label* out)>& f);
+// The same entries, where they were (write tables still line up), those not kept counting no
+// voxel: the counts of the kept voxels only (--ignore-label). `keep`: one flag per entry.
+TupleHistogram keep_entries(const TupleHistogram& h, const std::vector<uint8_t>& keep);
+// The same entries with every label of every column mapped by f (a region's labels to 1, the
+// rest to 0). Unanimous entries stay unanimous; mixed rows may now hold equal labels.
+TupleHistogram map_labels(const TupleHistogram& h, const std::function<Label(Label)>& f);
 // The histogram of some of h's columns, in the order given (the raters of a case counted with
 // its reference and predictions).
 TupleHistogram project(const TupleHistogram& h, const std::vector<int>& columns);
 
-// Marginalises the histogram to per-label counts for every label present in it, ascending.
+// Marginalises the histogram to per-label counts for every label present in it (entries that
+// count no voxel aside), ascending.
 std::vector<LabelCounts> label_counts(const TupleHistogram& h);
 
 // The vote of one voxel carrying `tuple`.

@@ -88,6 +88,9 @@ void write_png_gray(const std::string& path, const void* pixels, int64_t width, 
 // label in a distinct bright colour, so that viewers show the labels.
 void write_png_labels(const std::string& path, const uint8_t* labels, int64_t width,
                       int64_t height);
+// An 8-bit RGB image (3 bytes a pixel, rows top to bottom) as PNG file bytes, in memory (for
+// pictures embedded in the HTML report). Throws std::runtime_error.
+std::string encode_png_rgb(const uint8_t* rgb, int64_t width, int64_t height);
 // A volume with the geometry of `like` (its NIfTI header when present, else its shape and
 // spacing) and the given pixel type (kU8, kU16 or kF32).
 void write_nifti(const std::string& path, const Geometry& like, PixelType type, const void* pixels);

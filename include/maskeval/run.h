@@ -9,6 +9,7 @@
 #include "maskeval/counts.h"
 #include "maskeval/distance.h"
 #include "maskeval/image.h"
+#include "maskeval/label_set.h"
 #include "maskeval/labels.h"
 #include "maskeval/staple.h"
 
@@ -57,6 +58,14 @@ Dataset dataset_from_case_folders(const std::string& root, const std::string& ra
 // `reference_dir` ("" for none) is a folder of reference files matched the same way.
 Dataset dataset_from_rater_folders(const std::vector<std::string>& rater_dirs,
                                    const std::string& reference_dir);
+// score --prediction [NAME=]DIR, repeated, --reference DIR (the nnU-Net way): each folder's files
+// are one prediction (named by the folder, or NAME), matched to the reference files by their path
+// inside each folder without `file_ending` ("" takes every mask file type the readers accept and
+// drops its extension; e.g. ".nii.gz" takes only those). A case that lacks its file in one of the
+// folders, or has several of its name, fails with the file named.
+Dataset dataset_from_prediction_folders(const std::vector<std::string>& prediction_dirs,
+                                        const std::string& reference_dir,
+                                        const std::string& file_ending = "");
 // --manifest FILE.csv with columns case,rater,path and optional label and role
 // (rater|reference|prediction). Paths are relative to the manifest's folder.
 Dataset dataset_from_manifest(const std::string& csv_path);
@@ -104,8 +113,14 @@ struct RunOptions {
   // Boundary metrics (agree: with --distances; score: unless --no-distances).
   bool distances = false;
   DistanceOptions distance;
-  std::map<Label, double> nsd_tolerance_by_label;  // overrides distance.nsd_tolerance
-  std::array<double, 3> spacing{0, 0, 0};          // --spacing; 0: from the files
+  std::map<LabelId, double> nsd_tolerance_by_label;  // overrides distance.nsd_tolerance
+  std::array<double, 3> spacing{0, 0, 0};            // --spacing; 0: from the files
+  // --labels, --region, --ignore-label: names and colours, the regions evaluated after the
+  // labels, and the label whose voxels take no part in the counts (score: where the reference
+  // carries it; agree and fuse: where any rater does).
+  LabelSet labels;
+  // The command line as typed (shell-quoted words), for the reports.
+  std::string command_line;
 };
 
 // Overlap of one mask against the reference, per label.
@@ -134,7 +149,8 @@ struct Score {
 };
 
 struct LabelResult {
-  LabelCounts counts;
+  LabelId label = 0;                           // the label or region reported
+  LabelCounts counts;                          // of the view's label (1 in a binary view)
   std::vector<double> dice, iou, cohen_kappa;  // R*R
   double fleiss_kappa = 0;
   std::vector<BoundaryMetrics> boundary;  // R*R when distances are on; [i*R+j] = i against j
@@ -150,12 +166,12 @@ struct MajorityResult {
   // Against the case's reference, when it has one.
   bool has_reference = false;
   uint64_t mismatched = 0;
-  std::map<Label, double> dice_vs_reference;
+  std::map<LabelId, double> dice_vs_reference;  // labels and regions
 };
 
 // Binary STAPLE of one label.
 struct StapleLabel {
-  Label label = 0;
+  LabelId label = 0;
   StapleResult result;  // without the per-pattern posterior
   std::string posterior, mask;
   // With a reference: each rater measured against it, and the consensus's Dice.
@@ -198,7 +214,9 @@ struct CaseResult {
   // score: what each rater or prediction was scored against, and its scores by label.
   std::string scored_against;
   std::vector<std::string> predictions;  // names, sorted; scored like raters
-  std::map<std::string, std::map<Label, Score>> scores;
+  std::map<std::string, std::map<LabelId, Score>> scores;
+  // --ignore-label: the voxels left out of every count of the case.
+  std::optional<uint64_t> ignored_voxels;
   double mean_pairwise_dice = 0;  // over reported labels and rater pairs; NaN when none
   StageTimes timings;
   // What the engine did otherwise for this case, e.g. "counted on the CPU: <why>" (device

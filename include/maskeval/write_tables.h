@@ -28,7 +28,8 @@ WriteTable staple_table(const TupleHistogram& h, Label label, const BinaryPatter
 WriteTable mlstaple_table(const TupleHistogram& h, const MlStapleResult& result, Label* out,
                           int raters = -1);
 
-// Column `column`'s binary mask of `label` (1 where it gives the label).
+// Column `column`'s binary mask of `label` (1 where it gives the label; 0 at entries that count
+// no voxel, those keep_entries left out).
 WriteColumn mask_column(const TupleHistogram& h, int column, Label label, uint8_t* out);
 
 }  // namespace maskeval

@@ -31,11 +31,16 @@ const char* kExitCodes =
     "are refused from their header.";
 
 struct Cli {
-  std::string cases, raters, reference, manifest, prediction, against = "reference";
+  std::string cases, raters, reference, manifest, file_ending, against = "reference";
   std::string foreground = "labels", empty = "1";
   std::string json, backend = "auto", method = "majority", tie = "undecided", paint_order;
   std::string device_memory_limit;
+  std::string labels_file;
+  std::vector<std::string> regions;
+  int ignore_label = -1;
+  std::string nnunet_summary;  // score --nnunet-summary FILE
   std::vector<std::string> rater_dirs;
+  std::vector<std::string> predictions;  // --prediction: a glob (with --cases) or [NAME=]DIRs
   RunOptions run;
   int undecided = -1;
   int max_label = kMaxLabel;
@@ -99,11 +104,11 @@ void apply_distance_options(const Cli& c, RunOptions& o) {
     if (colon == std::string::npos) {
       o.distance.nsd_tolerance = parse_number(item, "--nsd-tolerance");
     } else {
-      const double label = parse_number(item.substr(0, colon), "--nsd-tolerance label");
-      if (label != std::floor(label) || label > kMaxLabel)
-        throw UsageError("--nsd-tolerance: '" + item + "' does not start with a label");
-      o.nsd_tolerance_by_label[static_cast<Label>(label)] =
-          parse_number(item.substr(colon + 1), "--nsd-tolerance");
+      const auto label = o.labels.find(item.substr(0, colon));
+      if (!label)
+        throw UsageError("--nsd-tolerance: '" + item +
+                         "' does not start with a label, a label's name or a region");
+      o.nsd_tolerance_by_label[*label] = parse_number(item.substr(colon + 1), "--nsd-tolerance");
     }
   }
   if (!c.spacing.empty()) {
@@ -156,7 +161,21 @@ void add_common(CLI::App* app, Cli& c, bool maps = true) {
       ->check(CLI::IsMember({"1", "nan", "0"}))
       ->capture_default_str();
   app->add_flag("--include-background", c.run.include_background,
-                "Report label 0 too (it still counts towards Fleiss' kappa over all labels)");
+                "Report label 0 too (it still counts towards Fleiss' kappa over all labels); "
+                "implied when --labels names label 0 other than 'background'");
+  app->add_option("--labels", c.labels_file,
+                  "Label names, colours and regions: a CSV (value,name[,colour]) or JSON file, "
+                  "or nnU-Net's dataset.json")
+      ->type_name("FILE");
+  app->add_option("--region", c.regions,
+                  "NAME=1,2,3: also evaluate the union of these labels as one, everywhere a "
+                  "label is (repeat it; KiTS23: kidney_and_masses=1,2,3 masses=2,3 tumor=2)")
+      ->type_name("NAME=L,...");
+  app->add_option("--ignore-label", c.ignore_label,
+                  "Voxels of this label take no part in any count: in score, where the "
+                  "reference carries it; in agree and fuse, where any rater does (e.g. 255, "
+                  "CamVid's 11)")
+      ->check(CLI::Range(0, kMaxLabel));
   if (maps) {
     app->add_flag("--no-maps", c.no_maps, "Do not write the agreement and entropy maps");
     app->add_flag(
@@ -245,19 +264,53 @@ std::vector<Label> parse_label_list(const std::string& text) {
   return out;
 }
 
+// --prediction is a glob inside case folders with --cases, else folders of predictions.
 Dataset load_dataset(const Cli& c) {
-  if (!c.cases.empty())
-    return dataset_from_case_folders(c.cases, c.raters, c.reference, c.prediction);
+  const int given = !c.cases.empty() + !c.rater_dirs.empty() + !c.manifest.empty();
+  if (given > 1)
+    throw UsageError(
+        "give one dataset: --cases DIR, --rater DIR (repeated), --manifest FILE, or "
+        "for score --prediction DIR with --reference DIR");
+  if (!c.file_ending.empty() && (given > 0 || c.predictions.empty()))
+    throw UsageError(
+        "--file-ending applies to --prediction DIR folders only (with --cases, "
+        "the --raters and --prediction globs say the ending, e.g. '*.nii.gz')");
+  if (!c.cases.empty()) {
+    if (c.predictions.size() > 1)
+      throw UsageError(
+          "with --cases, give one --prediction GLOB; for several models, one glob "
+          "that matches each model's file, e.g. --prediction 'models/*.png'");
+    return dataset_from_case_folders(c.cases, c.raters, c.reference,
+                                     c.predictions.empty() ? "" : c.predictions[0]);
+  }
   if (!c.raters.empty()) throw UsageError("--raters applies to --cases only");
-  if (!c.prediction.empty())
-    throw UsageError("--prediction applies to --cases only (a manifest says role=prediction)");
+  if (!c.predictions.empty()) {
+    if (given > 0)
+      throw UsageError(
+          "--prediction goes with --cases (a glob in each case folder) or stands "
+          "alone as folders of predictions with --reference DIR; not with --rater "
+          "or --manifest (a manifest says role=prediction)");
+    if (c.against != "reference")
+      throw UsageError("--against " + c.against +
+                       " needs raters for a consensus; --prediction DIR folders are scored "
+                       "against --reference DIR (use --cases or --manifest for raters)");
+    return dataset_from_prediction_folders(c.predictions, c.reference, c.file_ending);
+  }
   if (!c.rater_dirs.empty()) return dataset_from_rater_folders(c.rater_dirs, c.reference);
   if (!c.reference.empty()) throw UsageError("--reference does not apply to --manifest (use role)");
   return dataset_from_manifest(c.manifest);
 }
 
+// --labels, --region, --ignore-label into the run's label set.
+void set_label_options(const Cli& c, RunOptions& o) {
+  if (!c.labels_file.empty()) o.labels.merge(read_label_file(c.labels_file));
+  for (const std::string& r : c.regions) o.labels.add_region(parse_region(r));
+  if (c.ignore_label >= 0) o.labels.ignore = static_cast<Label>(c.ignore_label);
+}
+
 void set_options(Cli& c, Command command) {
   RunOptions& o = c.run;
+  set_label_options(c, o);
   o.command = command;
   o.foreground = ForegroundRule::parse(c.foreground);
   o.max_label = static_cast<Label>(c.max_label);
@@ -346,6 +399,9 @@ int execute(Cli& c, Command command) {
       summary = summarize(result, c.adjudicate);
       result.timings.report = seconds_since(start);
       write_report(json_path, result, summary, o);
+      write_html_report(result, summary, o, &data);
+      write_csv_tables(o.out_dir, result, summary, o);
+      if (!c.nnunet_summary.empty()) write_nnunet_summaries(c.nnunet_summary, result, o);
       result.timings.report = seconds_since(start);
     }
   } catch (...) {
@@ -368,6 +424,21 @@ int execute(Cli& c, Command command) {
       std::cerr << "maskeval: case " << f.id
                 << " skipped: " << (f.file.empty() ? "" : f.file + ": ") << f.reason << "\n";
   return result.failed.empty() && data.problems.empty() ? kExitOk : kExitFailedCases;
+}
+
+// The command line as a shell would take it back: words quoted where they need it.
+std::string shell_words(int argc, char** argv) {
+  std::string out;
+  for (int i = 0; i < argc; ++i) {
+    const std::string w = argv[i];
+    const bool plain = !w.empty() && w.find_first_not_of(
+                                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+                                         "OPQRSTUVWXYZ0123456789-_./=:,+@%") == std::string::npos;
+    std::string q = "'";
+    for (const char ch : w) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+    out += (i ? " " : "") + (plain ? w : q + "'");
+  }
+  return out;
 }
 
 // Hints for a mistyped command or option, printed before CLI11's own message.
@@ -440,14 +511,33 @@ void add_score(CLI::App& app, Cli& c, Command& command) {
                    "or staple, computed in the same run")
       ->check(CLI::IsMember({"reference", "majority", "staple"}))
       ->capture_default_str();
-  score->add_option("--prediction", c.prediction,
-                    "With --cases: glob of prediction files inside a case folder (scored, never "
-                    "part of a consensus), e.g. 'model/*.png'");
+  // --prediction DIR is a dataset of its own; --prediction GLOB goes with --cases.
+  CLI::App* dataset = score->get_option_group("dataset");
+  dataset->description("Where the masks are (one of these; --prediction GLOB goes with --cases)");
+  dataset->add_option(
+      "--prediction", c.predictions,
+      "[NAME=]DIR: a folder of one model's predictions (repeat it for several), scored "
+      "against --reference DIR, files matched by their path inside each folder (the nnU-Net "
+      "way); with --cases: GLOB of prediction files inside a case folder (scored, never part "
+      "of a consensus), e.g. 'model/*.png'");
+  dataset->require_option(1, 2);
+  score
+      ->add_option("--file-ending", c.file_ending,
+                   "With --prediction DIR: take only files whose names end in EXT (e.g. "
+                   ".nii.gz, .png), the case name being the rest (default: every mask file "
+                   "type maskeval reads, without its extension)")
+      ->type_name("EXT");
   score->add_option("--tie", c.tie, "For --against majority: undecided or lowest")
       ->check(CLI::IsMember({"undecided", "lowest"}))
       ->capture_default_str();
   add_staple_options(score, c);
   add_distance_options(score, c, true);
+  score
+      ->add_option("--nnunet-summary", c.nnunet_summary,
+                   "Also write nnU-Net v2's summary.json (metric_per_case, mean, "
+                   "foreground_mean) to FILE; with several raters or predictions, one file "
+                   "each: FILE's stem + _NAME")
+      ->type_name("FILE");
   score->callback([&] { command = Command::kScore; });
 }
 
@@ -478,6 +568,7 @@ int run_cli(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }
+  c.run.command_line = shell_words(argc, argv);
   try {
     return execute(c, command);
   } catch (const UsageError& e) {

@@ -45,6 +45,26 @@ TupleHistogram derive_histogram(
   return b.finish();
 }
 
+TupleHistogram keep_entries(const TupleHistogram& h, const std::vector<uint8_t>& keep) {
+  if (keep.size() != entry_count(h)) throw std::invalid_argument("one keep flag per entry");
+  TupleHistogram out = h;
+  const size_t u = h.unanimous_labels.size();
+  for (size_t e = 0; e < keep.size(); ++e) {
+    if (keep[e]) continue;
+    uint64_t& n = e < u ? out.unanimous_counts[e] : out.counts[e - u];
+    out.voxels -= static_cast<int64_t>(n);
+    n = 0;
+  }
+  return out;
+}
+
+TupleHistogram map_labels(const TupleHistogram& h, const std::function<Label(Label)>& f) {
+  TupleHistogram out = h;
+  for (Label& l : out.unanimous_labels) l = f(l);
+  for (Label& l : out.tuples) l = f(l);
+  return out;
+}
+
 TupleHistogram project(const TupleHistogram& h, const std::vector<int>& columns) {
   for (int c : columns)
     if (c < 0 || c >= h.raters) throw std::invalid_argument("projecting onto a missing column");

@@ -46,8 +46,9 @@ std::vector<LabelCounts> label_counts(const TupleHistogram& h) {
     return c;
   };
   for (size_t i = 0; i < h.unanimous_labels.size(); ++i) {
-    LabelCounts& c = entry(h.unanimous_labels[i]);
     const uint64_t n = h.unanimous_counts[i];
+    if (n == 0) continue;  // an entry left out (keep_entries)
+    LabelCounts& c = entry(h.unanimous_labels[i]);
     for (uint64_t& v : c.volume) v += n;
     for (uint64_t& v : c.intersection) v += n;
     c.votes[r] += n;
@@ -56,6 +57,7 @@ std::vector<LabelCounts> label_counts(const TupleHistogram& h) {
   for (size_t row = 0; row < h.rows(); ++row) {
     const Label* t = h.tuple(row);
     const uint64_t n = h.counts[row];
+    if (n == 0) continue;
     for (int a = 0; a < r; ++a) {
       bool first = true;  // handle each distinct label once, at its first rater
       for (int b = 0; b < a; ++b) first = first && t[b] != t[a];

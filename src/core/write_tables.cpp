@@ -97,7 +97,9 @@ WriteTable mlstaple_table(const TupleHistogram& h, const MlStapleResult& result,
 
 WriteColumn mask_column(const TupleHistogram& h, int column_index, Label label, uint8_t* out) {
   WriteColumn c = column(WriteType::kU8, out, entry_count(h));
-  for_each_entry(h, [&](size_t e, const Label* t) { c.labels[e] = t[column_index] == label; });
+  for_each_entry(h, [&](size_t e, const Label* t) {
+    c.labels[e] = t[column_index] == label && entry_voxels(h, e) > 0;
+  });
   return c;
 }
 

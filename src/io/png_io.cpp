@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "io/formats.h"
@@ -140,6 +142,28 @@ bool encode(png_structp png, png_infop info, FILE* f, const uint8_t* pixels, int
   return true;
 }
 
+// Appends what libpng writes to a std::string (the PNG in memory).
+void write_to_string(png_structp png, png_bytep data, size_t n) {
+  static_cast<std::string*>(png_get_io_ptr(png))->append(reinterpret_cast<const char*>(data), n);
+}
+
+void flush_nothing(png_structp) {}
+
+// Writes one 8-bit RGB image into `out`.
+bool encode_rgb(png_structp png, png_infop info, std::string* out, const uint8_t* rgb,
+                int64_t width, int64_t height) {
+  if (setjmp(png_jmpbuf(png))) return false;
+  png_set_write_fn(png, out, write_to_string, flush_nothing);
+  png_set_IHDR(png, info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height), 8,
+               PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+               PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  const size_t stride = static_cast<size_t>(width) * 3;
+  for (int64_t y = 0; y < height; ++y) png_write_row(png, rgb + y * stride);
+  png_write_end(png, info);
+  return true;
+}
+
 // The colours of label PNGs: 0 black, then bright colours whose hues step around the colour wheel
 // by the golden ratio (each new label far from the ones before it), at three levels of
 // saturation and brightness so that labels 85 apart still differ.
@@ -214,6 +238,22 @@ void write_png_labels(const std::string& path, const uint8_t* labels, int64_t wi
                       int64_t height) {
   static const std::array<png_color, 256> palette = detail::label_palette();
   detail::write_png(path, labels, width, height, 8, palette.data());
+}
+
+std::string encode_png_rgb(const uint8_t* rgb, int64_t width, int64_t height) {
+  if (width <= 0 || height <= 0 || width > PNG_UINT_31_MAX || height > PNG_UINT_31_MAX)
+    throw std::runtime_error("invalid PNG size " + std::to_string(width) + "x" +
+                             std::to_string(height));
+  char error[detail::kErrorSize] = "";
+  detail::WriteStruct ws;
+  ws.png =
+      png_create_write_struct(PNG_LIBPNG_VER_STRING, error, detail::on_error, detail::on_warning);
+  if (!ws.png || !(ws.info = png_create_info_struct(ws.png)))
+    throw std::runtime_error("cannot initialise libpng");
+  std::string out;
+  if (!detail::encode_rgb(ws.png, ws.info, &out, rgb, width, height))
+    throw std::runtime_error(std::string("PNG encoding failed: ") + error);
+  return out;
 }
 
 }  // namespace maskeval

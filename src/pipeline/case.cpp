@@ -94,83 +94,156 @@ void require_reference(const Wanted& w, const RunOptions& o, bool has_reference,
                                     "role, or --against majority|staple)"};
 }
 
-// Per entry: whether the entry's consensus (a label per entry) is `label`.
+// Per entry: whether the entry's consensus (a label per entry) is `label`, or in `region`.
 EntryMask entries_equal(const std::vector<uint16_t>& per_entry, Label label) {
   EntryMask m(per_entry.size());
   for (size_t e = 0; e < per_entry.size(); ++e) m[e] = per_entry[e] == label;
   return m;
 }
 
+EntryMask entries_in(const std::vector<uint16_t>& per_entry, const Region& region) {
+  EntryMask m(per_entry.size());
+  for (size_t e = 0; e < per_entry.size(); ++e) m[e] = region.covers(per_entry[e]);
+  return m;
+}
+
+// The view the figures read: with --ignore-label, the voxels where the reference carries it
+// (score against the reference) or where any rater does (everything else) count zero.
+CountedView figures_view(const RunOptions& o, Engine::Counted& counted, const Columns& c,
+                         CaseResult& res) {
+  CountedView v = whole_view(counted);
+  if (!o.labels.ignore) return v;
+  const Label ignore = *o.labels.ignore;
+  const bool by_reference = o.command == Command::kScore && c.reference;
+  std::vector<uint8_t> keep(entry_count(v.histogram));
+  for_each_entry(v.histogram, [&](size_t e, const Label* t) {
+    bool k = !by_reference || t[c.reference_column()] != ignore;
+    for (int i = 0; !by_reference && i < c.raters; ++i) k = k && t[i] != ignore;
+    keep[e] = k;
+  });
+  v.histogram = keep_entries(v.histogram, keep);
+  res.ignored_voxels = static_cast<uint64_t>(counted.histogram().voxels - v.voxels());
+  return v;
+}
+
+// The raters' counts of the region's labels taken as one.
+LabelCounts region_counts(const CountedView& rv, const Columns& c) {
+  return counts_of(label_counts(raters_histogram(rv.histogram, c)), 1, c.raters, rv.voxels());
+}
+
 // --- One case whose files are label maps -------------------------------------------------
 
 // Agreement between the raters, per label, from their histogram.
-void rater_agreement(CaseContext& ctx, Engine::Counted& counted, const Columns& c,
+void rater_agreement(CaseContext& ctx, CountedView& v, const Columns& c,
                      const std::vector<LabelCounts>& counts, CaseResult& res) {
-  const int64_t voxels = counted.view().voxels;
+  const int64_t voxels = v.voxels();
   res.values = value_hint(counts, c.raters, voxels);
   res.fleiss_kappa_all = fleiss_kappa_all(counts, c.raters, voxels, ctx.o.empty);
   const bool distances = ctx.o.distances && ctx.o.command != Command::kScore;
   for (const LabelCounts& l : counts) {
-    if (l.label == 0 && !ctx.o.include_background) continue;
-    res.labels.push_back(agreement_of(ctx, counted, l, c, {l.label, l.label}, distances));
+    if (!reported(ctx.o, l.label)) continue;
+    res.labels.push_back(agreement_of(ctx, v, l, c, {l.label, l.label}, distances));
+  }
+  for (size_t k = 0; k < ctx.o.labels.regions.size(); ++k) {
+    CountedView rv = region_view(v, ctx.o.labels.regions[k]);
+    res.labels.push_back(
+        agreement_of(ctx, rv, region_counts(rv, c), c, {1, ctx.o.labels.region_id(k)}, distances));
   }
 }
 
 // The vote pass of a label-map case: agreement and entropy maps, the overlay, the majority.
-std::vector<uint16_t> vote_outputs(CaseContext& ctx, Engine::Counted& counted, const Columns& c,
+std::vector<uint16_t> vote_outputs(CaseContext& ctx, CountedView& v, const Columns& c,
                                    const Wanted& w, const VoteRule& rule, const CaseSpec& spec,
                                    CaseResult& res) {
-  const int64_t n = counted.view().voxels;
-  const bool overlay = ctx.o.overlay && res.geom.ndim == 2 && !w.score;
-  const bool agreement = w.maps || overlay;
+  const int64_t n = v.counted.view().voxels;
+  const bool overlay = ctx.o.overlay && !w.score;
+  const bool agreement = w.maps;
   const bool majority_map = w.fuse && w.majority;
   std::vector<Label> majority(majority_map ? n : 0);
   std::vector<float> agree(agreement ? n : 0), entropy(w.maps ? n : 0);
   const WriteTable table =
-      vote_pass(ctx, counted, c, rule,
+      vote_pass(ctx, v, c, rule,
                 {majority_map ? majority.data() : nullptr, agreement ? agree.data() : nullptr,
                  w.maps ? entropy.data() : nullptr});
   if (w.maps) {
     res.agreement_map = ctx.out.write_fraction("agreement", agree);
     res.entropy_map = ctx.out.write_fraction("entropy", entropy);
   }
-  if (overlay) res.overlay = write_overlay(spec, ctx.o, ctx.out, agree, c.raters, res.geom);
+  if (overlay)
+    res.overlay = write_overlay(spec, ctx.o, ctx.out, v.counted.view(), c.raters, res.geom);
   if (majority_map) {
     MajorityResult m;
     m.undecided = rule.undecided;
-    m.counts = majority_counts(raters_histogram(counted.histogram(), c), rule);
+    m.counts = majority_counts(raters_histogram(v.histogram, c), rule);
     m.mask = ctx.out.write_labels("majority", majority);
-    if (c.reference)
-      compare_with_reference(counted.histogram(), c, table[0].labels, ctx.o.include_background, m);
+    if (c.reference) compare_with_reference(v.histogram, c, table[0].labels, ctx.o, m);
     res.majority = std::move(m);
   }
   return table[0].labels;
 }
 
-// Every label any column or the consensus gives, scored for each entity.
-void score_label_maps(CaseContext& ctx, Engine::Counted& counted, const Columns& c,
+// What each entity is scored against for a label or region: one mask value per entry.
+EntryMask against_mask(const RunOptions& o, const CountedView& v, const Columns& c, Label in_view,
+                       const EntryMask& majority, const std::map<LabelId, EntryMask>& staple,
+                       LabelId id) {
+  if (o.against == ScoreAgainst::kReference)
+    return entries_with(v.histogram, c.reference_column(), in_view);
+  if (o.against == ScoreAgainst::kMajority) return majority;
+  const auto it = staple.find(id);
+  return it == staple.end() ? EntryMask(entry_count(v.histogram), 0) : it->second;
+}
+
+// Every label any column or the consensus gives, and every region, scored for each entity.
+void score_label_maps(CaseContext& ctx, CountedView& v, const Columns& c,
                       const std::vector<uint16_t>& majority,
-                      const std::map<Label, EntryMask>& staple, CaseResult& res) {
-  const TupleHistogram& h = counted.histogram();
-  const ScoreAgainst against = ctx.o.against;
+                      const std::map<LabelId, EntryMask>& staple, CaseResult& res) {
+  const TupleHistogram& h = v.histogram;
+  const RunOptions& o = ctx.o;
   std::set<Label> present;
   for_each_entry(h, [&](size_t e, const Label* t) {
+    if (entry_voxels(h, e) == 0) return;  // left out by the ignore label
     for (int i = 0; i < c.entities(); ++i) present.insert(t[i]);
-    if (against == ScoreAgainst::kReference) present.insert(t[c.reference_column()]);
-    if (against == ScoreAgainst::kMajority) present.insert(majority[e]);
+    if (o.against == ScoreAgainst::kReference) present.insert(t[c.reference_column()]);
+    if (o.against == ScoreAgainst::kMajority) present.insert(majority[e]);
   });
-  for (const auto& kv : staple) present.insert(kv.first);
+  for (const auto& kv : staple)
+    if (!is_region(kv.first)) present.insert(static_cast<Label>(kv.first));
   std::vector<std::string> names = res.raters;
   names.insert(names.end(), res.predictions.begin(), res.predictions.end());
+  const auto put = [&](const std::vector<Score>& sc, LabelId id) {
+    for (int i = 0; i < c.entities(); ++i) res.scores[names[i]][id] = sc[i];
+  };
+  const bool majority_wanted = o.against == ScoreAgainst::kMajority;
   for (const Label l : present) {
-    if (l == 0 && !ctx.o.include_background) continue;
-    EntryMask consensus(entry_count(h), 0);
-    if (against == ScoreAgainst::kReference) consensus = entries_with(h, c.reference_column(), l);
-    if (against == ScoreAgainst::kMajority) consensus = entries_equal(majority, l);
-    if (against == ScoreAgainst::kStaple && staple.count(l)) consensus = staple.at(l);
-    const std::vector<Score> sc =
-        score_against(ctx, counted, c, {l, l}, consensus, ctx.o.distances);
-    for (int i = 0; i < c.entities(); ++i) res.scores[names[i]][l] = sc[i];
+    if (!reported(o, l)) continue;
+    const EntryMask m = majority_wanted ? entries_equal(majority, l) : EntryMask{};
+    put(score_against(ctx, v, c, {l, l}, against_mask(o, v, c, l, m, staple, l), o.distances), l);
+  }
+  for (size_t k = 0; k < o.labels.regions.size(); ++k) {
+    const LabelId id = o.labels.region_id(k);
+    CountedView rv = region_view(v, o.labels.regions[k]);
+    const EntryMask m = majority_wanted ? entries_in(majority, o.labels.regions[k]) : EntryMask{};
+    put(score_against(ctx, rv, c, {1, id}, against_mask(o, rv, c, 1, m, staple, id), o.distances),
+        id);
+  }
+}
+
+// Binary STAPLE of each reported label and region; with `consensus`, each one's mask per entry.
+void staple_labels(CaseContext& ctx, CountedView& v, const TupleHistogram& raters, const Columns& c,
+                   const Wanted& w, std::map<LabelId, EntryMask>& consensus, CaseResult& res) {
+  for (size_t k = 0; k < res.labels.size(); ++k) {
+    const LabelId id = res.labels[k].label;
+    EntryMask* out = w.score ? &consensus[id] : nullptr;
+    StapleLabel sl;
+    if (is_region(id)) {
+      CountedView rv = region_view(v, ctx.o.labels.region(id));
+      sl = staple_of(ctx, rv, raters_histogram(rv.histogram, c), c, {1, id}, w.fuse && c.reference,
+                     out);
+    } else {
+      const Label l = static_cast<Label>(id);
+      sl = staple_of(ctx, v, raters, c, {l, l}, w.fuse && c.reference, out);
+    }
+    if (w.fuse) res.staple.push_back(std::move(sl));
   }
 }
 
@@ -192,29 +265,24 @@ void process_label_maps(const CaseSpec& spec, CaseContext& ctx, CaseResult& res)
   ctx.out.nifti = res.geom.format == "nifti";
   res.distance_spacing = ctx.grid.spacing;
   const auto counted = count_view(ctx, view);
+  CountedView v = figures_view(o, *counted, c, res);
   std::vector<uint16_t> majority;
-  std::map<Label, EntryMask> staple;
+  std::map<LabelId, EntryMask> staple;
   if (c.raters > 0) {
-    const TupleHistogram raters = raters_histogram(counted->histogram(), c);
+    const TupleHistogram raters = raters_histogram(v.histogram, c);
     const std::vector<LabelCounts> counts = label_counts(raters);
-    rater_agreement(ctx, *counted, c, counts, res);
+    rater_agreement(ctx, v, c, counts, res);
     VoteRule rule;
     rule.tie = o.tie;
     rule.categories = static_cast<int>(counts.size());
     rule.undecided = w.majority ? undecided_label(o, loaded.max_label) : 0;
-    if (w.majority || w.maps || o.overlay)
-      majority = vote_outputs(ctx, *counted, c, w, rule, spec, res);
-    for (size_t k = 0; w.staple && k < res.labels.size(); ++k) {
-      const Label l = res.labels[k].counts.label;
-      StapleLabel sl = staple_of(ctx, *counted, raters, c, {l, l}, w.fuse && c.reference,
-                                 w.score ? &staple[l] : nullptr);
-      if (w.fuse) res.staple.push_back(std::move(sl));
-    }
-    if (w.mlstaple) res.mlstaple = mlstaple_of(ctx, *counted, raters, c);
+    if (w.majority || w.maps || o.overlay) majority = vote_outputs(ctx, v, c, w, rule, spec, res);
+    if (w.staple) staple_labels(ctx, v, raters, c, w, staple, res);
+    if (w.mlstaple) res.mlstaple = mlstaple_of(ctx, v, raters, c);
   }
   if (!w.score) return;
   res.scored_against = against_name(o.against);
-  score_label_maps(ctx, *counted, c, majority, staple, res);
+  score_label_maps(ctx, v, c, majority, staple, res);
 }
 
 // --- One case whose files are binary masks of one label each --------------------------------
@@ -261,17 +329,31 @@ ReferenceMap reference_map(CaseContext& ctx, PerLabelCase& c) {
   return r;
 }
 
-// The binary reference of each label, written from the counted reference map in one pass.
-std::map<Label, std::vector<uint8_t>> reference_masks(CaseContext& ctx, ReferenceMap& ref,
-                                                      const std::set<Label>& labels) {
-  std::map<Label, std::vector<uint8_t>> masks;
+// What a per-label case evaluates: each label, then each region, with the labels it covers.
+struct Target {
+  LabelId id;
+  Region labels;
+};
+
+std::vector<Target> targets(const RunOptions& o, const std::set<Label>& labels) {
+  std::vector<Target> out;
+  for (const Label l : labels) out.push_back({l, {"", {l}}});
+  for (size_t k = 0; k < o.labels.regions.size(); ++k)
+    out.push_back({o.labels.region_id(k), o.labels.regions[k]});
+  return out;
+}
+
+// The binary reference of each target, written from the counted reference map in one pass.
+std::map<LabelId, std::vector<uint8_t>> reference_masks(CaseContext& ctx, ReferenceMap& ref,
+                                                        const std::vector<Target>& targets) {
+  std::map<LabelId, std::vector<uint8_t>> masks;
   WriteTable table;
-  for (const Label l : labels) {
-    std::vector<uint8_t>& m = masks[l];
+  for (const Target& t : targets) {
+    std::vector<uint8_t>& m = masks[t.id];
     m.resize(ref.map.size());
     WriteColumn col;
     col.type = WriteType::kU8;
-    for (const Label e : ref.per_entry) col.labels.push_back(e == l);
+    for (const Label e : ref.per_entry) col.labels.push_back(t.labels.covers(e));
     col.out = m.data();
     table.push_back(std::move(col));
   }
@@ -288,21 +370,45 @@ std::set<Label> reference_labels(const ReferenceMap& ref) {
   return labels;
 }
 
-// One label's binary view: raters, predictions when scoring, the reference when used.
+// One label's or region's binary view: raters, predictions when scoring, the reference when
+// used. A region's masks are the union of its labels' masks, per entity.
 struct LabelView {
   Columns columns;
   CaseView view;
+  std::vector<std::vector<uint8_t>> unions;
   std::unique_ptr<Engine::Counted> counted;
 };
 
-LabelView label_view(CaseContext& ctx, PerLabelCase& c, Label l, const Columns& columns,
+// Entity i's mask of the target: its label's mask, or the union of the region's labels' masks.
+const uint8_t* target_mask(const PerLabelCase& c, const Target& t, int i, LabelView& v,
+                           const std::vector<uint8_t>& none) {
+  std::vector<const uint8_t*> parts;
+  for (const Label l : t.labels.labels) {
+    const auto it = c.masks.find(l);
+    if (it != c.masks.end()) parts.push_back(it->second[i].data());
+  }
+  if (parts.empty()) return none.data();
+  if (parts.size() == 1) return parts[0];
+  std::vector<uint8_t>& u = v.unions.emplace_back(parts[0], parts[0] + none.size());
+  for (size_t k = 1; k < parts.size(); ++k)
+    for (size_t x = 0; x < u.size(); ++x) u[x] |= parts[k][x];
+  return u.data();
+}
+
+bool has_rater_labels(const PerLabelCase& c, const Target& t) {
+  for (const Label l : t.labels.labels)
+    if (c.labels.count(l)) return true;
+  return false;
+}
+
+LabelView label_view(CaseContext& ctx, PerLabelCase& c, const Target& t, const Columns& columns,
                      const std::vector<uint8_t>* reference, const std::vector<uint8_t>& none) {
   LabelView v;
   v.columns = columns;
   v.view.voxels = c.geom.voxels();
-  const auto it = c.masks.find(l);
+  v.unions.reserve(columns.entities());  // pointers into it stay valid
   for (int i = 0; i < columns.entities(); ++i)
-    v.view.raters.push_back(it == c.masks.end() ? none.data() : it->second[i].data());
+    v.view.raters.push_back(target_mask(c, t, i, v, none));
   if (columns.reference) v.view.raters.push_back(reference ? reference->data() : none.data());
   v.counted = count_view(ctx, v.view);
   return v;
@@ -315,22 +421,22 @@ struct LabelConsensus {
   EntryMask majority, staple;
 };
 
-LabelConsensus label_consensus(CaseContext& ctx, LabelView& v, Label l, const Wanted& w,
-                               CaseResult& res) {
+LabelConsensus label_consensus(CaseContext& ctx, LabelView& lv, CountedView& v, LabelId l,
+                               const Wanted& w, CaseResult& res) {
   const RunOptions& o = ctx.o;
-  const Columns& c = v.columns;
-  const int64_t n = v.view.voxels;
+  const Columns& c = lv.columns;
+  const int64_t n = lv.view.voxels;
   LabelConsensus out;
-  const TupleHistogram raters = raters_histogram(v.counted->histogram(), c);
-  LabelResult lr = agreement_of(ctx, *v.counted, counts_of(label_counts(raters), 1, c.raters, n), c,
-                                {1, l}, o.distances && !w.score);
-  const std::string suffix = "_label" + std::to_string(l);
+  const TupleHistogram raters = raters_histogram(v.histogram, c);
+  LabelResult lr = agreement_of(ctx, v, counts_of(label_counts(raters), 1, c.raters, n), c, {1, l},
+                                o.distances && !w.score);
+  const std::string suffix = output_suffix(o, l);
   if (w.majority || w.maps) {
     const VoteRule rule{o.tie, 2, 2};
     out.votes.resize(w.fuse && w.majority ? n : 0);
     std::vector<float> agreement(w.maps ? n : 0), entropy(agreement.size());
     const WriteTable table =
-        vote_pass(ctx, *v.counted, c, rule,
+        vote_pass(ctx, v, c, rule,
                   {out.votes.empty() ? nullptr : out.votes.data(),
                    w.maps ? agreement.data() : nullptr, w.maps ? entropy.data() : nullptr});
     if (w.maps) {
@@ -340,7 +446,7 @@ LabelConsensus label_consensus(CaseContext& ctx, LabelView& v, Label l, const Wa
     out.majority = entries_equal(table[0].labels, 1);
   }
   if (w.staple) {
-    StapleLabel sl = staple_of(ctx, *v.counted, raters, c, {1, l}, w.fuse && c.reference,
+    StapleLabel sl = staple_of(ctx, v, raters, c, {1, l}, w.fuse && c.reference,
                                w.score ? &out.staple : nullptr);
     if (w.fuse) res.staple.push_back(std::move(sl));
   }
@@ -391,8 +497,7 @@ void paint_majority(CaseContext& ctx, const PerLabelCase& c,
   m.counts.assign(counts.begin(), counts.end());
   m.mask = ctx.out.write_labels("majority", p.map);
   if (ref)
-    compare_with_reference(h, {static_cast<int>(c.order.size()), 0, true}, p.per_entry,
-                           ctx.o.include_background, m);
+    compare_with_reference(h, {static_cast<int>(c.order.size()), 0, true}, p.per_entry, ctx.o, m);
   res.majority = std::move(m);
 }
 
@@ -422,31 +527,37 @@ void process_per_label(const CaseSpec& spec, CaseContext& ctx, CaseResult& res) 
   std::set<Label> labels = loaded.labels;
   if (ref && w.score)
     for (const Label l : reference_labels(*ref)) labels.insert(l);
-  std::map<Label, std::vector<uint8_t>> ref_masks;
-  if (ref && c.reference) ref_masks = reference_masks(ctx, *ref, labels);
+  const std::vector<Target> all = targets(o, labels);
+  std::map<LabelId, std::vector<uint8_t>> ref_masks;
+  if (ref && c.reference) ref_masks = reference_masks(ctx, *ref, all);
   const Label undecided =
       w.fuse && !loaded.labels.empty() ? undecided_label(o, *loaded.labels.rbegin()) : 0;
   std::vector<std::string> names = res.raters;
   names.insert(names.end(), res.predictions.begin(), res.predictions.end());
   const std::vector<uint8_t> none(res.geom.voxels(), 0);
   std::map<Label, std::vector<Label>> votes;
-  for (const Label l : labels) {
-    LabelView v = label_view(ctx, loaded, l, c, c.reference ? &ref_masks.at(l) : nullptr, none);
+  for (const Target& t : all) {
+    LabelView lv = label_view(ctx, loaded, t, c, c.reference ? &ref_masks.at(t.id) : nullptr, none);
+    CountedView v = whole_view(*lv.counted);
     LabelConsensus consensus;
-    if (c.raters > 0 && loaded.labels.count(l)) consensus = label_consensus(ctx, v, l, w, res);
-    if (w.fuse && w.majority) votes[l] = std::move(consensus.votes);
+    if (c.raters > 0 && has_rater_labels(loaded, t))
+      consensus = label_consensus(ctx, lv, v, t.id, w, res);
+    if (w.fuse && w.majority && !is_region(t.id))
+      votes[static_cast<Label>(t.id)] = std::move(consensus.votes);
     if (!w.score) continue;
-    const TupleHistogram& h = v.counted->histogram();
-    EntryMask against(entry_count(h), 0);
-    if (o.against == ScoreAgainst::kReference) against = entries_with(h, c.reference_column(), 1);
+    EntryMask against(entry_count(v.histogram), 0);
+    if (o.against == ScoreAgainst::kReference)
+      against = entries_with(v.histogram, c.reference_column(), 1);
     if (o.against == ScoreAgainst::kMajority && !consensus.majority.empty())
       against = consensus.majority;
     if (o.against == ScoreAgainst::kStaple && !consensus.staple.empty()) against = consensus.staple;
-    const std::vector<Score> sc = score_against(ctx, *v.counted, c, {1, l}, against, o.distances);
-    for (int i = 0; i < c.entities(); ++i) res.scores[names[i]][l] = sc[i];
+    const std::vector<Score> sc = score_against(ctx, v, c, {1, t.id}, against, o.distances);
+    for (int i = 0; i < c.entities(); ++i) res.scores[names[i]][t.id] = sc[i];
   }
   if (w.fuse && w.majority)
     paint_majority(ctx, loaded, votes, ref ? &*ref : nullptr, undecided, res);
+  if (o.overlay && !w.score && c.raters > 0)
+    res.overlay = write_overlay(spec, o, ctx.out, loaded.masks, c.raters, res.geom);
   if (w.score) res.scored_against = against_name(o.against);
 }
 

@@ -101,29 +101,47 @@ void OutputFiles::write_any(const std::string& p, const void* data, PixelType ty
   }
 }
 
-std::string write_overlay(const CaseSpec& spec, const RunOptions& o, const OutputFiles& out,
-                          const std::vector<float>& agreement, int raters, const Geometry& geom) {
+namespace {
+
+// The overlay of one picture over the slice it shows of --overlay-image (when given).
+std::string write_picture(const CaseSpec& spec, const RunOptions& o, const OutputFiles& out,
+                          AgreementPicture picture, const Geometry& geom) {
   const StageTimer clock(out.seconds);
-  std::optional<RawImage> background;
+  picture.ignore = o.labels.ignore;
+  std::optional<std::vector<uint8_t>> grey;
   if (!o.overlay_image.empty() && !spec.folder.empty()) {
     const std::string file = (fs::path(spec.folder) / o.overlay_image).string();
+    RawImage background;
     try {
       background = read_image(file, o.read);
     } catch (const InputError& e) {
       throw CaseFailure{file, std::string("overlay image: ") + e.what()};
     }
-    if (background->channels != 1 || !background->geom.same_grid(geom))
+    if (background.channels != 1 || !background.geom.same_grid(geom))
       throw CaseFailure{file, "overlay image: not a single-channel image of the case's size"};
+    grey = grey_window(background, picture);
   }
   out.prepare();
   const std::string path = (out.dir / "agreement_overlay.png").string();
   try {
-    write_agreement_overlay(path, agreement, geom.shape[0], geom.shape[1], raters,
-                            background ? &*background : nullptr);
+    write_agreement_overlay(path, picture, grey ? &*grey : nullptr);
   } catch (const std::exception& e) {
     throw FatalError("cannot write " + path + ": " + e.what());
   }
   return path;
+}
+
+}  // namespace
+
+std::string write_overlay(const CaseSpec& spec, const RunOptions& o, const OutputFiles& out,
+                          const CaseView& view, int raters, const Geometry& geom) {
+  return write_picture(spec, o, out, agreement_picture(view, raters, geom, o.labels.ignore), geom);
+}
+
+std::string write_overlay(const CaseSpec& spec, const RunOptions& o, const OutputFiles& out,
+                          const std::map<Label, std::vector<std::vector<uint8_t>>>& masks,
+                          int raters, const Geometry& geom) {
+  return write_picture(spec, o, out, agreement_picture(masks, raters, geom), geom);
 }
 
 }  // namespace maskeval

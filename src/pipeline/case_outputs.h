@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,8 +35,14 @@ struct OutputFiles {
   void write_any(const std::string& p, const void* data, PixelType type) const;
 };
 
-// The agreement overlay of a 2D case (over --overlay-image when given); returns its path.
+// The agreement overlay of a case, agreement_overlay.png, with its legend (over --overlay-image
+// when given; a volume shows its axial slice of most disagreement, and says which); returns its
+// path. From the label maps of the first `raters` columns of `view`:
 std::string write_overlay(const CaseSpec& spec, const RunOptions& o, const OutputFiles& out,
-                          const std::vector<float>& agreement, int raters, const Geometry& geom);
+                          const CaseView& view, int raters, const Geometry& geom);
+// From binary masks per label ([label][entity], raters first: PerLabelCase::masks):
+std::string write_overlay(const CaseSpec& spec, const RunOptions& o, const OutputFiles& out,
+                          const std::map<Label, std::vector<std::vector<uint8_t>>>& masks,
+                          int raters, const Geometry& geom);
 
 }  // namespace maskeval

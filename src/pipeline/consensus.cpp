@@ -8,10 +8,10 @@
 
 namespace maskeval {
 
-WriteTable vote_pass(CaseContext& ctx, Engine::Counted& counted, const Columns& c,
-                     const VoteRule& rule, const VoteMaps& out) {
-  WriteTable table = vote_table(counted.histogram(), rule, out, c.raters);
-  if (out.majority || out.agreement || out.entropy) write_pass(ctx, counted, table);
+WriteTable vote_pass(CaseContext& ctx, CountedView& v, const Columns& c, const VoteRule& rule,
+                     const VoteMaps& out) {
+  WriteTable table = vote_table(v.histogram, rule, out, c.raters);
+  if (out.majority || out.agreement || out.entropy) write_pass(ctx, v.counted, table);
   return table;
 }
 
@@ -35,53 +35,62 @@ uint64_t agreeing_voxels(const std::vector<LabelCounts>& counts) {
 }  // namespace
 
 void compare_with_reference(const TupleHistogram& h, const Columns& c,
-                            const std::vector<uint16_t>& majority, bool include_background,
+                            const std::vector<uint16_t>& majority, const RunOptions& o,
                             MajorityResult& m) {
-  const std::vector<LabelCounts> counts = label_counts(with_reference(h, c, majority));
+  const TupleHistogram both = with_reference(h, c, majority);
+  const std::vector<LabelCounts> counts = label_counts(both);
   m.has_reference = true;
   m.mismatched = static_cast<uint64_t>(h.voxels) - agreeing_voxels(counts);
   for (const LabelCounts& l : counts)
-    if (l.label != 0 || include_background)
+    if (reported(o, l.label))
       m.dice_vs_reference[l.label] =
           dice(l.inter(0, 1), l.volume[0], l.volume[1], EmptyPolicy::kNaN);
+  for (size_t k = 0; k < o.labels.regions.size(); ++k) {
+    const Region& r = o.labels.regions[k];
+    const LabelCounts one = counts_of(
+        label_counts(map_labels(both, [&](Label l) { return static_cast<Label>(r.covers(l)); })), 1,
+        2, both.voxels);
+    m.dice_vs_reference[o.labels.region_id(k)] =
+        dice(one.inter(0, 1), one.volume[0], one.volume[1], EmptyPolicy::kNaN);
+  }
 }
 
-StapleLabel staple_of(CaseContext& ctx, Engine::Counted& counted, const TupleHistogram& raters,
+StapleLabel staple_of(CaseContext& ctx, CountedView& v, const TupleHistogram& raters,
                       const Columns& c, ViewLabel label, bool measure, EntryMask* consensus) {
-  const int64_t voxels = counted.view().voxels;
+  const int64_t voxels = v.counted.view().voxels;
   StapleLabel s;
   s.label = label.reported;
   const BinaryPatterns patterns = binary_patterns(raters, label.in_view);
   s.result = staple(patterns, ctx.o.staple);
   std::vector<float> posterior(voxels);
   std::vector<uint8_t> mask(voxels);
-  const WriteTable table = staple_table(counted.histogram(), label.in_view, patterns, s.result,
+  const WriteTable table = staple_table(v.histogram, label.in_view, patterns, s.result,
                                         ctx.o.threshold, posterior.data(), mask.data(), c.raters);
-  write_pass(ctx, counted, table);
+  write_pass(ctx, v.counted, table);
   s.result.posterior.clear();
-  const std::string suffix = "_label" + std::to_string(label.reported);
+  const std::string suffix = output_suffix(ctx.o, label.reported);
   s.posterior = ctx.out.write_probability("staple_posterior" + suffix, posterior);
   s.mask = ctx.out.write_labels("staple" + suffix, std::vector<Label>(mask.begin(), mask.end()));
   const EntryMask in(table[1].labels.begin(), table[1].labels.end());
   if (measure) {
     Columns raters_only = c;
     raters_only.predictions = 0;
-    s.measured = score_against(
-        ctx, counted, raters_only, label,
-        entries_with(counted.histogram(), c.reference_column(), label.in_view), false);
+    s.measured =
+        score_against(ctx, v, raters_only, label,
+                      entries_with(v.histogram, c.reference_column(), label.in_view), false);
     const TupleHistogram both =
-        derive_histogram(counted.histogram(), 2, [&](size_t e, const Label* t, Label* out) {
+        derive_histogram(v.histogram, 2, [&](size_t e, const Label* t, Label* out) {
           out[0] = in[e];
           out[1] = t[c.reference_column()] == label.in_view;
         });
-    const LabelCounts one = counts_of(label_counts(both), 1, 2, voxels);
+    const LabelCounts one = counts_of(label_counts(both), 1, 2, both.voxels);
     s.dice_vs_reference = dice(one.inter(0, 1), one.volume[0], one.volume[1], ctx.o.empty);
   }
   if (consensus) *consensus = in;
   return s;
 }
 
-MlStapleCase mlstaple_of(CaseContext& ctx, Engine::Counted& counted, const TupleHistogram& raters,
+MlStapleCase mlstaple_of(CaseContext& ctx, CountedView& v, const TupleHistogram& raters,
                          const Columns& c) {
   MlStapleOptions mo = ctx.o.mlstaple;
   mo.undecided_label = ctx.o.undecided_label;
@@ -91,14 +100,13 @@ MlStapleCase mlstaple_of(CaseContext& ctx, Engine::Counted& counted, const Tuple
   } catch (const std::invalid_argument& e) {
     throw CaseFailure{"", e.what()};
   }
-  std::vector<Label> map(counted.view().voxels);
-  const WriteTable table = mlstaple_table(counted.histogram(), m.result, map.data(), c.raters);
-  write_pass(ctx, counted, table);
+  std::vector<Label> map(v.counted.view().voxels);
+  const WriteTable table = mlstaple_table(v.histogram, m.result, map.data(), c.raters);
+  write_pass(ctx, v.counted, table);
   m.mask = ctx.out.write_labels("mlstaple", map);
   if (c.reference) {
-    const auto counts = label_counts(with_reference(counted.histogram(), c, table[0].labels));
-    m.mismatched_vs_reference =
-        static_cast<uint64_t>(counted.view().voxels) - agreeing_voxels(counts);
+    const auto counts = label_counts(with_reference(v.histogram, c, table[0].labels));
+    m.mismatched_vs_reference = static_cast<uint64_t>(v.voxels()) - agreeing_voxels(counts);
   }
   return m;
 }

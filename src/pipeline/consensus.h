@@ -10,23 +10,23 @@ namespace maskeval {
 
 // The vote pass: majority, agreement and entropy written through one table (null outputs are
 // not written). Returns the table: its first column is each entry's majority label.
-WriteTable vote_pass(CaseContext& ctx, Engine::Counted& counted, const Columns& c,
-                     const VoteRule& rule, const VoteMaps& out);
+WriteTable vote_pass(CaseContext& ctx, CountedView& v, const Columns& c, const VoteRule& rule,
+                     const VoteMaps& out);
 
-// The majority (one label per entry) against the reference column: per-label Dice and the
-// voxels where they differ.
+// The majority (one label per entry) against the reference column: the Dice of each reported
+// label and of each region, and the voxels where they differ.
 void compare_with_reference(const TupleHistogram& h, const Columns& c,
-                            const std::vector<uint16_t>& majority, bool include_background,
+                            const std::vector<uint16_t>& majority, const RunOptions& o,
                             MajorityResult& m);
 
 // Binary STAPLE of one label: its maps written, and with `measure` each rater and the consensus
 // against the reference column. `consensus`, when given, receives each entry's mask value.
-StapleLabel staple_of(CaseContext& ctx, Engine::Counted& counted, const TupleHistogram& raters,
+StapleLabel staple_of(CaseContext& ctx, CountedView& v, const TupleHistogram& raters,
                       const Columns& c, ViewLabel label, bool measure, EntryMask* consensus);
 
 // Multi-label STAPLE over the raters, its map written, and with a reference column the voxels
 // where they differ.
-MlStapleCase mlstaple_of(CaseContext& ctx, Engine::Counted& counted, const TupleHistogram& raters,
+MlStapleCase mlstaple_of(CaseContext& ctx, CountedView& v, const TupleHistogram& raters,
                          const Columns& c);
 
 // Per-label masks painted into one label map, in column order (later columns overwrite

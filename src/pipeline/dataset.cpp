@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "maskeval/run.h"
+#include "util/csv.h"
 
 namespace maskeval {
 namespace fs = std::filesystem;
@@ -319,38 +320,6 @@ std::string problems_note(const std::vector<ListingProblem>& problems) {
          problems[0].path + ": " + problems[0].reason;
 }
 
-std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> out;
-  std::string cell;
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char ch = line[i];
-    if (quoted) {
-      if (ch == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        cell += '"';
-        ++i;
-      } else if (ch == '"') {
-        quoted = false;
-      } else {
-        cell += ch;
-      }
-    } else if (ch == '"') {
-      quoted = true;
-    } else if (ch == ',') {
-      out.push_back(cell);
-      cell.clear();
-    } else if (ch != '\r') {
-      cell += ch;
-    }
-  }
-  out.push_back(cell);
-  for (std::string& s : out) {
-    const size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t");
-    s = b == std::string::npos ? "" : s.substr(b, e - b + 1);
-  }
-  return out;
-}
-
 // The whole manifest; only a regular file is read (a FIFO or device could block forever).
 std::string read_manifest(const std::string& path) {
   try {
@@ -418,21 +387,31 @@ std::map<std::string, std::vector<std::string>> reference_files(
   return out;
 }
 
+// [NAME=]DIR arguments by name (a folder without one is named by its last part), each checked
+// to be a readable folder; two of one name are a usage error.
+std::map<std::string, std::string> named_folders(const std::vector<std::string>& args,
+                                                 const std::string& option,
+                                                 const std::string& plural) {
+  std::map<std::string, std::string> folders;  // name -> dir
+  for (const std::string& arg : args) {
+    const size_t eq = arg.find('=');
+    std::string name = eq == std::string::npos ? "" : arg.substr(0, eq);
+    const std::string dir = eq == std::string::npos ? arg : arg.substr(eq + 1);
+    require_folder(dir, option);
+    if (name.empty()) name = fs::path(dir).lexically_normal().filename().string();
+    if (name.empty()) name = fs::path(dir).lexically_normal().parent_path().filename().string();
+    if (!folders.emplace(name, dir).second)
+      throw UsageError(option + ": two " + plural + " named '" + name +
+                       "'; name them with NAME=DIR");
+  }
+  return folders;
+}
+
 }  // namespace
 
 Dataset dataset_from_rater_folders(const std::vector<std::string>& rater_dirs,
                                    const std::string& reference_dir) {
-  std::map<std::string, std::string> folders;  // name -> dir
-  for (const std::string& arg : rater_dirs) {
-    const size_t eq = arg.find('=');
-    std::string name = eq == std::string::npos ? "" : arg.substr(0, eq);
-    const std::string dir = eq == std::string::npos ? arg : arg.substr(eq + 1);
-    require_folder(dir, "--rater");
-    if (name.empty()) name = fs::path(dir).lexically_normal().filename().string();
-    if (name.empty()) name = fs::path(dir).lexically_normal().parent_path().filename().string();
-    if (!folders.emplace(name, dir).second)
-      throw UsageError("--rater: two raters named '" + name + "'; name them with NAME=DIR");
-  }
+  const std::map<std::string, std::string> folders = named_folders(rater_dirs, "--rater", "raters");
   if (folders.size() < 2) throw UsageError("--rater: give at least two rater folders");
   Lister lister;
   std::map<std::string, CaseSpec> cases;
@@ -462,6 +441,168 @@ Dataset dataset_from_rater_folders(const std::vector<std::string>& rater_dirs,
         c.problem_file = (fs::path(reference_dir) / id).string() + ".*";
       }
     }
+    out.cases.push_back(std::move(c));
+  }
+  out.problems = std::move(lister.problems);
+  return out;
+}
+
+namespace {
+
+// The mask files of a prediction or reference folder, by case id.
+struct CaseFiles {
+  std::map<std::string, std::vector<std::string>> files;  // the readable ones
+  std::map<std::string, ListingProblem> unreadable;       // the first that cannot be read
+};
+
+// Whether `rel` is one of the files `ending` picks ("": every mask file), and its case id: the
+// path without the ending (or without the mask extension).
+bool picked(const std::string& rel, const std::string& ending, std::string& id) {
+  if (!is_mask_file(rel)) return false;
+  if (ending.empty()) {
+    id = strip_extension(rel);
+    return true;
+  }
+  if (rel.size() <= ending.size() ||
+      rel.compare(rel.size() - ending.size(), ending.size(), ending) != 0)
+    return false;
+  id = rel.substr(0, rel.size() - ending.size());
+  return true;
+}
+
+// What `ending` picks, for messages.
+std::string picked_files(const std::string& ending) {
+  return ending.empty() ? "mask files (" + mask_extension_list() + ")"
+                        : "files ending in '" + ending + "'";
+}
+
+// The files under `dir` that `ending` picks; one that cannot be read is also reported.
+CaseFiles case_files(Lister& lister, const std::string& dir, const std::string& ending) {
+  CaseFiles out;
+  std::string id;
+  for (const Found& f : list_files(lister, dir, {64, nullptr})) {
+    if (!picked(f.rel, ending, id)) continue;
+    if (f.entry.kind == Entry::kFile) {
+      out.files[id].push_back(f.path.string());
+    } else {
+      lister.report(f.path, f.entry.reason);
+      out.unreadable.emplace(id, ListingProblem{f.path.string(), f.entry.reason});
+    }
+  }
+  return out;
+}
+
+// Why the case `id` has no usable file in `folder` (`what` names it in the message), and which
+// file: none there, one that cannot be read, or several of one name; "" when it has one.
+std::string case_file_problem(const CaseFiles& folder, const std::string& id,
+                              const std::string& dir, const std::string& ending,
+                              const std::string& what, std::string& file) {
+  const auto bad = folder.unreadable.find(id);
+  if (bad != folder.unreadable.end()) {
+    file = bad->second.path;
+    return "cannot read this " + what + " file: " + bad->second.reason;
+  }
+  const auto it = folder.files.find(id);
+  if (it == folder.files.end()) {
+    file = (fs::path(dir) / id).string() + (ending.empty() ? ".*" : ending);
+    return what + " file missing: " + dir + " has no file of this case's name";
+  }
+  if (it->second.size() == 1) return "";
+  file = it->second[0];
+  std::string names;
+  for (const std::string& f : it->second)
+    names += (names.empty() ? "" : ", ") + fs::path(f).filename().string();
+  return "several " + what + " files of this case's name (" + names +
+         "); keep one, or pick one type with --file-ending";
+}
+
+bool same_folder(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  return fs::equivalent(a, b, ec);
+}
+
+// Each prediction folder must share a case name with the reference folder: otherwise the names
+// follow different patterns (a usage error, with an example of each).
+void require_common_cases(const std::map<std::string, std::string>& folders,
+                          const std::map<std::string, CaseFiles>& predicted, const CaseFiles& refs,
+                          const std::string& reference_dir, const std::string& ending) {
+  auto ids = [](const CaseFiles& f) {
+    std::set<std::string> out;
+    for (const auto& [id, files] : f.files) out.insert(id);
+    for (const auto& [id, problem] : f.unreadable) out.insert(id);
+    return out;
+  };
+  const std::set<std::string> ref_ids = ids(refs);
+  if (ref_ids.empty())
+    throw UsageError("--reference " + reference_dir + ": no " + picked_files(ending) + " in it");
+  for (const auto& [name, dir] : folders) {
+    const std::set<std::string> own = ids(predicted.at(name));
+    if (std::any_of(own.begin(), own.end(), [&](const auto& id) { return ref_ids.count(id); }))
+      continue;
+    throw UsageError("--prediction " + dir +
+                     ": no file in it has the name of a file in the "
+                     "--reference folder " +
+                     reference_dir +
+                     " (files are matched by their path "
+                     "inside each folder, without the file ending): e.g. '" +
+                     *own.begin() + "' here, '" + *ref_ids.begin() + "' there");
+  }
+}
+
+}  // namespace
+
+Dataset dataset_from_prediction_folders(const std::vector<std::string>& prediction_dirs,
+                                        const std::string& reference_dir,
+                                        const std::string& file_ending) {
+  if (!file_ending.empty() && !is_mask_file("x" + file_ending))
+    throw UsageError("--file-ending '" + file_ending +
+                     "': no mask file type maskeval reads ends so (" + mask_extension_list() +
+                     "); e.g. --file-ending .nii.gz");
+  const std::map<std::string, std::string> folders =
+      named_folders(prediction_dirs, "--prediction", "predictions");
+  if (folders.empty()) throw UsageError("--prediction: give a folder of predictions");
+  if (reference_dir.empty())
+    throw UsageError(
+        "--prediction DIR needs --reference DIR, the folder of reference files "
+        "(matched to the predictions by their path inside each folder)");
+  require_folder(reference_dir, "--reference");
+  Lister lister;
+  std::map<std::string, CaseFiles> predicted;
+  std::set<std::string> ids;
+  for (const auto& [name, dir] : folders) {
+    if (same_folder(dir, reference_dir))
+      throw UsageError("--prediction " + dir + " is the --reference folder too");
+    const CaseFiles& found = predicted[name] = case_files(lister, dir, file_ending);
+    if (found.files.empty() && found.unreadable.empty())
+      throw UsageError("--prediction " + dir + ": no " + picked_files(file_ending) + " in it" +
+                       problems_note(lister.problems));
+    for (const auto& [id, files] : found.files) ids.insert(id);
+    for (const auto& [id, problem] : found.unreadable) ids.insert(id);
+  }
+  const CaseFiles refs = case_files(lister, reference_dir, file_ending);
+  require_common_cases(folders, predicted, refs, reference_dir, file_ending);
+  for (const auto& [id, files] : refs.files) ids.insert(id);
+  for (const auto& [id, problem] : refs.unreadable) ids.insert(id);
+  Dataset out;
+  for (const std::string& id : ids) {
+    CaseSpec c;
+    c.id = id;
+    // Whether `id` has its one file in a folder; the first folder without one fails the case.
+    auto has_file = [&](const CaseFiles& folder, const std::string& dir, const std::string& what) {
+      std::string file;
+      const std::string why = case_file_problem(folder, id, dir, file_ending, what, file);
+      if (!why.empty() && c.problem.empty()) {
+        c.problem = why;
+        c.problem_file = file;
+      }
+      return why.empty();
+    };
+    for (const auto& [name, dir] : folders) {
+      const CaseFiles& found = predicted.at(name);
+      if (has_file(found, dir, "prediction '" + name + "'"))
+        c.predictions[name][kWholeMap] = found.files.at(id);
+    }
+    if (has_file(refs, reference_dir, "reference")) c.reference[kWholeMap] = refs.files.at(id);
     out.cases.push_back(std::move(c));
   }
   out.problems = std::move(lister.problems);

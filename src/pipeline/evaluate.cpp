@@ -15,6 +15,26 @@ void write_pass(CaseContext& ctx, Engine::Counted& counted, const WriteTable& ta
   ctx.engine.write(counted, table, ctx.threads);
 }
 
+CountedView whole_view(Engine::Counted& counted) {
+  return {counted, counted.histogram()};
+}
+
+CountedView region_view(const CountedView& v, const Region& region) {
+  return {v.counted,
+          map_labels(v.histogram, [&](Label l) { return static_cast<Label>(region.covers(l)); })};
+}
+
+bool reported(const RunOptions& o, Label l) {
+  if (o.labels.ignore && l == *o.labels.ignore) return false;
+  if (l != 0 || o.include_background) return true;
+  const auto it = o.labels.names.find(0);
+  return it != o.labels.names.end() && it->second != "background" && it->second != "Background";
+}
+
+std::string output_suffix(const RunOptions& o, LabelId id) {
+  return is_region(id) ? "_region-" + o.labels.key(id) : "_label" + std::to_string(id);
+}
+
 Grid distance_grid(const Geometry& geom, const RunOptions& o) {
   Grid g;
   g.ndim = geom.ndim;
@@ -23,7 +43,7 @@ Grid distance_grid(const Geometry& geom, const RunOptions& o) {
   return g;
 }
 
-DistanceOptions distance_options(const RunOptions& o, Label label) {
+DistanceOptions distance_options(const RunOptions& o, LabelId label) {
   DistanceOptions d = o.distance;
   d.empty = o.empty;
   const auto it = o.nsd_tolerance_by_label.find(label);
@@ -80,14 +100,14 @@ std::vector<const uint8_t*> pointers(const std::vector<std::vector<uint8_t>>& ma
 
 }  // namespace
 
-LabelResult agreement_of(CaseContext& ctx, Engine::Counted& counted, LabelCounts counts,
-                         const Columns& c, ViewLabel label, bool distances) {
-  counts.label = label.reported;
-  LabelResult r = label_result(std::move(counts), counted.view().voxels, ctx.o.empty);
+LabelResult agreement_of(CaseContext& ctx, CountedView& v, LabelCounts counts, const Columns& c,
+                         ViewLabel label, bool distances) {
+  LabelResult r = label_result(std::move(counts), v.voxels(), ctx.o.empty);
+  r.label = label.reported;
   if (!distances) return r;
   std::vector<int> raters(c.raters);
   for (int i = 0; i < c.raters; ++i) raters[i] = i;
-  const auto masks = write_masks(ctx, counted, raters, label.in_view);
+  const auto masks = write_masks(ctx, v, raters, label.in_view);
   const DistanceOptions d = distance_options(ctx.o, label.reported);
   const StageTimer t(ctx.times->distances);
   r.boundary = boundary_matrix(ctx.engine, pointers(masks), ctx.grid, d, ctx.threads);
@@ -117,10 +137,10 @@ Score score_from(uint64_t tp, uint64_t vol_s, uint64_t vol_t, uint64_t n, EmptyP
   return s;
 }
 
-std::vector<Score> score_against(CaseContext& ctx, Engine::Counted& counted, const Columns& c,
+std::vector<Score> score_against(CaseContext& ctx, CountedView& v, const Columns& c,
                                  ViewLabel label, const EntryMask& consensus, bool distances) {
   const int e = c.entities();
-  const TupleHistogram& h = counted.histogram();
+  const TupleHistogram& h = v.histogram;
   // Each entity's mask of the label and the consensus, as binary columns of one histogram.
   const TupleHistogram binary =
       derive_histogram(h, e + 1, [&](size_t entry, const Label* t, Label* out) {
@@ -135,7 +155,7 @@ std::vector<Score> score_against(CaseContext& ctx, Engine::Counted& counted, con
   if (!distances) return scores;
   std::vector<int> entities(e);
   for (int i = 0; i < e; ++i) entities[i] = i;
-  const auto masks = write_masks(ctx, counted, entities, label.in_view, {&consensus});
+  const auto masks = write_masks(ctx, v, entities, label.in_view, {&consensus});
   const StageTimer t(ctx.times->distances);
   const std::vector<BoundaryMetrics> b = boundary_matrix(
       ctx.engine, pointers(masks), ctx.grid, distance_options(ctx.o, label.reported), ctx.threads);
@@ -143,11 +163,11 @@ std::vector<Score> score_against(CaseContext& ctx, Engine::Counted& counted, con
   return scores;
 }
 
-std::vector<std::vector<uint8_t>> write_masks(CaseContext& ctx, Engine::Counted& counted,
+std::vector<std::vector<uint8_t>> write_masks(CaseContext& ctx, CountedView& v,
                                               const std::vector<int>& columns, Label label,
                                               const std::vector<const EntryMask*>& extra) {
-  const TupleHistogram& h = counted.histogram();
-  const size_t voxels = static_cast<size_t>(counted.view().voxels);
+  const TupleHistogram& h = v.histogram;
+  const size_t voxels = static_cast<size_t>(v.counted.view().voxels);
   std::vector<std::vector<uint8_t>> masks(columns.size() + extra.size(),
                                           std::vector<uint8_t>(voxels));
   WriteTable table;
@@ -157,10 +177,12 @@ std::vector<std::vector<uint8_t>> write_masks(CaseContext& ctx, Engine::Counted&
     WriteColumn col;
     col.type = WriteType::kU8;
     col.labels.assign(extra[k]->begin(), extra[k]->end());
+    for (size_t e = 0; e < col.labels.size(); ++e)
+      if (entry_voxels(h, e) == 0) col.labels[e] = 0;  // left out
     col.out = masks[columns.size() + k].data();
     table.push_back(std::move(col));
   }
-  write_pass(ctx, counted, table);
+  write_pass(ctx, v.counted, table);
   return masks;
 }
 

@@ -127,6 +127,9 @@ OutputLock::~OutputLock() {
 
 namespace {
 
+// The files maskeval writes in OUT beside report.json and cases/.
+const char* const kTables[] = {"report.html", "cases.csv", "pairs.csv", "summary.csv"};
+
 // What of maskeval's own outputs OUT holds.
 struct OwnOutputs {
   fs::path out, report, cases, previous;
@@ -161,6 +164,13 @@ void set_aside_previous_outputs(const std::string& out_dir, bool report_in_out) 
   if (own.cases_exist && !own.cases_ours)
     throw FatalError(own.cases.string() +
                      " was not written by maskeval; choose another output folder (-o)");
+  std::error_code st;
+  for (const char* t : kTables)
+    if (fs::exists(fs::symlink_status(own.out / t, st)) &&
+        (!fs::is_regular_file(fs::symlink_status(own.out / t, st)) ||
+         !(own.report_ours || own.cases_ours)))
+      throw FatalError((own.out / t).string() +
+                       " was not written by maskeval; choose another output folder (-o)");
   if (own.report_ours && report_in_out) {
     remove_or_fail(own.previous);
     std::error_code ec;
@@ -168,6 +178,9 @@ void set_aside_previous_outputs(const std::string& out_dir, bool report_in_out) 
     if (ec) throw FatalError("cannot create " + own.previous.string() + ": " + ec.message());
     rename_or_fail(own.report, own.previous / "report.json");
     if (own.cases_exist) rename_or_fail(own.cases, own.previous / "cases");
+    for (const char* t : kTables)
+      if (fs::exists(fs::symlink_status(own.out / t, ec)))
+        rename_or_fail(own.out / t, own.previous / t);
   } else if (own.cases_exist) {
     remove_or_fail(own.cases);  // a run killed before it wrote its report, or a --json run
   }
@@ -185,6 +198,11 @@ void restore_previous_outputs(const std::string& out_dir) {
   if (fs::exists(own.previous / "cases", ec)) rename_or_fail(own.previous / "cases", own.cases);
   if (fs::exists(own.previous / "report.json", ec))
     rename_or_fail(own.previous / "report.json", own.report);
+  for (const char* t : kTables) {
+    if (!fs::exists(own.previous / t, ec)) continue;
+    remove_or_fail(own.out / t);
+    rename_or_fail(own.previous / t, own.out / t);
+  }
   remove_or_fail(own.previous);
 }
 

@@ -133,13 +133,12 @@ void check_rater_limit(const Dataset& data) {
 
 // Run-wide hints drawn from what the cases found.
 void add_warnings(const RunOptions& o, RunResult& result) {
-  int files = 0, only_0_255 = 0, zero_255 = 0, mostly_255 = 0, volumes = 0;
+  int files = 0, only_0_255 = 0, zero_255 = 0, mostly_255 = 0;
   for (const CaseResult& c : result.cases) {
     files += c.values.files;
     only_0_255 += c.values.zero_or_255;
     zero_255 += c.values.two_valued_255;
     mostly_255 += c.values.mostly_255;
-    volumes += o.overlay && c.geom.ndim == 3;
   }
   if (zero_255 > 0 && only_0_255 == files && o.foreground.kind == ForegroundRule::Kind::kLabels)
     result.warnings.push_back(
@@ -148,10 +147,6 @@ void add_warnings(const RunOptions& o, RunResult& result) {
         std::string(mostly_255 * 2 > zero_255 ? " (or --foreground '<128' if the foreground is the "
                                                 "dark part: 255 covers most of each image)"
                                               : ""));
-  if (volumes > 0)
-    result.warnings.push_back("--overlay: " + std::to_string(volumes) +
-                              " case(s) are 3D and got no overlay (overlays are drawn for 2D "
-                              "cases only)");
 }
 
 // The outcome of case i, or why it failed.
@@ -175,14 +170,28 @@ std::optional<FailedCase> run_case(const Dataset& data, size_t i, const std::str
 
 }  // namespace
 
+// What the options ask that the dataset cannot give.
+void check_options(const Dataset& data, const RunOptions& o) {
+  if (o.labels.ignore && data.per_label)
+    throw UsageError(
+        "--ignore-label needs label-map files; this manifest gives one binary mask per label "
+        "(leave the label's rows out instead)");
+  for (const Region& r : o.labels.regions)
+    if (o.labels.ignore && r.covers(*o.labels.ignore))
+      throw UsageError("region " + r.name + " covers the ignore label " +
+                       std::to_string(*o.labels.ignore));
+}
+
 void check_run(const Dataset& data, const RunOptions& o) {
   check_rater_limit(data);
+  check_options(data, o);
   RunResult unused;
   choose_backend(o, unused);
 }
 
 RunResult run_dataset(const Dataset& data, const RunOptions& o) {
   check_rater_limit(data);
+  check_options(data, o);
   RunResult result;
   choose_backend(o, result);
   const int threads = o.threads > 0 ? o.threads : hardware_threads();

@@ -98,7 +98,7 @@ Json label_json(const LabelResult& l, size_t n) {
   return lj;
 }
 
-Json majority_json(const CaseResult& c) {
+Json majority_json(const CaseResult& c, const LabelSet& ls) {
   const MajorityResult& m = *c.majority;
   Json mj;
   mj["undecided_label"] = m.undecided;
@@ -112,14 +112,14 @@ Json majority_json(const CaseResult& c) {
     ref["mismatched_voxels"] = m.mismatched;
     ref["equal"] = m.mismatched == 0;
     Json d = Json::object();
-    for (const auto& [label, v] : m.dice_vs_reference) d[std::to_string(label)] = number(v);
+    for (const auto& [label, v] : m.dice_vs_reference) d[ls.key(label)] = number(v);
     ref["dice"] = std::move(d);
     mj["vs_reference"] = std::move(ref);
   }
   return mj;
 }
 
-Json staple_json(const std::vector<StapleLabel>& staple) {
+Json staple_json(const std::vector<StapleLabel>& staple, const LabelSet& ls) {
   Json st = Json::object();
   for (const StapleLabel& sl : staple) {
     Json lj;
@@ -141,7 +141,7 @@ Json staple_json(const std::vector<StapleLabel>& staple) {
           {"sensitivity", numbers(sens)}, {"specificity", numbers(spec)}, {"dice", numbers(d)}};
     }
     if (sl.dice_vs_reference) lj["dice_vs_reference"] = number(*sl.dice_vs_reference);
-    st[std::to_string(sl.label)] = std::move(lj);
+    st[ls.key(sl.label)] = std::move(lj);
   }
   return st;
 }
@@ -171,13 +171,13 @@ Json mlstaple_json(const CaseResult& c) {
   return mj;
 }
 
-Json scores_json(const CaseResult& c) {
+Json scores_json(const CaseResult& c, const LabelSet& ls) {
   Json sj;
   sj["against"] = c.scored_against;
   Json by = Json::object();
   for (const auto& [name, by_label] : c.scores) {
     Json lj = Json::object();
-    for (const auto& [label, sc] : by_label) lj[std::to_string(label)] = score_json(sc);
+    for (const auto& [label, sc] : by_label) lj[ls.key(label)] = score_json(sc);
     by[name] = std::move(lj);
   }
   sj["by"] = std::move(by);
@@ -201,8 +201,9 @@ Json case_json(const CaseResult& c, const RunOptions& o) {
   j["voxels"] = c.geom.voxels();
   Json labels = Json::object();
   for (const LabelResult& l : c.labels)
-    labels[std::to_string(l.counts.label)] = label_json(l, c.raters.size());
+    labels[o.labels.key(l.label)] = label_json(l, c.raters.size());
   j["labels"] = std::move(labels);
+  if (c.ignored_voxels) j["ignored_voxels"] = *c.ignored_voxels;
   // Fleiss' kappa needs two raters; the count-level function may still apply the policy.
   const bool kappa = c.fleiss_kappa_all && c.raters.size() >= 2;
   j["fleiss_kappa_all"] = kappa ? number(*c.fleiss_kappa_all) : Json(nullptr);
@@ -211,15 +212,27 @@ Json case_json(const CaseResult& c, const RunOptions& o) {
   if (!c.entropy_map.empty()) j["entropy_map"] = c.entropy_map;
   if (!c.overlay.empty()) j["overlay"] = c.overlay;
   if (c.majority) {
-    j["majority"] = majority_json(c);
+    j["majority"] = majority_json(c, o.labels);
     j["majority"]["tie"] = o.tie == TiePolicy::kUndecided ? "undecided" : "lowest";
   }
-  if (!c.staple.empty()) j["staple"] = staple_json(c.staple);
+  if (!c.staple.empty()) j["staple"] = staple_json(c.staple, o.labels);
   if (c.mlstaple) j["mlstaple"] = mlstaple_json(c);
-  if (!c.scores.empty()) j["scores"] = scores_json(c);
+  if (!c.scores.empty()) j["scores"] = scores_json(c, o.labels);
   // Only when the engine did part of the case otherwise (e.g. on the CPU instead of the GPU).
   if (!c.engine_notes.empty()) j["engine_notes"] = c.engine_notes;
   return j;
+}
+
+// The label set: names and colours by key, regions by name with their labels, the ignore label.
+void label_set_json(const LabelSet& ls, Json& j) {
+  Json names = Json::object();
+  for (const auto& [label, name] : ls.names) names[ls.key(label)]["name"] = name;
+  for (const auto& [id, colour] : ls.colours) names[ls.key(id)]["colour"] = colour_hex(colour);
+  if (!names.empty()) j["label_names"] = std::move(names);
+  Json regions = Json::object();
+  for (const Region& r : ls.regions) regions[r.name] = r.labels;
+  if (!regions.empty()) j["regions"] = std::move(regions);
+  if (ls.ignore) j["ignore_label"] = *ls.ignore;
 }
 
 Json options_json(const RunResult& result, const RunOptions& o) {
@@ -231,13 +244,14 @@ Json options_json(const RunResult& result, const RunOptions& o) {
        "rater gives one category everywhere)"},
       {"include_background", o.include_background},
   };
+  label_set_json(o.labels, j);
   if (o.distances) {
     j["distance_convention"] = convention_name(o.distance.convention);
     j["distance_unit"] = distance_unit(result, o);
     j["percentile"] = o.distance.percentile;
     j["nsd_tolerance"] = o.distance.nsd_tolerance;
     Json by = Json::object();
-    for (const auto& [label, t] : o.nsd_tolerance_by_label) by[std::to_string(label)] = t;
+    for (const auto& [label, t] : o.nsd_tolerance_by_label) by[o.labels.key(label)] = t;
     if (!by.empty()) j["nsd_tolerance_by_label"] = std::move(by);
     j["one_empty_distance"] = distance(o.distance.one_empty);
     if (o.spacing[0] > 0) j["spacing"] = std::vector<double>(o.spacing.begin(), o.spacing.end());
@@ -264,15 +278,17 @@ Json options_json(const RunResult& result, const RunOptions& o) {
 
 // Rater-pair agreement per label. Boundary means only where the pairs' distances were measured
 // (agree --distances); score measures distances against the reference only (the leaderboard).
-Json summary_labels_json(const Summary& summary) {
+Json summary_labels_json(const Summary& summary, const LabelSet& ls) {
   Json labels = Json::object();
   for (const LabelSummary& l : summary.labels) {
     Json lj;
+    lj["name"] = ls.name(l.label);
     lj["cases"] = l.cases;
     lj["pairs"] = l.pairs;
     lj["mean_dice"] = number(l.mean_dice);
     lj["median_dice"] = number(l.median_dice);
     lj["min_dice"] = number(l.min_dice);
+    lj["pooled_dice"] = number(l.pooled_dice);
     lj["mean_fleiss_kappa"] = number(l.mean_fleiss_kappa);
     if (l.boundary) {
       lj["mean_hd_percentile"] = number(l.mean_hd_percentile);
@@ -283,12 +299,12 @@ Json summary_labels_json(const Summary& summary) {
     Json r = Json::object();
     for (const auto& [rater, v] : l.rater_mean_dice) r[rater] = number(v);
     lj["rater_mean_dice"] = std::move(r);
-    labels[std::to_string(l.label)] = std::move(lj);
+    labels[ls.key(l.label)] = std::move(lj);
   }
   return labels;
 }
 
-Json staple_raters_json(const Summary& summary) {
+Json staple_raters_json(const Summary& summary, const LabelSet& ls) {
   Json st = Json::object();
   for (const auto& [label, raters] : summary.staple_raters) {
     Json rj = Json::object();
@@ -298,26 +314,36 @@ Json staple_raters_json(const Summary& summary) {
                   {"specificity", number(r.specificity)},
                   {"measured_sensitivity", number(r.measured_sensitivity)},
                   {"measured_specificity", number(r.measured_specificity)}};
-    st[std::to_string(label)] = std::move(rj);
+    st[ls.key(label)] = std::move(rj);
   }
   return st;
 }
 
-Json leaderboard_json(const Summary& summary, bool distances) {
+Json leaderboard_json(const Summary& summary, bool distances, const LabelSet& ls) {
   Json board = Json::array();
   for (const LeaderboardRow& row : summary.leaderboard) {
     Json by = Json::object(), labels = Json::object();
-    for (const auto& [label, v] : row.label_mean_dice) by[std::to_string(label)] = number(v);
+    for (const auto& [label, v] : row.label_mean_dice) by[ls.key(label)] = number(v);
     for (const auto& [label, b] : row.labels) {
-      Json lj = {
-          {"cases", b.cases}, {"mean_dice", number(b.mean_dice)}, {"mean_iou", number(b.mean_iou)}};
+      Json lj = {{"cases", b.cases},
+                 {"mean_dice", number(b.mean_dice)},
+                 {"mean_iou", number(b.mean_iou)},
+                 {"mean_sensitivity", number(b.mean_sensitivity)},
+                 {"mean_specificity", number(b.mean_specificity)},
+                 {"mean_precision", number(b.mean_precision)},
+                 {"mean_volume_similarity", number(b.mean_volume_similarity)},
+                 {"tp", b.tp},
+                 {"fp", b.fp},
+                 {"fn", b.fn},
+                 {"pooled_dice", number(b.pooled_dice)},
+                 {"pooled_iou", number(b.pooled_iou)}};
       if (distances) {
         lj["mean_hd_percentile"] = number(b.mean_hd_percentile);
         lj["mean_assd"] = number(b.mean_assd);
         lj["mean_nsd"] = number(b.mean_nsd);
         lj["infinite_distances"] = b.infinite_distances;
       }
-      labels[std::to_string(label)] = std::move(lj);
+      labels[ls.key(label)] = std::move(lj);
     }
     board.push_back({{"name", row.name},
                      {"prediction", row.prediction},
@@ -341,17 +367,18 @@ Json summary_json(const RunResult& result, const Summary& summary, const RunOpti
   s["cases"] = result.cases.size();
   s["failed"] = result.failed.size();
   s["aborted"] = result.aborted;
-  s["labels"] = summary_labels_json(summary);
+  s["labels"] = summary_labels_json(summary, o.labels);
   Json adj = Json::array();
   for (const Adjudication& a : summary.adjudicate)
     adj.push_back({{"id", a.id},
                    {"mean_pairwise_dice", number(a.mean_dice)},
-                   {"worst_label", a.worst_label},
+                   {"worst_label", o.labels.key(a.worst_label)},
                    {"worst_pair", {a.rater_a, a.rater_b}},
                    {"worst_dice", number(a.worst_dice)}});
   s["adjudicate"] = std::move(adj);
-  if (!summary.staple_raters.empty()) s["staple_raters"] = staple_raters_json(summary);
-  if (!summary.leaderboard.empty()) s["leaderboard"] = leaderboard_json(summary, o.distances);
+  if (!summary.staple_raters.empty()) s["staple_raters"] = staple_raters_json(summary, o.labels);
+  if (!summary.leaderboard.empty())
+    s["leaderboard"] = leaderboard_json(summary, o.distances, o.labels);
   return s;
 }
 
@@ -362,6 +389,7 @@ Json report_json(const RunResult& result, const Summary& summary, const RunOptio
   j["maskeval_version"] = MASKEVAL_VERSION;
   j["command"] =
       o.command == Command::kFuse ? "fuse" : (o.command == Command::kScore ? "score" : "agree");
+  j["command_line"] = o.command_line;
   j["backend"] = result.backend;
   if (!result.engine_note.empty()) j["engine_note"] = result.engine_note;
   j["options"] = options_json(result, o);

@@ -1,4 +1,4 @@
-// The agreement overlay: a colour picture of where raters disagree, drawn with OpenCV.
+// The agreement overlay: a picture of agreement with its legend and caption, drawn with OpenCV.
 #include "maskeval/overlay.h"
 
 #include <stdexcept>
@@ -16,65 +16,74 @@
 namespace maskeval {
 namespace {
 
-// The background as 8-bit grey, windowed to its 1st..99th percentile.
-cv::Mat grey_background(const RawImage& img) {
-  const int64_t n = img.voxels();
-  std::vector<double> values(n);
-  for (int64_t i = 0; i < n; ++i) {
-    switch (img.type) {
-      case PixelType::kU8:
-        values[i] = img.bytes[i];
-        break;
-      case PixelType::kU16:
-        values[i] = reinterpret_cast<const uint16_t*>(img.bytes.data())[i];
-        break;
-      case PixelType::kI16:
-        values[i] = reinterpret_cast<const int16_t*>(img.bytes.data())[i];
-        break;
-      case PixelType::kF32:
-        values[i] = reinterpret_cast<const float*>(img.bytes.data())[i];
-        break;
-      default:
-        throw std::runtime_error("background image: unsupported pixel type");
+constexpr int kMinWidth = 360;  // the legend's text needs about this much
+constexpr int kLine = 20;       // pixels per legend line
+constexpr int kPad = 8;
+constexpr double kFontScale = 0.45;
+const int kFont = cv::FONT_HERSHEY_SIMPLEX;
+
+// `text` broken into lines no wider than `width` pixels (at word boundaries where it can).
+std::vector<std::string> wrap(const std::string& text, int width) {
+  std::vector<std::string> lines;
+  std::string line, word;
+  auto fits = [&](const std::string& s) {
+    int base = 0;
+    return cv::getTextSize(s, kFont, kFontScale, 1, &base).width <= width;
+  };
+  auto push_word = [&] {
+    if (word.empty()) return;
+    const std::string joined = line.empty() ? word : line + " " + word;
+    if (line.empty() || fits(joined)) {
+      line = joined;
+    } else {
+      lines.push_back(line);
+      line = word;
+    }
+    word.clear();
+  };
+  for (const char ch : text) {
+    if (ch == ' ') {
+      push_word();
+    } else {
+      word += ch;
     }
   }
-  std::vector<double> sorted = values;
-  std::nth_element(sorted.begin(), sorted.begin() + n / 100, sorted.end());
-  const double low = sorted[n / 100];
-  std::nth_element(sorted.begin(), sorted.begin() + (n * 99) / 100, sorted.end());
-  const double high = std::max(low + 1e-9, sorted[(n * 99) / 100]);
-  cv::Mat grey(static_cast<int>(img.geom.shape[1]), static_cast<int>(img.geom.shape[0]), CV_8UC1);
-  for (int64_t i = 0; i < n; ++i)
-    grey.data[i] = cv::saturate_cast<uint8_t>((values[i] - low) / (high - low) * 255.0);
-  return grey;
+  push_word();
+  if (!line.empty()) lines.push_back(line);
+  return lines;
 }
 
-}  // namespace
-
-bool overlay_supported() {
-  return true;
-}
-
-void write_agreement_overlay(const std::string& path, const std::vector<float>& agreement,
-                             int64_t width, int64_t height, int raters,
-                             const RawImage* background) {
-  const int w = static_cast<int>(width), h = static_cast<int>(height);
-  cv::Mat grey = background ? grey_background(*background) : cv::Mat::zeros(h, w, CV_8UC1);
-  cv::Mat picture;
-  cv::cvtColor(grey, picture, cv::COLOR_GRAY2BGR);
-  // Disagreement 0 (unanimous) .. 1 (the lowest agreement R raters can have, 1/R).
-  cv::Mat heat(h, w, CV_8UC1);
-  const double lowest = raters > 0 ? 1.0 / raters : 0.0;
-  for (int64_t i = 0; i < width * height; ++i)
-    heat.data[i] = cv::saturate_cast<uint8_t>((1.0 - agreement[i]) / (1.0 - lowest) * 255.0);
-  cv::Mat colours;
-  cv::applyColorMap(255 - heat, colours, cv::COLORMAP_AUTUMN);  // red (low) .. yellow (high)
-  for (int64_t i = 0; i < width * height; ++i) {
-    if (agreement[i] >= 1.0f) continue;
-    cv::Vec3b& p = picture.at<cv::Vec3b>(static_cast<int>(i / w), static_cast<int>(i % w));
-    const cv::Vec3b c = colours.at<cv::Vec3b>(static_cast<int>(i / w), static_cast<int>(i % w));
-    for (int k = 0; k < 3; ++k) p[k] = static_cast<uint8_t>((p[k] * 3 + c[k] * 7) / 10);
+// The legend strip: the caption, then a colour key, dark text on white.
+cv::Mat legend_strip(const AgreementPicture& p, int width, bool over_image) {
+  const std::vector<std::string> caption = wrap(agreement_caption(p), width - 2 * kPad);
+  const std::vector<LegendEntry> legend = agreement_legend(p, over_image);
+  std::vector<std::vector<std::string>> entries;
+  size_t lines = caption.size();
+  for (const LegendEntry& e : legend) {
+    entries.push_back(wrap(e.text, width - 3 * kPad - 14));
+    lines += entries.back().size();
   }
+  cv::Mat strip(static_cast<int>(lines) * kLine + 2 * kPad, width, CV_8UC3,
+                cv::Scalar(255, 255, 255));
+  const cv::Scalar ink(30, 30, 30);
+  int y = kPad + 14;
+  for (const std::string& line : caption) {
+    cv::putText(strip, line, {kPad, y}, kFont, kFontScale, ink, 1, cv::LINE_AA);
+    y += kLine;
+  }
+  for (size_t k = 0; k < legend.size(); ++k) {
+    const Rgb& c = legend[k].colour;
+    cv::rectangle(strip, cv::Rect(kPad, y - 12, 14, 14), cv::Scalar(c[2], c[1], c[0]), cv::FILLED);
+    cv::rectangle(strip, cv::Rect(kPad, y - 12, 14, 14), ink, 1);
+    for (const std::string& line : entries[k]) {
+      cv::putText(strip, line, {2 * kPad + 14, y}, kFont, kFontScale, ink, 1, cv::LINE_AA);
+      y += kLine;
+    }
+  }
+  return strip;
+}
+
+void write_png_atomic(const std::string& path, const cv::Mat& picture) {
   const std::string tmp = path + ".tmp.png";
   bool ok = false;
   try {
@@ -91,6 +100,29 @@ void write_agreement_overlay(const std::string& path, const std::vector<float>& 
   }
 }
 
+}  // namespace
+
+bool overlay_supported() {
+  return true;
+}
+
+void write_agreement_overlay(const std::string& path, const AgreementPicture& p,
+                             const std::vector<uint8_t>* grey) {
+  const int w = static_cast<int>(p.width), h = static_cast<int>(p.height);
+  const std::vector<uint8_t> rgb = agreement_rgb(p, grey);
+  const int width = std::max(w, kMinWidth);
+  const cv::Mat strip = legend_strip(p, width, grey != nullptr);
+  cv::Mat canvas(h + strip.rows, width, CV_8UC3, cv::Scalar(255, 255, 255));
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      const uint8_t* c = &rgb[(static_cast<size_t>(y) * w + x) * 3];
+      canvas.at<cv::Vec3b>(y, x) = cv::Vec3b(c[2], c[1], c[0]);
+    }
+  }
+  strip.copyTo(canvas(cv::Rect(0, h, width, strip.rows)));
+  write_png_atomic(path, canvas);
+}
+
 }  // namespace maskeval
 
 #else
@@ -101,8 +133,8 @@ bool overlay_supported() {
   return false;
 }
 
-void write_agreement_overlay(const std::string&, const std::vector<float>&, int64_t, int64_t, int,
-                             const RawImage*) {
+void write_agreement_overlay(const std::string&, const AgreementPicture&,
+                             const std::vector<uint8_t>*) {
   throw std::runtime_error("overlays need OpenCV; this maskeval was built without it");
 }
 

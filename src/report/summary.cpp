@@ -35,21 +35,26 @@ void summarize_labels(const RunResult& result, Summary& s) {
     size_t infinite = 0;
     bool boundary = false;
     std::map<std::string, std::vector<double>> rater_dice;
+    uint64_t inter = 0, volumes = 0;  // summed over cases and pairs, for the pooled Dice
   };
-  std::map<Label, Acc> acc;
+  std::map<LabelId, Acc> acc;
   for (const CaseResult& c : result.cases) {
     const int n = static_cast<int>(c.raters.size());
     Adjudication adj;
     adj.id = c.id;
     adj.mean_dice = c.mean_pairwise_dice;
     for (const LabelResult& l : c.labels) {
-      Acc& a = acc[l.counts.label];
+      Acc& a = acc[l.label];
       ++a.cases;
       put(a.fleiss, l.fleiss_kappa);  // undefined (fewer than two raters, or by the policy)
       a.boundary = a.boundary || !l.boundary.empty();
       for (int i = 0; i < n; ++i) {
         for (int j = 0; j < n; ++j) {
           const double d = l.dice[i * n + j];
+          if (i < j) {
+            a.inter += l.counts.inter(i, j);
+            a.volumes += l.counts.volume[i] + l.counts.volume[j];
+          }
           if (i == j || std::isnan(d)) continue;
           a.rater_dice[c.raters[i]].push_back(d);
           if (j < i) continue;
@@ -66,7 +71,7 @@ void summarize_labels(const RunResult& result, Summary& s) {
           }
           if (std::isnan(adj.worst_dice) || d < adj.worst_dice) {
             adj.worst_dice = d;
-            adj.worst_label = l.counts.label;
+            adj.worst_label = l.label;
             adj.rater_a = c.raters[i];
             adj.rater_b = c.raters[j];
           }
@@ -85,6 +90,7 @@ void summarize_labels(const RunResult& result, Summary& s) {
     if (!a.pair_dice.empty())
       ls.min_dice = *std::min_element(a.pair_dice.begin(), a.pair_dice.end());
     ls.mean_fleiss_kappa = mean_of(a.fleiss);
+    if (a.volumes > 0) ls.pooled_dice = 2.0 * static_cast<double>(a.inter) / a.volumes;
     ls.mean_hd_percentile = mean_of(a.hdp);
     ls.mean_assd = mean_of(a.assd);
     ls.mean_nsd = mean_of(a.nsd);
@@ -97,7 +103,7 @@ void summarize_labels(const RunResult& result, Summary& s) {
 
 // STAPLE's estimates per rater.
 void summarize_staple(const RunResult& result, Summary& s) {
-  std::map<Label, std::map<std::string, std::array<std::vector<double>, 4>>> est;
+  std::map<LabelId, std::map<std::string, std::array<std::vector<double>, 4>>> est;
   for (const CaseResult& c : result.cases) {
     for (const StapleLabel& sl : c.staple) {
       for (size_t i = 0; i < c.raters.size(); ++i) {
@@ -126,15 +132,21 @@ void summarize_staple(const RunResult& result, Summary& s) {
 
 // Scores of one rater or prediction, over cases and labels or over the cases of one label.
 struct Means {
-  std::vector<double> dice, iou, sens, prec, hdp, assd, nsd;
+  std::vector<double> dice, iou, sens, spec, prec, vs, hdp, assd, nsd;
   size_t infinite = 0;
   size_t cases = 0;
+  uint64_t tp = 0, fp = 0, fn = 0;
 
   void add(const Score& sc) {
     put(dice, sc.dice);
     put(iou, sc.iou);
     put(sens, sc.sensitivity);
+    put(spec, sc.specificity);
     put(prec, sc.precision);
+    put(vs, sc.volume_similarity);
+    tp += sc.tp;
+    fp += sc.fp;
+    fn += sc.fn;
     if (!sc.boundary) return;
     if (std::isinf(sc.boundary->hd_percentile)) {
       ++infinite;
@@ -151,7 +163,7 @@ struct Means {
 void summarize_leaderboard(const RunResult& result, Summary& s) {
   struct Entry {
     Means all;
-    std::map<Label, Means> by_label;
+    std::map<LabelId, Means> by_label;
     bool prediction = false;
   };
   std::map<std::string, Entry> board;
@@ -187,6 +199,17 @@ void summarize_leaderboard(const RunResult& result, Summary& s) {
       b.cases = m.cases;
       b.mean_dice = mean_of(m.dice);
       b.mean_iou = mean_of(m.iou);
+      b.mean_sensitivity = mean_of(m.sens);
+      b.mean_specificity = mean_of(m.spec);
+      b.mean_precision = mean_of(m.prec);
+      b.mean_volume_similarity = mean_of(m.vs);
+      b.tp = m.tp;
+      b.fp = m.fp;
+      b.fn = m.fn;
+      if (m.tp + m.fp + m.fn > 0) {
+        b.pooled_dice = 2.0 * m.tp / static_cast<double>(2 * m.tp + m.fp + m.fn);
+        b.pooled_iou = m.tp / static_cast<double>(m.tp + m.fp + m.fn);
+      }
       b.mean_hd_percentile = mean_of(m.hdp);
       b.mean_assd = mean_of(m.assd);
       b.mean_nsd = mean_of(m.nsd);

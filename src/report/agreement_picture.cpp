@@ -1,0 +1,381 @@
+// Pictures of agreement without OpenCV: pixel states of a 2D case or of a volume's most disputed
+// axial slice, the colour scheme, legends, windowing of a source image and downscaling.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "maskeval/overlay.h"
+
+namespace maskeval {
+namespace {
+
+// What the raters give at one voxel; `majority` is set only when asked for (a split voxel).
+struct VoxelVote {
+  bool split = false, foreground = false, ignored = false;
+  int majority = 0;
+};
+
+// Voxel strides of the three axes, and the offset of voxel (u, v) of slice `s` of a picture.
+struct Strides {
+  std::array<int64_t, 3> of;
+  explicit Strides(const Geometry& g) : of{1, g.shape[0], g.shape[0] * g.shape[1]} {}
+  int64_t at(const SliceAxes& a, int64_t s, int64_t u, int64_t v) const {
+    return s * of[a.normal] + u * of[a.across] + v * of[a.down];
+  }
+};
+
+// The slice to show: the most split voxels (the lowest slice on a tie), else the most
+// unanimous foreground, else 0. `vote(i, false)` tells a voxel's state without its majority.
+template <class VoteFn>
+int64_t pick_slice(const Geometry& geom, const SliceAxes& axes, VoteFn& vote) {
+  const int64_t n = geom.shape[axes.normal], stride = Strides(geom).of[axes.normal];
+  std::vector<int64_t> split(n), fg(n);
+  for (int64_t i = 0; i < geom.voxels(); ++i) {
+    const VoxelVote v = vote(i, false);
+    const int64_t s = (i / stride) % n;
+    split[s] += v.split;
+    fg[s] += v.foreground;
+  }
+  int64_t best = 0;
+  for (int64_t s = 1; s < n; ++s)
+    if (split[s] > split[best] || (split[best] == 0 && split[s] == 0 && fg[s] > fg[best])) best = s;
+  return best;
+}
+
+template <class VoteFn>
+AgreementPicture build_picture(const Geometry& geom, int raters, VoteFn vote) {
+  if (raters < 1) throw std::invalid_argument("a picture of agreement needs a rater");
+  AgreementPicture p;
+  p.axes = geom.ndim == 3 ? axial_axes(geom) : SliceAxes{};
+  p.width = geom.shape[p.axes.across];
+  p.height = geom.shape[p.axes.down];
+  p.raters = raters;
+  p.ndim = geom.ndim;
+  p.slices = geom.shape[p.axes.normal];
+  if (p.slices > 1) p.slice = pick_slice(geom, p.axes, vote);
+  const Strides strides(geom);
+  p.state.assign(p.width * p.height, PixelState::kBackground);
+  p.majority.assign(p.width * p.height, 0);
+  for (int64_t y = 0; y < p.height; ++y) {
+    for (int64_t x = 0; x < p.width; ++x) {
+      const int64_t i = y * p.width + x;
+      const VoxelVote v = vote(strides.at(p.axes, p.slice, x, y), true);
+      if (v.ignored) {
+        p.state[i] = PixelState::kIgnored;
+      } else if (v.split) {
+        p.state[i] = PixelState::kSplit;
+        p.majority[i] = static_cast<uint8_t>(std::clamp(v.majority, 1, 255));
+        ++p.split_pixels;
+      } else if (v.foreground) {
+        p.state[i] = PixelState::kForeground;
+      }
+    }
+  }
+  return p;
+}
+
+// Reads a value of the NIfTI header in its byte order.
+template <class T>
+T header_value(const std::vector<uint8_t>& h, size_t offset, bool swap) {
+  uint8_t b[sizeof(T)];
+  std::memcpy(b, h.data() + offset, sizeof(T));
+  if (swap) std::reverse(b, b + sizeof(T));
+  T v;
+  std::memcpy(&v, b, sizeof(T));
+  return v;
+}
+
+// The direction in patient space (RAS) of each voxel axis, columns [axis][x, y, z], from the
+// NIfTI header's sform (else qform); false when the header gives neither.
+bool nifti_directions(const std::vector<uint8_t>& h, double dir[3][3]) {
+  if (h.size() < 348) return false;
+  const bool swap =
+      header_value<int32_t>(h, 0, false) != 348 && header_value<int32_t>(h, 0, false) != 540;
+  const bool two = header_value<int32_t>(h, 0, swap) == 540 && h.size() >= 540;
+  const auto real = [&](size_t o1, size_t o2) {
+    return two ? header_value<double>(h, o2, swap) : header_value<float>(h, o1, swap);
+  };
+  const int qform = two ? header_value<int32_t>(h, 344, swap) : header_value<int16_t>(h, 252, swap);
+  const int sform = two ? header_value<int32_t>(h, 348, swap) : header_value<int16_t>(h, 254, swap);
+  if (sform > 0) {
+    for (int row = 0; row < 3; ++row)
+      for (int axis = 0; axis < 3; ++axis)
+        dir[axis][row] = real(280 + 16 * row + 4 * axis, 400 + 32 * row + 8 * axis);
+    return true;
+  }
+  if (qform <= 0) return false;
+  const double b = real(256, 352), c = real(260, 360), d = real(264, 368);
+  const double a = std::sqrt(std::max(0.0, 1.0 - b * b - c * c - d * d));
+  const double r[3][3] = {
+      {a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)},
+      {2 * (b * c + a * d), a * a + c * c - b * b - d * d, 2 * (c * d - a * b)},
+      {2 * (b * d - a * c), 2 * (c * d + a * b), a * a + d * d - c * c - b * b}};
+  for (int row = 0; row < 3; ++row)
+    for (int axis = 0; axis < 3; ++axis) dir[axis][row] = r[row][axis];
+  return true;
+}
+
+double value_at(const RawImage& img, int64_t i) {
+  const uint8_t* b = img.bytes.data();
+  auto get = [&](auto tag) {
+    decltype(tag) v;
+    std::memcpy(&v, b + i * sizeof v, sizeof v);
+    return static_cast<double>(v);
+  };
+  switch (img.type) {
+    case PixelType::kU8:
+      return b[i];
+    case PixelType::kI8:
+      return get(int8_t{});
+    case PixelType::kU16:
+      return get(uint16_t{});
+    case PixelType::kI16:
+      return get(int16_t{});
+    case PixelType::kU32:
+      return get(uint32_t{});
+    case PixelType::kI32:
+      return get(int32_t{});
+    case PixelType::kU64:
+      return get(uint64_t{});
+    case PixelType::kI64:
+      return get(int64_t{});
+    case PixelType::kF32:
+      return get(float{});
+    case PixelType::kF64:
+      return get(double{});
+  }
+  return 0;
+}
+
+}  // namespace
+
+SliceAxes axial_axes(const Geometry& geom) {
+  double dir[3][3];
+  if (geom.ndim != 3 || !nifti_directions(geom.nifti_header, dir)) return {};
+  // The share of each axis's direction along patient z (normal), then along x (across).
+  const auto share = [&](int axis, int component) {
+    const double n = std::sqrt(dir[axis][0] * dir[axis][0] + dir[axis][1] * dir[axis][1] +
+                               dir[axis][2] * dir[axis][2]);
+    return n > 0 ? std::abs(dir[axis][component]) / n : 0.0;
+  };
+  SliceAxes a;
+  a.normal = 2;
+  for (int axis = 0; axis < 2; ++axis)
+    if (share(axis, 2) > share(a.normal, 2)) a.normal = axis;
+  const int first = a.normal == 0 ? 1 : 0, second = a.normal == 2 ? 1 : 2;
+  const bool swap = share(second, 0) > share(first, 0);
+  a.across = swap ? second : first;
+  a.down = swap ? first : second;
+  return a;
+}
+
+AgreementPicture agreement_picture(const CaseView& view, int raters, const Geometry& geom,
+                                   std::optional<Label> ignore) {
+  std::vector<Label> labels(std::max(raters, 1));
+  auto vote = [&](int64_t i, bool full) {
+    VoxelVote v;
+    const Label first = view.at(0, i);
+    v.ignored = ignore && first == *ignore;
+    for (int r = 1; r < raters; ++r) {
+      const Label l = view.at(r, i);
+      v.split = v.split || l != first;
+      v.ignored = v.ignored || (ignore && l == *ignore);
+    }
+    v.foreground = !v.split && first != 0;
+    if (!full || !v.split) return v;
+    for (int r = 0; r < raters; ++r) labels[r] = view.at(r, i);
+    std::sort(labels.begin(), labels.begin() + raters);
+    for (int a = 0, b = 0; a < raters; a = b) {
+      while (b < raters && labels[b] == labels[a]) ++b;
+      v.majority = std::max(v.majority, b - a);
+    }
+    return v;
+  };
+  return build_picture(geom, raters, vote);
+}
+
+AgreementPicture agreement_picture(const std::map<Label, std::vector<std::vector<uint8_t>>>& masks,
+                                   int raters, const Geometry& geom) {
+  auto vote = [&](int64_t i, bool) {
+    VoxelVote v;
+    v.majority = raters;
+    for (const auto& [label, per_rater] : masks) {
+      int k = 0;
+      for (int r = 0; r < raters && r < static_cast<int>(per_rater.size()); ++r)
+        k += per_rater[r][i] != 0;
+      if (k == raters) v.foreground = true;
+      if (k > 0 && k < raters) {
+        v.split = true;
+        v.majority = std::min(v.majority, std::max(k, raters - k));
+      }
+    }
+    if (v.split) v.foreground = false;
+    return v;
+  };
+  return build_picture(geom, raters, vote);
+}
+
+Rgb agreement_colour(PixelState state, int majority_votes, int raters) {
+  switch (state) {
+    case PixelState::kBackground:
+      return {0, 0, 0};
+    case PixelState::kForeground:
+      return {50, 136, 220};
+    case PixelState::kIgnored:
+      return {150, 100, 200};
+    case PixelState::kSplit:
+      break;
+  }
+  // 0 for a unanimous vote .. 1 for the lowest share R raters can have (1/R).
+  const double share = raters > 0 ? static_cast<double>(majority_votes) / raters : 0.0;
+  const double lowest = raters > 1 ? 1.0 / raters : 0.0;
+  const double t = std::clamp((1.0 - share) / (1.0 - lowest), 0.0, 1.0);
+  return {255, static_cast<uint8_t>(std::lround(255.0 * (1.0 - t))), 0};
+}
+
+std::vector<LegendEntry> agreement_legend(const AgreementPicture& p, bool over_image) {
+  std::vector<LegendEntry> legend{
+      over_image ? LegendEntry{{128, 128, 128}, "every rater: background (the image, in grey)"}
+                 : LegendEntry{agreement_colour(PixelState::kBackground, 0, p.raters),
+                               "every rater: background"},
+      {agreement_colour(PixelState::kForeground, 0, p.raters), "every rater: the same label"}};
+  std::vector<int> present;
+  bool ignored = false;
+  for (size_t i = 0; i < p.state.size(); ++i) {
+    ignored = ignored || p.state[i] == PixelState::kIgnored;
+    if (p.state[i] == PixelState::kSplit) present.push_back(p.majority[i]);
+  }
+  std::sort(present.rbegin(), present.rend());
+  present.erase(std::unique(present.begin(), present.end()), present.end());
+  const size_t shown = std::min<size_t>(present.size(), 8);
+  for (size_t k = 0; k < shown; ++k) {
+    const int v = present[shown < 2 ? k : k * (present.size() - 1) / (shown - 1)];
+    legend.push_back({agreement_colour(PixelState::kSplit, v, p.raters),
+                      "split: " + std::to_string(v) + " of " + std::to_string(p.raters) +
+                          " raters vote the majority"});
+  }
+  if (ignored)
+    legend.push_back({agreement_colour(PixelState::kIgnored, 0, p.raters),
+                      "ignore label " + (p.ignore ? std::to_string(*p.ignore) : std::string()) +
+                          " (left out of the counts)"});
+  return legend;
+}
+
+std::string agreement_caption(const AgreementPicture& p) {
+  const std::string n = std::to_string(p.split_pixels);
+  const char* s = p.split_pixels == 1 ? "" : "s";
+  if (p.slices <= 1)
+    return p.split_pixels == 0 ? "2D image: the raters agree on every pixel"
+                               : "2D image, " + n + " pixel" + s + " where the raters disagree";
+  const std::string where = "axial slice " + std::to_string(p.slice) + " of 0.." +
+                            std::to_string(p.slices - 1) + " (file axis " +
+                            std::to_string(p.axes.normal) + ")";
+  if (p.split_pixels == 0)
+    return where + ": the raters agree on every voxel (the slice with the most foreground)";
+  return where + ", the one of most disagreement: " + n + " voxel" + s;
+}
+
+std::vector<uint8_t> agreement_rgb(const AgreementPicture& p, const std::vector<uint8_t>* grey) {
+  std::vector<uint8_t> rgb(p.state.size() * 3);
+  for (size_t i = 0; i < p.state.size(); ++i) {
+    const int g = grey ? (*grey)[i] : 0;
+    const Rgb c = agreement_colour(p.state[i], p.majority[i], p.raters);
+    for (int k = 0; k < 3; ++k) {
+      int v = c[k];
+      if (p.state[i] == PixelState::kBackground)
+        v = g;
+      else if (grey)
+        v = (g * 3 + c[k] * 7) / 10;
+      rgb[3 * i + k] = static_cast<uint8_t>(v);
+    }
+  }
+  return rgb;
+}
+
+std::vector<uint8_t> grey_window(const RawImage& img, const AgreementPicture& p) {
+  if (img.channels != 1) throw std::runtime_error("background image: not a single-channel image");
+  const int64_t n = p.width * p.height;
+  const Strides strides(img.geom);
+  std::vector<double> values(n);
+  for (int64_t y = 0; y < p.height; ++y)
+    for (int64_t x = 0; x < p.width; ++x)
+      values[y * p.width + x] = value_at(img, strides.at(p.axes, p.slice, x, y));
+  std::vector<double> sorted = values;
+  std::nth_element(sorted.begin(), sorted.begin() + n / 100, sorted.end());
+  const double low = sorted[n / 100];
+  std::nth_element(sorted.begin(), sorted.begin() + (n * 99) / 100, sorted.end());
+  const double high = std::max(low + 1e-9, sorted[(n * 99) / 100]);
+  std::vector<uint8_t> grey(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = std::isfinite(values[i]) ? (values[i] - low) / (high - low) * 255.0 : 0.0;
+    grey[i] = static_cast<uint8_t>(std::lround(std::clamp(v, 0.0, 255.0)));
+  }
+  return grey;
+}
+
+namespace {
+
+// [lo, hi) widened to at least `side` and by a quarter on each side, kept inside [0, size).
+void widen(int64_t& lo, int64_t& hi, int64_t size, int64_t side) {
+  const int64_t margin = (hi - lo) / 4;
+  lo -= margin;
+  hi += margin;
+  const int64_t missing = side - (hi - lo);
+  if (missing > 0) {
+    lo -= missing / 2;
+    hi += missing - missing / 2;
+  }
+  if (lo < 0) hi -= lo, lo = 0;
+  if (hi > size) lo -= hi - size, hi = size;
+  lo = std::max<int64_t>(lo, 0);
+}
+
+}  // namespace
+
+PixelBox content_box(const AgreementPicture& p, int64_t min_side) {
+  int64_t x0 = p.width, y0 = p.height, x1 = 0, y1 = 0;
+  for (int64_t y = 0; y < p.height; ++y)
+    for (int64_t x = 0; x < p.width; ++x)
+      if (p.state[y * p.width + x] != PixelState::kBackground) {
+        x0 = std::min(x0, x);
+        x1 = std::max(x1, x + 1);
+        y0 = std::min(y0, y);
+        y1 = std::max(y1, y + 1);
+      }
+  if (x1 == 0) return {0, 0, p.width, p.height};
+  widen(x0, x1, p.width, min_side);
+  widen(y0, y1, p.height, min_side);
+  return {x0, y0, x1 - x0, y1 - y0};
+}
+
+std::vector<uint8_t> crop_rgb(const std::vector<uint8_t>& rgb, int64_t width, const PixelBox& b) {
+  std::vector<uint8_t> out(b.width * b.height * 3);
+  for (int64_t y = 0; y < b.height; ++y)
+    std::memcpy(&out[y * b.width * 3], &rgb[((b.y + y) * width + b.x) * 3], b.width * 3);
+  return out;
+}
+
+std::vector<uint8_t> downscale_rgb(const std::vector<uint8_t>& rgb, int64_t w, int64_t h,
+                                   int64_t max_side, int64_t& ow, int64_t& oh) {
+  const int64_t side = std::max(w, h);
+  if (side <= max_side) {
+    ow = w;
+    oh = h;
+    return rgb;
+  }
+  ow = std::max<int64_t>(1, w * max_side / side);
+  oh = std::max<int64_t>(1, h * max_side / side);
+  std::vector<uint8_t> out(ow * oh * 3);
+  for (int64_t y = 0; y < oh; ++y) {
+    const int64_t sy = std::min(h - 1, (2 * y + 1) * h / (2 * oh));
+    for (int64_t x = 0; x < ow; ++x) {
+      const int64_t sx = std::min(w - 1, (2 * x + 1) * w / (2 * ow));
+      std::memcpy(&out[(y * ow + x) * 3], &rgb[(sy * w + sx) * 3], 3);
+    }
+  }
+  return out;
+}
+
+}  // namespace maskeval

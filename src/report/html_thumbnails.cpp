@@ -1,0 +1,145 @@
+// Thumbnails of the HTML report's worklist: each case's rater files reloaded and drawn where the
+// raters disagree (the 2D image, or a volume's axial slice of most disagreement).
+#include <algorithm>
+#include <filesystem>
+
+#include "maskeval/overlay.h"
+#include "maskeval/report.h"
+#include "pipeline/case.h"
+#include "pipeline/load_case.h"
+#include "report/html_text.h"
+#include "util/parallel.h"
+
+namespace maskeval {
+namespace {
+
+// The case's listing entry: from the dataset when there is one, else rebuilt from the files
+// the run recorded (label maps only). Only the raters are kept: the picture is of them.
+CaseSpec raters_spec(const CaseResult& c, const Dataset* data, bool& per_label) {
+  CaseSpec spec;
+  if (data) {
+    const auto it =
+        std::lower_bound(data->cases.begin(), data->cases.end(), c.id,
+                         [](const CaseSpec& s, const std::string& id) { return s.id < id; });
+    if (it != data->cases.end() && it->id == c.id) spec = *it;
+    per_label = data->per_label;
+  }
+  if (spec.raters.empty()) {
+    spec.id = c.id;
+    for (const std::string& name : c.raters) {
+      const auto files = c.files.find(name);
+      if (files == c.files.end() || files->second.size() != 1)
+        throw CaseFailure{"", "one binary file per label: a picture needs the dataset listing"};
+      spec.raters[name][kWholeMap] = files->second;
+    }
+    per_label = false;
+  }
+  spec.predictions.clear();
+  spec.reference.clear();
+  return spec;
+}
+
+// The source image under the picture (--overlay-image), when there is one that fits; a note
+// in the caption when it cannot be used.
+std::optional<std::vector<uint8_t>> background(const CaseSpec& spec, const RunOptions& o,
+                                               const Geometry& geom,
+                                               const AgreementPicture& picture, std::string& note) {
+  if (o.overlay_image.empty() || spec.folder.empty()) return std::nullopt;
+  const std::string file = (std::filesystem::path(spec.folder) / o.overlay_image).string();
+  try {
+    const RawImage img = read_image(file, o.read);
+    if (img.channels == 1 && img.geom.same_grid(geom)) return grey_window(img, picture);
+    note = " (" + o.overlay_image + " not drawn under it: not a single-channel image of its size)";
+  } catch (const std::exception& e) {
+    note = " (" + o.overlay_image + " not drawn under it: " + e.what() + ")";
+  }
+  return std::nullopt;
+}
+
+Thumbnail draw(const CaseResult& c, const Dataset* data, const RunOptions& o,
+               const HtmlOptions& html) {
+  bool per_label = false;
+  const CaseSpec spec = raters_spec(c, data, per_label);
+  const int raters = static_cast<int>(spec.raters.size());
+  if (raters < 2) throw CaseFailure{"", "fewer than two raters"};
+  CaseResult scratch;
+  AgreementPicture picture;
+  Geometry geom;
+  if (per_label) {
+    const PerLabelCase loaded = load_per_label(spec, o, scratch);
+    geom = loaded.geom;
+    picture = agreement_picture(loaded.masks, raters, geom);
+  } else {
+    const int threads = std::min(raters, o.threads > 0 ? o.threads : hardware_threads());
+    LabelMapCase loaded = load_label_maps(spec, o, threads, scratch);
+    geom = loaded.images[0].geom;
+    const CaseView view = label_map_view(loaded, raters, false);
+    picture = agreement_picture(view, raters, geom, o.labels.ignore);
+  }
+  picture.ignore = o.labels.ignore;
+  Thumbnail t;
+  std::string note;
+  const auto grey = background(spec, o, geom, picture, note);
+  // Cropped to where the raters marked anything, then downscaled.
+  const PixelBox box = content_box(picture);
+  const std::vector<uint8_t> rgb =
+      crop_rgb(agreement_rgb(picture, grey ? &*grey : nullptr), picture.width, box);
+  const std::vector<uint8_t> small =
+      downscale_rgb(rgb, box.width, box.height, html.thumbnail_side, t.width, t.height);
+  t.png = encode_png_rgb(small.data(), t.width, t.height);
+  t.caption = agreement_caption(picture) + note;
+  if (box.width != picture.width || box.height != picture.height)
+    t.caption += "; cropped to x " + std::to_string(box.x) + ".." +
+                 std::to_string(box.x + box.width - 1) + ", y " + std::to_string(box.y) + ".." +
+                 std::to_string(box.y + box.height - 1) + " of " + std::to_string(picture.width) +
+                 "x" + std::to_string(picture.height);
+  if (t.width != box.width)
+    t.caption += "; scaled by " + html::number(static_cast<double>(t.width) / box.width, 2);
+  t.legend = agreement_legend(picture, grey.has_value());
+  return t;
+}
+
+}  // namespace
+
+std::map<std::string, Thumbnail> worklist_thumbnails(const RunResult& result,
+                                                     const Summary& summary, const RunOptions& o,
+                                                     const Dataset* data, const HtmlOptions& html) {
+  std::map<std::string, const CaseResult*> by_id;
+  for (const Adjudication& a : summary.adjudicate) by_id[a.id] = nullptr;
+  for (const CaseResult& c : result.cases) {
+    const auto it = by_id.find(c.id);
+    if (it != by_id.end()) it->second = &c;
+  }
+  std::map<std::string, Thumbnail> out;
+  size_t bytes = 0, drawn = 0;
+  for (const Adjudication& a : summary.adjudicate) {
+    Thumbnail& t = out[a.id];
+    const CaseResult* c = by_id[a.id];
+    if (drawn >= html.max_thumbnails) {
+      t.missing = "only the first " + std::to_string(html.max_thumbnails) +
+                  " cases of the worklist get a picture";
+      continue;
+    }
+    if (c == nullptr) {
+      t.missing = "the case is not among the results";
+      continue;
+    }
+    ++drawn;
+    try {
+      t = draw(*c, data, o, html);
+    } catch (const CaseFailure& f) {
+      t.missing = (f.file.empty() ? "" : f.file + ": ") + f.reason;
+    } catch (const std::exception& e) {
+      t.missing = e.what();
+    }
+    if (!t.png.empty() && bytes + t.png.size() > html.picture_bytes) {
+      t = Thumbnail{};
+      t.missing = "the page's budget for pictures (" + std::to_string(html.picture_bytes >> 20) +
+                  " MiB) is spent";
+    }
+    bytes += t.png.size();
+  }
+  return out;
+}
+
+}  // namespace maskeval

@@ -1,0 +1,436 @@
+// The HTML report and the pictures of agreement: the page's sections, names and bounds, the
+// thumbnails and overlays, and the page of a real run rendered in headless Chromium.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <set>
+
+#include "cli_test_util.h"
+#include "maskeval/overlay.h"
+#include "maskeval/report.h"
+#include "pipeline/case_outputs.h"
+#include "report/html_text.h"
+#include "test_util.h"
+
+namespace maskeval {
+namespace {
+
+namespace fs = std::filesystem;
+using test::contains;
+
+// A label of a case with R raters whose pairwise Dice are all `dice`.
+LabelResult label_result(LabelId id, int raters, double dice) {
+  LabelResult l;
+  l.label = id;
+  l.counts.label = static_cast<Label>(std::min<LabelId>(id, kMaxLabel));
+  l.counts.volume.assign(raters, 100);
+  l.counts.intersection.assign(raters * raters, 90);
+  l.counts.votes.assign(raters + 1, 10);
+  l.dice.assign(raters * raters, dice);
+  l.iou = l.dice;
+  l.cohen_kappa = l.dice;
+  for (int i = 0; i < raters; ++i) l.dice[i * raters + i] = 1.0;
+  l.fleiss_kappa = dice;
+  return l;
+}
+
+CaseResult case_result(const std::string& id, double dice) {
+  CaseResult c;
+  c.id = id;
+  c.raters = {"alice", "bob", "<carol>"};
+  for (const std::string& r : c.raters) c.files[r] = {"/data/set/" + id + "/" + r + ".png"};
+  c.geom.shape = {64, 48, 1};
+  c.geom.format = "png";
+  c.labels = {label_result(1, 3, dice), label_result(2, 3, dice / 2),
+              label_result(kFirstRegion, 3, dice)};
+  c.mean_pairwise_dice = dice;
+  c.agreement_map = "/out/cases/" + id + "/agreement.png";
+  Score s;
+  s.dice = dice;
+  s.iou = dice;
+  s.tp = 10;
+  c.scores["alice"][1] = s;
+  c.scores["model"][1] = s;
+  c.predictions = {"model"};
+  c.scored_against = "reference";
+  return c;
+}
+
+RunOptions named_options() {
+  RunOptions o;
+  o.command = Command::kScore;
+  o.labels.names = {{1, "kidney"}, {2, "tumour"}};
+  o.labels.add_region({"masses", {1, 2}});
+  o.command_line = "maskeval score --cases /data/set -o /out";
+  o.out_dir = "/out";
+  return o;
+}
+
+Thumbnail tiny_thumbnail() {
+  const std::vector<uint8_t> rgb(4 * 4 * 3, 200);
+  Thumbnail t;
+  t.png = encode_png_rgb(rgb.data(), 4, 4);
+  t.width = t.height = 4;
+  t.caption = "2D image";
+  t.legend = {{{0, 0, 0}, "every rater: background"}};
+  return t;
+}
+
+// Every <img> of the page shows a data: URI, and nothing is fetched from a network.
+void expect_self_contained(const std::string& page) {
+  EXPECT_FALSE(contains(page, "http://")) << "a network reference";
+  EXPECT_FALSE(contains(page, "https://")) << "a network reference";
+  EXPECT_FALSE(contains(page, "<link")) << "an external stylesheet";
+  EXPECT_FALSE(contains(page, "<script src")) << "an external script";
+  EXPECT_FALSE(contains(page, "@import"));
+  EXPECT_FALSE(contains(page, "url("));
+  const std::regex img("<img[^>]*>");
+  for (auto it = std::sregex_iterator(page.begin(), page.end(), img); it != std::sregex_iterator();
+       ++it)
+    EXPECT_TRUE(contains(it->str(), "src=\"data:image/png;base64,")) << it->str();
+}
+
+TEST(HtmlText, EscapesLinksAndEncodes) {
+  EXPECT_EQ(html::escape("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
+  EXPECT_EQ(html::escape("bad \xff byte\x01"), "bad \xEF\xBF\xBD byte");
+  EXPECT_EQ(html::escape("caf\xC3\xA9"), "caf\xC3\xA9");
+  EXPECT_EQ(html::relative_url("/out/cases/a b/x#1.png", "/out"), "cases/a%20b/x%231.png");
+  EXPECT_EQ(html::relative_url("/data/m.png", "/out/run"), "../../data/m.png");
+  EXPECT_EQ(html::base64("foob"), "Zm9vYg==");
+  EXPECT_EQ(html::base64("foo"), "Zm9v");
+  EXPECT_EQ(html::number(NAN), "-");
+  EXPECT_EQ(html::number(INFINITY), "inf");
+  EXPECT_EQ(html::shorten("abcdef", 3), "abc ...");
+}
+
+TEST(HtmlReport, HasTheSectionsNamesAndNothingExternal) {
+  RunResult r;
+  r.backend = "cpu";
+  for (int i = 0; i < 5; ++i)
+    r.cases.push_back(case_result("case" + std::to_string(i), 0.5 + i / 10.0));
+  r.failed.push_back({"broken", "/data/set/broken/alice.png", "corrupt PNG: bad CRC"});
+  r.warnings.push_back("every mask holds only the values 0 and 255");
+  const RunOptions o = named_options();
+  const Summary s = summarize(r, 3);
+  ASSERT_EQ(s.adjudicate.size(), 3u);
+  std::map<std::string, Thumbnail> thumbs{{s.adjudicate[0].id, tiny_thumbnail()}};
+  thumbs[s.adjudicate[1].id].missing = "one binary file per label";
+  const std::string page = report_html_text(r, s, o, thumbs, "/out");
+  for (const char* part : {"<!DOCTYPE html>",
+                           "id=\"run\"",
+                           "id=\"dataset\"",
+                           "id=\"labels\"",
+                           "id=\"pairwise\"",
+                           "id=\"leaderboard\"",
+                           "id=\"worklist\"",
+                           "id=\"cases\"",
+                           "id=\"failed\"",
+                           "id=\"warnings\"",
+                           "kidney",
+                           "tumour",
+                           "masses",
+                           "model *",
+                           "corrupt PNG: bad CRC",
+                           "/data/set/broken/alice.png",
+                           "only the values 0 and 255",
+                           "maskeval score --cases",
+                           "&lt;carol&gt;",
+                           "No picture: one binary file per label",
+                           "every rater: background",
+                           "href=\"cases/case0/agreement.png\"",
+                           "href=\"../data/set/case0/alice.png\""})
+    EXPECT_TRUE(contains(page, part)) << part;
+  EXPECT_FALSE(contains(page, "<carol>"));
+  expect_self_contained(page);
+  // The heatmaps: a coloured cell for each ordered rater pair of each label (3 labels).
+  const std::string cell = "title=\"alice vs bob: mean over 5 cases\"";
+  size_t cells = 0;
+  for (size_t p = page.find(cell); p != std::string::npos; p = page.find(cell, p + 1)) ++cells;
+  EXPECT_EQ(cells, 3u);
+}
+
+TEST(HtmlReport, StaysSmallWithManyCases) {
+  RunResult r;
+  r.backend = "cpu";
+  const size_t n = 100000;
+  r.cases.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    CaseResult c = case_result("c" + std::to_string(i), (i % 1000) / 1000.0);
+    c.labels.pop_back();
+    r.cases.push_back(std::move(c));
+    r.failed.push_back({"f" + std::to_string(i), "/data/f.png", "unreadable"});
+    r.warnings.push_back("warning " + std::to_string(i));
+  }
+  const RunOptions o = named_options();
+  const Summary s = summarize(r, n);
+  std::map<std::string, Thumbnail> thumbs;
+  for (size_t k = 0; k < 50; ++k) thumbs[s.adjudicate[k].id] = tiny_thumbnail();
+  const std::string page = report_html_text(r, s, o, thumbs, "/out");
+  EXPECT_LT(page.size(), 2u << 20) << "bytes";
+  EXPECT_TRUE(contains(page, "99900 more cases not shown")) << "the per-case table";
+  EXPECT_TRUE(contains(page, "99800 more cases not shown")) << "the worklist and failed cases";
+  EXPECT_TRUE(contains(page, "99800 more warnings not shown"));
+  expect_self_contained(page);
+}
+
+// A 4x3x5 volume and 3 raters: they agree but on slice 3, where rater 2 marks two more voxels.
+std::vector<std::vector<uint8_t>> three_raters() {
+  std::vector<std::vector<uint8_t>> r(3, std::vector<uint8_t>(60, 0));
+  for (auto& m : r)
+    for (int z = 1; z < 5; ++z) m[z * 12 + 5] = 1;  // (1, 1, z)
+  r[2][3 * 12 + 6] = r[2][3 * 12 + 7] = 1;
+  r[1][0] = 2;  // slice 0: one split voxel
+  return r;
+}
+
+Geometry volume_geometry() {
+  Geometry g;
+  g.ndim = 3;
+  g.shape = {4, 3, 5};
+  g.format = "nrrd";
+  return g;
+}
+
+TEST(AgreementPicture, ShowsTheSliceOfMostDisagreement) {
+  const auto raters = three_raters();
+  CaseView view;
+  view.voxels = 60;
+  for (const auto& m : raters) view.raters.push_back(m.data());
+  const AgreementPicture p = agreement_picture(view, 3, volume_geometry());
+  EXPECT_EQ(p.slice, 3);
+  EXPECT_EQ(p.split_pixels, 2);
+  EXPECT_EQ(p.width, 4);
+  EXPECT_EQ(p.height, 3);
+  EXPECT_EQ(p.state[5], PixelState::kForeground);
+  EXPECT_EQ(p.state[6], PixelState::kSplit);
+  EXPECT_EQ(p.majority[6], 2);
+  EXPECT_EQ(p.state[0], PixelState::kBackground);
+  EXPECT_TRUE(contains(agreement_caption(p), "axial slice 3 of 0..4")) << agreement_caption(p);
+  const auto legend = agreement_legend(p);
+  ASSERT_EQ(legend.size(), 3u);
+  EXPECT_EQ(legend[2].text, "split: 2 of 3 raters vote the majority");
+  // The same from binary masks per label.
+  std::map<Label, std::vector<std::vector<uint8_t>>> masks;
+  for (const auto& m : raters) {
+    std::vector<uint8_t> one(60), two(60);
+    for (int i = 0; i < 60; ++i) one[i] = m[i] == 1, two[i] = m[i] == 2;
+    masks[1].push_back(one);
+    masks[2].push_back(two);
+  }
+  const AgreementPicture q = agreement_picture(masks, 3, volume_geometry());
+  EXPECT_EQ(q.slice, 3);
+  EXPECT_EQ(q.state, p.state);
+  EXPECT_EQ(q.majority, p.majority);
+}
+
+TEST(AgreementPicture, AxialAxisFromTheNiftiHeader) {
+  Geometry g = volume_geometry();
+  g.nifti_header.assign(348, 0);
+  const int32_t size = 348;
+  const int16_t sform = 1;
+  std::memcpy(g.nifti_header.data(), &size, 4);
+  std::memcpy(g.nifti_header.data() + 254, &sform, 2);
+  const float srow[3][4] = {{0, 0, -1, 0}, {0, -1, 0, 0}, {-5, 0, 0, 0}};  // KiTS23's
+  std::memcpy(g.nifti_header.data() + 280, srow, sizeof srow);
+  const SliceAxes a = axial_axes(g);
+  EXPECT_EQ(a.normal, 0);
+  EXPECT_EQ(a.across, 2);
+  EXPECT_EQ(a.down, 1);
+  EXPECT_EQ(axial_axes(volume_geometry()).normal, 2);
+}
+
+TEST(AgreementPicture, ColoursCropAndDownscale) {
+  EXPECT_EQ(agreement_colour(PixelState::kSplit, 1, 4), (Rgb{255, 0, 0}));
+  const Rgb narrow = agreement_colour(PixelState::kSplit, 3, 4);
+  EXPECT_EQ(narrow[0], 255);
+  EXPECT_GT(narrow[1], 128);
+  const Rgb calm = agreement_colour(PixelState::kForeground, 0, 4);
+  EXPECT_GT(calm[2], calm[0]);
+  AgreementPicture p;
+  p.width = 300;
+  p.height = 200;
+  p.raters = 3;
+  p.state.assign(300 * 200, PixelState::kBackground);
+  p.majority.assign(300 * 200, 0);
+  p.state[100 * 300 + 150] = PixelState::kSplit;
+  p.majority[100 * 300 + 150] = 2;
+  const PixelBox box = content_box(p);
+  EXPECT_EQ(box.width, 32);
+  EXPECT_EQ(box.height, 32);
+  EXPECT_LE(box.x, 150);
+  EXPECT_GT(box.x + box.width, 150);
+  const std::vector<uint8_t> rgb = agreement_rgb(p);
+  int64_t w = 0, h = 0;
+  const std::vector<uint8_t> small = downscale_rgb(rgb, 300, 200, 100, w, h);
+  EXPECT_EQ(w, 100);
+  EXPECT_EQ(h, 66);
+  EXPECT_EQ(small.size(), static_cast<size_t>(w * h * 3));
+}
+
+TEST(Overlay, VolumesGetTheirSliceWithALegend) {
+  if (!overlay_supported()) GTEST_SKIP() << "built without OpenCV";
+  test::TempDir d;
+  const Geometry geom = volume_geometry();
+  std::map<Label, std::vector<std::vector<uint8_t>>> masks;
+  for (const auto& m : three_raters()) {
+    std::vector<uint8_t> one(60);
+    for (int i = 0; i < 60; ++i) one[i] = m[i] == 1;
+    masks[1].push_back(one);
+  }
+  OutputFiles out;
+  out.dir = d.path() / "case";
+  out.geom = &geom;
+  const std::string path = write_overlay(CaseSpec{}, RunOptions{}, out, masks, 3, geom);
+  const RawImage img = read_image(path);
+  ASSERT_EQ(img.channels, 3);
+  EXPECT_EQ(img.geom.shape[0], 360);  // widened for the legend
+  EXPECT_GT(img.geom.shape[1], 3 + 60);
+  // Slice 3 at the top left: (1, 1) unanimous, (2, 1) and (3, 1) split; then the legend.
+  const auto at = [&](int x, int y) {
+    const uint8_t* p = &img.bytes[(y * img.geom.shape[0] + x) * 3];
+    return Rgb{p[0], p[1], p[2]};
+  };
+  EXPECT_EQ(at(0, 0), (Rgb{0, 0, 0}));
+  EXPECT_EQ(at(1, 1), agreement_colour(PixelState::kForeground, 0, 3));
+  EXPECT_EQ(at(2, 1), agreement_colour(PixelState::kSplit, 2, 3));
+  std::set<std::array<uint8_t, 3>> colours;
+  for (int64_t i = 0; i < img.voxels(); ++i)
+    colours.insert({img.bytes[3 * i], img.bytes[3 * i + 1], img.bytes[3 * i + 2]});
+  EXPECT_GT(colours.size(), 10u) << "the legend's text";
+}
+
+// Three raters' 2D masks in `dir`, the third marking one more pixel.
+CaseResult written_case(const test::TempDir& d) {
+  CaseResult c;
+  c.id = "cell";
+  c.geom.shape = {20, 10, 1};
+  for (int r = 0; r < 3; ++r) {
+    std::vector<uint8_t> px(200, 0);
+    for (int i = 40; i < 60; ++i) px[i] = 1;
+    if (r == 2) px[61] = 1;
+    const std::string name = "r" + std::to_string(r);
+    test::write_gray(d / ("cell/" + name + ".png"), 20, 10, px);
+    c.raters.push_back(name);
+    c.files[name] = {d / ("cell/" + name + ".png")};
+  }
+  c.mean_pairwise_dice = 0.9;
+  c.labels = {label_result(1, 3, 0.9)};
+  return c;
+}
+
+TEST(Thumbnails, DrawnFromTheFilesOrSaidWhyNot) {
+  test::TempDir d;
+  RunResult r;
+  r.cases = {written_case(d)};
+  CaseResult per_label = written_case(d);
+  per_label.id = "per-label";
+  per_label.files["r0"].push_back(per_label.files["r0"][0]);  // two files: one per label
+  r.cases.push_back(per_label);
+  const Summary s = summarize(r, 10);
+  ASSERT_EQ(s.adjudicate.size(), 2u);
+  const auto thumbs = worklist_thumbnails(r, s, RunOptions{});
+  const Thumbnail& t = thumbs.at("cell");
+  ASSERT_FALSE(t.png.empty()) << t.missing;
+  EXPECT_EQ(t.width, 20);
+  EXPECT_EQ(t.height, 10);
+  test::write_text(d / "t.png", t.png);
+  const RawImage img = read_image(d / "t.png");
+  EXPECT_EQ(img.channels, 3);
+  const Rgb heat = agreement_colour(PixelState::kSplit, 2, 3);
+  EXPECT_EQ(img.bytes[61 * 3 + 1], heat[1]);
+  EXPECT_TRUE(contains(t.caption, "1 pixel where the raters disagree")) << t.caption;
+  EXPECT_TRUE(thumbs.at("per-label").png.empty());
+  EXPECT_TRUE(contains(thumbs.at("per-label").missing, "dataset listing"));
+  // With the listing, a case of binary files per label is drawn.
+  Dataset data;
+  data.per_label = true;
+  CaseSpec spec;
+  spec.id = "per-label";
+  for (int k = 0; k < 3; ++k)
+    spec.raters["r" + std::to_string(k)][1] = {r.cases[0].files["r" + std::to_string(k)][0]};
+  data.cases = {spec};
+  EXPECT_FALSE(worklist_thumbnails(r, s, RunOptions{}, &data).at("per-label").png.empty());
+}
+
+// --- The page of a real run, rendered by headless Chromium ----------------------------------
+
+// Runs a command line through the shell; its stdout (and what it redirects there) and exit code.
+test::Output shell(const std::string& command) {
+  test::Output out;
+  FILE* p = popen(command.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.text.append(buf, n);
+  const int status = pclose(p);
+  out.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+std::string chromium_binary() {
+  for (const char* name : {"chromium", "chromium-browser", "google-chrome"}) {
+    const test::Output found = shell(std::string("command -v ") + name + " 2>/dev/null");
+    if (found.code == 0 && !found.text.empty()) return name;
+  }
+  return "";
+}
+
+TEST(HtmlEndToEnd, RendersInHeadlessChromium) {
+  const std::string browser = chromium_binary();
+  if (browser.empty()) {
+    const char* ci = std::getenv("CI");
+    if (ci && std::string(ci) == "true")
+      FAIL() << "chromium is not installed (scripts/setup.sh installs it); CI must render the page";
+    GTEST_SKIP() << "chromium is not installed: the rendering of report.html is not checked "
+                    "(apt-get install chromium, or run scripts/setup.sh)";
+  }
+  test::TempDir d;
+  const test::Output run = test::run("score -q --cases " + test::kData +
+                                     "/bu-bil --raters 'experts/*.png' --reference gold.png "
+                                     "--foreground '<128' -o " +
+                                     d / "out");
+  ASSERT_EQ(run.code, 0) << run.text;
+  const std::string page = d / "out/report.html";
+  ASSERT_TRUE(fs::exists(page));
+  const std::string flags =
+      " --headless --disable-gpu --no-sandbox --hide-scrollbars "
+      "--user-data-dir=" +
+      d / "profile" + " ";
+  const test::Output dom =
+      shell("timeout 60 " + browser + flags + "--dump-dom file://" + page + " 2>/dev/null");
+  ASSERT_EQ(dom.code, 0) << dom.text.substr(0, 2000);
+  for (const char* part :
+       {"data-sortable=\"ready\"", "Adjudication worklist", "Leaderboard", "Pairwise Dice",
+        "000096", "experts/Expert1", "every rater: the same label"})
+    EXPECT_TRUE(contains(dom.text, part)) << part;
+  const std::regex img("<img[^>]*src=\"data:image/png;base64,");
+  EXPECT_EQ(std::distance(std::sregex_iterator(dom.text.begin(), dom.text.end(), img),
+                          std::sregex_iterator()),
+            8);  // one thumbnail per worklist case
+  const std::string shot = d / "shot.png";
+  const test::Output s = shell("timeout 60 " + browser + flags + "--screenshot=" + shot +
+                               " --window-size=1200,2000 file://" + page + " 2>&1");
+  ASSERT_TRUE(fs::exists(shot)) << s.text.substr(0, 2000);
+  const RawImage img_shot = read_image(shot);
+  ASSERT_GE(img_shot.channels, 3);
+  EXPECT_EQ(img_shot.geom.shape[0], 1200);
+  EXPECT_EQ(img_shot.geom.shape[1], 2000);
+  std::set<uint32_t> colours;
+  int64_t ink = 0;
+  const int c = img_shot.channels;
+  for (int64_t i = 0; i < img_shot.voxels(); ++i) {
+    const uint8_t* p = &img_shot.bytes[c * i];
+    colours.insert(uint32_t{p[0]} << 16 | uint32_t{p[1]} << 8 | p[2]);
+    ink += p[0] < 200 || p[1] < 200 || p[2] < 200;
+  }
+  EXPECT_GT(colours.size(), 30u) << "text, tables and the heatmap in colour";
+  EXPECT_GT(ink, img_shot.voxels() / 50) << "more than a blank page";
+}
+
+}  // namespace
+}  // namespace maskeval
