@@ -217,7 +217,7 @@ struct CaseResult {
   std::map<std::string, std::map<LabelId, Score>> scores;
   // --ignore-label: the voxels left out of every count of the case.
   std::optional<uint64_t> ignored_voxels;
-  double mean_pairwise_dice = 0;  // over reported labels and rater pairs; NaN when none
+  double mean_pairwise_dice = 0;  // over reported labels (not regions) and rater pairs; NaN: none
   StageTimes timings;
   // What the engine did otherwise for this case, e.g. "counted on the CPU: <why>" (device
   // memory short, an allocation that failed); empty when nothing happened (Engine::take_notes).

@@ -140,7 +140,7 @@ void add_common(CLI::App* app, Cli& c, bool maps = true) {
                   "(default: every mask file directly in it)");
   app->add_option("--reference", c.reference,
                   "With --cases: reference file inside each case folder (e.g. gold.png); with "
-                  "--rater: a folder of reference files");
+                  "--rater or score --prediction DIR: a folder of reference files");
   app->add_option("--foreground", c.foreground,
                   "How pixel values become labels: labels (values are labels), nonzero, "
                   "value=V, <T, <=T, >T, >=T (e.g. '<128' for dark foreground)")

@@ -19,7 +19,7 @@ double mean_pairwise_dice(const CaseResult& c) {
   double sum = 0;
   int count = 0;
   for (const LabelResult& l : c.labels)
-    for (int a = 0; a < n; ++a)
+    for (int a = 0; a < n && !is_region(l.label); ++a)  // regions repeat their labels
       for (int b = a + 1; b < n; ++b)
         if (!std::isnan(l.dice[a * n + b])) {
           sum += l.dice[a * n + b];

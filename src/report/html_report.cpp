@@ -118,7 +118,8 @@ std::string inputs_text(const Context& c) {
     volumes += k.geom.ndim == 3;
   }
   std::string s = std::to_string(c.result.cases.size() + c.result.failed.size()) +
-                  " cases listed; " +
+                  (c.result.cases.size() + c.result.failed.size() == 1 ? " case" : " cases") +
+                  " listed; " +
                   (c.per_label ? "one binary file per label and rater" : "label maps") +
                   ", under <code>" + escape(common_folder(c.result)) + "</code>; ";
   for (const auto& [f, n] : formats) s += escape(f) + ": " + std::to_string(n) + " ";
@@ -207,9 +208,9 @@ std::string run_section(const Context& c) {
     predictions.insert(k.predictions.begin(), k.predictions.end());
     references += !k.reference_file.empty();
   }
-  std::string backend = escape(r.backend);
-  for (const std::string* note : {&r.backend_note, &r.engine_note})
-    if (!note->empty()) backend += "; " + escape(*note);
+  // The backend note says the backend already ("backend cpu (built without CUDA)").
+  std::string backend = escape(r.backend_note.empty() ? r.backend : r.backend_note);
+  if (!r.engine_note.empty()) backend += "; " + escape(r.engine_note);
   std::string s = "<section id=\"run\"><h2>The run</h2><table class=\"kv\">\n";
   s += kv("command line", o.command_line.empty()
                               ? std::string("not recorded")
@@ -219,7 +220,9 @@ std::string run_section(const Context& c) {
   s += kv("inputs", inputs_text(c));
   s += kv("raters", name_list(raters, 50));
   if (!predictions.empty()) s += kv("predictions", name_list(predictions, 50));
-  s += kv("reference", references ? std::to_string(references) + " cases have one" : "none");
+  s += kv("reference", references ? std::to_string(references) +
+                                        (references == 1 ? " case has one" : " cases have one")
+                                  : "none");
   s += kv("foreground rule", "<code>" + escape(o.foreground.text()) + "</code>");
   s += kv("backend", backend);
   s += kv("both masks empty", std::string("Dice, IoU and kappa are ") + empty_policy_text(o.empty) +
@@ -280,7 +283,8 @@ std::string report_html_text(const RunResult& result, const Summary& summary, co
   const html::Context c{result,     summary, o,         h,
                         thumbnails, dir,     per_label, distance_unit(result, o)};
   const std::string title = std::string("maskeval ") + html::command_name(o.command) + ": " +
-                            std::to_string(result.cases.size()) + " cases";
+                            std::to_string(result.cases.size()) +
+                            (result.cases.size() == 1 ? " case" : " cases");
   std::string s =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"

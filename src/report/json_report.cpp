@@ -372,7 +372,8 @@ Json summary_json(const RunResult& result, const Summary& summary, const RunOpti
   for (const Adjudication& a : summary.adjudicate)
     adj.push_back({{"id", a.id},
                    {"mean_pairwise_dice", number(a.mean_dice)},
-                   {"worst_label", o.labels.key(a.worst_label)},
+                   {"worst_label", is_region(a.worst_label) ? Json(o.labels.key(a.worst_label))
+                                                            : Json(a.worst_label)},
                    {"worst_pair", {a.rater_a, a.rater_b}},
                    {"worst_dice", number(a.worst_dice)}});
   s["adjudicate"] = std::move(adj);

@@ -174,7 +174,7 @@ void summarize_leaderboard(const RunResult& result, Summary& s) {
       e.prediction =
           std::find(c.predictions.begin(), c.predictions.end(), name) != c.predictions.end();
       for (const auto& [label, sc] : by_label) {
-        e.all.add(sc);
+        if (!is_region(label)) e.all.add(sc);  // regions repeat their labels
         Means& m = e.by_label[label];
         ++m.cases;
         m.add(sc);

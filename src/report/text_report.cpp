@@ -91,6 +91,15 @@ void print_heading(std::ostream& out, const RunResult& result, const RunOptions&
     for (const auto& [label, t] : o.nsd_tolerance_by_label)
       out << " (" << label_text(o, label) << ": " << length(t, unit) << ")";
   }
+  if (o.labels.ignore) {
+    uint64_t ignored = 0;
+    for (const CaseResult& c : result.cases) ignored += c.ignored_voxels.value_or(0);
+    out << "\nignore label " << *o.labels.ignore << ": " << ignored << " voxels left out ("
+        << (o.command == Command::kScore && o.against == ScoreAgainst::kReference
+                ? "where the reference carries it"
+                : "where any rater carries it")
+        << ")";
+  }
   out << "\n";
   if (o.distances && unit == "mixed") {
     std::map<std::string, size_t> units;
