@@ -108,6 +108,17 @@ TEST(HtmlText, EscapesLinksAndEncodes) {
   EXPECT_EQ(html::shorten("abcdef", 3), "abc ...");
 }
 
+TEST(HtmlReport, InputsUnderDifferentRootFolders) {
+  RunResult r;
+  r.backend = "cpu";
+  r.cases.push_back(case_result("a", 0.9));
+  r.cases.push_back(case_result("b", 0.8));
+  r.cases[1].files["alice"] = {"/var/other/b/alice.png"};  // no folder in common but /
+  const RunOptions o = named_options();
+  const std::string page = report_html_text(r, summarize(r, 2), o, {}, "/out");
+  EXPECT_NE(page.find("under <code>/</code>"), std::string::npos);
+}
+
 TEST(HtmlReport, HasTheSectionsNamesAndNothingExternal) {
   RunResult r;
   r.backend = "cpu";

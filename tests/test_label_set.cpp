@@ -40,7 +40,12 @@ TEST(LabelSet, RegionsAreCheckedAndSorted) {
   EXPECT_FALSE(s.find("kidney"));
   EXPECT_THROW(s.add_region(parse_region("masses=1")), std::invalid_argument);  // taken
   EXPECT_THROW(s.add_region(parse_region("12=1")), std::invalid_argument);      // a number
-  EXPECT_THROW(s.add_region(parse_region("a b=1")), std::invalid_argument);
+  s.add_region(parse_region("whole tumor=1"));  // nnU-Net's own example names have spaces
+  EXPECT_EQ(file_safe("whole tumor"), "whole_tumor");
+  EXPECT_THROW(s.add_region(parse_region("whole_tumor=4")), std::invalid_argument);  // its file
+  EXPECT_THROW(s.add_region(parse_region("again=3,2")), std::invalid_argument);      // same labels
+  EXPECT_THROW(s.add_region(parse_region(std::string(65, 'x') + "=4")), std::invalid_argument);
+  EXPECT_THROW(s.add_region(parse_region("tab\there=4")), std::invalid_argument);
   EXPECT_THROW(parse_region("kidney"), std::invalid_argument);
   EXPECT_THROW(parse_region("kidney=1,x"), std::invalid_argument);
   EXPECT_THROW(parse_region("kidney=70000"), std::invalid_argument);
@@ -255,6 +260,100 @@ TEST(LabelNames, NamedLabelZeroIsReported) {
   ASSERT_EQ(r.cases[0].labels.size(), 2u);
   EXPECT_EQ(r.cases[0].labels[0].label, 0);
   EXPECT_DOUBLE_EQ(r.cases[0].labels[0].dice[1], 2.0 / 3);
+}
+
+// A region is evaluated only in the cases that give one of its labels, like a label.
+TEST(Regions, OnlyWhereACaseGivesTheirLabels) {
+  TempDir d;
+  write_gray(d / "data/c1/r1.png", 3, 1, {2, 2, 0});
+  write_gray(d / "data/c1/r2.png", 3, 1, {2, 0, 0});
+  write_gray(d / "data/c2/r1.png", 3, 1, {1, 0, 0});
+  write_gray(d / "data/c2/r2.png", 3, 1, {1, 0, 0});
+  RunOptions o = options(d, Command::kAgree);
+  o.labels.add_region(parse_region("masses=2"));
+  const RunResult r = run_dataset(dataset_from_case_folders(d / "data", "", ""), o);
+  ASSERT_EQ(r.cases.size(), 2u) << first_failure(r);
+  const Summary s = summarize(r, 5);
+  for (const LabelSummary& l : s.labels) {
+    if (l.label != 2 && l.label != kFirstRegion) continue;
+    EXPECT_EQ(l.cases, 1u) << l.label;
+    EXPECT_DOUBLE_EQ(l.mean_dice, 2.0 / 3) << l.label;
+  }
+}
+
+// With label maps a region's majority is the raters' binary vote on the region, not whether the
+// multi-label winner lies in it.
+TEST(Regions, MajorityIsTheVoteOnTheRegion) {
+  TempDir d;
+  write_gray(d / "data/c/r1.png", 2, 1, {2, 0});
+  write_gray(d / "data/c/r2.png", 2, 1, {3, 0});
+  write_gray(d / "data/c/r3.png", 2, 1, {0, 0});
+  write_gray(d / "data/c/gold.png", 2, 1, {2, 0});
+  RunOptions o = options(d, Command::kScore);
+  o.against = ScoreAgainst::kMajority;  // the labels tie 2, 3, 0; the region wins 2 of 3
+  o.labels.add_region(parse_region("masses=2,3"));
+  const Dataset data = dataset_from_case_folders(d / "data", "r*.png", "");
+  const RunResult r = run_dataset(data, o);
+  ASSERT_EQ(r.cases.size(), 1u) << first_failure(r);
+  EXPECT_DOUBLE_EQ(r.cases[0].scores.at("r1").at(kFirstRegion).dice, 1.0);
+  EXPECT_DOUBLE_EQ(r.cases[0].scores.at("r3").at(kFirstRegion).dice, 0.0);
+  o.command = Command::kFuse;
+  const RunResult f = run_dataset(dataset_from_case_folders(d / "data", "r*.png", "gold.png"), o);
+  ASSERT_EQ(f.cases.size(), 1u) << first_failure(f);
+  EXPECT_DOUBLE_EQ(f.cases[0].majority->dice_vs_reference.at(kFirstRegion), 1.0);
+}
+
+// fuse against a reference: its ignored voxels are left out too, as in score.
+TEST(IgnoreLabel, FuseLeavesOutTheReferencesIgnoredVoxels) {
+  TempDir d;
+  for (const char* r : {"r1", "r2", "r3"})
+    write_gray(d / (std::string("data/c/") + r + ".png"), 4, 1, {0, 1, 1, 1});
+  write_gray(d / "data/c/gold.png", 4, 1, {0, 1, 255, 255});
+  RunOptions o = options(d, Command::kFuse);
+  o.labels.ignore = 255;
+  const RunResult r = run_dataset(dataset_from_case_folders(d / "data", "r*.png", "gold.png"), o);
+  ASSERT_EQ(r.cases.size(), 1u) << first_failure(r);
+  EXPECT_EQ(r.cases[0].ignored_voxels, uint64_t{2});
+  EXPECT_EQ(r.cases[0].majority->mismatched, 0u);
+  EXPECT_DOUBLE_EQ(r.cases[0].majority->dice_vs_reference.at(1), 1.0);
+}
+
+// Multi-label STAPLE with ignored voxels: fitted on the voxels kept, written for every voxel.
+TEST(IgnoreLabel, MultiLabelStapleWithAReference) {
+  TempDir d;
+  write_gray(d / "data/c/r1.png", 4, 1, {0, 1, 2, 200});
+  write_gray(d / "data/c/r2.png", 4, 1, {0, 1, 2, 0});
+  write_gray(d / "data/c/r3.png", 4, 1, {0, 1, 1, 2});
+  write_gray(d / "data/c/gold.png", 4, 1, {0, 1, 2, 0});
+  RunOptions o = options(d, Command::kFuse);
+  o.method = FuseMethod::kMlStaple;
+  o.labels.ignore = 200;
+  for (const char* ref : {"gold.png", ""}) {
+    const RunResult r = run_dataset(dataset_from_case_folders(d / "data", "r*.png", ref), o);
+    ASSERT_EQ(r.cases.size(), 1u) << first_failure(r);
+    EXPECT_EQ(r.cases[0].mlstaple->result.labels, 3) << ref;  // 0, 1, 2: not 200
+  }
+}
+
+// A binary --foreground rule leaves no label to ignore.
+TEST(IgnoreLabel, RefusedAfterABinaryForegroundRule) {
+  TempDir d;
+  write_gray(d / "data/c/r1.png", 2, 1, {1, 0});
+  write_gray(d / "data/c/r2.png", 2, 1, {1, 0});
+  RunOptions o = options(d, Command::kAgree);
+  o.foreground = ForegroundRule::parse("nonzero");
+  o.labels.ignore = 255;
+  EXPECT_THROW(check_run(dataset_from_case_folders(d / "data", "", ""), o), UsageError);
+}
+
+TEST(LabelFile, NnUnetIgnoreLabel) {
+  TempDir d;
+  test::write_text(d / "dataset.json",
+                   R"({"labels": {"background": 0, "organ": 1, "ignore": 255}})");
+  const LabelSet s = read_label_file(d / "dataset.json");
+  EXPECT_EQ(s.ignore, Label{255});
+  EXPECT_EQ(s.names.count(255), 0u);
+  EXPECT_FALSE(s.zero_is_a_class());
 }
 
 }  // namespace

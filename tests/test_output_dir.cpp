@@ -103,6 +103,27 @@ TEST(OutputDir, KilledRunsCasesAreRemovedForeignOnesNeverTouched) {
   EXPECT_TRUE(fs::exists(theirs + "/report.json"));
 }
 
+// The tables beside the report are maskeval's only when their content says so; its own move
+// aside with the report (also when the report goes elsewhere) and come back on a failed run.
+TEST(OutputDir, TablesBesideTheReport) {
+  test::TempDir d;
+  const std::string out = d / "out";
+  set_aside_previous_outputs(out, false);  // a --json run
+  test::write_text(out + "/summary.csv", "label,label_name,rater\n1,1,a\n");
+  test::write_text(out + "/report.html", "<!DOCTYPE html><title>maskeval agree: 1 case</title>");
+  set_aside_previous_outputs(out, false);
+  EXPECT_FALSE(fs::exists(out + "/summary.csv"));
+  EXPECT_TRUE(fs::exists(out + "/.maskeval-previous/report.html"));
+  test::write_text(out + "/summary.csv", "label,label_name,rater\nhalf done\n");
+  restore_previous_outputs(out);
+  EXPECT_EQ(test::read_text(out + "/summary.csv"), "label,label_name,rater\n1,1,a\n");
+  EXPECT_TRUE(fs::exists(out + "/report.html"));
+  // Someone else's summary.csv in the folder is never replaced.
+  test::write_text(out + "/summary.csv", "quarter,revenue\n1,10\n");
+  EXPECT_THROW(set_aside_previous_outputs(out, false), FatalError);
+  EXPECT_EQ(test::read_text(out + "/summary.csv"), "quarter,revenue\n1,10\n");
+}
+
 TEST(OutputDir, OwnOutputsAreNoInput) {
   test::TempDir d;
   const std::string out = d / "out";

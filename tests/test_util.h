@@ -40,6 +40,11 @@ inline void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 inline void write_gray(const std::string& path, int w, int h, const std::vector<uint8_t>& px) {
   fs::create_directories(fs::path(path).parent_path());
   write_png_gray(path, px.data(), w, h, 8);

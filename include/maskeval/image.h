@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -85,9 +86,10 @@ void write_png_gray(const std::string& path, const void* pixels, int64_t width, 
                     int bit_depth);
 // 2D label image as an 8-bit palette PNG: the pixel values are the palette indices, unchanged
 // (read_image gives them back as they are), and the palette shows 0 as black and every other
-// label in a distinct bright colour, so that viewers show the labels.
-void write_png_labels(const std::string& path, const uint8_t* labels, int64_t width,
-                      int64_t height);
+// label in a distinct bright colour, so that viewers show the labels; `colours` (a labels
+// file's) replace the palette's colour of their labels.
+void write_png_labels(const std::string& path, const uint8_t* labels, int64_t width, int64_t height,
+                      const std::map<uint8_t, std::array<uint8_t, 3>>& colours = {});
 // An 8-bit RGB image (3 bytes a pixel, rows top to bottom) as PNG file bytes, in memory (for
 // pictures embedded in the HTML report). Throws std::runtime_error.
 std::string encode_png_rgb(const uint8_t* rgb, int64_t width, int64_t height);

@@ -47,12 +47,18 @@ struct LabelSet {
   LabelId region_id(size_t k) const { return kFirstRegion + static_cast<LabelId>(k); }
   // A key, a label name or a region name (e.g. from --nsd-tolerance kidney:2); none if unknown.
   std::optional<LabelId> find(const std::string& text) const;
-  // Adds a region; throws std::invalid_argument when its name is empty, numeric, has a
-  // character other than letters, digits, '_', '-' and '.', or is taken.
+  // Adds a region; throws std::invalid_argument when its name is empty, numeric, over 64
+  // bytes, holds a control character, or is taken (also once made safe for file names), or
+  // when another region has the same labels.
   void add_region(Region r);
+  // Whether label 0 is a class of its own: a labels file names it, other than "background".
+  bool zero_is_a_class() const;
   // Merges `more` (a labels file) into this set: names, colours, regions.
   void merge(const LabelSet& more);
 };
+
+// A region's name as it may appear in a file name: letters, digits, '_', '-', '.'; others '_'.
+std::string file_safe(const std::string& name);
 
 // --region NAME=1,2,3. Throws std::invalid_argument with the reason.
 Region parse_region(const std::string& text);

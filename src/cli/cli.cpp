@@ -172,9 +172,9 @@ void add_common(CLI::App* app, Cli& c, bool maps = true) {
                   "label is (repeat it; KiTS23: kidney_and_masses=1,2,3 masses=2,3 tumor=2)")
       ->type_name("NAME=L,...");
   app->add_option("--ignore-label", c.ignore_label,
-                  "Voxels of this label take no part in any count: in score, where the "
-                  "reference carries it; in agree and fuse, where any rater does (e.g. 255, "
-                  "CamVid's 11)")
+                  "Voxels of this label take no part in any count: in score against the "
+                  "reference, where the reference carries it; otherwise where any rater or the "
+                  "reference does (e.g. 255, CamVid's 11)")
       ->check(CLI::Range(0, kMaxLabel));
   if (maps) {
     app->add_flag("--no-maps", c.no_maps, "Do not write the agreement and entropy maps");

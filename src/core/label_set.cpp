@@ -69,14 +69,18 @@ void LabelSet::add_region(Region r) {
   };
   if (r.name.empty()) throw bad("it needs a name (NAME=1,2,3)");
   if (all_digits(r.name)) throw bad("a region's name cannot be a number (labels are)");
+  if (r.name.size() > 64) throw bad("names are at most 64 bytes");
   for (const unsigned char c : r.name)
-    if (!std::isalnum(c) && c != '_' && c != '-' && c != '.')
-      throw bad("names hold letters, digits, '_', '-' and '.' only");
-  for (const Region& o : regions)
-    if (o.name == r.name) throw bad("given twice");
+    if (c < 0x20 || c == 0x7f) throw bad("a name cannot hold control characters");
   if (r.labels.empty()) throw bad("it lists no label");
   std::sort(r.labels.begin(), r.labels.end());
   r.labels.erase(std::unique(r.labels.begin(), r.labels.end()), r.labels.end());
+  for (const Region& o : regions) {
+    if (o.name == r.name) throw bad("given twice");
+    if (file_safe(o.name) == file_safe(r.name))
+      throw bad("its file name, " + file_safe(r.name) + ", is region '" + o.name + "''s too");
+    if (o.labels == r.labels) throw bad("region '" + o.name + "' has the same labels");
+  }
   regions.push_back(std::move(r));
 }
 
@@ -91,6 +95,21 @@ void LabelSet::merge(const LabelSet& more) {
     if (colour) colours[region_id(regions.size() - 1)] = *colour;
   }
   if (more.ignore) ignore = more.ignore;
+}
+
+bool LabelSet::zero_is_a_class() const {
+  const auto it = names.find(0);
+  if (it == names.end()) return false;
+  std::string n = it->second;
+  for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return n != "background" && n != "bg" && n != "_background_";
+}
+
+std::string file_safe(const std::string& name) {
+  std::string out = name;
+  for (char& c : out)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') c = '_';
+  return out;
 }
 
 Region parse_region(const std::string& text) {

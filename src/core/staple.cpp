@@ -254,7 +254,8 @@ Label mlstaple_label(const MlStapleResult& r, const Label* tuple) {
   double best = 0;
   for (int c = 0; c < r.labels; ++c) {
     double w = r.priors[c];
-    for (int k = 0; k < r.raters; ++k) w *= r.theta(k, tuple[k], c);
+    for (int k = 0; k < r.raters; ++k)
+      if (tuple[k] < r.labels) w *= r.theta(k, tuple[k], c);  // else unseen: an ignored entry
     if (w > best) {
       best = w;
       winner = static_cast<Label>(c);

@@ -234,9 +234,11 @@ void write_png_gray(const std::string& path, const void* pixels, int64_t width, 
   detail::write_png(path, pixels, width, height, bit_depth, nullptr);
 }
 
-void write_png_labels(const std::string& path, const uint8_t* labels, int64_t width,
-                      int64_t height) {
-  static const std::array<png_color, 256> palette = detail::label_palette();
+void write_png_labels(const std::string& path, const uint8_t* labels, int64_t width, int64_t height,
+                      const std::map<uint8_t, std::array<uint8_t, 3>>& colours) {
+  static const std::array<png_color, 256> standard = detail::label_palette();
+  std::array<png_color, 256> palette = standard;
+  for (const auto& [label, c] : colours) palette[label] = {c[0], c[1], c[2]};
   detail::write_png(path, labels, width, height, 8, palette.data());
 }
 

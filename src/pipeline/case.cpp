@@ -94,21 +94,15 @@ void require_reference(const Wanted& w, const RunOptions& o, bool has_reference,
                                     "role, or --against majority|staple)"};
 }
 
-// Per entry: whether the entry's consensus (a label per entry) is `label`, or in `region`.
+// Per entry: whether the entry's consensus (a label per entry) is `label`.
 EntryMask entries_equal(const std::vector<uint16_t>& per_entry, Label label) {
   EntryMask m(per_entry.size());
   for (size_t e = 0; e < per_entry.size(); ++e) m[e] = per_entry[e] == label;
   return m;
 }
 
-EntryMask entries_in(const std::vector<uint16_t>& per_entry, const Region& region) {
-  EntryMask m(per_entry.size());
-  for (size_t e = 0; e < per_entry.size(); ++e) m[e] = region.covers(per_entry[e]);
-  return m;
-}
-
 // The view the figures read: with --ignore-label, the voxels where the reference carries it
-// (score against the reference) or where any rater does (everything else) count zero.
+// count zero, and but for score against the reference also those where any rater does.
 CountedView figures_view(const RunOptions& o, Engine::Counted& counted, const Columns& c,
                          CaseResult& res) {
   CountedView v = whole_view(counted);
@@ -117,7 +111,7 @@ CountedView figures_view(const RunOptions& o, Engine::Counted& counted, const Co
   const bool by_reference = o.command == Command::kScore && c.reference;
   std::vector<uint8_t> keep(entry_count(v.histogram));
   for_each_entry(v.histogram, [&](size_t e, const Label* t) {
-    bool k = !by_reference || t[c.reference_column()] != ignore;
+    bool k = !c.reference || t[c.reference_column()] != ignore;
     for (int i = 0; !by_reference && i < c.raters; ++i) k = k && t[i] != ignore;
     keep[e] = k;
   });
@@ -146,8 +140,9 @@ void rater_agreement(CaseContext& ctx, CountedView& v, const Columns& c,
   }
   for (size_t k = 0; k < ctx.o.labels.regions.size(); ++k) {
     CountedView rv = region_view(v, ctx.o.labels.regions[k]);
-    res.labels.push_back(
-        agreement_of(ctx, rv, region_counts(rv, c), c, {1, ctx.o.labels.region_id(k)}, distances));
+    const LabelCounts rc = region_counts(rv, c);
+    if (rc.votes[0] == static_cast<uint64_t>(rv.voxels())) continue;  // no rater gives it
+    res.labels.push_back(agreement_of(ctx, rv, rc, c, {1, ctx.o.labels.region_id(k)}, distances));
   }
 }
 
@@ -176,7 +171,7 @@ std::vector<uint16_t> vote_outputs(CaseContext& ctx, CountedView& v, const Colum
     m.undecided = rule.undecided;
     m.counts = majority_counts(raters_histogram(v.histogram, c), rule);
     m.mask = ctx.out.write_labels("majority", majority);
-    if (c.reference) compare_with_reference(v.histogram, c, table[0].labels, ctx.o, m);
+    if (c.reference) compare_with_reference(v.histogram, c, table[0].labels, ctx.o, m, true);
     res.majority = std::move(m);
   }
   return table[0].labels;
@@ -221,8 +216,15 @@ void score_label_maps(CaseContext& ctx, CountedView& v, const Columns& c,
   }
   for (size_t k = 0; k < o.labels.regions.size(); ++k) {
     const LabelId id = o.labels.region_id(k);
-    CountedView rv = region_view(v, o.labels.regions[k]);
-    const EntryMask m = majority_wanted ? entries_in(majority, o.labels.regions[k]) : EntryMask{};
+    const Region& r = o.labels.regions[k];
+    // Scored where any column, the consensus or (STAPLE) an estimate gives one of its labels.
+    const bool here =
+        staple.count(id) > 0 || std::any_of(r.labels.begin(), r.labels.end(),
+                                            [&](Label l) { return present.count(l) > 0; });
+    if (!here) continue;
+    CountedView rv = region_view(v, r);
+    const EntryMask m =
+        majority_wanted ? binary_majority(rv.histogram, c.raters, o.tie) : EntryMask{};
     put(score_against(ctx, rv, c, {1, id}, against_mask(o, rv, c, 1, m, staple, id), o.distances),
         id);
   }
@@ -338,8 +340,11 @@ struct Target {
 std::vector<Target> targets(const RunOptions& o, const std::set<Label>& labels) {
   std::vector<Target> out;
   for (const Label l : labels) out.push_back({l, {"", {l}}});
-  for (size_t k = 0; k < o.labels.regions.size(); ++k)
-    out.push_back({o.labels.region_id(k), o.labels.regions[k]});
+  for (size_t k = 0; k < o.labels.regions.size(); ++k) {
+    const Region& r = o.labels.regions[k];
+    if (std::any_of(r.labels.begin(), r.labels.end(), [&](Label l) { return labels.count(l); }))
+      out.push_back({o.labels.region_id(k), r});  // only where a file gives one of its labels
+  }
   return out;
 }
 
@@ -497,7 +502,8 @@ void paint_majority(CaseContext& ctx, const PerLabelCase& c,
   m.counts.assign(counts.begin(), counts.end());
   m.mask = ctx.out.write_labels("majority", p.map);
   if (ref)
-    compare_with_reference(h, {static_cast<int>(c.order.size()), 0, true}, p.per_entry, ctx.o, m);
+    compare_with_reference(h, {static_cast<int>(c.order.size()), 0, true}, p.per_entry, ctx.o, m,
+                           false);
   res.majority = std::move(m);
 }
 
@@ -579,6 +585,7 @@ void process_case(const CaseSpec& spec, const std::string& folder, const Dataset
   ctx.out.dir = fs::path(o.out_dir) / "cases" / folder;
   ctx.out.geom = &res.geom;
   ctx.out.seconds = &res.timings.write;
+  ctx.out.colours = &o.labels.colours;
   double total = 0;
   {
     const StageTimer t(total);

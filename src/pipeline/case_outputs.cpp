@@ -43,7 +43,10 @@ std::string OutputFiles::write_labels(const std::string& name,
     return p;
   }
   try {
-    write_png_labels(p, bytes.data(), geom->shape[0], geom->shape[1] * geom->shape[2]);
+    std::map<uint8_t, Rgb> palette;
+    for (const auto& [id, rgb] : colours ? *colours : std::map<LabelId, Rgb>{})
+      if (id >= 0 && id < 256) palette[static_cast<uint8_t>(id)] = rgb;
+    write_png_labels(p, bytes.data(), geom->shape[0], geom->shape[1] * geom->shape[2], palette);
   } catch (const std::exception& e) {
     throw FatalError(std::string("cannot write ") + p + ": " + e.what());
   }

@@ -17,7 +17,8 @@ struct OutputFiles {
   std::filesystem::path dir;
   bool nifti = false;
   const Geometry* geom = nullptr;
-  double* seconds = nullptr;  // when set, receives the time spent writing
+  double* seconds = nullptr;                        // when set, receives the time spent writing
+  const std::map<LabelId, Rgb>* colours = nullptr;  // --labels: palette colours of label PNGs
 
   std::string path(const std::string& name) const;
   void prepare() const;

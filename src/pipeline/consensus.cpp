@@ -34,9 +34,16 @@ uint64_t agreeing_voxels(const std::vector<LabelCounts>& counts) {
 
 }  // namespace
 
+EntryMask binary_majority(const TupleHistogram& binary, int raters, TiePolicy tie) {
+  const WriteTable t = vote_table(binary, VoteRule{tie, 2, 2}, {}, raters);
+  EntryMask m(t[0].labels.size());
+  for (size_t e = 0; e < m.size(); ++e) m[e] = t[0].labels[e] == 1;
+  return m;
+}
+
 void compare_with_reference(const TupleHistogram& h, const Columns& c,
                             const std::vector<uint16_t>& majority, const RunOptions& o,
-                            MajorityResult& m) {
+                            MajorityResult& m, bool vote_regions) {
   const TupleHistogram both = with_reference(h, c, majority);
   const std::vector<LabelCounts> counts = label_counts(both);
   m.has_reference = true;
@@ -47,9 +54,15 @@ void compare_with_reference(const TupleHistogram& h, const Columns& c,
           dice(l.inter(0, 1), l.volume[0], l.volume[1], EmptyPolicy::kNaN);
   for (size_t k = 0; k < o.labels.regions.size(); ++k) {
     const Region& r = o.labels.regions[k];
-    const LabelCounts one = counts_of(
-        label_counts(map_labels(both, [&](Label l) { return static_cast<Label>(r.covers(l)); })), 1,
-        2, both.voxels);
+    const auto in = [&](Label l) { return static_cast<Label>(r.covers(l)); };
+    const EntryMask vote =
+        vote_regions ? binary_majority(map_labels(h, in), c.raters, o.tie) : EntryMask{};
+    const TupleHistogram pair = derive_histogram(h, 2, [&](size_t e, const Label* t, Label* out) {
+      out[0] = vote_regions ? vote[e] : in(majority[e]);
+      out[1] = in(t[c.reference_column()]);
+    });
+    const LabelCounts one = counts_of(label_counts(pair), 1, 2, pair.voxels);
+    if (one.volume[0] + one.volume[1] == 0) continue;  // the region is in neither
     m.dice_vs_reference[o.labels.region_id(k)] =
         dice(one.inter(0, 1), one.volume[0], one.volume[1], EmptyPolicy::kNaN);
   }

@@ -13,11 +13,17 @@ namespace maskeval {
 WriteTable vote_pass(CaseContext& ctx, CountedView& v, const Columns& c, const VoteRule& rule,
                      const VoteMaps& out);
 
+// The binary majority of a binary view's first `raters` columns, per entry (a tie, with an even
+// number of raters, is never in it: undecided, or the lowest label, 0).
+EntryMask binary_majority(const TupleHistogram& binary, int raters, TiePolicy tie);
+
 // The majority (one label per entry) against the reference column: the Dice of each reported
-// label and of each region, and the voxels where they differ.
+// label and of each region present in either, and the voxels where they differ. A region's
+// consensus: the binary majority of the raters' region masks with `vote_regions` (label maps),
+// else the majority's labels in the region (the painted map of a per-label case).
 void compare_with_reference(const TupleHistogram& h, const Columns& c,
                             const std::vector<uint16_t>& majority, const RunOptions& o,
-                            MajorityResult& m);
+                            MajorityResult& m, bool vote_regions);
 
 // Binary STAPLE of one label: its maps written, and with `measure` each rater and the consensus
 // against the reference column. `consensus`, when given, receives each entry's mask value.

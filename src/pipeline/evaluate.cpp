@@ -26,13 +26,11 @@ CountedView region_view(const CountedView& v, const Region& region) {
 
 bool reported(const RunOptions& o, Label l) {
   if (o.labels.ignore && l == *o.labels.ignore) return false;
-  if (l != 0 || o.include_background) return true;
-  const auto it = o.labels.names.find(0);
-  return it != o.labels.names.end() && it->second != "background" && it->second != "Background";
+  return l != 0 || o.include_background || o.labels.zero_is_a_class();
 }
 
 std::string output_suffix(const RunOptions& o, LabelId id) {
-  return is_region(id) ? "_region-" + o.labels.key(id) : "_label" + std::to_string(id);
+  return is_region(id) ? "_region-" + file_safe(o.labels.key(id)) : "_label" + std::to_string(id);
 }
 
 Grid distance_grid(const Geometry& geom, const RunOptions& o) {
@@ -52,7 +50,9 @@ DistanceOptions distance_options(const RunOptions& o, LabelId label) {
 }
 
 TupleHistogram raters_histogram(const TupleHistogram& h, const Columns& c) {
-  if (c.total() == c.raters) return h;
+  bool all_counted = true;  // no entry left out by the ignore label
+  for (size_t e = 0; e < entry_count(h) && all_counted; ++e) all_counted = entry_voxels(h, e) > 0;
+  if (c.total() == c.raters && all_counted) return h;
   std::vector<int> cols(c.raters);
   for (int i = 0; i < c.raters; ++i) cols[i] = i;
   return project(h, cols);

@@ -60,7 +60,13 @@ LabelSet from_json(const json& j, const std::string& where) {
                                 "nnU-Net's name-to-value object)");
   const json& labels = j["labels"];
   if (labels.is_object()) {
-    for (const auto& [name, v] : labels.items()) add_named(s, name, v, where);
+    for (const auto& [name, v] : labels.items()) {
+      if (name == "ignore" && v.is_number_integer()) {  // nnU-Net's ignore label
+        s.ignore = json_label(v, where);
+        continue;
+      }
+      add_named(s, name, v, where);
+    }
   } else if (labels.is_array()) {
     for (const json& e : labels) {
       if (!e.is_object() || !e.contains("value"))
@@ -138,7 +144,7 @@ LabelSet read_label_file(const std::string& path) {
   std::string text;
   try {
     const std::vector<uint8_t> bytes =
-        read_regular_file(path, int64_t{1} << 26, "too large for a labels file (over 64 MiB)");
+        read_regular_file(path, int64_t{1} << 20, "too large for a labels file (over 1 MiB)");
     text.assign(bytes.begin(), bytes.end());
   } catch (const std::exception& e) {
     throw std::invalid_argument("--labels " + path + ": " + e.what());

@@ -50,6 +50,16 @@ bool is_maskeval_report(const fs::path& path) {
   return read_small_file(path, 64).find("\"maskeval_version\"") != std::string::npos;
 }
 
+// A table maskeval wrote: report.html names maskeval in its title, each CSV opens with its
+// header (case or label first, label_name among the columns).
+bool is_maskeval_table(const fs::path& path) {
+  const std::string head = read_small_file(path, 4096);
+  if (path.filename() == "report.html") return head.find("<title>maskeval ") != std::string::npos;
+  const std::string line = head.substr(0, head.find('\n'));
+  return (line.rfind("case,", 0) == 0 || line.rfind("label,", 0) == 0) &&
+         line.find(",label_name,") != std::string::npos;
+}
+
 void rename_or_fail(const fs::path& from, const fs::path& to) {
   std::error_code ec;
   fs::rename(from, to, ec);
@@ -165,22 +175,26 @@ void set_aside_previous_outputs(const std::string& out_dir, bool report_in_out) 
     throw FatalError(own.cases.string() +
                      " was not written by maskeval; choose another output folder (-o)");
   std::error_code st;
-  for (const char* t : kTables)
-    if (fs::exists(fs::symlink_status(own.out / t, st)) &&
-        (!fs::is_regular_file(fs::symlink_status(own.out / t, st)) ||
-         !(own.report_ours || own.cases_ours)))
+  std::vector<const char*> tables;  // ours, found in OUT
+  for (const char* t : kTables) {
+    if (!fs::exists(fs::symlink_status(own.out / t, st))) continue;
+    if (!fs::is_regular_file(fs::symlink_status(own.out / t, st)) ||
+        !is_maskeval_table(own.out / t))
       throw FatalError((own.out / t).string() +
                        " was not written by maskeval; choose another output folder (-o)");
-  if (own.report_ours && report_in_out) {
+    tables.push_back(t);
+  }
+  const bool move_report = own.report_ours && report_in_out;
+  if (move_report || !tables.empty()) {
     remove_or_fail(own.previous);
     std::error_code ec;
     fs::create_directory(own.previous, ec);
     if (ec) throw FatalError("cannot create " + own.previous.string() + ": " + ec.message());
+  }
+  for (const char* t : tables) rename_or_fail(own.out / t, own.previous / t);
+  if (move_report) {
     rename_or_fail(own.report, own.previous / "report.json");
     if (own.cases_exist) rename_or_fail(own.cases, own.previous / "cases");
-    for (const char* t : kTables)
-      if (fs::exists(fs::symlink_status(own.out / t, ec)))
-        rename_or_fail(own.out / t, own.previous / t);
   } else if (own.cases_exist) {
     remove_or_fail(own.cases);  // a run killed before it wrote its report, or a --json run
   }

@@ -37,7 +37,8 @@ class OutputLock {
 // is made; after the new report is written they are deleted, or put back by
 // restore_previous_outputs when the run could not go on. So OUT never holds one run's report
 // beside another run's masks. A cases/ or report.json that maskeval did not write is never
-// touched, nor a table file in an OUT without either: FatalError. `report_in_out`: the report goes to OUT/report.json (no --json).
+// touched, nor a table file in an OUT without either: FatalError. `report_in_out`: the report goes
+// to OUT/report.json (no --json).
 void set_aside_previous_outputs(const std::string& out_dir, bool report_in_out);
 void restore_previous_outputs(const std::string& out_dir);
 void drop_previous_outputs(const std::string& out_dir);

@@ -176,6 +176,9 @@ void check_options(const Dataset& data, const RunOptions& o) {
     throw UsageError(
         "--ignore-label needs label-map files; this manifest gives one binary mask per label "
         "(leave the label's rows out instead)");
+  if (o.labels.ignore && o.foreground.binary())
+    throw UsageError("--ignore-label applies to label values; --foreground " + o.foreground.text() +
+                     " makes every file binary first (use --foreground labels, the default)");
   for (const Region& r : o.labels.regions)
     if (o.labels.ignore && r.covers(*o.labels.ignore))
       throw UsageError("region " + r.name + " covers the ignore label " +

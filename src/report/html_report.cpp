@@ -23,7 +23,7 @@ table{border-collapse:collapse;margin:6px 0 10px}th,td{border:1px solid #d8d8dc;
  padding:3px 7px;vertical-align:top}th{background:#eef1f6;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 table.kv th{width:190px}table.hm td{text-align:center;min-width:3.2em;font-size:12px}
-table.hm th{font-size:12px}.note{color:#555;font-size:13px}.lead{font-size:15px}
+table.hm th{font-size:12px}.note{color:#555;font-size:13px}.swatch{display:inline-block;width:.8em;height:.8em;margin-right:.3em;border:1px solid #555;vertical-align:baseline}.lead{font-size:15px}
 .scale{display:inline-block;width:180px;height:12px;vertical-align:middle;
  border:1px solid #999;background:linear-gradient(90deg,#e65546,#fff0aa 75%,#5ab464)}
 .cards{display:flex;flex-wrap:wrap;gap:14px}.card{border:1px solid #d8d8dc;border-radius:6px;
@@ -85,9 +85,15 @@ std::string common_folder(const RunResult& r) {
           common = dir;
           first = false;
         }
-        while (!common.empty() && !(dir.compare(0, common.size(), common) == 0 &&
-                                    (dir.size() == common.size() || dir[common.size()] == '/')))
-          common = fs::path(common).parent_path().generic_string();
+        const auto inside = [&] {
+          if (common == "/") return dir.rfind('/', 0) == 0;  // every absolute folder
+          return dir.compare(0, common.size(), common) == 0 &&
+                 (dir.size() == common.size() || dir[common.size()] == '/');
+        };
+        while (!common.empty() && !inside()) {
+          const std::string up = fs::path(common).parent_path().generic_string();
+          common = up == common ? "" : up;  // the root is its own parent
+        }
       }
     }
   }
@@ -165,7 +171,12 @@ std::string Context::label(LabelId id) const {
   if (is_region(id) && static_cast<size_t>(id - kFirstRegion) >= l.regions.size())
     return "region " + std::to_string(id - kFirstRegion);
   const std::string name = l.name(id), key = l.key(id);
-  return escape(name) + (name == key ? "" : " <span class=\"note\">(" + escape(key) + ")</span>");
+  const auto colour = l.colour(id);  // the labels file's colour, as a swatch before the name
+  const std::string swatch =
+      colour ? "<span class=\"swatch\" style=\"background:" + colour_hex(*colour) + "\"></span>"
+             : "";
+  return swatch + escape(name) +
+         (name == key ? "" : " <span class=\"note\">(" + escape(key) + ")</span>");
 }
 
 std::string Context::link(const std::string& path, const std::string& text) const {
@@ -229,7 +240,11 @@ std::string run_section(const Context& c) {
                                   " (--empty; nan: left out of every mean)");
   s += kv("boundary distances", distances_text(c));
   s += labels_text(c);
-  s += kv("background (label 0)", o.include_background ? "reported" : "not reported");
+  s += kv("background (label 0)",
+          o.include_background ? "reported (--include-background)"
+          : o.labels.zero_is_a_class()
+              ? "reported: the labels file names it " + escape(o.labels.name(0))
+              : "not reported");
   if (o.timings) {
     const StageTimes& t = r.timings;
     s += kv("timings (s)", "decode " + number(t.decode) + ", count " + number(t.count) +

@@ -88,7 +88,7 @@ double mean_score_dice(const CaseResult& k) {
   size_t n = 0;
   for (const auto& [name, by_label] : k.scores)
     for (const auto& [label, sc] : by_label)
-      if (!std::isnan(sc.dice)) {
+      if (!std::isnan(sc.dice) && !is_region(label)) {  // regions repeat their labels
         sum += sc.dice;
         ++n;
       }

@@ -242,7 +242,7 @@ Json options_json(const RunResult& result, const RunOptions& o) {
       {"empty_policy",
        "value of Dice, IoU and kappa when both masks are empty for a label (kappa: when every "
        "rater gives one category everywhere)"},
-      {"include_background", o.include_background},
+      {"include_background", o.include_background || o.labels.zero_is_a_class()},
   };
   label_set_json(o.labels, j);
   if (o.distances) {
