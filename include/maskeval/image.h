@@ -38,6 +38,13 @@ struct Geometry {
   bool same_grid(const Geometry& o) const { return shape == o.shape; }
 };
 
+// What one input file held when it was read: its size and the SHA-256 of its bytes (hashed as
+// the reader read them), so that a report names exactly the file version it measured.
+struct FileDigest {
+  int64_t bytes = 0;
+  std::string sha256;  // 64 lowercase hex digits, as `sha256sum` prints it
+};
+
 // Pixel values exactly as stored in the file (palette images give palette indices),
 // native byte order, channels interleaved, x fastest.
 struct RawImage {
@@ -45,6 +52,9 @@ struct RawImage {
   PixelType type = PixelType::kU8;
   int channels = 1;
   std::vector<uint8_t> bytes;
+  // Every file read for this image, by the path it was opened as: the image file, and a
+  // header's separate data file.
+  std::map<std::string, FileDigest> files;
 
   int64_t voxels() const { return geom.voxels(); }
 };
@@ -67,16 +77,19 @@ std::vector<std::string> mask_extensions();
 
 // The whole of a regular file, for inputs read whole (a manifest, a PNG): a FIFO, device or
 // folder is refused before anything could block on it, and a file over `max_bytes` is refused
-// unread with "file of N bytes is <too_large>". Throws InputError with the reason.
+// unread with "file of N bytes is <too_large>". Throws InputError with the reason. With
+// `digest`, the size and SHA-256 of the bytes read are stored there.
 std::vector<uint8_t> read_regular_file(const std::string& path, int64_t max_bytes,
-                                       const std::string& too_large);
+                                       const std::string& too_large, FileDigest* digest = nullptr);
 
 // Reads PNG (8/16-bit, grey, palette as indices, RGB/RGBA), TIFF (when built with libtiff),
 // NIfTI-1/-2 (.nii, .nii.gz, any integer or float type), MetaImage, NRRD and, when built with
 // OpenCV, the other formats OpenCV reads unchanged. Throws InputError with the reason: also for
 // an image over limits.max_voxels, one whose header declares more data than the file can hold,
 // and a header's data file outside the header's folder (unless limits.allow_external_data).
-// Only regular files are opened (a FIFO or device is refused before it can block).
+// Only regular files are opened (a FIFO or device is refused before it can block). The result's
+// `files` gives the size and SHA-256 of every file read, hashed as it was read (TIFF, through
+// libtiff's random access, and text headers or text data are hashed in a pass of their own).
 RawImage read_image(const std::string& path, const ReadLimits& limits = {});
 
 // Writers. Each writes to a temporary name beside `path` (created anew, unique to the process)

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "maskeval/image.h"
+#include "util/sha256.h"
 
 namespace maskeval::detail {
 
@@ -103,8 +104,9 @@ UniqueFd open_regular_fd(const std::string& path, const std::string& what);
 FilePtr open_regular(const std::string& path, const std::string& what);
 // The whole of an image file (read_regular_file), refused unread when it is larger than any
 // image within the limits can be (every value at 8 bytes, stored uncompressed, and 64 MiB of
-// metadata).
-std::vector<uint8_t> read_whole_file(const std::string& path, const ReadLimits& limits);
+// metadata). With `digest`, the file's size and SHA-256 are stored there as it is read.
+std::vector<uint8_t> read_whole_file(const std::string& path, const ReadLimits& limits,
+                                     FileDigest* digest = nullptr);
 
 // Size in bytes of an open regular file.
 int64_t file_size(int fd);
@@ -139,7 +141,17 @@ struct DataLocation {
 // expected N bytes, got M"), more than the file can hold, or the compressed stream is corrupt.
 // `loc.path` is opened as given: a reader resolves a header's data file name with
 // resolve_data_file first.
-std::vector<uint8_t> read_pixel_data(const DataLocation& loc, int64_t size, const char* what);
+// With `digest`, the whole data file is hashed in the same sequential pass: the bytes before the
+// data (an attached header, read again), the data or compressed stream, and the rest of the file.
+std::vector<uint8_t> read_pixel_data(const DataLocation& loc, int64_t size, const char* what,
+                                     FileDigest* digest = nullptr);
+
+// Hashes what is left of `f` from its current position into `hash` (the bytes a reader did not
+// need, so that the digest covers the whole file). Throws InputError on a read error.
+void hash_rest(FILE* f, Sha256& hash);
+// The size and SHA-256 of a whole file, read in one pass of its own: for readers whose library
+// reads the file by random access (libtiff) and for text headers read a character at a time.
+FileDigest digest_file(const std::string& path);
 
 // A file written under a temporary name (`path` + ".<pid>.<n>.tmp", unique to the process and
 // the object) and renamed to `path` by commit(). When the object is destroyed without a

@@ -191,10 +191,28 @@ FilePtr open_regular(const std::string& path, const std::string& what) {
   return f;
 }
 
-std::vector<uint8_t> read_whole_file(const std::string& path, const ReadLimits& limits) {
+std::vector<uint8_t> read_whole_file(const std::string& path, const ReadLimits& limits,
+                                     FileDigest* digest) {
   const int64_t most =
       checked_add(checked_mul(limits.max_voxels, 9, "file size"), int64_t{64} << 20, "file size");
-  return read_regular_file(path, most, "larger than an image within --max-voxels can be");
+  return read_regular_file(path, most, "larger than an image within --max-voxels can be", digest);
+}
+
+void hash_rest(FILE* f, Sha256& hash) {
+  uint8_t buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) hash.update(buf, n);
+  if (std::ferror(f)) throw InputError("cannot read: " + errno_text());
+}
+
+FileDigest digest_file(const std::string& path) {
+  const FilePtr f = open_regular(path, path);
+  Sha256 hash;
+  hash_rest(f.get(), hash);
+  FileDigest d;
+  d.bytes = static_cast<int64_t>(hash.size());
+  d.sha256 = hash.finish_hex();
+  return d;
 }
 
 int64_t file_size(int fd) {
@@ -295,8 +313,9 @@ namespace {
 // Inflates a zlib or gzip stream (concatenated gzip members too) of at most `in_size` bytes
 // from the current position of `f`; discards `skip` bytes, then fills `out`, then reads on to
 // the end of the stream so that its checksum is verified.
+// Every compressed byte read is given to `hash` when there is one.
 void inflate_data(FILE* f, int64_t in_size, int64_t skip, std::vector<uint8_t>& out,
-                  const char* what) {
+                  const char* what, Sha256* hash) {
   z_stream zs{};
   if (inflateInit2(&zs, 15 + 32) != Z_OK) throw InputError("cannot initialise zlib");
   std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&zs, &inflateEnd);
@@ -308,6 +327,7 @@ void inflate_data(FILE* f, int64_t in_size, int64_t skip, std::vector<uint8_t>& 
     if (zs.avail_in == 0 && in_size > 0) {
       const size_t n = std::fread(in.data(), 1, std::min<int64_t>(in_size, in.size()), f);
       if (n == 0 && std::ferror(f)) throw InputError("cannot read: " + errno_text());
+      if (hash) hash->update(in.data(), n);
       in_size = n == 0 ? 0 : in_size - static_cast<int64_t>(n);
       zs.next_in = in.data();
       zs.avail_in = static_cast<uInt>(n);
@@ -347,9 +367,42 @@ void inflate_data(FILE* f, int64_t in_size, int64_t skip, std::vector<uint8_t>& 
   }
 }
 
+// Moves `f` to `start`: with `hash`, by reading (and hashing) the bytes before it.
+void seek_to(FILE* f, int64_t start, Sha256* hash) {
+  if (!hash) {
+    if (fseeko(f, start, SEEK_SET) != 0) throw InputError("cannot read: " + errno_text());
+    return;
+  }
+  uint8_t buf[65536];
+  for (int64_t left = start; left > 0;) {
+    const size_t n =
+        std::fread(buf, 1, static_cast<size_t>(std::min<int64_t>(left, sizeof buf)), f);
+    if (n == 0) throw InputError("cannot read: " + errno_text());
+    hash->update(buf, n);
+    left -= static_cast<int64_t>(n);
+  }
+}
+
+std::vector<uint8_t> read_data_at(FILE* f, const DataLocation& loc, int64_t start, int64_t avail,
+                                  int64_t size, const char* what, Sha256* hash) {
+  seek_to(f, start, hash);
+  std::vector<uint8_t> out(static_cast<size_t>(size));
+  if (loc.compressed) {
+    inflate_data(f, avail, loc.skip, out, what, hash);
+  } else {
+    const size_t got = std::fread(out.data(), 1, out.size(), f);
+    if (std::ferror(f)) throw InputError("cannot read: " + errno_text());
+    if (got != out.size()) throw_truncated(what, size, static_cast<int64_t>(got));
+    if (hash) hash->update(out.data(), got);
+  }
+  if (hash) hash_rest(f, *hash);
+  return out;
+}
+
 }  // namespace
 
-std::vector<uint8_t> read_pixel_data(const DataLocation& loc, int64_t size, const char* what) {
+std::vector<uint8_t> read_pixel_data(const DataLocation& loc, int64_t size, const char* what,
+                                     FileDigest* digest) {
   FilePtr f = open_regular(loc.path, std::string(what) + " data file " + loc.path);
   const int64_t file_size = detail::file_size(fileno(f.get()));
   const std::string offset_field = std::string(what) + " data offset";
@@ -378,16 +431,13 @@ std::vector<uint8_t> read_pixel_data(const DataLocation& loc, int64_t size, cons
     throw InputError(std::string("truncated ") + what + " data: expected " + std::to_string(size) +
                      " bytes, more than " + std::to_string(avail) + " compressed bytes can hold");
   }
-  if (fseeko(f.get(), start, SEEK_SET) != 0) throw InputError("cannot read: " + errno_text());
-
-  std::vector<uint8_t> out(static_cast<size_t>(size));
-  if (loc.compressed) {
-    inflate_data(f.get(), avail, loc.skip, out, what);
-    return out;
+  Sha256 hash;
+  std::vector<uint8_t> out =
+      read_data_at(f.get(), loc, start, avail, size, what, digest ? &hash : nullptr);
+  if (digest) {
+    digest->bytes = static_cast<int64_t>(hash.size());
+    digest->sha256 = hash.finish_hex();
   }
-  const size_t got = std::fread(out.data(), 1, out.size(), f.get());
-  if (std::ferror(f.get())) throw InputError("cannot read: " + errno_text());
-  if (got != out.size()) throw_truncated(what, size, static_cast<int64_t>(got));
   return out;
 }
 
@@ -511,27 +561,37 @@ bool is_mask_file(const std::string& path) {
 }
 
 std::vector<uint8_t> read_regular_file(const std::string& path, int64_t max_bytes,
-                                       const std::string& too_large) {
+                                       const std::string& too_large, FileDigest* digest) {
   const detail::FilePtr f = detail::open_regular(path, "");
   const int64_t size = detail::file_size(fileno(f.get()));
   if (size > max_bytes)
     throw InputError("file of " + std::to_string(size) + " bytes is " + too_large);
   std::vector<uint8_t> data;
   data.reserve(static_cast<size_t>(size));
+  Sha256 hash;
   uint8_t buf[65536];
   size_t n;
   while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) {
     if (static_cast<int64_t>(data.size() + n) > max_bytes)  // it grew meanwhile
       throw InputError("file of more than " + std::to_string(max_bytes) + " bytes is " + too_large);
     data.insert(data.end(), buf, buf + n);
+    if (digest) hash.update(buf, n);
   }
   if (std::ferror(f.get())) throw InputError("cannot read: " + detail::errno_text());
+  if (digest) {
+    digest->bytes = static_cast<int64_t>(data.size());
+    digest->sha256 = hash.finish_hex();
+  }
   return data;
 }
 
 RawImage read_image(const std::string& path, const ReadLimits& limits) {
   try {
-    return dispatch(path, limits);
+    RawImage out = dispatch(path, limits);
+    // Readers that hash as they read have recorded the file; the others (TIFF, a detached
+    // header) are hashed here in a pass of their own.
+    if (!out.files.count(path)) out.files[path] = detail::digest_file(path);
+    return out;
   } catch (const std::bad_alloc&) {
     throw InputError("not enough memory to load the image");
   }

@@ -281,7 +281,7 @@ RawImage read_metaimage(const std::string& path, const ReadLimits& limits) {
   const int64_t size = image_bytes(out.geom, out.channels, out.type, limits);
 
   const DataLocation loc = locate_data(h, path, limits);
-  out.bytes = read_pixel_data(loc, size, "MetaImage");
+  out.bytes = read_pixel_data(loc, size, "MetaImage", &out.files[loc.path]);
   if (msb == host_is_little_endian() && pixel_type_size(out.type) > 1) {
     swap_bytes(out.bytes.data(), out.voxels() * out.channels, pixel_type_size(out.type));
   }

@@ -10,6 +10,8 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "io/formats.h"
@@ -169,54 +171,137 @@ PixelType pixel_type_of(int64_t code) {
                    datatype_name(code) + ")");
 }
 
-struct GzCloser {
-  void operator()(gzFile f) const { gzclose(f); }
-};
-using GzPtr = std::unique_ptr<gzFile_s, GzCloser>;
+// A .nii or .nii.gz file read front to back once: gzip content (several members too) is
+// inflated, other content passed through unchanged, as zlib's gzread does; every byte taken from
+// the file is hashed on the way, so that the digest is the file's own (what `sha256sum` gives).
+class Source {
+ public:
+  explicit Source(FilePtr f) : f_(std::move(f)), in_(1 << 18) {
+    fill();
+    direct_ = !(zs_.avail_in >= 2 && in_[0] == 0x1f && in_[1] == 0x8b);
+    if (!direct_ && inflateInit2(&zs_, 15 + 16) != Z_OK) throw InputError("cannot initialise zlib");
+  }
+  ~Source() {
+    if (!direct_) inflateEnd(&zs_);
+  }
+  Source(const Source&) = delete;
+  Source& operator=(const Source&) = delete;
 
-// Reads up to n bytes (fewer only at the end of the stream or on an error).
-int64_t read_some(gzFile f, void* dst, int64_t n) {
+  bool compressed() const { return !direct_; }
+  // Reads up to n bytes (fewer only at the end of the stream or on an error).
+  int64_t read(void* dst, int64_t n) {
+    return direct_ ? copy(static_cast<uint8_t*>(dst), n)
+                   : inflate_to(static_cast<uint8_t*>(dst), n);
+  }
+  // Throws the reason a stream ended with a read error.
+  void throw_if_error(const std::string& what) const {
+    if (error_ == Z_DATA_ERROR) throw InputError("corrupt gzip stream (" + message_ + ")");
+    if (error_ == Z_ERRNO) throw InputError("cannot read: " + message_);
+    if (error_ == Z_MEM_ERROR) throw InputError("not enough memory to decompress");
+    if (error_ == Z_BUF_ERROR) throw InputError("truncated gzip stream (" + what + ")");
+  }
+  // Hashes the rest of the file and gives its size and digest.
+  FileDigest finish() {
+    hash_rest(f_.get(), hash_);
+    FileDigest d;
+    d.bytes = static_cast<int64_t>(hash_.size());
+    d.sha256 = hash_.finish_hex();
+    return d;
+  }
+
+ private:
+  // Takes the next piece of the file into the input buffer, after the bytes still unused.
+  void fill() {
+    const size_t keep = zs_.avail_in;
+    if (keep > 0) std::memmove(in_.data(), zs_.next_in, keep);
+    const size_t want = in_.size() - keep;
+    const size_t n = eof_ ? 0 : std::fread(in_.data() + keep, 1, want, f_.get());
+    if (n == 0 && std::ferror(f_.get())) {
+      error_ = Z_ERRNO;
+      message_ = errno_text();
+    }
+    if (n < want) eof_ = true;
+    hash_.update(in_.data() + keep, n);
+    zs_.next_in = in_.data();
+    zs_.avail_in = static_cast<uInt>(keep + n);
+  }
+  int64_t copy(uint8_t* dst, int64_t n) {
+    int64_t got = 0;
+    while (got < n && error_ == Z_OK) {
+      if (zs_.avail_in == 0) {
+        if (eof_) break;
+        fill();
+      }
+      const int64_t take = std::min<int64_t>(n - got, zs_.avail_in);
+      std::memcpy(dst + got, zs_.next_in, static_cast<size_t>(take));
+      zs_.next_in += take;
+      zs_.avail_in -= static_cast<uInt>(take);
+      got += take;
+    }
+    return got;
+  }
+  int64_t inflate_to(uint8_t* dst, int64_t n);
+
+  FilePtr f_;
+  std::vector<uint8_t> in_;
+  z_stream zs_{};
+  Sha256 hash_;
+  bool direct_ = true, eof_ = false, member_ended_ = false;
+  int error_ = Z_OK;
+  std::string message_;
+};
+
+int64_t Source::inflate_to(uint8_t* dst, int64_t n) {
   int64_t got = 0;
-  while (got < n) {
-    const unsigned chunk = static_cast<unsigned>(std::min<int64_t>(n - got, 1 << 30));
-    const int r = gzread(f, static_cast<uint8_t*>(dst) + got, chunk);
-    if (r <= 0) break;
-    got += r;
+  while (got < n && error_ == Z_OK) {
+    if (zs_.avail_in == 0 && !eof_) fill();
+    if (member_ended_) {
+      if (zs_.avail_in < 2 && !eof_) fill();  // a member's magic split between two reads
+      // Another member follows, or the stream is over (anything else after it is ignored).
+      if (zs_.avail_in < 2 || zs_.next_in[0] != 0x1f || zs_.next_in[1] != 0x8b) break;
+      inflateReset(&zs_);
+      member_ended_ = false;
+    }
+    zs_.next_out = dst + got;
+    zs_.avail_out = static_cast<uInt>(std::min<int64_t>(n - got, 1 << 30));
+    const uInt room = zs_.avail_out;
+    const int rc = inflate(&zs_, Z_NO_FLUSH);
+    got += room - zs_.avail_out;
+    if (rc == Z_STREAM_END) {
+      member_ended_ = true;
+    } else if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT) {
+      error_ = Z_DATA_ERROR;
+      message_ = zs_.msg ? zs_.msg : "invalid stream";
+    } else if (rc == Z_MEM_ERROR) {
+      error_ = Z_MEM_ERROR;
+    } else if (zs_.avail_in == 0 && eof_ && (rc == Z_BUF_ERROR || zs_.avail_out > 0)) {
+      error_ = Z_BUF_ERROR;  // the file ended inside the stream
+    }
   }
   return got;
 }
 
-// Throws the reason a stream ended with a read error.
-void throw_if_stream_error(gzFile f, const std::string& what) {
-  int err = Z_OK;
-  const char* msg = gzerror(f, &err);
-  if (err == Z_DATA_ERROR) throw InputError(std::string("corrupt gzip stream (") + msg + ")");
-  if (err == Z_ERRNO) throw InputError("cannot read: " + errno_text());
-  if (err == Z_MEM_ERROR) throw InputError("not enough memory to decompress");
-  if (err == Z_BUF_ERROR) throw InputError("truncated gzip stream (" + what + ")");
-}
-
 // Reads n bytes of `what`, of which `before` bytes were read already (for the message).
-void read_exact(gzFile f, void* dst, int64_t n, const char* what, int64_t before = 0) {
-  const int64_t got = read_some(f, dst, n);
+void read_exact(Source& f, void* dst, int64_t n, const char* what, int64_t before = 0) {
+  const int64_t got = f.read(dst, n);
   if (got == n) return;
   const std::string detail = std::string(what) + ": expected " + std::to_string(before + n) +
                              " bytes, got " + std::to_string(before + got);
-  throw_if_stream_error(f, detail);
+  f.throw_if_error(detail);
   throw InputError("truncated " + detail);
 }
 
 // Reads and discards n bytes of `what` (extensions before the data), a chunk at a time.
-void skip_exact(gzFile f, int64_t n, const char* what) {
+void skip_exact(Source& f, int64_t n, const char* what) {
   uint8_t chunk[16384];
   for (int64_t done = 0; done < n;) {
     const int64_t want = std::min<int64_t>(n - done, static_cast<int64_t>(sizeof chunk));
-    const int64_t got = read_some(f, chunk, want);
+    const int64_t got = f.read(chunk, want);
     done += got;
     if (got == want) continue;
     const std::string detail = std::string(what) + ": expected " + std::to_string(n) +
                                " bytes, got " + std::to_string(done);
-    throw_if_stream_error(f, detail);
+    f.throw_if_error(detail);
     throw InputError("truncated " + detail);
   }
 }
@@ -373,20 +458,17 @@ class Output {
 }  // namespace
 
 RawImage read_nifti(const std::string& path, const ReadLimits& limits) {
-  UniqueFd fd = open_regular_fd(path, "");
-  const int64_t file_bytes = file_size(fd.get());
-  GzPtr f(gzdopen(fd.get(), "rb"));  // reads plain files unchanged, and multi-member gzip
-  if (!f) throw InputError("cannot open: not enough memory");  // `fd` still owns the descriptor
-  fd.release();                                                // gzclose closes it now
-  gzbuffer(f.get(), 1 << 18);
+  FilePtr file = open_regular(path, "");
+  const int64_t file_bytes = file_size(fileno(file.get()));
+  Source f(std::move(file));
 
   std::vector<uint8_t> hdr(4);
-  read_exact(f.get(), hdr.data(), 4, "NIfTI header");
+  read_exact(f, hdr.data(), 4, "NIfTI header");
   bool swap = false;
   const Layout* layout = detect(hdr.data(), &swap);
   if (!layout) throw InputError("not a NIfTI file (sizeof_hdr is neither 348 nor 540)");
   hdr.resize(layout->size);
-  read_exact(f.get(), hdr.data() + 4, layout->size - 4, "NIfTI header", 4);
+  read_exact(f, hdr.data() + 4, layout->size - 4, "NIfTI header", 4);
 
   RawImage out;
   const Header h{hdr.data(), layout, swap};
@@ -395,7 +477,7 @@ RawImage read_nifti(const std::string& path, const ReadLimits& limits) {
 
   // Refuse to allocate for data the file cannot hold.
   const int64_t end = checked_add(offset, size, "NIfTI vox_offset");
-  const bool compressed = !gzdirect(f.get());
+  const bool compressed = f.compressed();
   if (compressed ? !could_inflate_to(file_bytes, end) : end > file_bytes) {
     const std::string expected = "truncated NIfTI data: expected " + std::to_string(size);
     if (compressed) throw InputError(expected + " bytes, more than the compressed file can hold");
@@ -403,15 +485,16 @@ RawImage read_nifti(const std::string& path, const ReadLimits& limits) {
                      std::to_string(std::max<int64_t>(0, file_bytes - offset)));
   }
 
-  skip_exact(f.get(), offset - layout->size, "NIfTI extensions");
+  skip_exact(f, offset - layout->size, "NIfTI extensions");
   out.bytes.resize(static_cast<size_t>(size));
-  read_exact(f.get(), out.bytes.data(), size, "NIfTI data");
+  read_exact(f, out.bytes.data(), size, "NIfTI data");
   if (compressed) {  // reach the end of the stream, so that its checksum and length are checked
     uint8_t extra[4096];
-    while (gzread(f.get(), extra, sizeof extra) > 0) {
+    while (f.read(extra, sizeof extra) > 0) {
     }
-    throw_if_stream_error(f.get(), "the end of the stream is missing");
+    f.throw_if_error("the end of the stream is missing");
   }
+  out.files[path] = f.finish();
   if (swap) swap_bytes(out.bytes.data(), out.voxels(), pixel_type_size(out.type));
   out.geom.nifti_header = std::move(hdr);
   return out;

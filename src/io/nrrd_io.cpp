@@ -594,9 +594,10 @@ RawImage read_nrrd(const std::string& path, const ReadLimits& limits) {
   const DataLocation loc = locate_data(h, path, enc, size, limits);
   if (enc.text) {
     out.bytes = read_text_data(loc.path, loc.offset, out.voxels() * out.channels, out.type);
+    out.files[loc.path] = digest_file(loc.path);  // text is parsed a character at a time
     return out;
   }
-  out.bytes = read_pixel_data(loc, size, "NRRD");
+  out.bytes = read_pixel_data(loc, size, "NRRD", &out.files[loc.path]);
   if (big_endian == host_is_little_endian() && pixel_type_size(out.type) > 1) {
     swap_bytes(out.bytes.data(), out.voxels() * out.channels, pixel_type_size(out.type));
   }

@@ -21,7 +21,8 @@ bool have_opencv() {
 RawImage read_opencv(const std::string& path, const ReadLimits& limits) {
   // Read here (a regular file only, of a size within the limits), decoded from memory: OpenCV
   // never opens a path itself.
-  const std::vector<uint8_t> bytes = read_whole_file(path, limits);
+  FileDigest digest;
+  const std::vector<uint8_t> bytes = read_whole_file(path, limits, &digest);
   cv::Mat m;
   try {
     m = cv::imdecode(cv::Mat(1, static_cast<int>(std::min<size_t>(bytes.size(), INT32_MAX)), CV_8U,
@@ -67,6 +68,7 @@ RawImage read_opencv(const std::string& path, const ReadLimits& limits) {
   out.bytes.resize(static_cast<size_t>(image_bytes(out.geom, out.channels, out.type, limits)));
   const size_t row = out.bytes.size() / m.rows;
   for (int y = 0; y < m.rows; ++y) std::memcpy(out.bytes.data() + y * row, m.ptr(y), row);
+  out.files[path] = std::move(digest);
   return out;
 }
 

@@ -207,7 +207,8 @@ void write_png(const std::string& path, const void* pixels, int64_t width, int64
 }  // namespace
 
 RawImage read_png(const std::string& path, const ReadLimits& limits) {
-  const std::vector<uint8_t> data = read_whole_file(path, limits);
+  FileDigest digest;
+  const std::vector<uint8_t> data = read_whole_file(path, limits, &digest);
   MemoryInput input{data.data(), data.size(), 0};
   char error[kErrorSize] = "";
   ReadStruct rs;
@@ -222,6 +223,7 @@ RawImage read_png(const std::string& path, const ReadLimits& limits) {
     if (std::strncmp(error, "truncated", 9) == 0) throw InputError(error);
     throw InputError(std::string("corrupt PNG: ") + error);
   }
+  out.files[path] = std::move(digest);
   return out;
 }
 

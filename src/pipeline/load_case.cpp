@@ -9,9 +9,13 @@
 namespace maskeval {
 namespace {
 
-LabelImage load_labels(const std::string& path, const ForegroundRule& rule, const RunOptions& o) {
+// Decodes one file; the files read for it go into `inputs` with their digests.
+LabelImage load_labels(const std::string& path, const ForegroundRule& rule, const RunOptions& o,
+                       std::map<std::string, FileDigest>& inputs) {
   try {
-    return to_labels(read_image(path, o.read), rule, o.max_label);
+    RawImage raw = read_image(path, o.read);
+    inputs.insert(raw.files.begin(), raw.files.end());
+    return to_labels(raw, rule, o.max_label);
   } catch (const InputError& e) {
     throw CaseFailure{path, e.what()};
   } catch (const std::bad_alloc&) {
@@ -48,14 +52,15 @@ void collect_maps(const std::map<std::string, LabelFiles>& group, std::vector<st
 
 // Decodes the files on up to `threads` threads; the first failure in file order is thrown.
 std::vector<LabelImage> load_all(const std::vector<std::string>& files, const RunOptions& o,
-                                 int threads) {
+                                 int threads, std::map<std::string, FileDigest>& inputs) {
   const int n = static_cast<int>(files.size());
   std::vector<LabelImage> images(n);
   std::vector<std::optional<CaseFailure>> failures(n);
+  std::vector<std::map<std::string, FileDigest>> read(n);
   parallel_ranges(n, std::max(1, std::min(threads, n)), [&](int, int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       try {
-        images[i] = load_labels(files[i], o.foreground, o);
+        images[i] = load_labels(files[i], o.foreground, o, read[i]);
       } catch (const CaseFailure& f) {
         failures[i] = f;
       }
@@ -63,6 +68,7 @@ std::vector<LabelImage> load_all(const std::vector<std::string>& files, const Ru
   });
   for (const auto& f : failures)
     if (f) throw *f;
+  for (const auto& r : read) inputs.insert(r.begin(), r.end());
   return images;
 }
 
@@ -74,7 +80,7 @@ LabelMapCase load_label_maps(const CaseSpec& spec, const RunOptions& o, int thre
   collect_maps(spec.raters, res.raters, files, res);
   collect_maps(spec.predictions, res.predictions, files, res);
   LabelMapCase c;
-  c.images = load_all(files, o, threads);
+  c.images = load_all(files, o, threads, res.inputs);
   for (size_t i = 1; i < files.size(); ++i)
     require_same_grid(c.images[i].geom, files[i], c.images[0].geom, files[0]);
   res.geom = c.images[0].geom;
@@ -82,7 +88,7 @@ LabelMapCase load_label_maps(const CaseSpec& spec, const RunOptions& o, int thre
   const auto ref_files = spec.reference.find(kWholeMap);
   if (ref_files != spec.reference.end()) {
     res.reference_file = ref_files->second.at(0);
-    c.reference = load_labels(res.reference_file, o.foreground, o);
+    c.reference = load_labels(res.reference_file, o.foreground, o, res.inputs);
     require_same_grid(c.reference->geom, res.reference_file, c.images[0].geom, files[0]);
   }
   return c;
@@ -146,7 +152,7 @@ PerLabelCase load_per_label(const CaseSpec& spec, const RunOptions& o, CaseResul
   PerLabelCase c;
   const std::vector<const LabelFiles*> entities = collect_per_label(spec, c, res);
   auto load_mask = [&](const std::string& f, std::vector<uint8_t>& into) {
-    const LabelImage img = load_labels(f, rule, o);
+    const LabelImage img = load_labels(f, rule, o, res.inputs);
     if (c.first_file.empty()) {
       c.first_file = f;
       c.geom = img.geom;
@@ -171,7 +177,7 @@ PerLabelCase load_per_label(const CaseSpec& spec, const RunOptions& o, CaseResul
   const auto whole = spec.reference.find(kWholeMap);
   if (whole != spec.reference.end()) {
     res.reference_file = whole->second.at(0);
-    c.reference_map = load_labels(res.reference_file, o.foreground, o);
+    c.reference_map = load_labels(res.reference_file, o.foreground, o, res.inputs);
     require_same_grid(c.reference_map->geom, res.reference_file, c.geom, c.first_file);
     widen_to_16(*c.reference_map);
     return c;
