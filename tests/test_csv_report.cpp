@@ -319,7 +319,9 @@ TEST(CsvTablesCli, AgreeRun) {
   }
   EXPECT_TRUE(found) << o.text;
   for (const std::string& line : lines)  // the table; notes on stderr may be longer
-    if (line.rfind("maskeval: ", 0) != 0) EXPECT_LE(line.size(), 100u) << line;
+    if (line.rfind("maskeval: ", 0) != 0) {
+      EXPECT_LE(line.size(), 100u) << line;
+    }
 }
 
 // --- nnU-Net's summary.json ------------------------------------------------------------------
@@ -466,7 +468,9 @@ TEST(TextReport, LabelNamesAndPooledFiguresPerLabel) {
   EXPECT_TRUE(test::contains(out.str(), "\ncell (1) ")) << out.str();  // the agreement table
   EXPECT_TRUE(test::contains(out.str(), "label 2: leaderboard against the reference"));
   for (const std::string& line : lines)  // the table; notes on stderr may be longer
-    if (line.rfind("maskeval: ", 0) != 0) EXPECT_LE(line.size(), 100u) << line;
+    if (line.rfind("maskeval: ", 0) != 0) {
+      EXPECT_LE(line.size(), 100u) << line;
+    }
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "maskeval/gates.h"
 #include "maskeval/overlay.h"
 #include "maskeval/run.h"
 
@@ -78,6 +79,7 @@ struct Summary {
   std::map<LabelId, std::map<std::string, StapleRaterSummary>> staple_raters;
   std::vector<Adjudication> adjudicate;
   std::vector<LeaderboardRow> leaderboard;
+  std::vector<GateVerdict> gates;  // --fail-if, --gates: set after summarize (evaluate_gates)
 };
 
 Summary summarize(const RunResult& result, size_t adjudicate_top);
@@ -105,10 +107,13 @@ void print_summary(std::ostream& out, const RunResult& result, const Summary& su
 // The CSV tables (docs/report.md), written into `out_dir` beside report.json, each under a
 // temporary name and renamed, row by row: cases.csv (a row per case, rater or prediction and
 // label), pairs.csv (per case, label and rater pair), summary.csv (per label and rater or
-// prediction). Throws FatalError naming the file that could not be written.
+// prediction) and worklist.csv (every case and label, the lowest mean Dice first, with the worst
+// pair or entry and the case's files, for adjudication). Throws FatalError naming the file that
+// could not be written.
 void write_csv_tables(const std::string& out_dir, const RunResult& result, const Summary& summary,
                       const RunOptions& options);
-// The names of the files write_csv_tables writes: cases.csv, pairs.csv, summary.csv.
+// The names of the files write_csv_tables writes: cases.csv, pairs.csv, summary.csv,
+// worklist.csv.
 const std::vector<std::string>& csv_table_names();
 // A figure as the CSV tables write it: the shortest digits that read back the same, "" for
 // NaN (undefined), "inf" and "-inf".

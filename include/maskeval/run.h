@@ -204,6 +204,9 @@ struct CaseResult {
   std::vector<std::string> raters;
   std::map<std::string, std::vector<std::string>> files;  // by rater
   std::string reference_file;
+  // Every file read for the case (raters, predictions, the reference, per-label files and a
+  // header's data file), by path: its size and SHA-256, hashed as it was read.
+  std::map<std::string, FileDigest> inputs;
   Geometry geom;
   std::vector<LabelResult> labels;
   std::optional<double> fleiss_kappa_all;  // label-map cases only

@@ -27,7 +27,8 @@ const char* kExitCodes =
     "Exit codes: 0 all cases done; 1 usage error; 2 the run could not go on (output not "
     "writable or locked by another run, backend unavailable); 3 finished, but some cases failed "
     "(listed in the report under failed_cases) or some listed paths could not be read (under "
-    "warnings).\nLimits: at most 254 raters and predictions per case; images over --max-voxels "
+    "warnings); 4 a quality gate (--fail-if, --gates) failed or could not be evaluated (4 wins "
+    "over 3).\nLimits: at most 254 raters and predictions per case; images over --max-voxels "
     "are refused from their header.";
 
 struct Cli {
@@ -38,7 +39,9 @@ struct Cli {
   std::string labels_file;
   std::vector<std::string> regions;
   int ignore_label = -1;
-  std::string nnunet_summary;  // score --nnunet-summary FILE
+  std::string nnunet_summary;        // score --nnunet-summary FILE
+  std::vector<std::string> fail_if;  // --fail-if EXPR, repeated
+  std::string gates_file;            // --gates FILE
   std::vector<std::string> rater_dirs;
   std::vector<std::string> predictions;  // --prediction: a glob (with --cases) or [NAME=]DIRs
   RunOptions run;
@@ -209,6 +212,15 @@ void add_common(CLI::App* app, Cli& c, bool maps = true) {
                   "How many cases to list as most needing adjudication")
       ->capture_default_str();
   app->add_flag("-q,--quiet", c.quiet, "No progress bar and no summary table");
+  app->add_option("--fail-if", c.fail_if,
+                  "Quality gate, repeatable: the run fails (exit 4) when EXPR holds, e.g. "
+                  "'mean_dice[1] < 0.8', 'rater=*: mean_dice < 0.9', 'any case: min_pair_dice "
+                  "< 0.5' (README, Quality gates)")
+      ->type_name("EXPR");
+  app->add_option("--gates", c.gates_file,
+                  "Quality gates from a file: JSON [{\"name\": ..., \"fail_if\": ...}] or "
+                  "YAML (.yml/.yaml) entries '- name: ...' / '  fail_if: ...'")
+      ->type_name("FILE");
 }
 
 void add_staple_options(CLI::App* app, Cli& c) {
@@ -369,10 +381,21 @@ void write_report(const std::string& json_path, const RunResult& result, const S
   }
 }
 
+// --gates FILE, then each --fail-if (named by its text); checked before any case is read.
+std::vector<Gate> parse_gates(const Cli& c) {
+  const GateContext ctx{c.run.command, &c.run.labels, false};
+  std::vector<Gate> gates;
+  if (!c.gates_file.empty()) gates = read_gate_file(c.gates_file, ctx);
+  for (const std::string& e : c.fail_if) gates.push_back(parse_gate(e, e, ctx));
+  return gates;
+}
+
 int execute(Cli& c, Command command) {
   set_options(c, command);
   const RunOptions& o = c.run;
+  const std::vector<Gate> gates = parse_gates(c);
   Dataset data = load_dataset(c);
+  check_gates(gates, data);
   if (command == Command::kFuse && o.method == FuseMethod::kMlStaple && data.per_label)
     throw UsageError(
         "--method mlstaple needs label maps; this manifest gives one binary mask per "
@@ -397,8 +420,10 @@ int execute(Cli& c, Command command) {
     {
       const auto start = std::chrono::steady_clock::now();
       summary = summarize(result, c.adjudicate);
+      summary.gates = evaluate_gates(gates, result, summary, o);
       result.timings.report = seconds_since(start);
       write_report(json_path, result, summary, o);
+      if (!gates.empty()) write_gates_csv(o.out_dir, summary.gates, o);
       write_html_report(result, summary, o, &data);
       write_csv_tables(o.out_dir, result, summary, o);
       if (!c.nnunet_summary.empty()) write_nnunet_summaries(c.nnunet_summary, result, o);
@@ -423,6 +448,7 @@ int execute(Cli& c, Command command) {
     for (const FailedCase& f : result.failed)
       std::cerr << "maskeval: case " << f.id
                 << " skipped: " << (f.file.empty() ? "" : f.file + ": ") << f.reason << "\n";
+  if (any_gate_failed(summary.gates)) return kExitGateFailed;  // wins over kExitFailedCases
   return result.failed.empty() && data.problems.empty() ? kExitOk : kExitFailedCases;
 }
 

@@ -51,12 +51,15 @@ bool is_maskeval_report(const fs::path& path) {
 }
 
 // A table maskeval wrote: report.html names maskeval in its title, each CSV opens with its
-// header (case or label first, label_name among the columns).
+// header (case or label first, or rank then case as in worklist.csv; label_name among the
+// columns).
 bool is_maskeval_table(const fs::path& path) {
   const std::string head = read_small_file(path, 4096);
   if (path.filename() == "report.html") return head.find("<title>maskeval ") != std::string::npos;
+  if (path.filename() == "gates.csv") return head.rfind("gate,expression,verdict,", 0) == 0;
   const std::string line = head.substr(0, head.find('\n'));
-  return (line.rfind("case,", 0) == 0 || line.rfind("label,", 0) == 0) &&
+  return (line.rfind("case,", 0) == 0 || line.rfind("label,", 0) == 0 ||
+          line.rfind("rank,case,", 0) == 0) &&
          line.find(",label_name,") != std::string::npos;
 }
 
@@ -138,7 +141,8 @@ OutputLock::~OutputLock() {
 namespace {
 
 // The files maskeval writes in OUT beside report.json and cases/.
-const char* const kTables[] = {"report.html", "cases.csv", "pairs.csv", "summary.csv"};
+const char* const kTables[] = {"report.html", "cases.csv", "pairs.csv",
+                               "summary.csv", "gates.csv", "worklist.csv"};
 
 // What of maskeval's own outputs OUT holds.
 struct OwnOutputs {

@@ -1,7 +1,10 @@
-// The CSV tables beside report.json: cases.csv, pairs.csv and summary.csv (docs/report.md).
+// The CSV tables beside report.json: cases.csv, pairs.csv, summary.csv and worklist.csv
+// (docs/report.md).
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -245,6 +248,102 @@ void write_summary(const std::string& path, const Summary& s, const RunOptions& 
   out.commit();
 }
 
+// --- worklist.csv ----------------------------------------------------------------------------
+
+// One case and label to adjudicate: the mean Dice over its rater pairs (agree, fuse) or over its
+// raters and predictions against the reference (score), and the worst pair or entry.
+struct WorkItem {
+  size_t case_index = 0;
+  LabelId label = 0;
+  double mean = NAN, worst = NAN;
+  std::string a, b;  // the worst pair; score: `a` is the worst rater or prediction
+};
+
+// Mean and minimum of the defined Dice values given one by one, with the name(s) of the minimum.
+struct Tally {
+  double sum = 0, worst = NAN;
+  size_t n = 0;
+  std::string a, b;
+  void add(double d, const std::string& x, const std::string& y) {
+    if (std::isnan(d)) return;
+    sum += d;
+    ++n;
+    if (std::isnan(worst) || d < worst) {
+      worst = d;
+      a = x;
+      b = y;
+    }
+  }
+  WorkItem item(size_t case_index, LabelId label) const {
+    return {case_index, label, n ? sum / n : NAN, worst, a, b};
+  }
+};
+
+void agreement_items(const CaseResult& c, size_t ci, std::vector<WorkItem>& items) {
+  const size_t n = c.raters.size();
+  for (const LabelResult& l : c.labels) {
+    Tally t;
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = i + 1; j < n; ++j) t.add(l.dice[i * n + j], c.raters[i], c.raters[j]);
+    items.push_back(t.item(ci, l.label));
+  }
+}
+
+void score_items(const CaseResult& c, size_t ci, std::vector<WorkItem>& items) {
+  std::map<LabelId, Tally> by_label;
+  for (const auto& [name, scores] : c.scores)
+    for (const auto& [label, sc] : scores) by_label[label].add(sc.dice, name, "");
+  for (const auto& [label, t] : by_label) items.push_back(t.item(ci, label));
+}
+
+// Every case and label, lowest mean Dice first; undefined figures last; ties in case order.
+std::vector<WorkItem> ranked_items(const RunResult& result, const RunOptions& o) {
+  std::vector<WorkItem> items;
+  for (size_t i = 0; i < result.cases.size(); ++i) {
+    if (o.command == Command::kScore) {
+      score_items(result.cases[i], i, items);
+    } else {
+      agreement_items(result.cases[i], i, items);
+    }
+  }
+  std::stable_sort(items.begin(), items.end(), [](const WorkItem& x, const WorkItem& y) {
+    if (std::isnan(x.mean) || std::isnan(y.mean)) return !std::isnan(x.mean) && std::isnan(y.mean);
+    return x.mean < y.mean;
+  });
+  return items;
+}
+
+// The case's mask files (raters and predictions by name, then the reference), ';'-separated.
+std::string mask_paths(const CaseResult& c) {
+  std::string s;
+  auto add = [&s](const std::string& f) { s += (s.empty() ? "" : ";") + f; };
+  for (const auto& [name, files] : c.files)
+    for (const std::string& f : files) add(f);
+  if (!c.reference_file.empty()) add(c.reference_file);
+  return s;
+}
+
+void write_worklist(const std::string& path, const RunResult& result, const RunOptions& o) {
+  StreamedFile out(path);
+  const bool score = o.command == Command::kScore;
+  const std::vector<std::string> key = {"rank", "case", "label", "label_name"};
+  const std::vector<std::string> worst =
+      score ? std::vector<std::string>{"mean_dice", "worst_rater", "worst_dice"}
+            : std::vector<std::string>{"mean_pairwise_dice", "rater_a", "rater_b", "worst_dice"};
+  out.put(header(key + worst + std::vector<std::string>{"masks", "overlay"}));
+  size_t rank = 0;
+  for (const WorkItem& w : ranked_items(result, o)) {
+    const CaseResult& c = result.cases[w.case_index];
+    Row r;
+    r.count(++rank).text(c.id).text(o.labels.key(w.label)).text(o.labels.name(w.label));
+    r.number(w.mean).text(w.a);
+    if (!score) r.text(w.b);
+    r.number(w.worst).text(mask_paths(c)).text(c.overlay);
+    out.put(r.line());
+  }
+  out.commit();
+}
+
 }  // namespace
 
 std::string csv_number(double v) {
@@ -256,7 +355,8 @@ std::string csv_number(double v) {
 }
 
 const std::vector<std::string>& csv_table_names() {
-  static const std::vector<std::string> names = {"cases.csv", "pairs.csv", "summary.csv"};
+  static const std::vector<std::string> names = {"cases.csv", "pairs.csv", "summary.csv",
+                                                 "worklist.csv"};
   return names;
 }
 
@@ -266,6 +366,7 @@ void write_csv_tables(const std::string& out_dir, const RunResult& result, const
   write_cases((dir / "cases.csv").string(), result, o);
   write_pairs((dir / "pairs.csv").string(), result, o);
   write_summary((dir / "summary.csv").string(), summary, o);
+  write_worklist((dir / "worklist.csv").string(), result, o);
 }
 
 }  // namespace maskeval

@@ -209,6 +209,27 @@ std::string left_out(size_t shown, size_t total, const std::string& what) {
          " not shown here (" + std::to_string(total) + " in all; report.json has every one).</p>\n";
 }
 
+// --fail-if, --gates: each gate's verdict and what failed (nothing without gates).
+std::string gates_section(const Context& c) {
+  if (c.summary.gates.empty()) return "";
+  std::string s =
+      "<section id=\"gates\"><h2>Quality gates</h2><table>\n<tr><th>gate</th><th>expression</th>"
+      "<th>verdict</th><th>figure</th><th>threshold</th><th>failing</th></tr>\n";
+  for (const GateVerdict& v : c.summary.gates) {
+    std::string failing;
+    for (size_t i = 0; i < v.failing.size() && i < c.h.max_rows; ++i)
+      failing += (i ? ", " : "") + (v.failing[i].empty() ? "dataset" : v.failing[i]);
+    if (v.failing.size() > c.h.max_rows) failing += ", ...";
+    if (!v.reason.empty()) failing += (failing.empty() ? "" : "; ") + v.reason;
+    s += "<tr>" + td_html(escape(shorten(v.name, 200))) +
+         td_html("<code>" + escape(shorten(v.expression, 400)) + "</code>") +
+         td_html(v.verdict == "pass" ? "pass" : "<strong>" + escape(v.verdict) + "</strong>") +
+         td_html(number(v.figure, 4)) + td_html(number(v.threshold, 4)) +
+         td_html(escape(shorten(failing, 2000))) + "</tr>\n";
+  }
+  return s + "</table></section>\n";
+}
+
 std::string run_section(const Context& c) {
   const RunOptions& o = c.o;
   const RunResult& r = c.result;
@@ -308,18 +329,23 @@ std::string report_html_text(const RunResult& result, const Summary& summary, co
       "</style></head><body>\n<header><h1>" + html::escape(title) +
       "</h1>\n"
       "<p class=\"lead\">" +
+      (summary.gates.empty()
+           ? std::string()
+           : std::string(any_gate_failed(summary.gates) ? "Gates FAILED; " : "Gates passed; ")) +
       std::to_string(result.failed.size()) + " failed, " + std::to_string(result.warnings.size()) +
       " warnings; every figure is in "
-      "<a href=\"report.json\">report.json</a>.</p>\n<nav><a href=\"#run\">Run</a>"
+      "<a href=\"report.json\">report.json</a>.</p>\n<nav>" +
+      (summary.gates.empty() ? "" : "<a href=\"#gates\">Gates</a>") +
+      "<a href=\"#run\">Run</a>"
       "<a href=\"#dataset\">Dataset</a><a href=\"#labels\">Labels</a>"
       "<a href=\"#pairwise\">Pairwise Dice</a>" +
       (summary.leaderboard.empty() ? "" : "<a href=\"#leaderboard\">Leaderboard</a>") +
       "<a href=\"#worklist\">Worklist</a><a href=\"#cases\">Cases</a>"
       "<a href=\"#failed\">Failed</a><a href=\"#warnings\">Warnings</a></nav>"
       "</header>\n";
-  s += html::run_section(c) + html::dataset_section(c) + html::labels_section(c) +
-       html::pairwise_section(c) + html::leaderboard_section(c) + html::worklist_section(c) +
-       html::cases_section(c) + html::problems_section(c);
+  s += html::gates_section(c) + html::run_section(c) + html::dataset_section(c) +
+       html::labels_section(c) + html::pairwise_section(c) + html::leaderboard_section(c) +
+       html::worklist_section(c) + html::cases_section(c) + html::problems_section(c);
   s += "<footer class=\"note\"><p>Written by maskeval " + html::escape(MASKEVAL_VERSION) +
        ". This page is not the contract: report.json is (docs/report.md).</p></footer>\n";
   return s + "<script>" + html::kScript + "</script>\n</body></html>\n";

@@ -191,6 +191,10 @@ Json case_json(const CaseResult& c, const RunOptions& o) {
   if (!c.predictions.empty()) j["predictions"] = c.predictions;
   j["files"] = c.files;
   if (!c.reference_file.empty()) j["reference"] = c.reference_file;
+  Json inputs = Json::array();
+  for (const auto& [path, d] : c.inputs)
+    inputs.push_back({{"path", path}, {"bytes", d.bytes}, {"sha256", d.sha256}});
+  j["inputs"] = std::move(inputs);
   std::vector<int64_t> shape(c.geom.shape.begin(), c.geom.shape.begin() + c.geom.ndim);
   j["shape"] = shape;
   j["spacing"] = std::vector<double>(c.geom.spacing.begin(), c.geom.spacing.begin() + c.geom.ndim);
@@ -383,6 +387,33 @@ Json summary_json(const RunResult& result, const Summary& summary, const RunOpti
   return s;
 }
 
+// --fail-if, --gates: each gate's verdict, the figure it saw and every comparison made.
+Json gates_json(const std::vector<GateVerdict>& gates) {
+  Json out = Json::array();
+  for (const GateVerdict& v : gates) {
+    Json checks = Json::array();
+    for (const GateCheck& c : v.checks) {
+      Json cj = {
+          {"item", c.item},           {"figure", c.figure},          {"label", c.label},
+          {"value", number(c.value)}, {"cmp", gate_cmp_text(c.cmp)}, {"threshold", c.threshold},
+          {"holds", c.holds}};
+      if (!c.error.empty()) cj["error"] = c.error;
+      checks.push_back(std::move(cj));
+    }
+    Json g = {{"name", v.name},
+              {"expression", v.expression},
+              {"verdict", v.verdict},
+              {"figure", number(v.figure)},
+              {"threshold", number(v.threshold)},
+              {"failing", v.failing},
+              {"errors", v.erroneous}};
+    if (!v.reason.empty()) g["reason"] = v.reason;
+    g["checks"] = std::move(checks);
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
 }  // namespace
 
 Json report_json(const RunResult& result, const Summary& summary, const RunOptions& o) {
@@ -402,6 +433,7 @@ Json report_json(const RunResult& result, const Summary& summary, const RunOptio
     failed.push_back({{"id", f.id}, {"file", f.file}, {"reason", f.reason}});
   j["failed_cases"] = std::move(failed);
   j["warnings"] = result.warnings;
+  if (!summary.gates.empty()) j["gates"] = gates_json(summary.gates);
   if (o.timings) {
     const StageTimes& t = result.timings;
     j["timings"] = {{"decode_s", t.decode},       {"count_s", t.count}, {"derive_s", t.derive},

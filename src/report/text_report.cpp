@@ -322,6 +322,7 @@ void print_summary(std::ostream& out, const RunResult& result, const Summary& su
     print_label_leaderboards(out, summary, o, against, unit);
   }
   print_tail(out, result, summary, o);
+  print_gates(out, summary.gates);
   out << "\nreport: " << report_path << "\n";
 }
 
