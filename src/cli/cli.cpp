@@ -14,6 +14,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli/diff_command.h"
 #include "cli/suggest.h"
 #include "maskeval/overlay.h"
 #include "maskeval/report.h"
@@ -28,7 +29,7 @@ const char* kExitCodes =
     "writable or locked by another run, backend unavailable); 3 finished, but some cases failed "
     "(listed in the report under failed_cases) or some listed paths could not be read (under "
     "warnings); 4 a quality gate (--fail-if, --gates) failed or could not be evaluated (4 wins "
-    "over 3).\nLimits: at most 254 raters and predictions per case; images over --max-voxels "
+    "over 3); 5 diff --fail-on-change: the two versions differ (5 wins over 3).\nLimits: at most 254 raters and predictions per case; images over --max-voxels "
     "are refused from their header.";
 
 struct Cli {
@@ -475,7 +476,7 @@ void print_typo_hints(CLI::App& app, int argc, char** argv) {
   const auto found = std::find(commands.begin(), commands.end(), std::string(argv[1]));
   if (found == commands.end()) {
     const std::string near = nearest_word(argv[1], commands);
-    std::cerr << "maskeval: '" << argv[1] << "' is not a command (agree, fuse, score)"
+    std::cerr << "maskeval: '" << argv[1] << "' is not a command (agree, fuse, score, diff)"
               << (near.empty() ? "" : "; did you mean '" + near + "'?") << "\n";
     return;
   }
@@ -587,6 +588,8 @@ int run_cli(int argc, char** argv) {
   agree->callback([&] { command = Command::kAgree; });
   add_fuse(app, c, command);
   add_score(app, c, command);
+  DiffArgs diff_args;
+  CLI::App* diff = add_diff_command(app, diff_args);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -595,6 +598,7 @@ int run_cli(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
   c.run.command_line = shell_words(argc, argv);
+  if (diff->parsed()) return execute_diff(diff_args, c.run.command_line);
   try {
     return execute(c, command);
   } catch (const UsageError& e) {
