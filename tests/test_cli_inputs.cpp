@@ -210,7 +210,7 @@ TEST(CliInputs, QuietIsQuietAndLogsGetProgressLines) {
 TEST(CliInputs, MistypedCommandsAndOptionsGetSuggestions) {
   const Output command = run("evaluate --cases x");
   EXPECT_EQ(command.code, 1);
-  EXPECT_TRUE(contains(command.text, "'evaluate' is not a command (agree, fuse, score)"))
+  EXPECT_TRUE(contains(command.text, "'evaluate' is not a command (agree, fuse, score, diff)"))
       << command.text;
   EXPECT_TRUE(contains(run("agre --cases x").text, "did you mean 'agree'?"));
   const Output option = run("agree --cases " + kData + "/lidc --foregroud nonzero");

@@ -13,6 +13,7 @@
 namespace maskeval {
 
 struct Summary;
+class BaselineRun;
 
 // What a gate's expression is checked over: the dataset, one rater or prediction, every rater
 // or prediction (the gate fails if any does), or every case (the gate fails if any does).
@@ -25,6 +26,7 @@ struct GateFigure {
   std::string label_text;        // between [ and ], as written
   std::optional<LabelId> label;  // the label or region it names
   bool delta = false;            // delta(FIGURE): the change against a baseline run
+  bool needs_baseline() const;   // delta(), or a drift figure
   std::string text() const;      // e.g. "mean_dice[kidney]", "delta(pooled_dice)"
 };
 
@@ -87,20 +89,22 @@ struct GateVerdict {
   double figure = 0, threshold = 0;
 };
 
-// Figures of a baseline run, for delta(); none is given yet (see parse_gate).
-class GateBaseline {
- public:
-  virtual ~GateBaseline() = default;
-  virtual std::optional<double> value(const GateFigure& f, GateScope scope,
-                                      const std::string& item) const = 0;
-};
-
 // Evaluates every gate on the run. A label the run does not report, a rater it does not have, or
 // an undefined figure makes the item "error". Gate verdict: fail when any item fails, else error
 // when any could not be evaluated, else pass.
 std::vector<GateVerdict> evaluate_gates(const std::vector<Gate>& gates, const RunResult& result,
                                         const Summary& summary, const RunOptions& options,
-                                        const GateBaseline* baseline = nullptr);
+                                        const BaselineRun* baseline = nullptr);
+// One gate figure of a run for a scope item (a rater's name, a case id; "" at dataset scope),
+// as the gates see it; without a label selector, the lowest defined value over the labels.
+// `error` says why there is none ("" when there is); `label` is the key the value is of.
+struct GateValue {
+  double value = 0;
+  std::string label, error;
+};
+GateValue gate_figure_value(const GateFigure& f, GateScope scope, const std::string& item,
+                            const RunResult& result, const Summary& summary,
+                            const RunOptions& options, const BaselineRun* baseline = nullptr);
 // Whether any verdict is "fail" or "error" (exit code 4).
 bool any_gate_failed(const std::vector<GateVerdict>& verdicts);
 const char* gate_cmp_text(GateCmp c);

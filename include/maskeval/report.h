@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "maskeval/baseline.h"
 #include "maskeval/gates.h"
 #include "maskeval/overlay.h"
 #include "maskeval/run.h"
@@ -80,6 +81,8 @@ struct Summary {
   std::vector<Adjudication> adjudicate;
   std::vector<LeaderboardRow> leaderboard;
   std::vector<GateVerdict> gates;  // --fail-if, --gates: set after summarize (evaluate_gates)
+  // --baseline: tonight against the earlier run (BaselineRun::compare), set after summarize.
+  std::shared_ptr<const BaselineComparison> baseline;
 };
 
 Summary summarize(const RunResult& result, size_t adjudicate_top);

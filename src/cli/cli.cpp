@@ -29,7 +29,8 @@ const char* kExitCodes =
     "writable or locked by another run, backend unavailable); 3 finished, but some cases failed "
     "(listed in the report under failed_cases) or some listed paths could not be read (under "
     "warnings); 4 a quality gate (--fail-if, --gates) failed or could not be evaluated (4 wins "
-    "over 3); 5 diff --fail-on-change: the two versions differ (5 wins over 3).\nLimits: at most 254 raters and predictions per case; images over --max-voxels "
+    "over 3); 5 diff --fail-on-change: the two versions differ (5 wins over 3).\nLimits: at most "
+    "254 raters and predictions per case; images over --max-voxels "
     "are refused from their header.";
 
 struct Cli {
@@ -43,6 +44,7 @@ struct Cli {
   std::string nnunet_summary;        // score --nnunet-summary FILE
   std::vector<std::string> fail_if;  // --fail-if EXPR, repeated
   std::string gates_file;            // --gates FILE
+  std::string baseline;              // --baseline PREV/report.json
   std::vector<std::string> rater_dirs;
   std::vector<std::string> predictions;  // --prediction: a glob (with --cases) or [NAME=]DIRs
   RunOptions run;
@@ -222,6 +224,11 @@ void add_common(CLI::App* app, Cli& c, bool maps = true) {
                   "Quality gates from a file: JSON [{\"name\": ..., \"fail_if\": ...}] or "
                   "YAML (.yml/.yaml) entries '- name: ...' / '  fail_if: ...'")
       ->type_name("FILE");
+  app->add_option("--baseline", c.baseline,
+                  "An earlier run's report.json of the same dataset: the change of every mean "
+                  "figure, cases added, removed and moved most, label volume drift (baseline.csv); "
+                  "gates may use delta(FIGURE), drift_p[LABEL], drift_d[LABEL]")
+      ->type_name("FILE");
 }
 
 void add_staple_options(CLI::App* app, Cli& c) {
@@ -384,7 +391,7 @@ void write_report(const std::string& json_path, const RunResult& result, const S
 
 // --gates FILE, then each --fail-if (named by its text); checked before any case is read.
 std::vector<Gate> parse_gates(const Cli& c) {
-  const GateContext ctx{c.run.command, &c.run.labels, false};
+  const GateContext ctx{c.run.command, &c.run.labels, !c.baseline.empty()};
   std::vector<Gate> gates;
   if (!c.gates_file.empty()) gates = read_gate_file(c.gates_file, ctx);
   for (const std::string& e : c.fail_if) gates.push_back(parse_gate(e, e, ctx));
@@ -395,6 +402,9 @@ int execute(Cli& c, Command command) {
   set_options(c, command);
   const RunOptions& o = c.run;
   const std::vector<Gate> gates = parse_gates(c);
+  // Read before the output folder is touched: it may be the folder's own last report.
+  const std::shared_ptr<const BaselineRun> baseline =
+      c.baseline.empty() ? nullptr : BaselineRun::read(c.baseline, o);
   Dataset data = load_dataset(c);
   check_gates(gates, data);
   if (command == Command::kFuse && o.method == FuseMethod::kMlStaple && data.per_label)
@@ -421,10 +431,13 @@ int execute(Cli& c, Command command) {
     {
       const auto start = std::chrono::steady_clock::now();
       summary = summarize(result, c.adjudicate);
-      summary.gates = evaluate_gates(gates, result, summary, o);
+      if (baseline)
+        summary.baseline = std::make_shared<BaselineComparison>(baseline->compare(result, summary));
+      summary.gates = evaluate_gates(gates, result, summary, o, baseline.get());
       result.timings.report = seconds_since(start);
       write_report(json_path, result, summary, o);
       if (!gates.empty()) write_gates_csv(o.out_dir, summary.gates, o);
+      if (summary.baseline) write_baseline_csv(o.out_dir, *summary.baseline, o);
       write_html_report(result, summary, o, &data);
       write_csv_tables(o.out_dir, result, summary, o);
       if (!c.nnunet_summary.empty()) write_nnunet_summaries(c.nnunet_summary, result, o);

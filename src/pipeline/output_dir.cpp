@@ -57,6 +57,8 @@ bool is_maskeval_table(const fs::path& path) {
   const std::string head = read_small_file(path, 4096);
   if (path.filename() == "report.html") return head.find("<title>maskeval ") != std::string::npos;
   if (path.filename() == "gates.csv") return head.rfind("gate,expression,verdict,", 0) == 0;
+  if (path.filename() == "baseline.csv")
+    return head.rfind("scope,item,label,label_name,figure,before,now,delta", 0) == 0;
   const std::string line = head.substr(0, head.find('\n'));
   return (line.rfind("case,", 0) == 0 || line.rfind("label,", 0) == 0 ||
           line.rfind("rank,case,", 0) == 0) &&
@@ -141,8 +143,8 @@ OutputLock::~OutputLock() {
 namespace {
 
 // The files maskeval writes in OUT beside report.json and cases/.
-const char* const kTables[] = {"report.html", "cases.csv", "pairs.csv",
-                               "summary.csv", "gates.csv", "worklist.csv"};
+const char* const kTables[] = {"report.html", "cases.csv",    "pairs.csv",   "summary.csv",
+                               "gates.csv",   "worklist.csv", "baseline.csv"};
 
 // What of maskeval's own outputs OUT holds.
 struct OwnOutputs {

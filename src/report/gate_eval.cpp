@@ -5,6 +5,7 @@
 #include <ostream>
 #include <set>
 
+#include "maskeval/baseline.h"
 #include "maskeval/gates.h"
 #include "maskeval/report.h"
 #include "report/streamed_file.h"
@@ -55,7 +56,32 @@ struct Run {
   const RunResult& result;
   const Summary& summary;
   const RunOptions& options;
+  const BaselineRun* baseline = nullptr;
 };
+
+// label_cases, drift_d, drift_p: per label and region, from the cases' volumes.
+Found volume_figure(const GateFigure& f, const Run& r) {
+  std::set<LabelId> ids;
+  for (const LabelSummary& l : r.summary.labels) ids.insert(l.label);
+  for (const CaseResult& c : r.result.cases)
+    for (const auto& kv : c.scores)
+      for (const auto& ls : kv.second) ids.insert(ls.first);
+  if (r.baseline)
+    for (const LabelSummary& l : r.baseline->summary().labels) ids.insert(l.label);
+  if (f.label && !ids.count(*f.label)) return error(kNoLabel);
+  ByLabel values;
+  for (const LabelId id : ids) {
+    if (f.label && id != *f.label) continue;
+    if (f.name == "label_cases") {
+      values.emplace_back(id, static_cast<double>(case_volumes(r.result, id, r.options).size()));
+      continue;
+    }
+    if (!r.baseline) return error("needs --baseline");
+    const LabelDrift d = r.baseline->drift(id, r.result);
+    values.emplace_back(id, f.name == "drift_d" ? d.d : d.p);
+  }
+  return pick(values, f, r.options.labels);
+}
 
 Found count_figure(const std::string& name, const Run& r) {
   if (name == "failed_cases") return defined(static_cast<double>(r.result.failed.size()));
@@ -67,6 +93,8 @@ Found count_figure(const std::string& name, const Run& r) {
 Found dataset_figure(const GateFigure& f, const Run& r) {
   if (f.name == "failed_cases" || f.name == "cases" || f.name == "warnings")
     return count_figure(f.name, r);
+  if (f.name == "label_cases" || f.name == "drift_d" || f.name == "drift_p")
+    return volume_figure(f, r);
   ByLabel values;
   double total = 0;
   for (const LabelSummary& l : r.summary.labels) {
@@ -174,20 +202,28 @@ struct Item {
   const CaseResult* c = nullptr;
 };
 
+Found lookup(const GateFigure& f, GateScope scope, const Item& item, const Run& r) {
+  return scope == GateScope::kDataset ? dataset_figure(f, r)
+         : item.c                     ? case_figure(f, *item.c, r)
+                                      : rater_figure(f, item.name, r);
+}
+
 // Evaluates the tree for one item; every comparison is checked (no short cut) and recorded.
 bool eval(const GateNode& n, const Gate& g, const Item& item, const Run& r,
-          const GateBaseline* baseline, std::vector<GateCheck>& checks) {
+          std::vector<GateCheck>& checks) {
   if (n.kind != GateNode::Kind::kCompare) {
-    const bool a = eval(*n.left, g, item, r, baseline, checks);
-    const bool b = eval(*n.right, g, item, r, baseline, checks);
+    const bool a = eval(*n.left, g, item, r, checks);
+    const bool b = eval(*n.right, g, item, r, checks);
     return n.kind == GateNode::Kind::kAnd ? a && b : a || b;
   }
-  Found f = g.scope == GateScope::kDataset ? dataset_figure(n.figure, r)
-            : item.c                       ? case_figure(n.figure, *item.c, r)
-                                           : rater_figure(n.figure, item.name, r);
+  Found f = lookup(n.figure, g.scope, item, r);
   if (n.figure.delta && f.error.empty()) {
-    const auto before = baseline ? baseline->value(n.figure, g.scope, item.name) : std::nullopt;
-    f = before ? defined(f.value - *before, f.label) : error("needs --baseline");
+    const BaselineRun* baseline = r.baseline;
+    const GateValue before =
+        baseline ? baseline->value(n.figure, g.scope, item.name, f.label) : GateValue{};
+    f = !baseline              ? error("needs --baseline")
+        : before.error.empty() ? defined(f.value - before.value, f.label)
+                               : error("in the baseline: " + before.error);
   }
   GateCheck check{item.name, n.figure.text(), f.label, f.value, n.cmp, n.threshold, false, f.error};
   check.holds = f.error.empty() && compare(f.value, n.cmp, n.threshold);
@@ -195,7 +231,7 @@ bool eval(const GateNode& n, const Gate& g, const Item& item, const Run& r,
   return check.holds;
 }
 
-std::vector<Item> items_of(const Gate& g, const Run& r) {
+std::vector<Item> all_items_of(const Gate& g, const Run& r) {
   std::vector<Item> items;
   if (g.scope == GateScope::kDataset) items.push_back({"", nullptr});
   if (g.scope == GateScope::kRater) items.push_back({g.rater, nullptr});
@@ -211,15 +247,42 @@ std::vector<Item> items_of(const Gate& g, const Run& r) {
   return items;
 }
 
-GateVerdict evaluate(const Gate& g, const Run& r, const GateBaseline* baseline) {
+bool uses_delta(const GateNode& n) {
+  if (n.kind == GateNode::Kind::kCompare) return n.figure.delta;
+  return uses_delta(*n.left) || uses_delta(*n.right);
+}
+
+// The scope's items; a gate that uses delta() leaves out the raters and cases the baseline has
+// not (added since: there is nothing to compare them with; the comparison lists them).
+std::vector<Item> items_of(const Gate& g, const Run& r) {
+  std::vector<Item> items = all_items_of(g, r);
+  if (!r.baseline || !uses_delta(*g.root) || g.scope == GateScope::kDataset ||
+      g.scope == GateScope::kRater)
+    return items;
+  std::vector<Item> kept;
+  for (const Item& i : items)
+    if (i.c ? r.baseline->has_case(i.name) : r.baseline->has_rater(i.name)) kept.push_back(i);
+  return kept;
+}
+
+GateVerdict evaluate(const Gate& g, const Run& r) {
   GateVerdict v;
   v.name = g.name;
   v.expression = g.expression;
   const GateCheck* first_fail = nullptr;
   const GateCheck* first_error = nullptr;
-  for (const Item& item : items_of(g, r)) {
+  const std::vector<Item> items = items_of(g, r);
+  if (items.empty() && !all_items_of(g, r).empty()) {  // every one added since the baseline
+    v.verdict = "error";
+    v.reason = g.scope == GateScope::kAnyCase ? "no case of this run is in the baseline"
+                                              : "no rater or prediction of this run is in the "
+                                                "baseline (named differently?)";
+    v.figure = v.threshold = NAN;
+    return v;
+  }
+  for (const Item& item : items) {
     const size_t from = v.checks.size();
-    const bool holds = eval(*g.root, g, item, r, baseline, v.checks);
+    const bool holds = eval(*g.root, g, item, r, v.checks);
     std::string why;
     for (size_t i = from; i < v.checks.size() && why.empty(); ++i) why = v.checks[i].error;
     if (!why.empty()) {
@@ -267,11 +330,26 @@ std::string fit(const std::string& s, size_t width) {
 
 std::vector<GateVerdict> evaluate_gates(const std::vector<Gate>& gates, const RunResult& result,
                                         const Summary& summary, const RunOptions& options,
-                                        const GateBaseline* baseline) {
-  const Run r{result, summary, options};
+                                        const BaselineRun* baseline) {
+  const Run r{result, summary, options, baseline};
   std::vector<GateVerdict> out;
-  for (const Gate& g : gates) out.push_back(evaluate(g, r, baseline));
+  for (const Gate& g : gates) out.push_back(evaluate(g, r));
   return out;
+}
+
+GateValue gate_figure_value(const GateFigure& f, GateScope scope, const std::string& item,
+                            const RunResult& result, const Summary& summary,
+                            const RunOptions& options, const BaselineRun* baseline) {
+  const Run r{result, summary, options, baseline};
+  Item it{item, nullptr};
+  if (scope == GateScope::kAnyCase) {
+    const auto c = std::find_if(result.cases.begin(), result.cases.end(),
+                                [&](const CaseResult& x) { return x.id == item; });
+    if (c == result.cases.end()) return {NAN, "", "no such case"};
+    it.c = &*c;
+  }
+  const Found found = lookup(f, scope, it, r);
+  return {found.value, found.label, found.error};
 }
 
 bool any_gate_failed(const std::vector<GateVerdict>& verdicts) {

@@ -27,6 +27,9 @@ constexpr FigureInfo kFigures[] = {
     {"pooled_dice", kAtDataset, true, false},
     {"mean_fleiss_kappa", kAtDataset, true, false},
     {"infinite_pairs", kAtDataset, true, false},
+    {"label_cases", kAtDataset, true, false},
+    {"drift_d", kAtDataset, true, false},
+    {"drift_p", kAtDataset, true, false},
     {"failed_cases", kEverywhere, false, false},
     {"cases", kEverywhere, false, false},
     {"warnings", kEverywhere, false, false},
@@ -196,6 +199,8 @@ class Parser {
       return f;
     }
     parse_label(f, start);
+    if (f.needs_baseline() && !ctx_.baseline)
+      fail(start, "'" + f.name + "' needs --baseline (a baseline run to compare with)");
     return f;
   }
 
@@ -334,6 +339,10 @@ std::vector<std::pair<std::string, std::string>> read_json(std::istream& in) {
 std::string GateFigure::text() const {
   const std::string f = name + (label_text.empty() ? "" : "[" + label_text + "]");
   return delta ? "delta(" + f + ")" : f;
+}
+
+bool GateFigure::needs_baseline() const {
+  return delta || name == "drift_d" || name == "drift_p";
 }
 
 const char* gate_cmp_text(GateCmp c) {

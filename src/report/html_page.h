@@ -55,5 +55,6 @@ std::string leaderboard_section(const Context& c);
 std::string worklist_section(const Context& c);
 std::string cases_section(const Context& c);
 std::string problems_section(const Context& c);
+std::string baseline_section(const Context& c);  // --baseline (html_baseline.cpp)
 
 }  // namespace maskeval::html

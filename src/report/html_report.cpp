@@ -336,6 +336,7 @@ std::string report_html_text(const RunResult& result, const Summary& summary, co
       " warnings; every figure is in "
       "<a href=\"report.json\">report.json</a>.</p>\n<nav>" +
       (summary.gates.empty() ? "" : "<a href=\"#gates\">Gates</a>") +
+      (summary.baseline ? "<a href=\"#baseline\">Baseline</a>" : "") +
       "<a href=\"#run\">Run</a>"
       "<a href=\"#dataset\">Dataset</a><a href=\"#labels\">Labels</a>"
       "<a href=\"#pairwise\">Pairwise Dice</a>" +
@@ -343,9 +344,10 @@ std::string report_html_text(const RunResult& result, const Summary& summary, co
       "<a href=\"#worklist\">Worklist</a><a href=\"#cases\">Cases</a>"
       "<a href=\"#failed\">Failed</a><a href=\"#warnings\">Warnings</a></nav>"
       "</header>\n";
-  s += html::gates_section(c) + html::run_section(c) + html::dataset_section(c) +
-       html::labels_section(c) + html::pairwise_section(c) + html::leaderboard_section(c) +
-       html::worklist_section(c) + html::cases_section(c) + html::problems_section(c);
+  s += html::gates_section(c) + html::baseline_section(c) + html::run_section(c) +
+       html::dataset_section(c) + html::labels_section(c) + html::pairwise_section(c) +
+       html::leaderboard_section(c) + html::worklist_section(c) + html::cases_section(c) +
+       html::problems_section(c);
   s += "<footer class=\"note\"><p>Written by maskeval " + html::escape(MASKEVAL_VERSION) +
        ". This page is not the contract: report.json is (docs/report.md).</p></footer>\n";
   return s + "<script>" + html::kScript + "</script>\n</body></html>\n";

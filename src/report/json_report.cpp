@@ -414,6 +414,54 @@ Json gates_json(const std::vector<GateVerdict>& gates) {
   return out;
 }
 
+// --baseline: the earlier run, every figure before and now, cases added, removed and moved
+// most (at most kMovedInJson; baseline.csv has them all), and the drift of each label.
+constexpr size_t kMovedInJson = 100;
+
+Json change_json(const FigureChange& x, const LabelSet& ls) {
+  Json j = {{"scope", x.scope}, {"item", x.item}};
+  if (x.label) j["label"] = ls.key(*x.label);
+  j["figure"] = x.figure;
+  j["before"] = number(x.before);
+  j["now"] = number(x.now);
+  j["delta"] = number(x.delta());
+  return j;
+}
+
+Json baseline_json(const BaselineComparison& b, const LabelSet& ls) {
+  Json j = {{"path", b.path},
+            {"sha256", b.sha256},
+            {"maskeval_version", b.version},
+            {"command_line", b.command_line},
+            {"cases_before", b.cases_before},
+            {"cases_now", b.cases_now},
+            {"cases_added", b.cases_added},
+            {"cases_removed", b.cases_removed}};
+  Json changes = Json::array(), moved = Json::array();
+  for (const FigureChange& x : b.changes) changes.push_back(change_json(x, ls));
+  for (size_t i = 0; i < b.moved.size() && i < kMovedInJson; ++i)
+    moved.push_back({{"id", b.moved[i].item},
+                     {"figure", b.moved[i].figure},
+                     {"before", number(b.moved[i].before)},
+                     {"now", number(b.moved[i].now)},
+                     {"delta", number(b.moved[i].delta())}});
+  j["changes"] = std::move(changes);
+  j["moved"] = std::move(moved);
+  Json drift = Json::object();
+  for (const LabelDrift& d : b.drift)
+    drift[ls.key(d.label)] = {{"name", ls.name(d.label)},
+                              {"cases_before", d.cases_before},
+                              {"cases_now", d.cases_now},
+                              {"median_volume_before", number(d.median_before)},
+                              {"median_volume_now", number(d.median_now)},
+                              {"volume_unit", d.unit},
+                              {"statistic", "two-sample Kolmogorov-Smirnov"},
+                              {"ks_d", number(d.d)},
+                              {"ks_p", number(d.p)}};
+  j["drift"] = std::move(drift);
+  return j;
+}
+
 }  // namespace
 
 Json report_json(const RunResult& result, const Summary& summary, const RunOptions& o) {
@@ -434,6 +482,7 @@ Json report_json(const RunResult& result, const Summary& summary, const RunOptio
   j["failed_cases"] = std::move(failed);
   j["warnings"] = result.warnings;
   if (!summary.gates.empty()) j["gates"] = gates_json(summary.gates);
+  if (summary.baseline) j["baseline"] = baseline_json(*summary.baseline, o.labels);
   if (o.timings) {
     const StageTimes& t = result.timings;
     j["timings"] = {{"decode_s", t.decode},       {"count_s", t.count}, {"derive_s", t.derive},
@@ -441,6 +490,10 @@ Json report_json(const RunResult& result, const Summary& summary, const RunOptio
   }
   j["summary"] = summary_json(result, summary, o);
   return j;
+}
+
+Json report_options_json(const RunResult& result, const RunOptions& o) {
+  return options_json(result, o);
 }
 
 std::string report_json_text(const RunResult& result, const Summary& summary, const RunOptions& o) {

@@ -11,5 +11,7 @@ namespace maskeval {
 // The JSON report (the contract is docs/report.md).
 nlohmann::ordered_json report_json(const RunResult& result, const Summary& summary,
                                    const RunOptions& options);
+// Its "options" object: the conventions a run was made with (what --baseline compares).
+nlohmann::ordered_json report_options_json(const RunResult& result, const RunOptions& options);
 
 }  // namespace maskeval

@@ -323,6 +323,7 @@ void print_summary(std::ostream& out, const RunResult& result, const Summary& su
   }
   print_tail(out, result, summary, o);
   print_gates(out, summary.gates);
+  if (summary.baseline) print_baseline(out, *summary.baseline, o);
   out << "\nreport: " << report_path << "\n";
 }
 

@@ -1,0 +1,329 @@
+// --baseline: an earlier run's report.json read back and checked against tonight's options.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "maskeval/baseline.h"
+#include "maskeval/report.h"
+#include "report/json_report.h"
+#include "util/sha256.h"
+
+namespace maskeval {
+namespace {
+
+using Json = nlohmann::json;
+
+// A figure as the report writes it: null (undefined) is NaN, "inf" and "-inf" are infinities.
+double num(const Json& j, const char* key) {
+  const auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return NAN;
+  if (it->is_string()) {
+    if (*it == "inf") return INFINITY;
+    if (*it == "-inf") return -INFINITY;
+    throw std::invalid_argument(std::string("'") + key + "' is not a number");
+  }
+  return it->get<double>();
+}
+
+size_t count(const Json& j, const char* key) {
+  const auto it = j.find(key);
+  return it == j.end() || it->is_null() ? 0 : it->get<size_t>();
+}
+
+// A label key of the report ("3", or a region's name) as tonight's label set knows it.
+LabelId label_of(const std::string& key, const LabelSet& ls) {
+  const std::optional<LabelId> id = ls.find(key);
+  if (!id) throw std::invalid_argument("label '" + key + "' is not in this run's label set");
+  return *id;
+}
+
+Score score_of(const Json& j) {
+  Score s;
+  s.tp = j.at("tp").get<uint64_t>();
+  s.fp = j.at("fp").get<uint64_t>();
+  s.fn = j.at("fn").get<uint64_t>();
+  s.tn = j.at("tn").get<uint64_t>();
+  s.dice = num(j, "dice");
+  s.iou = num(j, "iou");
+  s.sensitivity = num(j, "sensitivity");
+  s.specificity = num(j, "specificity");
+  s.precision = num(j, "precision");
+  s.volume_similarity = num(j, "volume_similarity");
+  if (j.contains("hd_percentile")) {
+    BoundaryMetrics b;
+    b.hd = num(j, "hd");
+    b.hd_percentile = num(j, "hd_percentile");
+    b.assd = num(j, "assd");
+    b.nsd = num(j, "nsd");
+    s.boundary = b;
+  }
+  return s;
+}
+
+LabelResult label_result_of(const std::string& key, const Json& j, size_t raters,
+                            const LabelSet& ls) {
+  LabelResult l;
+  l.label = label_of(key, ls);
+  l.counts.volume = j.at("volume").get<std::vector<uint64_t>>();
+  const Json& dice = j.at("dice");
+  if (l.counts.volume.size() != raters || dice.size() != raters)
+    throw std::invalid_argument("label '" + key + "': one value per rater expected");
+  for (const Json& row : dice) {
+    if (row.size() != raters) throw std::invalid_argument("label '" + key + "': a square matrix");
+    for (const Json& v : row) l.dice.push_back(v.is_null() ? NAN : v.get<double>());
+  }
+  l.fleiss_kappa = num(j, "fleiss_kappa");
+  return l;
+}
+
+CaseResult case_of(const Json& j, const LabelSet& ls) {
+  CaseResult c;
+  c.id = j.at("id").get<std::string>();
+  c.raters = j.at("raters").get<std::vector<std::string>>();
+  c.predictions = j.value("predictions", std::vector<std::string>{});
+  const std::vector<double> spacing = j.at("spacing").get<std::vector<double>>();
+  if (spacing.empty() || spacing.size() > 3) throw std::invalid_argument("bad spacing");
+  c.geom.ndim = static_cast<int>(spacing.size());
+  for (size_t a = 0; a < spacing.size(); ++a) c.geom.spacing[a] = spacing[a];
+  c.geom.spacing_unit = j.value("spacing_unit", "");
+  for (const auto& [key, lj] : j.at("labels").items())
+    c.labels.push_back(label_result_of(key, lj, c.raters.size(), ls));
+  c.mean_pairwise_dice = num(j, "mean_pairwise_dice");
+  if (j.contains("scores"))
+    for (const auto& [name, by_label] : j["scores"].at("by").items())
+      for (const auto& [key, sj] : by_label.items())
+        c.scores[name][label_of(key, ls)] = score_of(sj);
+  if (j.contains("inputs"))
+    for (const Json& in : j["inputs"])
+      c.inputs[in.at("path").get<std::string>()] = {in.at("bytes").get<int64_t>(),
+                                                    in.at("sha256").get<std::string>()};
+  return c;
+}
+
+LabelSummary label_summary_of(const std::string& key, const Json& j, const LabelSet& ls) {
+  LabelSummary l;
+  l.label = label_of(key, ls);
+  l.cases = count(j, "cases");
+  l.pairs = count(j, "pairs");
+  l.mean_dice = num(j, "mean_dice");
+  l.median_dice = num(j, "median_dice");
+  l.min_dice = num(j, "min_dice");
+  l.pooled_dice = num(j, "pooled_dice");
+  l.mean_fleiss_kappa = num(j, "mean_fleiss_kappa");
+  l.boundary = j.contains("mean_hd_percentile");
+  l.mean_hd_percentile = num(j, "mean_hd_percentile");
+  l.mean_assd = num(j, "mean_assd");
+  l.mean_nsd = num(j, "mean_nsd");
+  l.infinite_pairs = count(j, "infinite_pairs");
+  for (const auto& [rater, v] : j.at("rater_mean_dice").items())
+    l.rater_mean_dice[rater] = v.is_null() ? NAN : v.get<double>();
+  return l;
+}
+
+LabelBoard board_of(const Json& j) {
+  LabelBoard b;
+  b.cases = count(j, "cases");
+  b.mean_dice = num(j, "mean_dice");
+  b.mean_iou = num(j, "mean_iou");
+  b.mean_sensitivity = num(j, "mean_sensitivity");
+  b.mean_specificity = num(j, "mean_specificity");
+  b.mean_precision = num(j, "mean_precision");
+  b.mean_volume_similarity = num(j, "mean_volume_similarity");
+  b.tp = j.at("tp").get<uint64_t>();
+  b.fp = j.at("fp").get<uint64_t>();
+  b.fn = j.at("fn").get<uint64_t>();
+  b.pooled_dice = num(j, "pooled_dice");
+  b.pooled_iou = num(j, "pooled_iou");
+  b.mean_hd_percentile = num(j, "mean_hd_percentile");
+  b.mean_assd = num(j, "mean_assd");
+  b.mean_nsd = num(j, "mean_nsd");
+  b.infinite_distances = count(j, "infinite_distances");
+  return b;
+}
+
+LeaderboardRow row_of(const Json& j, const LabelSet& ls) {
+  LeaderboardRow r;
+  r.name = j.at("name").get<std::string>();
+  r.prediction = j.value("prediction", false);
+  r.cases = count(j, "cases");
+  r.mean_dice = num(j, "mean_dice");
+  r.mean_iou = num(j, "mean_iou");
+  r.mean_sensitivity = num(j, "mean_sensitivity");
+  r.mean_precision = num(j, "mean_precision");
+  r.mean_hd_percentile = num(j, "mean_hd_percentile");
+  r.mean_assd = num(j, "mean_assd");
+  r.mean_nsd = num(j, "mean_nsd");
+  r.infinite_distances = count(j, "infinite_distances");
+  for (const auto& [key, bj] : j.at("labels").items()) {
+    const LabelId id = label_of(key, ls);
+    r.labels[id] = board_of(bj);
+    r.label_mean_dice[id] = r.labels[id].mean_dice;
+  }
+  return r;
+}
+
+Summary summary_of(const Json& j, const LabelSet& ls) {
+  Summary s;
+  for (const auto& [key, lj] : j.at("labels").items())
+    s.labels.push_back(label_summary_of(key, lj, ls));
+  if (j.contains("leaderboard"))
+    for (const Json& row : j["leaderboard"]) s.leaderboard.push_back(row_of(row, ls));
+  return s;
+}
+
+RunResult result_of(const Json& j, const LabelSet& ls) {
+  RunResult r;
+  for (const Json& c : j.at("cases")) r.cases.push_back(case_of(c, ls));
+  for (const Json& f : j.at("failed_cases"))
+    r.failed.push_back({f.at("id").get<std::string>(), f.value("file", ""), f.value("reason", "")});
+  r.warnings = j.at("warnings").get<std::vector<std::string>>();
+  return r;
+}
+
+// --- Conventions ----------------------------------------------------------------------------
+
+// Options that describe the report rather than what was measured.
+bool presentation_only(const std::string& key) {
+  return key == "empty_policy" || key == "distance_unit" || key == "label_names";
+}
+// Options present only when boundary distances were measured: compared when both runs have them.
+bool distance_option(const std::string& key) {
+  return key == "distance_convention" || key == "percentile" || key == "nsd_tolerance" ||
+         key == "nsd_tolerance_by_label" || key == "one_empty_distance" || key == "spacing";
+}
+
+std::map<std::string, std::string> label_names(const Json& options) {
+  std::map<std::string, std::string> names;
+  if (options.contains("label_names"))
+    for (const auto& [key, v] : options["label_names"].items()) names[key] = v.value("name", "");
+  return names;
+}
+
+std::string shown(const Json* v) {
+  if (!v) return "(not set)";
+  const std::string s = v->dump();
+  return s.size() > 60 ? s.substr(0, 57) + "..." : s;
+}
+
+// The first difference that makes the runs incomparable; "" when there is none.
+std::string difference(const Json& before, const Json& now) {
+  const auto nb = label_names(before), nn = label_names(now);
+  if (nb != nn)
+    for (const auto* m : {&nb, &nn})
+      for (const auto& [key, name] : *m) {
+        const auto& other = m == &nb ? nn : nb;
+        const auto it = other.find(key);
+        if (it != other.end() && it->second == name) continue;
+        const std::string b = nb.count(key) ? "'" + nb.at(key) + "'" : "no name";
+        const std::string n = nn.count(key) ? "'" + nn.at(key) + "'" : "no name";
+        return "the label sets differ: label " + key + " has " + b + " in the baseline, " + n +
+               " in this run";
+      }
+  std::set<std::string> keys;
+  for (const auto& kv : before.items()) keys.insert(kv.key());
+  for (const auto& kv : now.items()) keys.insert(kv.key());
+  const bool distances =
+      before.contains("distance_convention") && now.contains("distance_convention");
+  for (const std::string& k : keys) {
+    if (presentation_only(k) || (distance_option(k) && !distances)) continue;
+    const Json* b = before.contains(k) ? &before[k] : nullptr;
+    const Json* n = now.contains(k) ? &now[k] : nullptr;
+    if (!b || !n || *b != *n)
+      return "option '" + k + "' differs: the baseline has " + shown(b) + ", this run " + shown(n);
+  }
+  return "";
+}
+
+std::string command_text(Command c) {
+  return c == Command::kFuse ? "fuse" : (c == Command::kScore ? "score" : "agree");
+}
+
+Json read_json_file(const std::string& path, std::string& sha256) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw std::invalid_argument("not a file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::invalid_argument("cannot be opened");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw std::invalid_argument("cannot be read");
+  sha256 = sha256_hex(bytes.data(), bytes.size());
+  return Json::parse(bytes);
+}
+
+}  // namespace
+
+std::shared_ptr<const BaselineRun> BaselineRun::read(const std::string& path,
+                                                     const RunOptions& tonight) {
+  const std::string where = "--baseline " + path + ": ";
+  std::shared_ptr<BaselineRun> b(new BaselineRun);
+  Json j;
+  try {
+    j = read_json_file(path, b->sha256_);
+    if (!j.is_object() || !j.contains("maskeval_version") || !j.contains("options"))
+      throw std::invalid_argument("not a maskeval report.json");
+    const std::string cmd = j.at("command").get<std::string>();
+    if (cmd != command_text(tonight.command))
+      throw std::invalid_argument("the baseline is a '" + cmd + "' run, this one '" +
+                                  command_text(tonight.command) + "': they cannot be compared");
+    const std::string diff =
+        difference(j["options"], Json::parse(report_options_json(RunResult{}, tonight).dump()));
+    if (!diff.empty())
+      throw std::invalid_argument(diff +
+                                  "; runs with different conventions "
+                                  "cannot be compared");
+    b->result_ = std::make_shared<RunResult>(result_of(j, tonight.labels));
+    b->summary_ = std::make_shared<Summary>(summary_of(j.at("summary"), tonight.labels));
+  } catch (const nlohmann::json::exception& e) {
+    throw UsageError(where + "not a maskeval report: " + e.what());
+  } catch (const std::exception& e) {
+    throw UsageError(where + e.what());
+  }
+  b->path_ = path;
+  b->version_ = j["maskeval_version"].is_string() ? j["maskeval_version"].get<std::string>() : "";
+  b->command_line_ = j.value("command_line", "");
+  b->options_ = tonight;
+  for (size_t i = 0; i < b->result_->cases.size(); ++i) b->case_index_[b->result_->cases[i].id] = i;
+  return b;
+}
+
+GateValue BaselineRun::value(const GateFigure& f, GateScope scope, const std::string& item,
+                             const std::string& label) const {
+  GateFigure g = f;
+  g.delta = false;
+  if (!label.empty()) g.label = options_.labels.find(label);
+  return gate_figure_value(g, scope, item, *result_, *summary_, options_);
+}
+
+bool BaselineRun::has_case(const std::string& id) const {
+  return case_index_.count(id) > 0;
+}
+
+bool BaselineRun::has_rater(const std::string& name) const {
+  for (const LeaderboardRow& r : summary_->leaderboard)
+    if (r.name == name) return true;
+  for (const LabelSummary& l : summary_->labels)
+    if (l.rater_mean_dice.count(name)) return true;
+  return false;
+}
+
+LabelDrift BaselineRun::drift(LabelId label, const RunResult& now) const {
+  LabelDrift d;
+  d.label = label;
+  const std::vector<double> before = case_volumes(*result_, label, options_);
+  const std::vector<double> after = case_volumes(now, label, options_);
+  d.cases_before = before.size();
+  d.cases_now = after.size();
+  d.unit = volume_unit(now.cases.empty() ? *result_ : now);
+  auto median = [](std::vector<double> v) -> double {
+    if (v.empty()) return NAN;
+    std::sort(v.begin(), v.end());
+    const size_t m = v.size() / 2;
+    return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+  };
+  d.median_before = median(before);
+  d.median_now = median(after);
+  std::tie(d.d, d.p) = ks_two_sample(before, after);
+  return d;
+}
+
+}  // namespace maskeval

@@ -1,0 +1,107 @@
+// --baseline: the two-sample KS statistic, and tonight against last night through the CLI.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <string>
+
+#include "cli_test_util.h"
+#include "maskeval/baseline.h"
+#include "test_util.h"
+
+namespace maskeval {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace test;
+
+TEST(KolmogorovSmirnov, ExactForSmallSamples) {
+  // Disjoint samples of 3: D = 1, and 2 of the C(6,3) = 20 merge orders reach it.
+  auto [d, p] = ks_two_sample({1, 2, 3}, {4, 5, 6});
+  EXPECT_DOUBLE_EQ(d, 1.0);
+  EXPECT_NEAR(p, 0.1, 1e-12);
+  // The first value already makes |F_a - F_b| = 1/2, so D >= 1/2 always: p = 1.
+  std::tie(d, p) = ks_two_sample({1, 3}, {2, 4});
+  EXPECT_DOUBLE_EQ(d, 0.5);
+  EXPECT_NEAR(p, 1.0, 1e-12);
+  // Identical samples (ties step together): D = 0.
+  std::tie(d, p) = ks_two_sample({5, 5, 7}, {5, 5, 7});
+  EXPECT_DOUBLE_EQ(d, 0.0);
+  EXPECT_DOUBLE_EQ(p, 1.0);
+  EXPECT_TRUE(std::isnan(ks_two_sample({}, {1}).first));
+}
+
+TEST(KolmogorovSmirnov, AsymptoticForLargeSamples) {
+  std::vector<double> a, b;
+  for (int i = 0; i < 200; ++i) {
+    a.push_back(i);
+    b.push_back(i + 100);
+  }
+  const auto [d, p] = ks_two_sample(a, b);
+  EXPECT_DOUBLE_EQ(d, 0.5);
+  EXPECT_LT(p, 1e-10);
+  const auto same = ks_two_sample(a, a);
+  EXPECT_DOUBLE_EQ(same.second, 1.0);
+}
+
+std::string camvid(const std::string& prediction, const std::string& out) {
+  return "score --prediction model=" + prediction + " --reference " + kData +
+         "/camvid/reference --labels " + kData + "/camvid/labels.csv --ignore-label 11 -q -o " +
+         out;
+}
+
+TEST(Baseline, SameDataNoChangeAlteredCaseFlagged) {
+  TempDir dir;
+  const std::string base = (dir.path() / "n1").string();
+  ASSERT_EQ(run(camvid(kData + "/camvid/prediction", base)).code, 0);
+  const std::string again = (dir.path() / "n2").string();
+  Output o = run(camvid(kData + "/camvid/prediction", again) + " --baseline " + base +
+                 "/report.json --fail-if 'rater=*: delta(mean_dice) != 0'");
+  EXPECT_EQ(o.code, 0) << o.text;
+  const Json j = read_json(again + "/report.json");
+  EXPECT_EQ(j["baseline"]["cases_added"].size(), 0u);
+  for (const Json& c : j["baseline"]["changes"]) {
+    if (!c["delta"].is_null()) EXPECT_EQ(c["delta"].get<double>(), 0.0) << c.dump();
+  }
+  // One prediction replaced by another case's: that case moves most, the gate fails.
+  const fs::path pred = dir.path() / "pred";
+  fs::copy(kData + "/camvid/prediction", pred);
+  fs::copy_file(pred / "0001TP_008550.png", pred / "0001TP_009750.png",
+                fs::copy_options::overwrite_existing);
+  const std::string bad = (dir.path() / "n3").string();
+  o = run(camvid(pred.string(), bad) + " --baseline " + base +
+          "/report.json --fail-if 'any case: delta(mean_dice) < -0.05'");
+  EXPECT_EQ(o.code, 4) << o.text;
+  const Json k = read_json(bad + "/report.json");
+  EXPECT_EQ(k["baseline"]["moved"][0]["id"], "0001TP_009750");
+  EXPECT_LT(k["baseline"]["moved"][0]["delta"].get<double>(), -0.05);
+  EXPECT_EQ(k["gates"][0]["failing"][0], "0001TP_009750");
+  EXPECT_TRUE(fs::exists(bad + "/baseline.csv"));
+  // The drift of reference volumes: the same references, so D = 0 for every label.
+  for (const auto& [key, d] : k["baseline"]["drift"].items()) EXPECT_EQ(d["ks_d"], 0.0) << key;
+}
+
+TEST(Baseline, DifferentConventionsAreRefused) {
+  TempDir dir;
+  const std::string base = (dir.path() / "n1").string();
+  ASSERT_EQ(run(camvid(kData + "/camvid/prediction", base)).code, 0);
+  const std::string no_ignore = "score --prediction model=" + kData +
+                                "/camvid/prediction --reference " + kData +
+                                "/camvid/reference --labels " + kData +
+                                "/camvid/labels.csv -q -o " + (dir.path() / "n2").string();
+  Output o = run(no_ignore + " --baseline " + base + "/report.json");
+  EXPECT_EQ(o.code, 1);
+  EXPECT_TRUE(contains(o.text, "ignore_label")) << o.text;
+  EXPECT_FALSE(fs::exists(dir.path() / "n2"));  // refused before anything was written
+  o = run("agree --cases " + kData + "/bu-bil --raters 'experts/*.png' --foreground '<128' -q -o " +
+          (dir.path() / "n3").string() + " --baseline " + base + "/report.json");
+  EXPECT_EQ(o.code, 1);
+  EXPECT_TRUE(contains(o.text, "'score' run")) << o.text;
+  o = run(camvid(kData + "/camvid/prediction", (dir.path() / "n4").string()) + " --baseline " +
+          kData + "/camvid/labels.csv");
+  EXPECT_EQ(o.code, 1);
+  EXPECT_TRUE(contains(o.text, "not a maskeval report")) << o.text;
+}
+
+}  // namespace
+}  // namespace maskeval
