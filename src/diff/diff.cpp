@@ -133,7 +133,9 @@ std::map<std::string, DiffSide> keyed(std::vector<Listed>& entries, bool by_rate
     s.files = std::move(e.files);
     s.problem = std::move(e.problem);
     s.problem_file = std::move(e.problem_file);
-    out.emplace(id, std::move(s));
+    if (!out.emplace(id, std::move(s)).second)
+      throw UsageError("diff: two entries have the id '" + id + "' (case '" + e.case_id +
+                       "', rater '" + e.rater + "' and another case and rater that join to it)");
   }
   return out;
 }
@@ -234,7 +236,7 @@ bool may_name_data_file(const std::string& path) {
       return value != "local";
     }
   }
-  return true;
+  return head.size() >= (1u << 16);  // no data file named in a header read whole
 }
 
 // One file hashed: its digest, and for a header naming a data file, that file's too (read

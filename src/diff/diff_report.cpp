@@ -9,6 +9,7 @@
 #include "maskeval/report.h"
 #include "report/html_page.h"
 #include "report/html_text.h"
+#include "report/json_report.h"
 #include "util/csv.h"
 
 namespace maskeval {
@@ -23,14 +24,11 @@ const char* const kCsvHeader =
     "new_files";
 
 Json number(double v) {
-  return std::isnan(v) ? Json(nullptr) : Json(v);
+  return json_number(v);
 }
 
-// A distance: NaN as null, infinity as "inf" (as report.json writes them).
 Json distance(double v) {
-  if (std::isnan(v)) return nullptr;
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  return v;
+  return json_distance(v);
 }
 
 Json digest_json(const std::string& path, const FileDigest& d) {

@@ -9,14 +9,12 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 Json number(double v) {
-  return std::isnan(v) ? Json(nullptr) : Json(v);
+  return json_number(v);
 }
 
 // A distance: NaN as null, infinity as the string "inf" (JSON has no infinity).
 Json distance(double v) {
-  if (std::isnan(v)) return nullptr;
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  return v;
+  return json_distance(v);
 }
 
 Json boundary_matrix_json(const std::vector<BoundaryMetrics>& m, size_t n,

@@ -2,11 +2,22 @@
 // the public headers; the public form is report_json_text in maskeval/report.h).
 #pragma once
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "maskeval/report.h"
 
 namespace maskeval {
+
+// A figure as the reports write it: NaN (undefined) as null; json_distance also writes an
+// infinite distance as the string "inf" (or "-inf": JSON has no infinity).
+inline nlohmann::ordered_json json_number(double v) {
+  return std::isnan(v) ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(v);
+}
+inline nlohmann::ordered_json json_distance(double v) {
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return json_number(v);
+}
 
 // The JSON report (the contract is docs/report.md).
 nlohmann::ordered_json report_json(const RunResult& result, const Summary& summary,
