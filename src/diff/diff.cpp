@@ -94,6 +94,32 @@ Version manifest_version(const std::string& path) {
   return v;
 }
 
+// The id a mask file has in a version folder (its path inside, without the mask extension).
+std::string id_in(const std::string& rel) {
+  const std::string gz = ".nii.gz";
+  if (rel.size() > gz.size() && rel.compare(rel.size() - gz.size(), gz.size(), gz) == 0)
+    return rel.substr(0, rel.size() - gz.size());
+  const fs::path p(rel);
+  return (p.parent_path() / p.stem()).generic_string();
+}
+
+// Mask files the listing could not read (broken links, FIFOs) under `root`: their entries fail
+// naming the file, rather than look removed or added.
+void add_unreadable(Version& v, const std::string& root, const std::vector<ListingProblem>& ps) {
+  for (const ListingProblem& p : ps) {
+    const std::string rel = fs::path(p.path).lexically_relative(root).generic_string();
+    if (rel.empty() || rel.rfind("..", 0) == 0 || !is_mask_file(rel)) continue;
+    const std::string id = id_in(rel);
+    auto it = std::find_if(v.entries.begin(), v.entries.end(),
+                           [&](const Listed& e) { return e.case_id == id; });
+    if (it == v.entries.end()) it = v.entries.insert(v.entries.end(), {id, "", {}, "", ""});
+    if (it->problem.empty()) {
+      it->problem = p.reason;
+      it->problem_file = p.path;
+    }
+  }
+}
+
 bool is_folder(const std::string& path) {
   std::error_code ec;
   return fs::is_directory(path, ec);
@@ -113,12 +139,16 @@ std::pair<Version, Version> list_versions(const std::string& old_path, const std
     const Dataset d = list_folders({"old=" + old_path, "new=" + new_path}, out_dir);
     o = {"folder", folder_entries(d, "old"), d.problems};
     n = {"folder", folder_entries(d, "new"), {}};
+    add_unreadable(o, old_path, d.problems);
+    add_unreadable(n, new_path, d.problems);
     return {std::move(o), std::move(n)};
   }
   auto one = [&](const std::string& path, bool dir) {
     if (!dir) return manifest_version(path);
     const Dataset d = list_folders({"a=" + path, "b=" + path}, out_dir);  // the folder alone
-    return Version{"folder", folder_entries(d, "a"), d.problems};
+    Version v{"folder", folder_entries(d, "a"), d.problems};
+    add_unreadable(v, path, d.problems);
+    return v;
   };
   return {one(old_path, old_dir), one(new_path, new_dir)};
 }
