@@ -1,5 +1,6 @@
 // maskeval diff: classification, hand-computed figures, outputs, exit codes, KiTS23 versions.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cmath>
 
@@ -141,6 +142,21 @@ TEST(Diff, FailedDecodeIsListedWithItsFile) {
   EXPECT_FALSE(e.reason.empty());
   EXPECT_EQ(diff_exit_code(r, false), 3);
   EXPECT_EQ(diff_exit_code(r, true), 3);  // nothing seen to change: the failure decides
+}
+
+TEST(Diff, UnreadableFileInTheListingFailsItsEntry) {
+  TempDir dir;
+  test::write_gray(dir / "old/x.png", kW, kH, base_map());
+  test::write_gray(dir / "new/y.png", kW, kH, base_map());
+  test::write_gray(dir / "old/y.png", kW, kH, base_map());
+  std::filesystem::create_directories(dir / "new");
+  ASSERT_EQ(mkfifo((dir / "new/x.png").c_str(), 0600), 0);  // found, but not a regular file
+  const DiffResult r = diff_versions(dir / "old", dir / "new", quiet_options(dir));
+  const DiffEntry& e = entry(r, "x");
+  EXPECT_EQ(e.status, DiffStatus::kFailed);  // not "removed"
+  EXPECT_EQ(e.file, dir / "new/x.png");
+  EXPECT_EQ(entry(r, "y").status, DiffStatus::kUnchanged);
+  EXPECT_EQ(diff_exit_code(r, true), 3);
 }
 
 TEST(Diff, DetachedHeaderWhoseDataFileChangedIsChanged) {
