@@ -28,6 +28,9 @@ struct CaseSpec {
   LabelFiles reference;                           // empty when the case has none
   std::string problem;                            // found while listing: the case fails with it
   std::string problem_file;
+  // Its folder under OUT/cases/ (case_folders over the whole listing, so that a shard or a
+  // resumed run writes where a single run would); "" lets run_dataset derive it.
+  std::string out_folder;
 };
 
 // Found while listing: paths that could not be read; the run lists them and exits 3.
@@ -231,6 +234,13 @@ struct FailedCase {
   std::string id, file, reason;
 };
 
+// --shard and merge: which share of which dataset a report covers.
+struct ShardOf {
+  int index = 0, count = 0;
+  size_t dataset_cases = 0;    // cases in the whole listing
+  std::string dataset_sha256;  // of the whole listing (dataset_sha256 in records.h)
+};
+
 struct RunResult {
   std::string backend;
   std::string backend_note;
@@ -242,6 +252,8 @@ struct RunResult {
   bool aborted = false;               // --strict stopped the run at the first bad case
   std::vector<std::string> warnings;  // run-wide hints (printed, and kept in the report)
   StageTimes timings;                 // summed over the cases reported (and failed)
+  std::optional<ShardOf> shard;       // a --shard run: its share
+  std::vector<std::string> merged_from;  // maskeval merge: the shard folders, by index
 };
 
 // Thrown when the run cannot go on at all (backend unavailable, output not writable).
@@ -255,8 +267,21 @@ class FatalError : public std::runtime_error {
 // checks it too.
 void check_run(const Dataset& data, const RunOptions& options);
 
+// Takes each case as it finishes, on the worker that ran it (several workers call at once).
+class CaseSink {
+ public:
+  virtual ~CaseSink() = default;
+  virtual void finished(const CaseSpec& spec, const CaseResult& result) = 0;
+  virtual void failed(const CaseSpec& spec, const FailedCase& failure, const StageTimes& t) = 0;
+};
+
 // Processes every case; a bad case is listed in `failed` (or, with strict, ends the run: the
-// first case to fail, in time, is the one reported).
-RunResult run_dataset(const Dataset& data, const RunOptions& options);
+// first case to fail, in time, is the one reported). With a sink, each case goes to it as it
+// finishes and is not kept: the result then holds no cases, failures or warnings (the caller
+// reads them back from where the sink put them), only the backend, notes and timings.
+RunResult run_dataset(const Dataset& data, const RunOptions& options, CaseSink* sink = nullptr);
+
+// Run-wide hints drawn from what the cases found (a forgotten --foreground).
+std::vector<std::string> run_warnings(const RunOptions& options, const RunResult& result);
 
 }  // namespace maskeval

@@ -14,7 +14,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli/cli_options.h"
 #include "cli/diff_command.h"
+#include "cli/merge_command.h"
 #include "cli/suggest.h"
 #include "maskeval/overlay.h"
 #include "maskeval/report.h"
@@ -32,30 +34,6 @@ const char* kExitCodes =
     "over 3); 5 diff --fail-on-change: the two versions differ (5 wins over 3).\nLimits: at most "
     "254 raters and predictions per case; images over --max-voxels "
     "are refused from their header.";
-
-struct Cli {
-  std::string cases, raters, reference, manifest, file_ending, against = "reference";
-  std::string foreground = "labels", empty = "1";
-  std::string json, backend = "auto", method = "majority", tie = "undecided", paint_order;
-  std::string device_memory_limit;
-  std::string labels_file;
-  std::vector<std::string> regions;
-  int ignore_label = -1;
-  std::string nnunet_summary;        // score --nnunet-summary FILE
-  std::vector<std::string> fail_if;  // --fail-if EXPR, repeated
-  std::string gates_file;            // --gates FILE
-  std::string baseline;              // --baseline PREV/report.json
-  std::vector<std::string> rater_dirs;
-  std::vector<std::string> predictions;  // --prediction: a glob (with --cases) or [NAME=]DIRs
-  RunOptions run;
-  int undecided = -1;
-  int max_label = kMaxLabel;
-  size_t adjudicate = 10;
-  bool no_maps = false, quiet = false;
-  bool distances = false, no_distances = false;
-  std::string convention = "monai", nsd_tolerance = "1", spacing, one_empty = "inf";
-  double percentile = 95;
-};
 
 void add_distance_options(CLI::App* app, Cli& c, bool on_by_default) {
   if (on_by_default) {
@@ -193,6 +171,13 @@ void add_common(CLI::App* app, Cli& c, bool maps = true) {
         "implies --overlay");
   }
   app->add_option("-o,--out", c.run.out_dir, "Output folder")->capture_default_str();
+  app->add_flag("--resume", c.resume,
+                "Keep the cases OUT/records.jsonl holds from an interrupted run (those whose "
+                "files are unchanged, by size and SHA-256) and run only the rest");
+  app->add_option("--shard", c.shard,
+                  "Run only share I of N (I from 0) of the cases, balanced by file size; "
+                  "combine the shards' folders with maskeval merge")
+      ->type_name("I/N");
   app->add_option("--json", c.json, "Report path (default: OUT/report.json)");
   app->add_option("--threads", c.run.threads, "Threads (default: all cores)")
       ->check(CLI::Range(1, 4096));
@@ -284,6 +269,8 @@ std::vector<Label> parse_label_list(const std::string& text) {
   return out;
 }
 
+}  // namespace
+
 // --prediction is a glob inside case folders with --cases, else folders of predictions.
 Dataset load_dataset(const Cli& c) {
   const int given = !c.cases.empty() + !c.rater_dirs.empty() + !c.manifest.empty();
@@ -321,12 +308,16 @@ Dataset load_dataset(const Cli& c) {
   return dataset_from_manifest(c.manifest);
 }
 
+namespace {
+
 // --labels, --region, --ignore-label into the run's label set.
 void set_label_options(const Cli& c, RunOptions& o) {
   if (!c.labels_file.empty()) o.labels.merge(read_label_file(c.labels_file));
   for (const std::string& r : c.regions) o.labels.add_region(parse_region(r));
   if (c.ignore_label >= 0) o.labels.ignore = static_cast<Label>(c.ignore_label);
 }
+
+}  // namespace
 
 void set_options(Cli& c, Command command) {
   RunOptions& o = c.run;
@@ -359,36 +350,6 @@ void set_options(Cli& c, Command command) {
   apply_distance_options(c, o);
 }
 
-std::string listing_problem_text(const ListingProblem& p) {
-  return p.path + ": " + p.reason + " (not read)";
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// --timings on stderr: where the run's time went, summed over cases.
-void print_timings(const StageTimes& t) {
-  char line[256];
-  std::snprintf(line, sizeof line,
-                "maskeval: timings (s, summed over cases): decode %.3f, count %.3f, derive %.3f, "
-                "distances %.3f, write %.3f, report %.3f\n",
-                t.decode, t.count, t.derive, t.distances, t.write, t.report);
-  std::cerr << line;
-}
-
-void write_report(const std::string& json_path, const RunResult& result, const Summary& summary,
-                  const RunOptions& o) {
-  try {
-    const auto parent = std::filesystem::path(json_path).parent_path();
-    if (!parent.empty()) std::filesystem::create_directories(parent);
-    // File names need not be UTF-8: such bytes are replaced rather than fail the report.
-    write_file_atomic(json_path, report_json_text(result, summary, o) + "\n");
-  } catch (const std::exception& e) {
-    throw FatalError("cannot write the report " + json_path + ": " + e.what());
-  }
-}
-
 // --gates FILE, then each --fail-if (named by its text); checked before any case is read.
 std::vector<Gate> parse_gates(const Cli& c) {
   const GateContext ctx{c.run.command, &c.run.labels, !c.baseline.empty()};
@@ -398,73 +359,11 @@ std::vector<Gate> parse_gates(const Cli& c) {
   return gates;
 }
 
-int execute(Cli& c, Command command) {
-  set_options(c, command);
-  const RunOptions& o = c.run;
-  const std::vector<Gate> gates = parse_gates(c);
-  // Read before the output folder is touched: it may be the folder's own last report.
-  const std::shared_ptr<const BaselineRun> baseline =
-      c.baseline.empty() ? nullptr : BaselineRun::read(c.baseline, o);
-  Dataset data = load_dataset(c);
-  check_gates(gates, data);
-  if (command == Command::kFuse && o.method == FuseMethod::kMlStaple && data.per_label)
-    throw UsageError(
-        "--method mlstaple needs label maps; this manifest gives one binary mask per "
-        "label (use --method staple or majority)");
-  leave_out_own_outputs(data, o.out_dir);
-  check_run(data, o);
-  for (const ListingProblem& p : data.problems)
-    std::cerr << "maskeval: warning: " << listing_problem_text(p) << "\n";
-
-  const std::string json_path =
-      c.json.empty() ? (std::filesystem::path(o.out_dir) / "report.json").string() : c.json;
-  const OutputLock lock(o.out_dir);
-  set_aside_previous_outputs(o.out_dir, c.json.empty());
-  RunResult result;
-  Summary summary;
-  std::vector<std::string> to_print;  // the run's own warnings (listing problems were printed)
-  try {
-    result = run_dataset(data, o);
-    to_print = result.warnings;
-    for (const ListingProblem& p : data.problems)
-      result.warnings.push_back(listing_problem_text(p));
-    {
-      const auto start = std::chrono::steady_clock::now();
-      summary = summarize(result, c.adjudicate);
-      if (baseline)
-        summary.baseline = std::make_shared<BaselineComparison>(baseline->compare(result, summary));
-      summary.gates = evaluate_gates(gates, result, summary, o, baseline.get());
-      result.timings.report = seconds_since(start);
-      write_report(json_path, result, summary, o);
-      if (!gates.empty()) write_gates_csv(o.out_dir, summary.gates, o);
-      if (summary.baseline) write_baseline_csv(o.out_dir, *summary.baseline, o);
-      write_html_report(result, summary, o, &data);
-      write_csv_tables(o.out_dir, result, summary, o);
-      if (!c.nnunet_summary.empty()) write_nnunet_summaries(c.nnunet_summary, result, o);
-      result.timings.report = seconds_since(start);
-    }
-  } catch (...) {
-    restore_previous_outputs(o.out_dir);  // the folder keeps describing the last whole run
-    throw;
-  }
-  try {
-    drop_previous_outputs(o.out_dir);
-  } catch (const FatalError& e) {
-    to_print.push_back(std::string("the earlier run's outputs stay behind: ") + e.what());
-  }
-  if (!result.backend_note.empty() && !c.quiet)
-    std::cerr << "maskeval: " << result.backend_note << "\n";
-  for (const std::string& w : to_print) std::cerr << "maskeval: warning: " << w << "\n";
-  if (o.timings) print_timings(result.timings);
-  if (!c.quiet) print_summary(std::cout, result, summary, o, json_path);
-  // The summary lists the failed cases; without it they go to stderr, once.
-  if (c.quiet)
-    for (const FailedCase& f : result.failed)
-      std::cerr << "maskeval: case " << f.id
-                << " skipped: " << (f.file.empty() ? "" : f.file + ": ") << f.reason << "\n";
-  if (any_gate_failed(summary.gates)) return kExitGateFailed;  // wins over kExitFailedCases
-  return result.failed.empty() && data.problems.empty() ? kExitOk : kExitFailedCases;
+const char* command_name(Command command) {
+  return command == Command::kFuse ? "fuse" : (command == Command::kScore ? "score" : "agree");
 }
+
+namespace {
 
 // The command line as a shell would take it back: words quoted where they need it.
 std::string shell_words(int argc, char** argv) {
@@ -583,15 +482,7 @@ void add_score(CLI::App& app, Cli& c, Command& command) {
 
 }  // namespace
 
-int run_cli(int argc, char** argv) {
-  CLI::App app{
-      "maskeval: can your segmentation ground truth be trusted? Agreement between "
-      "annotators, consensus masks, over whole datasets."};
-  app.footer(kExitCodes);
-  app.set_version_flag("--version", std::string("maskeval ") + MASKEVAL_VERSION);
-  app.require_subcommand(1);
-  Cli c;
-  Command command = Command::kAgree;
+void add_run_commands(CLI::App& app, Cli& c, Command& command) {
   auto* agree = app.add_subcommand(
       "agree",
       "Inter-annotator agreement: per label Dice/IoU/Cohen's kappa matrices, Fleiss' "
@@ -601,8 +492,22 @@ int run_cli(int argc, char** argv) {
   agree->callback([&] { command = Command::kAgree; });
   add_fuse(app, c, command);
   add_score(app, c, command);
+}
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{
+      "maskeval: can your segmentation ground truth be trusted? Agreement between "
+      "annotators, consensus masks, over whole datasets."};
+  app.footer(kExitCodes);
+  app.set_version_flag("--version", std::string("maskeval ") + MASKEVAL_VERSION);
+  app.require_subcommand(1);
+  Cli c;
+  Command command = Command::kAgree;
+  add_run_commands(app, c, command);
   DiffArgs diff_args;
   CLI::App* diff = add_diff_command(app, diff_args);
+  MergeArgs merge_args;
+  CLI::App* merge = add_merge_command(app, merge_args);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -611,13 +516,13 @@ int run_cli(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
   c.run.command_line = shell_words(argc, argv);
+  c.words.assign(argv + 1, argv + argc);
   if (diff->parsed()) return execute_diff(diff_args, c.run.command_line);
+  if (merge->parsed()) return execute_merge(merge_args, c.run.command_line);
   try {
     return execute(c, command);
   } catch (const UsageError& e) {
-    std::cerr << "maskeval: " << e.what() << "\n(run maskeval "
-              << (command == Command::kFuse ? "fuse"
-                                            : (command == Command::kScore ? "score" : "agree"))
+    std::cerr << "maskeval: " << e.what() << "\n(run maskeval " << command_name(command)
               << " --help for the options)\n";
     return kExitUsage;
   } catch (const std::invalid_argument& e) {

@@ -57,6 +57,7 @@ bool is_maskeval_table(const fs::path& path) {
   const std::string head = read_small_file(path, 4096);
   if (path.filename() == "report.html") return head.find("<title>maskeval ") != std::string::npos;
   if (path.filename() == "gates.csv") return head.rfind("gate,expression,verdict,", 0) == 0;
+  if (path.filename() == "records.jsonl") return head.rfind("{\"maskeval_records\":", 0) == 0;
   if (path.filename() == "baseline.csv")
     return head.rfind("scope,item,label,label_name,figure,before,now,delta", 0) == 0;
   const std::string line = head.substr(0, head.find('\n'));
@@ -143,8 +144,8 @@ OutputLock::~OutputLock() {
 namespace {
 
 // The files maskeval writes in OUT beside report.json and cases/.
-const char* const kTables[] = {"report.html", "cases.csv",    "pairs.csv",   "summary.csv",
-                               "gates.csv",   "worklist.csv", "baseline.csv"};
+const char* const kTables[] = {"report.html", "cases.csv",    "pairs.csv",    "summary.csv",
+                               "gates.csv",   "worklist.csv", "baseline.csv", "records.jsonl"};
 
 // What of maskeval's own outputs OUT holds.
 struct OwnOutputs {
@@ -215,6 +216,7 @@ void restore_previous_outputs(const std::string& out_dir) {
   std::error_code ec;
   if (!fs::is_directory(fs::symlink_status(own.previous, ec))) return;
   if (own.cases_ours) remove_or_fail(own.cases);
+  remove_or_fail(own.out / "records.jsonl");  // of the run that could not go on
   if (fs::exists(own.previous / "cases", ec)) rename_or_fail(own.previous / "cases", own.cases);
   if (fs::exists(own.previous / "report.json", ec))
     rename_or_fail(own.previous / "report.json", own.report);

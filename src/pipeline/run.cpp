@@ -131,24 +131,6 @@ void check_rater_limit(const Dataset& data) {
   }
 }
 
-// Run-wide hints drawn from what the cases found.
-void add_warnings(const RunOptions& o, RunResult& result) {
-  int files = 0, only_0_255 = 0, zero_255 = 0, mostly_255 = 0;
-  for (const CaseResult& c : result.cases) {
-    files += c.values.files;
-    only_0_255 += c.values.zero_or_255;
-    zero_255 += c.values.two_valued_255;
-    mostly_255 += c.values.mostly_255;
-  }
-  if (zero_255 > 0 && only_0_255 == files && o.foreground.kind == ForegroundRule::Kind::kLabels)
-    result.warnings.push_back(
-        "every mask holds only the values 0 and 255, so 255 is scored as a label; if "
-        "255 marks the foreground, pass --foreground nonzero" +
-        std::string(mostly_255 * 2 > zero_255 ? " (or --foreground '<128' if the foreground is the "
-                                                "dark part: 255 covers most of each image)"
-                                              : ""));
-}
-
 // The outcome of case i, or why it failed.
 std::optional<FailedCase> run_case(const Dataset& data, size_t i, const std::string& folder,
                                    const RunOptions& o, Engine& engine, int threads,
@@ -185,6 +167,25 @@ void check_options(const Dataset& data, const RunOptions& o) {
                        std::to_string(*o.labels.ignore));
 }
 
+std::vector<std::string> run_warnings(const RunOptions& o, const RunResult& result) {
+  std::vector<std::string> warnings;
+  int files = 0, only_0_255 = 0, zero_255 = 0, mostly_255 = 0;
+  for (const CaseResult& c : result.cases) {
+    files += c.values.files;
+    only_0_255 += c.values.zero_or_255;
+    zero_255 += c.values.two_valued_255;
+    mostly_255 += c.values.mostly_255;
+  }
+  if (zero_255 > 0 && only_0_255 == files && o.foreground.kind == ForegroundRule::Kind::kLabels)
+    warnings.push_back(
+        "every mask holds only the values 0 and 255, so 255 is scored as a label; if "
+        "255 marks the foreground, pass --foreground nonzero" +
+        std::string(mostly_255 * 2 > zero_255 ? " (or --foreground '<128' if the foreground is the "
+                                                "dark part: 255 covers most of each image)"
+                                              : ""));
+  return warnings;
+}
+
 void check_run(const Dataset& data, const RunOptions& o) {
   check_rater_limit(data);
   check_options(data, o);
@@ -192,7 +193,48 @@ void check_run(const Dataset& data, const RunOptions& o) {
   choose_backend(o, unused);
 }
 
-RunResult run_dataset(const Dataset& data, const RunOptions& o) {
+namespace {
+
+// Each case's folder under OUT/cases/: the listing's, or derived from the ids.
+std::vector<std::string> output_folders(const Dataset& data) {
+  std::vector<std::string> ids;
+  bool given = true;
+  for (const CaseSpec& c : data.cases) {
+    ids.push_back(c.id);
+    given = given && !c.out_folder.empty();
+  }
+  if (!given) return case_folders(ids);
+  std::vector<std::string> out;
+  for (const CaseSpec& c : data.cases) out.push_back(c.out_folder);
+  return out;
+}
+
+// What the workers leave behind: each case's result where there is no sink.
+struct Outcomes {
+  std::vector<CaseResult> results;
+  std::vector<std::optional<FailedCase>> failures;
+  std::vector<char> done;
+  std::vector<StageTimes> timings;
+};
+
+// Hands case i to the sink, or keeps it (a sink that cannot take it throws FatalError).
+void deliver(const Dataset& data, size_t i, CaseResult& res, std::optional<FailedCase>& failure,
+             CaseSink* sink, Outcomes& out) {
+  out.done[i] = 1;
+  out.timings[i] = res.timings;
+  if (!sink) {
+    out.failures[i] = std::move(failure);
+    out.results[i] = std::move(res);
+  } else if (failure) {
+    sink->failed(data.cases[i], *failure, res.timings);
+  } else {
+    sink->finished(data.cases[i], res);
+  }
+}
+
+}  // namespace
+
+RunResult run_dataset(const Dataset& data, const RunOptions& o, CaseSink* sink) {
   check_rater_limit(data);
   check_options(data, o);
   RunResult result;
@@ -202,12 +244,12 @@ RunResult run_dataset(const Dataset& data, const RunOptions& o) {
   const int workers = static_cast<int>(std::max<size_t>(1, std::min<size_t>(threads, n)));
   const int inner = std::max(1, threads / workers);
 
-  std::vector<std::string> ids;
-  for (const CaseSpec& c : data.cases) ids.push_back(c.id);
-  const std::vector<std::string> folders = case_folders(ids);
-  std::vector<CaseResult> results(n);
-  std::vector<std::optional<FailedCase>> failures(n);
-  std::vector<char> done(n, 0);
+  const std::vector<std::string> folders = output_folders(data);
+  Outcomes out;
+  out.results.resize(sink ? 0 : n);
+  out.failures.resize(sink ? 0 : n);
+  out.done.assign(n, 0);
+  out.timings.resize(n);
   std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};  // --strict: a case failed; a fatal error
   std::exception_ptr fatal;
@@ -219,36 +261,38 @@ RunResult run_dataset(const Dataset& data, const RunOptions& o) {
       const EngineWorker worker(*engine);
       for (size_t i = next++; i < n && !stop; i = next++) {
         try {
+          CaseResult res;
           engine->take_notes();  // this worker's notes from here on are case i's
-          failures[i] = run_case(data, i, folders[i], o, *engine, inner, results[i]);
-          results[i].engine_notes = engine->take_notes();
+          std::optional<FailedCase> failure = run_case(data, i, folders[i], o, *engine, inner, res);
+          res.engine_notes = engine->take_notes();
+          // --strict keeps only the first failure: a case that failed on another worker after
+          // it counts as not reached.
+          if (failure && o.strict && stop.exchange(true)) continue;
+          const bool failed = failure.has_value();
+          deliver(data, i, res, failure, sink, out);
+          progress.tick(failed);
         } catch (const FatalError&) {
           std::lock_guard<std::mutex> lock(fatal_mutex);
           if (!fatal) fatal = std::current_exception();
           stop = true;
-          continue;
         }
-        // --strict keeps only the first failure: a case that failed on another worker after
-        // it counts as not reached.
-        if (failures[i] && o.strict && stop.exchange(true)) continue;
-        done[i] = 1;
-        progress.tick(failures[i].has_value());
       }
     });
     result.engine_note = engine->run_note();
   }
   if (fatal) std::rethrow_exception(fatal);
   for (size_t i = 0; i < n; ++i) {
-    if (!done[i]) continue;
-    result.timings += results[i].timings;
-    if (failures[i]) {
-      result.failed.push_back(*failures[i]);
+    if (!out.done[i]) continue;
+    result.timings += out.timings[i];
+    if (sink) continue;
+    if (out.failures[i]) {
+      result.failed.push_back(*out.failures[i]);
     } else {
-      result.cases.push_back(std::move(results[i]));
+      result.cases.push_back(std::move(out.results[i]));
     }
   }
-  result.aborted = o.strict && !result.failed.empty();
-  add_warnings(o, result);
+  result.aborted = o.strict && (sink ? stop.load() : !result.failed.empty());
+  if (!sink) result.warnings = run_warnings(o, result);
   return result;
 }
 

@@ -3,6 +3,8 @@
 
 #include "report/json_report.h"
 
+#include "report/case_record.h"
+
 namespace maskeval {
 namespace {
 
@@ -15,214 +17,6 @@ Json number(double v) {
 // A distance: NaN as null, infinity as the string "inf" (JSON has no infinity).
 Json distance(double v) {
   return json_distance(v);
-}
-
-Json boundary_matrix_json(const std::vector<BoundaryMetrics>& m, size_t n,
-                          double BoundaryMetrics::*field) {
-  Json rows = Json::array();
-  for (size_t a = 0; a < n; ++a) {
-    Json row = Json::array();
-    for (size_t b = 0; b < n; ++b) row.push_back(distance(m[a * n + b].*field));
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
-
-Json matrix(const std::vector<double>& m, size_t n) {
-  Json rows = Json::array();
-  for (size_t a = 0; a < n; ++a) {
-    Json row = Json::array();
-    for (size_t b = 0; b < n; ++b) row.push_back(number(m[a * n + b]));
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
-
-Json count_matrix(const std::vector<uint64_t>& m, size_t n) {
-  Json rows = Json::array();
-  for (size_t a = 0; a < n; ++a)
-    rows.push_back(std::vector<uint64_t>(m.begin() + a * n, m.begin() + (a + 1) * n));
-  return rows;
-}
-
-Json score_json(const Score& s) {
-  Json j = {{"tp", s.tp},
-            {"fp", s.fp},
-            {"fn", s.fn},
-            {"tn", s.tn},
-            {"dice", number(s.dice)},
-            {"iou", number(s.iou)},
-            {"sensitivity", number(s.sensitivity)},
-            {"specificity", number(s.specificity)},
-            {"precision", number(s.precision)},
-            {"volume_similarity", number(s.volume_similarity)}};
-  if (s.boundary) {
-    j["hd"] = distance(s.boundary->hd);
-    j["hd_percentile"] = distance(s.boundary->hd_percentile);
-    j["assd"] = distance(s.boundary->assd);
-    j["nsd"] = distance(s.boundary->nsd);
-    j["hd_to_reference"] = distance(s.boundary->hd_ab);
-    j["hd_from_reference"] = distance(s.boundary->hd_ba);
-  }
-  return j;
-}
-
-Json numbers(const std::vector<double>& v) {
-  Json a = Json::array();
-  for (double x : v) a.push_back(number(x));
-  return a;
-}
-
-Json label_json(const LabelResult& l, size_t n) {
-  Json lj;
-  lj["volume"] = l.counts.volume;
-  lj["intersection"] = count_matrix(l.counts.intersection, n);
-  lj["dice"] = matrix(l.dice, n);
-  lj["iou"] = matrix(l.iou, n);
-  lj["cohen_kappa"] = matrix(l.cohen_kappa, n);
-  lj["fleiss_kappa"] = number(l.fleiss_kappa);
-  lj["votes"] = l.counts.votes;
-  if (!l.boundary.empty()) {
-    lj["hd"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::hd);
-    lj["hd_percentile"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::hd_percentile);
-    lj["percentile"] = l.percentile;
-    lj["assd"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::assd);
-    lj["nsd"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::nsd);
-    lj["hd_directed"] = boundary_matrix_json(l.boundary, n, &BoundaryMetrics::hd_ab);
-    lj["nsd_tolerance"] = l.nsd_tolerance;
-  }
-  if (!l.agreement_map.empty()) lj["agreement_map"] = l.agreement_map;
-  if (!l.entropy_map.empty()) lj["entropy_map"] = l.entropy_map;
-  return lj;
-}
-
-Json majority_json(const CaseResult& c, const LabelSet& ls) {
-  const MajorityResult& m = *c.majority;
-  Json mj;
-  mj["undecided_label"] = m.undecided;
-  Json counts = Json::object();
-  for (const auto& [label, count] : m.counts) counts[std::to_string(label)] = count;
-  mj["counts"] = std::move(counts);
-  mj["mask"] = m.mask;
-  if (m.has_reference) {
-    Json ref;
-    ref["file"] = c.reference_file;
-    ref["mismatched_voxels"] = m.mismatched;
-    ref["equal"] = m.mismatched == 0;
-    Json d = Json::object();
-    for (const auto& [label, v] : m.dice_vs_reference) d[ls.key(label)] = number(v);
-    ref["dice"] = std::move(d);
-    mj["vs_reference"] = std::move(ref);
-  }
-  return mj;
-}
-
-Json staple_json(const std::vector<StapleLabel>& staple, const LabelSet& ls) {
-  Json st = Json::object();
-  for (const StapleLabel& sl : staple) {
-    Json lj;
-    lj["sensitivity"] = numbers(sl.result.sensitivity);
-    lj["specificity"] = numbers(sl.result.specificity);
-    lj["prior"] = number(sl.result.prior);
-    lj["iterations"] = sl.result.iterations;
-    lj["converged"] = sl.result.converged;
-    lj["posterior"] = sl.posterior;
-    lj["mask"] = sl.mask;
-    if (!sl.measured.empty()) {
-      std::vector<double> sens, spec, d;
-      for (const Score& sc : sl.measured) {
-        sens.push_back(sc.sensitivity);
-        spec.push_back(sc.specificity);
-        d.push_back(sc.dice);
-      }
-      lj["measured_vs_reference"] = {
-          {"sensitivity", numbers(sens)}, {"specificity", numbers(spec)}, {"dice", numbers(d)}};
-    }
-    if (sl.dice_vs_reference) lj["dice_vs_reference"] = number(*sl.dice_vs_reference);
-    st[ls.key(sl.label)] = std::move(lj);
-  }
-  return st;
-}
-
-Json mlstaple_json(const CaseResult& c) {
-  const MlStapleResult& r = c.mlstaple->result;
-  Json mj;
-  Json conf = Json::array();
-  for (int k = 0; k < r.raters; ++k) {
-    Json rows = Json::array();
-    for (int row = 0; row <= r.labels; ++row) {
-      Json cols = Json::array();
-      for (int col = 0; col < r.labels; ++col) cols.push_back(number(r.theta(k, row, col)));
-      rows.push_back(std::move(cols));
-    }
-    conf.push_back(std::move(rows));
-  }
-  mj["confusion"] = std::move(conf);
-  mj["priors"] = numbers(r.priors);
-  mj["iterations"] = r.iterations;
-  mj["converged"] = r.converged;
-  mj["undecided_label"] = r.undecided;
-  mj["mask"] = c.mlstaple->mask;
-  if (c.mlstaple->mismatched_vs_reference)
-    mj["vs_reference"] = {{"file", c.reference_file},
-                          {"mismatched_voxels", *c.mlstaple->mismatched_vs_reference}};
-  return mj;
-}
-
-Json scores_json(const CaseResult& c, const LabelSet& ls) {
-  Json sj;
-  sj["against"] = c.scored_against;
-  Json by = Json::object();
-  for (const auto& [name, by_label] : c.scores) {
-    Json lj = Json::object();
-    for (const auto& [label, sc] : by_label) lj[ls.key(label)] = score_json(sc);
-    by[name] = std::move(lj);
-  }
-  sj["by"] = std::move(by);
-  return sj;
-}
-
-Json case_json(const CaseResult& c, const RunOptions& o) {
-  Json j;
-  j["id"] = c.id;
-  j["raters"] = c.raters;
-  if (!c.predictions.empty()) j["predictions"] = c.predictions;
-  j["files"] = c.files;
-  if (!c.reference_file.empty()) j["reference"] = c.reference_file;
-  Json inputs = Json::array();
-  for (const auto& [path, d] : c.inputs)
-    inputs.push_back({{"path", path}, {"bytes", d.bytes}, {"sha256", d.sha256}});
-  j["inputs"] = std::move(inputs);
-  std::vector<int64_t> shape(c.geom.shape.begin(), c.geom.shape.begin() + c.geom.ndim);
-  j["shape"] = shape;
-  j["spacing"] = std::vector<double>(c.geom.spacing.begin(), c.geom.spacing.begin() + c.geom.ndim);
-  j["spacing_unit"] = c.geom.spacing_unit;
-  j["distance_spacing"] =
-      std::vector<double>(c.distance_spacing.begin(), c.distance_spacing.begin() + c.geom.ndim);
-  if (o.distances) j["distance_unit"] = case_distance_unit(c, o);
-  j["voxels"] = c.geom.voxels();
-  Json labels = Json::object();
-  for (const LabelResult& l : c.labels)
-    labels[o.labels.key(l.label)] = label_json(l, c.raters.size());
-  j["labels"] = std::move(labels);
-  if (c.ignored_voxels) j["ignored_voxels"] = *c.ignored_voxels;
-  // Fleiss' kappa needs two raters; the count-level function may still apply the policy.
-  const bool kappa = c.fleiss_kappa_all && c.raters.size() >= 2;
-  j["fleiss_kappa_all"] = kappa ? number(*c.fleiss_kappa_all) : Json(nullptr);
-  j["mean_pairwise_dice"] = number(c.mean_pairwise_dice);
-  if (!c.agreement_map.empty()) j["agreement_map"] = c.agreement_map;
-  if (!c.entropy_map.empty()) j["entropy_map"] = c.entropy_map;
-  if (!c.overlay.empty()) j["overlay"] = c.overlay;
-  if (c.majority) {
-    j["majority"] = majority_json(c, o.labels);
-    j["majority"]["tie"] = o.tie == TiePolicy::kUndecided ? "undecided" : "lowest";
-  }
-  if (!c.staple.empty()) j["staple"] = staple_json(c.staple, o.labels);
-  if (c.mlstaple) j["mlstaple"] = mlstaple_json(c);
-  if (!c.scores.empty()) j["scores"] = scores_json(c, o.labels);
-  // Only when the engine did part of the case otherwise (e.g. on the CPU instead of the GPU).
-  if (!c.engine_notes.empty()) j["engine_notes"] = c.engine_notes;
-  return j;
 }
 
 // The label set: names and colours by key, regions by name with their labels, the ignore label.
@@ -471,6 +265,12 @@ Json report_json(const RunResult& result, const Summary& summary, const RunOptio
   j["backend"] = result.backend;
   if (!result.engine_note.empty()) j["engine_note"] = result.engine_note;
   j["options"] = options_json(result, o);
+  if (result.shard)
+    j["shard"] = {{"index", result.shard->index},
+                  {"count", result.shard->count},
+                  {"dataset_cases", result.shard->dataset_cases},
+                  {"dataset_sha256", result.shard->dataset_sha256}};
+  if (!result.merged_from.empty()) j["merged_from"] = result.merged_from;
   Json cases = Json::array();
   for (const CaseResult& c : result.cases) cases.push_back(case_json(c, o));
   j["cases"] = std::move(cases);

@@ -1,0 +1,247 @@
+// maskeval merge: every shard of one run checked, combined, and finished as that run would be.
+#include "cli/merge_command.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+#include "cli/cli.h"
+#include "cli/run_command.h"
+#include "pipeline/output_dir.h"
+#include "pipeline/records.h"
+#include "report/json_report.h"
+
+namespace maskeval {
+namespace {
+
+using Json = nlohmann::ordered_json;
+namespace fs = std::filesystem;
+
+struct ShardDir {
+  std::string dir, records;
+  Json header;
+  int index = 0;
+};
+
+std::string shard_name(int index, int count) {
+  return "shard " + std::to_string(index) + "/" + std::to_string(count);
+}
+
+// The first header field in which `b` is not a shard of the same run as `a`; "" when none.
+std::string mismatch(const Json& a, const Json& b) {
+  for (const char* key : {"maskeval_version", "command", "options", "dataset"})
+    if (a.value(key, Json()) != b.value(key, Json())) {
+      const std::string what = std::string(key) == "dataset"   ? "dataset (listing)"
+                               : std::string(key) == "options" ? "options"
+                                                               : key;
+      return "another " + what + ": " + b.value(key, Json()).dump().substr(0, 120);
+    }
+  if (a["shard"]["count"] != b["shard"]["count"]) return "another shard count";
+  return "";
+}
+
+// Every folder's header, checked to be one shard each of the same run, sorted by index.
+std::vector<ShardDir> read_shards(const std::vector<std::string>& dirs) {
+  std::vector<ShardDir> shards;
+  for (const std::string& d : dirs) {
+    ShardDir s{d, (fs::path(d) / kRecordsName).string(), Json(), 0};
+    std::error_code ec;
+    if (!fs::is_regular_file(s.records, ec))
+      throw UsageError("merge: " + d + " holds no " + kRecordsName + " (not a shard's output)");
+    s.header = read_records_header(s.records);
+    if (!s.header.contains("shard"))
+      throw UsageError("merge: " + d + " is not a shard (its run had no --shard)");
+    s.index = s.header["shard"].at("index").get<int>();
+    const std::string diff = shards.empty() ? "" : mismatch(shards[0].header, s.header);
+    if (!diff.empty())
+      throw UsageError("merge: " + d + " is not a shard of the same run as " + shards[0].dir +
+                       " (" + diff + ")");
+    shards.push_back(std::move(s));
+  }
+  const int count = shards[0].header["shard"]["count"].get<int>();
+  std::map<int, const ShardDir*> by_index;
+  for (const ShardDir& s : shards) {
+    const auto [it, fresh] = by_index.emplace(s.index, &s);
+    if (!fresh)
+      throw UsageError("merge: " + shard_name(s.index, count) +
+                       " is given twice: " + it->second->dir + " and " + s.dir);
+  }
+  for (int k = 0; k < count; ++k)
+    if (!by_index.count(k))
+      throw UsageError("merge: " + shard_name(k, count) + " is missing (" +
+                       std::to_string(shards.size()) + " of " + std::to_string(count) + " given)");
+  std::sort(shards.begin(), shards.end(),
+            [](const ShardDir& a, const ShardDir& b) { return a.index < b.index; });
+  return shards;
+}
+
+// The run's options rebuilt from the shard's command line (relative paths from its folder),
+// checked against those it recorded.
+void rebuild_options(const Json& header, Cli& c, Command& command) {
+  CLI::App app;
+  add_run_commands(app, c, command);
+  std::vector<std::string> words = header.at("argv").get<std::vector<std::string>>();
+  std::reverse(words.begin(), words.end());
+  try {
+    app.parse(words);
+  } catch (const CLI::ParseError& e) {
+    throw UsageError(std::string("merge: the shards' command line does not parse: ") + e.what());
+  }
+  const fs::path here = fs::current_path();
+  std::error_code ec;
+  fs::current_path(header.value("cwd", here.string()), ec);
+  if (ec) throw UsageError("merge: cannot enter the shards' folder " + header.value("cwd", ""));
+  try {
+    set_options(c, command);
+  } catch (...) {
+    fs::current_path(here);
+    throw;
+  }
+  fs::current_path(here);
+  if (report_options_json(RunResult{}, c.run) != header.at("options"))
+    throw UsageError(
+        "merge: the shards' options cannot be rebuilt as they were (a --labels file changed "
+        "since?)");
+}
+
+// A map path the shard wrote under its own OUT/cases, as it is under the merge's.
+void relocate(std::string& path, const std::string& from, const std::string& to) {
+  if (path.rfind(from, 0) == 0) path = to + path.substr(from.size());
+}
+
+void relocate_case(CaseResult& c, const std::string& from, const std::string& to) {
+  for (std::string* p : {&c.agreement_map, &c.entropy_map, &c.overlay}) relocate(*p, from, to);
+  for (LabelResult& l : c.labels) {
+    relocate(l.agreement_map, from, to);
+    relocate(l.entropy_map, from, to);
+  }
+  if (c.majority) relocate(c.majority->mask, from, to);
+  for (StapleLabel& s : c.staple) {
+    relocate(s.mask, from, to);
+    relocate(s.posterior, from, to);
+  }
+  if (c.mlstaple) relocate(c.mlstaple->mask, from, to);
+}
+
+// The shard's case folders into OUT/cases: hard links where the file system allows, else copies.
+void bring_case_folders(const std::string& shard_dir, const std::string& out_dir) {
+  const fs::path from = fs::path(shard_dir) / "cases", to = fs::path(out_dir) / "cases";
+  std::error_code ec;
+  if (!fs::is_directory(from, ec)) return;
+  for (const fs::directory_entry& e : fs::directory_iterator(from)) {
+    if (e.path().filename().string().rfind(".maskeval", 0) == 0) continue;
+    const auto opts = fs::copy_options::recursive | fs::copy_options::overwrite_existing;
+    fs::copy(e.path(), to / e.path().filename(), opts | fs::copy_options::create_hard_links, ec);
+    if (ec) fs::copy(e.path(), to / e.path().filename(), opts, ec);
+    if (ec) throw FatalError("merge: cannot copy " + e.path().string() + ": " + ec.message());
+  }
+}
+
+// Every shard's records, map paths moved to OUT; backend and notes from the shards' ends.
+std::vector<Record> gather(const std::vector<ShardDir>& shards, const RunOptions& o,
+                           RunResult& result) {
+  std::vector<Record> all;
+  std::set<std::string> backends;
+  for (const ShardDir& s : shards) {
+    RecordFile f = read_records(s.records, o.labels);
+    const std::string name = shard_name(s.index, shards.size());
+    if (!f.complete)
+      throw UsageError("merge: " + name + " (" + s.dir +
+                       ") did not finish; run it again with --resume");
+    const std::string from = (fs::path(s.header.value("out", "")) / "cases").string() + "/";
+    const std::string to = (fs::path(o.out_dir) / "cases").string() + "/";
+    for (Record& r : f.records) {
+      if (r.result) relocate_case(*r.result, from, to);
+      all.push_back(std::move(r));
+    }
+    bring_case_folders(s.dir, o.out_dir);
+    backends.insert(f.end.value("backend", ""));
+    if (result.backend_note.empty()) result.backend_note = f.end.value("backend_note", "");
+    const std::string note = f.end.value("engine_note", "");
+    if (!note.empty() && result.engine_note.find(note) == std::string::npos)
+      result.engine_note += (result.engine_note.empty() ? "" : "; ") + note;
+    result.aborted = result.aborted || f.end.value("aborted", false);
+    result.merged_from.push_back(s.dir);
+  }
+  for (const std::string& b : backends) result.backend += (result.backend.empty() ? "" : "+") + b;
+  return all;
+}
+
+std::vector<ListingProblem> listing_problems(const Json& header) {
+  std::vector<ListingProblem> out;
+  for (const Json& p : header.value("listing_problems", Json::array()))
+    out.push_back({p.at("path").get<std::string>(), p.at("reason").get<std::string>()});
+  return out;
+}
+
+}  // namespace
+
+CLI::App* add_merge_command(CLI::App& app, MergeArgs& a) {
+  CLI::App* m = app.add_subcommand(
+      "merge",
+      "Combine the output folders of every --shard I/N of one run into one report, as the run "
+      "unsharded would have written it; gates and --baseline apply to the whole");
+  m->add_option("dirs", a.dirs, "The shards' output folders (each shard exactly once)")->required();
+  m->add_option("-o,--out", a.out, "Output folder")->capture_default_str();
+  m->add_option("--json", a.json, "Report path (default: OUT/report.json)");
+  m->add_option("--fail-if", a.fail_if, "Quality gate, repeatable (as for agree, fuse, score)")
+      ->type_name("EXPR");
+  m->add_option("--gates", a.gates_file, "Quality gates from a file")->type_name("FILE");
+  m->add_option("--baseline", a.baseline, "An earlier run's report.json of the same dataset")
+      ->type_name("FILE");
+  m->add_option("--nnunet-summary", a.nnunet_summary, "score: nnU-Net v2's summary.json too")
+      ->type_name("FILE");
+  m->add_flag("-q,--quiet", a.quiet, "No summary table");
+  return m;
+}
+
+int execute_merge(const MergeArgs& a, const std::string& command_line) {
+  try {
+    const std::vector<ShardDir> shards = read_shards(a.dirs);
+    Cli c;
+    Command command = Command::kAgree;
+    rebuild_options(shards[0].header, c, command);
+    c.run.out_dir = a.out;
+    c.run.command_line = command_line;
+    c.json = a.json;
+    c.quiet = a.quiet;
+    c.fail_if = a.fail_if;
+    c.gates_file = a.gates_file;
+    c.baseline = a.baseline;
+    c.nnunet_summary = a.nnunet_summary;
+    c.run.progress = RunOptions::Progress::kOff;
+    const RunOptions& o = c.run;
+    const std::vector<Gate> gates = parse_gates(c);
+    const std::shared_ptr<const BaselineRun> baseline =
+        c.baseline.empty() ? nullptr : BaselineRun::read(c.baseline, o);
+    const std::vector<ListingProblem> problems = listing_problems(shards[0].header);
+    for (const ListingProblem& p : problems)
+      std::cerr << "maskeval: warning: " << listing_problem_text(p) << "\n";
+    const std::string json_path =
+        c.json.empty() ? (fs::path(o.out_dir) / "report.json").string() : c.json;
+    const OutputLock lock(o.out_dir);
+    set_aside_previous_outputs(o.out_dir, c.json.empty());
+    try {
+      RunResult result;
+      take_records(gather(shards, o, result), o, problems, result);
+      const RunEnd end{c, o, gates, baseline, nullptr, problems, json_path};
+      return finish_run(end, result);
+    } catch (...) {
+      restore_previous_outputs(o.out_dir);
+      throw;
+    }
+  } catch (const UsageError& e) {
+    std::cerr << "maskeval: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "maskeval: merge: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::cerr << "maskeval: error: " << e.what() << "\n";
+    return kExitFatal;
+  }
+}
+
+}  // namespace maskeval

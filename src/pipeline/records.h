@@ -1,0 +1,78 @@
+// records.jsonl: a run's cases written one JSON line each as they finish, and read back.
+#pragma once
+
+#include <cstdio>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "maskeval/run.h"
+
+namespace maskeval {
+
+// The file's name in the output folder.
+extern const char* const kRecordsName;
+
+// The SHA-256 of what the listing says of a case (its id, folder, files by rater, prediction,
+// reference and label, and a listing problem): a recorded case is reused only for the same.
+std::string case_spec_sha256(const CaseSpec& spec);
+// The SHA-256 of the whole listing (every case's case_spec_sha256, in order): shards of one
+// dataset carry the same.
+std::string dataset_sha256(const Dataset& data);
+
+// One line of the file after the header: a case's results or its failure.
+struct Record {
+  std::string spec_sha256;            // case_spec_sha256 of the case when it ran
+  std::optional<CaseResult> result;   // a finished case ...
+  std::optional<FailedCase> failure;  // ... or one that failed
+  StageTimes timings;
+  std::string line;  // the line as written (without its newline)
+};
+
+// The line of a finished case: report.json's case object, plus what the reports need that it
+// does not hold (the file format, the value hint, the stage times).
+std::string record_line(const CaseSpec& spec, const CaseResult& c, const RunOptions& o);
+std::string failure_line(const CaseSpec& spec, const FailedCase& f, const StageTimes& t);
+
+// The header line (the first): {"maskeval_records": 1, "maskeval_version", "command", "options",
+// "argv", "cwd", "dataset": {"cases", "sha256"}, "shard", "listing_problems"}.
+nlohmann::ordered_json read_records_header(const std::string& path);
+
+struct RecordFile {
+  std::vector<Record> records;  // in the order written
+  bool complete = false;        // the run got to its end ({"end": ...}, the last line)
+  nlohmann::ordered_json end;   // that line's object: backend, backend_note, engine_note
+};
+
+// Every line after the header. A last line cut short (a run killed while writing it) is left
+// out; any other line that is not a record throws std::invalid_argument naming the file and the
+// line.
+RecordFile read_records(const std::string& path, const LabelSet& labels);
+
+// Writes the header and `kept` lines under a temporary name, renames it to `path`, then appends
+// each case as it finishes, flushed at once, so that a run killed at any point keeps every case
+// it finished. Thread-safe. Throws FatalError naming the file when it cannot be written.
+class RecordWriter : public CaseSink {
+ public:
+  RecordWriter(const std::string& path, const nlohmann::ordered_json& header,
+               const std::vector<std::string>& kept, const RunOptions& options);
+  ~RecordWriter() override;
+  RecordWriter(const RecordWriter&) = delete;
+  RecordWriter& operator=(const RecordWriter&) = delete;
+
+  void finished(const CaseSpec& spec, const CaseResult& result) override;
+  void failed(const CaseSpec& spec, const FailedCase& failure, const StageTimes& t) override;
+  // The last line: every case of the run is in the file, and what engine ran them. Closes it.
+  void end(const RunResult& run);
+
+ private:
+  void append(const std::string& line);
+  std::string path_;
+  const RunOptions& options_;
+  std::FILE* file_ = nullptr;
+  std::mutex mutex_;
+};
+
+}  // namespace maskeval

@@ -1,0 +1,87 @@
+// --shard I/N: each case to the lightest shard, largest first, so every node gets its share.
+#include "pipeline/shard.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <numeric>
+#include <queue>
+
+#include "pipeline/output_dir.h"
+
+namespace maskeval {
+namespace {
+
+uint64_t file_bytes(const std::string& path) {
+  std::error_code ec;
+  const auto n = std::filesystem::file_size(path, ec);
+  return ec ? 0 : static_cast<uint64_t>(n);
+}
+
+uint64_t case_bytes(const CaseSpec& c) {
+  uint64_t total = 0;
+  auto add = [&](const LabelFiles& files) {
+    for (const auto& [label, paths] : files)
+      for (const std::string& p : paths) total += file_bytes(p);
+  };
+  for (const auto* group : {&c.raters, &c.predictions})
+    for (const auto& [name, files] : *group) add(files);
+  add(c.reference);
+  return total;
+}
+
+}  // namespace
+
+Shard parse_shard(const std::string& text) {
+  const size_t slash = text.find('/');
+  auto whole = [](const std::string& s) {
+    return !s.empty() && s.size() <= 6 && s.find_first_not_of("0123456789") == std::string::npos;
+  };
+  if (slash == std::string::npos || !whole(text.substr(0, slash)) || !whole(text.substr(slash + 1)))
+    throw UsageError("--shard " + text + ": give I/N, e.g. 0/4 (I counts from 0)");
+  Shard s{std::stoi(text.substr(0, slash)), std::stoi(text.substr(slash + 1))};
+  if (s.count < 1 || s.count > 100000)
+    throw UsageError("--shard " + text + ": N must be 1 to 100000");
+  if (s.index >= s.count)
+    throw UsageError("--shard " + text + ": I must be 0 to " + std::to_string(s.count - 1) +
+                     " (shards count from 0)");
+  return s;
+}
+
+void assign_case_folders(Dataset& data) {
+  std::vector<std::string> ids;
+  for (const CaseSpec& c : data.cases) ids.push_back(c.id);
+  const std::vector<std::string> folders = case_folders(ids);
+  for (size_t i = 0; i < data.cases.size(); ++i) data.cases[i].out_folder = folders[i];
+}
+
+void take_shard(Dataset& data, const Shard& s) {
+  if (s.count <= 1) return;
+  const size_t n = data.cases.size();
+  std::vector<uint64_t> bytes(n);
+  for (size_t i = 0; i < n; ++i) bytes[i] = case_bytes(data.cases[i]);
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (bytes[a] != bytes[b]) return bytes[a] > bytes[b];
+    return data.cases[a].id < data.cases[b].id;
+  });
+  // The lightest shard on top (ties: the lowest index).
+  using Load = std::pair<uint64_t, int>;
+  std::priority_queue<Load, std::vector<Load>, std::greater<Load>> shards;
+  for (int k = 0; k < s.count; ++k) shards.push({0, k});
+  std::vector<char> mine(n, 0);
+  for (const size_t i : order) {
+    Load lightest = shards.top();
+    shards.pop();
+    mine[i] = lightest.second == s.index;
+    lightest.first += std::max<uint64_t>(bytes[i], 1);
+    shards.push(lightest);
+  }
+  std::vector<CaseSpec> kept;
+  for (size_t i = 0; i < n; ++i)
+    if (mine[i]) kept.push_back(std::move(data.cases[i]));
+  data.cases = std::move(kept);
+}
+
+}  // namespace maskeval

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Streaming records, --resume after SIGKILL, --shard and merge, end to end on replicated BU-BIL:
+#   (a) a run killed with SIGKILL mid-way keeps every case it recorded; --resume does only the
+#       rest, and its report equals an uninterrupted run's;
+#   (b) a recorded case whose input changed is run again on --resume (and only it);
+#   (c) 3 shards merged (given in any order) equal the single run; the shards split the cases;
+#   (d) merge refuses a missing shard, a doubled one, one of other options, and an unfinished
+#       one, naming it; --resume refuses records of other options.
+# Usage: test_resume_merge.sh MASKEVAL SOURCE_DIR. Needs bash, jq, cp, grep, wc.
+set -uo pipefail
+export LC_ALL=C
+if [ $# -ne 2 ]; then
+  echo "usage: $0 MASKEVAL SOURCE_DIR" >&2
+  exit 2
+fi
+bin="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+src="$(cd "$2" && pwd)"
+if ! command -v jq >/dev/null; then
+  echo "jq is not installed (scripts/setup.sh installs it)"
+  [ "${CI:-}" = "true" ] && exit 1
+  exit 77
+fi
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/maskeval-resume.XXXXXX")" || exit 2
+trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+
+failures=0
+pass() { echo "  ok: $*"; }
+fail() {
+  echo "  FAILED: $*"
+  failures=$((failures + 1))
+}
+# The report without what differs between two runs of the same work (the command line, shard
+# bookkeeping).
+norm() { jq -S 'del(.command_line, .shard, .merged_from)' "$1"; }
+same_report() {
+  if diff <(norm "$2") <(norm "$3") >"$tmp/diff.txt"; then
+    pass "$1"
+  else
+    fail "$1"
+    head -n 20 "$tmp/diff.txt" | sed 's/^/    | /'
+  fi
+}
+records() { cat "$1" 2>/dev/null | grep -c '"case":'; }
+
+# 120 cases: BU-BIL's 8, 15 times over (hard links: the files are only read).
+data="$tmp/data"
+mkdir -p "$data"
+for k in $(seq -w 1 15); do
+  for c in "$src"/data/bu-bil/*/; do
+    name="$(basename "$c")"
+    mkdir -p "$data/r$k-$name"
+    cp -al "$c"/. "$data/r$k-$name/"
+  done
+done
+total=$(find "$data" -mindepth 1 -maxdepth 1 -type d | wc -l)
+args=(agree --cases "$data" --raters 'experts/*.png' --foreground '<128' --distances --threads 1 -q)
+
+mkdir -p "$tmp/full" "$tmp/killed" "$tmp/changed"
+(cd "$tmp/full" && "$bin" "${args[@]}" -o out >log.txt 2>&1)
+[ "$(records "$tmp/full/out/records.jsonl")" = "$total" ] && pass "records.jsonl has all $total cases" ||
+  fail "records.jsonl has $(records "$tmp/full/out/records.jsonl") of $total cases"
+
+# (a) SIGKILL once some cases are recorded, then --resume.
+(cd "$tmp/killed" && exec "$bin" "${args[@]}" -o out >log.txt 2>&1) &
+pid=$!
+for _ in $(seq 1 600); do
+  [ "$(records "$tmp/killed/out/records.jsonl")" -ge 20 ] && break
+  sleep 0.05
+done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+done_before=$(records "$tmp/killed/out/records.jsonl")
+if [ "$done_before" -ge 20 ] && [ "$done_before" -lt "$total" ] && [ ! -f "$tmp/killed/out/report.json" ]; then
+  pass "killed with $done_before of $total cases recorded, no report"
+else
+  fail "kill -9 did not land mid-run ($done_before of $total recorded)"
+fi
+(cd "$tmp/killed" && "$bin" "${args[@]}" -o out --resume >resume.txt 2>&1)
+rc=$?
+kept=$(grep -o 'resume: [0-9]* of' "$tmp/killed/resume.txt" | grep -o '[0-9]*' | head -1)
+[ "$rc" = 0 ] && [ "${kept:-0}" -ge $((done_before - 1)) ] && pass "--resume kept $kept cases, exit 0" ||
+  fail "--resume: exit $rc, kept '${kept:-}' of $done_before recorded"
+same_report "resumed report equals the uninterrupted run's" "$tmp/full/out/report.json" \
+  "$tmp/killed/out/report.json"
+for t in cases.csv pairs.csv summary.csv worklist.csv; do
+  cmp -s "$tmp/full/out/$t" "$tmp/killed/out/$t" && pass "$t identical" || fail "$t differs"
+done
+
+# (b) One recorded case's input changed: only it runs again, and the report shows the change.
+victim="$data/r01-$(basename "$(ls -d "$src"/data/bu-bil/*/ | head -1)")"
+first="$(ls "$victim"/experts/*.png | head -1)"
+rm "$first" && cp "$(ls "$victim"/experts/*.png | tail -1)" "$first"
+(cd "$tmp/killed" && "$bin" "${args[@]}" -o out --resume >resume2.txt 2>&1)
+grep -q "resume: $((total - 1)) of $total cases kept" "$tmp/killed/resume2.txt" &&
+  pass "changed input: $((total - 1)) kept, 1 run again" ||
+  fail "changed input: $(grep resume "$tmp/killed/resume2.txt")"
+(cd "$tmp/changed" && "$bin" "${args[@]}" -o out >log.txt 2>&1)
+same_report "after the change, resumed equals a fresh run" "$tmp/changed/out/report.json" \
+  "$tmp/killed/out/report.json"
+
+# (c) Shards and merge against the fresh run of the changed data.
+for i in 0 1 2; do
+  mkdir -p "$tmp/shards"
+  (cd "$tmp/shards" && "$bin" "${args[@]}" -o "s$i" --shard "$i/3" >"log$i.txt" 2>&1) ||
+    fail "shard $i/3 exit $?"
+done
+n0=$(records "$tmp/shards/s0/records.jsonl")
+n1=$(records "$tmp/shards/s1/records.jsonl")
+n2=$(records "$tmp/shards/s2/records.jsonl")
+[ $((n0 + n1 + n2)) = "$total" ] && [ "$n0" -gt 0 ] && [ "$n1" -gt 0 ] && [ "$n2" -gt 0 ] &&
+  pass "shards hold $n0 + $n1 + $n2 = $total cases" || fail "shards hold $n0 + $n1 + $n2 of $total"
+mkdir -p "$tmp/merged"
+(cd "$tmp/merged" && "$bin" merge -q -o out ../shards/s2 ../shards/s0 ../shards/s1 >log.txt 2>&1)
+rc=$?
+[ "$rc" = 0 ] && pass "merge: exit 0" || fail "merge: exit $rc ($(tail -1 "$tmp/merged/log.txt"))"
+same_report "merged report equals the single run's" "$tmp/changed/out/report.json" \
+  "$tmp/merged/out/report.json"
+maps=$(jq -r '.cases[].agreement_map' "$tmp/merged/out/report.json" | head -3)
+missing=0
+for m in $maps; do [ -f "$tmp/merged/$m" ] || missing=1; done
+[ -n "$maps" ] && [ "$missing" = 0 ] && pass "merged maps are in the merge's folder" ||
+  fail "merged maps missing: $maps"
+
+# (d) Refusals.
+expect_refusal() {  # WHAT PATTERN ARGS...
+  local what="$1" pattern="$2"
+  shift 2
+  (cd "$tmp/merged" && "$bin" merge -q -o bad "$@" >refusal.txt 2>&1)
+  local rc=$?
+  if [ "$rc" = 1 ] && grep -q "$pattern" "$tmp/merged/refusal.txt"; then
+    pass "$what: exit 1, '$pattern'"
+  else
+    fail "$what: exit $rc: $(cat "$tmp/merged/refusal.txt")"
+  fi
+}
+expect_refusal "missing shard" "shard 1/3 is missing" ../shards/s0 ../shards/s2
+expect_refusal "doubled shard" "shard 0/3 is given twice" ../shards/s0 ../shards/s0 ../shards/s1
+(cd "$tmp/shards" && "$bin" "${args[@]}" --empty nan -o other1 --shard 1/3 >/dev/null 2>&1)
+expect_refusal "other options" "not a shard of the same run" ../shards/s0 ../shards/other1 ../shards/s2
+cp -r "$tmp/shards/s1" "$tmp/shards/cut1"
+grep -v '^{"end"' "$tmp/shards/s1/records.jsonl" >"$tmp/shards/cut1/records.jsonl"
+expect_refusal "unfinished shard" "did not finish" ../shards/s0 ../shards/cut1 ../shards/s2
+(cd "$tmp/killed" && "$bin" "${args[@]}" --empty nan -o out --resume >refusal.txt 2>&1)
+rc=$?
+[ "$rc" = 1 ] && grep -q "option 'empty'" "$tmp/killed/refusal.txt" &&
+  pass "--resume with other options: exit 1, names 'empty'" ||
+  fail "--resume with other options: exit $rc: $(cat "$tmp/killed/refusal.txt")"
+
+if [ "$failures" -gt 0 ]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi
+echo "all checks passed"
