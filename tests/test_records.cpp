@@ -1,0 +1,216 @@
+// records.jsonl: case results read back exactly as written, torn and corrupt lines, --shard shares.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cli_test_util.h"
+#include "maskeval/label_set.h"
+#include "pipeline/records.h"
+#include "pipeline/shard.h"
+#include "report/case_record.h"
+#include "report/json_report.h"
+#include "test_util.h"
+
+namespace maskeval {
+namespace {
+
+using test::kData;
+using test::TempDir;
+using OJson = nlohmann::ordered_json;
+
+std::string dumped(const CaseResult& c, const RunOptions& o) {
+  return case_json(c, o).dump();
+}
+
+// Every case of the run, written as JSON, read back and written again: the same text.
+void expect_round_trip(const RunResult& r, const RunOptions& o) {
+  ASSERT_FALSE(r.cases.empty());
+  for (const CaseResult& c : r.cases) {
+    const std::string first = dumped(c, o);
+    const CaseResult back = case_from_json(OJson::parse(first), o.labels);
+    EXPECT_EQ(dumped(back, o), first) << c.id;
+  }
+}
+
+RunOptions base(const TempDir& d, Command command) {
+  RunOptions o;
+  o.command = command;
+  o.out_dir = d / "out";
+  o.threads = 2;
+  return o;
+}
+
+TEST(CaseRecord, AgreeWithDistancesReadsBackExactly) {
+  TempDir d;
+  RunOptions o = base(d, Command::kAgree);
+  o.foreground = ForegroundRule::parse("<128");
+  o.distances = true;
+  const Dataset data = dataset_from_case_folders(kData + "/bu-bil", "experts/*.png", "gold.png");
+  const RunResult r = run_dataset(data, o);
+  ASSERT_FALSE(r.cases[0].labels.at(0).boundary.empty());
+  expect_round_trip(r, o);
+}
+
+TEST(CaseRecord, StapleAndMajorityReadBackExactly) {
+  TempDir d;
+  for (const FuseMethod m : {FuseMethod::kStaple, FuseMethod::kMajority, FuseMethod::kMlStaple}) {
+    RunOptions o = base(d, Command::kFuse);
+    o.method = m;
+    o.foreground = ForegroundRule::parse("<128");
+    const Dataset data = dataset_from_case_folders(kData + "/bu-bil", "experts/*.png", "gold.png");
+    const RunResult r = run_dataset(data, o);
+    ASSERT_EQ(r.failed.size(), 0u);
+    expect_round_trip(r, o);
+  }
+}
+
+TEST(CaseRecord, ScoreWithRegionsIgnoreAndDistancesReadsBackExactly) {
+  TempDir d;
+  RunOptions o = base(d, Command::kScore);
+  o.labels = read_label_file(kData + "/camvid/labels.csv");
+  o.labels.add_region(parse_region("built=1,4"));
+  o.labels.ignore = 11;
+  o.include_background = true;
+  o.distances = true;
+  const Dataset data =
+      dataset_from_prediction_folders({kData + "/camvid/prediction"}, kData + "/camvid/reference");
+  const RunResult r = run_dataset(data, o);
+  ASSERT_TRUE(r.cases[0].scores.begin()->second.begin()->second.boundary.has_value());
+  expect_round_trip(r, o);
+  // A restored case keeps what the reports need beyond the JSON's text: directed distances.
+  const CaseResult back = case_from_json(case_json(r.cases[0], o), o.labels);
+  const auto& a = r.cases[0].scores.begin()->second;
+  const auto& b = back.scores.begin()->second;
+  for (const auto& [label, s] : a) {
+    EXPECT_EQ(b.at(label).boundary->hd_ba, s.boundary->hd_ba);
+    EXPECT_EQ(b.at(label).tp, s.tp);
+  }
+}
+
+TEST(CaseRecord, PairsKeepBothDirectedDistances) {
+  TempDir d;
+  RunOptions o = base(d, Command::kAgree);
+  o.foreground = ForegroundRule::parse("<128");
+  o.distances = true;
+  const RunResult r =
+      run_dataset(dataset_from_case_folders(kData + "/bu-bil", "experts/*.png", ""), o);
+  const CaseResult back = case_from_json(case_json(r.cases[0], o), o.labels);
+  const auto& m = r.cases[0].labels[0].boundary;
+  ASSERT_EQ(back.labels[0].boundary.size(), m.size());
+  for (size_t k = 0; k < m.size(); ++k) {
+    EXPECT_EQ(back.labels[0].boundary[k].hd_ab, m[k].hd_ab);
+    EXPECT_EQ(back.labels[0].boundary[k].hd_ba, m[k].hd_ba);
+  }
+}
+
+TEST(RecordFile, WrittenLinesReadBackAndATornLastLineIsLeftOut) {
+  TempDir d;
+  RunOptions o = base(d, Command::kAgree);
+  o.foreground = ForegroundRule::parse("<128");
+  const Dataset data = dataset_from_case_folders(kData + "/bu-bil", "experts/*.png", "");
+  const RunResult r = run_dataset(data, o);
+  const std::string path = d / "records.jsonl";
+  {
+    RecordWriter w(path, OJson{{"maskeval_records", 1}}, {}, o);
+    for (size_t i = 0; i < r.cases.size(); ++i) w.finished(data.cases[i], r.cases[i]);
+    w.failed(data.cases[0], FailedCase{"x", "f.png", "bad"}, StageTimes{});
+  }
+  RecordFile f = read_records(path, o.labels);
+  ASSERT_EQ(f.records.size(), r.cases.size() + 1);
+  EXPECT_FALSE(f.complete);
+  for (size_t i = 0; i < r.cases.size(); ++i) {
+    EXPECT_EQ(f.records[i].spec_sha256, case_spec_sha256(data.cases[i]));
+    EXPECT_EQ(record_line(data.cases[i], *f.records[i].result, o), f.records[i].line);
+    EXPECT_EQ(f.records[i].result->values.files, r.cases[i].values.files);
+  }
+  EXPECT_EQ(f.records.back().failure->reason, "bad");
+  // A run killed while writing: the cut line is not a record.
+  const std::string whole = test::read_text(path);
+  test::write_text(path, whole + whole.substr(whole.find('\n') + 1, 40));
+  EXPECT_EQ(read_records(path, o.labels).records.size(), r.cases.size() + 1);
+  // A damaged line inside the file is an error naming its line.
+  std::string broken = whole;
+  broken.insert(broken.find('\n') + 1, "{\"case\": 1}\n");
+  test::write_text(path, broken);
+  try {
+    read_records(path, o.labels);
+    FAIL() << "a damaged line was read";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("line 2"), std::string::npos) << e.what();
+  }
+}
+
+// --- Shards ----------------------------------------------------------------------------------
+
+Dataset many_cases(const TempDir& d, int n) {
+  Dataset data;
+  for (int i = 0; i < n; ++i) {
+    const std::string file = d / ("m" + std::to_string(i) + ".png");
+    test::write_text(file, std::string(static_cast<size_t>(100 + (i * 37) % 1000), 'x'));
+    CaseSpec c;
+    c.id = "case" + std::to_string(i);
+    c.raters["a"][kWholeMap] = {file};
+    data.cases.push_back(c);
+  }
+  return data;
+}
+
+std::set<std::string> ids_of(const Dataset& d) {
+  std::set<std::string> out;
+  for (const CaseSpec& c : d.cases) out.insert(c.id);
+  return out;
+}
+
+TEST(Shard, SharesCoverEveryCaseOnceWhateverTheListingOrder) {
+  TempDir d;
+  const Dataset all = many_cases(d, 101);
+  Dataset reversed = all;
+  std::reverse(reversed.cases.begin(), reversed.cases.end());
+  std::set<std::string> seen;
+  std::vector<uint64_t> bytes;
+  for (int k = 0; k < 4; ++k) {
+    Dataset a = all, b = reversed;
+    take_shard(a, {k, 4});
+    take_shard(b, {k, 4});
+    EXPECT_EQ(ids_of(a), ids_of(b)) << "shard " << k;
+    uint64_t total = 0;
+    for (const CaseSpec& c : a.cases) {
+      EXPECT_TRUE(seen.insert(c.id).second) << c.id << " in two shards";
+      total += std::filesystem::file_size(c.raters.at("a").at(kWholeMap)[0]);
+    }
+    bytes.push_back(total);
+  }
+  EXPECT_EQ(seen.size(), all.cases.size());
+  // Greedy largest-first: the heaviest and lightest shards differ by at most one case's size.
+  const auto [lo, hi] = std::minmax_element(bytes.begin(), bytes.end());
+  EXPECT_LE(*hi - *lo, 1099u);
+  Dataset one = all;
+  take_shard(one, {0, 1});
+  EXPECT_EQ(one.cases.size(), all.cases.size());
+}
+
+TEST(Shard, ParseRefusesWhatIsNotIOfN) {
+  EXPECT_EQ(parse_shard("3/4").index, 3);
+  EXPECT_EQ(parse_shard("0/1").count, 1);
+  for (const char* bad : {"4/4", "1", "a/b", "-1/4", "1/0", "1/", "/4", "1/4/2"})
+    EXPECT_THROW(parse_shard(bad), UsageError) << bad;
+}
+
+TEST(Shard, CaseFoldersComeFromTheWholeListing) {
+  TempDir d;
+  Dataset data = many_cases(d, 3);
+  data.cases[1].id = "case0/";  // the same folder as case0 once made safe
+  assign_case_folders(data);
+  EXPECT_EQ(data.cases[0].out_folder, "case0");
+  EXPECT_EQ(data.cases[1].out_folder, "case0~2");
+}
+
+}  // namespace
+}  // namespace maskeval
