@@ -1092,7 +1092,8 @@ TEST(CudaFallback, ARunUnderATinyLimitEqualsTheCpuAndSaysSo) {
     ASSERT_TRUE(r.failed.empty()) << r.failed[0].reason;
     ASSERT_FALSE(r.cases.empty());
     EXPECT_EQ(r.engine_note, "");
-    for (CaseResult& c : r.cases) {
+    for (size_t i = 0; i < r.cases.size(); ++i) {
+      CaseResult& c = r.cases[i];
       if (k == 1) {
         EXPECT_TRUE(has_note(c.engine_notes, "counted on the CPU: device memory short"))
             << c.id << ": " << notes_text(c.engine_notes);

@@ -337,7 +337,7 @@ CaseResult written_case(const test::TempDir& d) {
 TEST(Thumbnails, DrawnFromTheFilesOrSaidWhyNot) {
   test::TempDir d;
   RunResult r;
-  r.cases = {written_case(d)};
+  r.cases.push_back(written_case(d));
   CaseResult per_label = written_case(d);
   per_label.id = "per-label";
   per_label.files["r0"].push_back(per_label.files["r0"][0]);  // two files: one per label

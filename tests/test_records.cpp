@@ -147,6 +147,51 @@ TEST(RecordFile, WrittenLinesReadBackAndATornLastLineIsLeftOut) {
   }
 }
 
+TEST(ReportJson, WrittenCaseByCaseIsTheSameText) {
+  TempDir d;
+  RunOptions o = base(d, Command::kAgree);
+  o.foreground = ForegroundRule::parse("<128");
+  o.distances = true;
+  const RunResult r =
+      run_dataset(dataset_from_case_folders(kData + "/bu-bil", "experts/*.png", ""), o);
+  const Summary s = summarize(r, 3);
+  write_report_json(d / "report.json", r, s, o);
+  EXPECT_EQ(test::read_text(d / "report.json"), report_json_text(r, s, o) + "\n");
+  const RunResult none;
+  write_report_json(d / "empty.json", none, summarize(none, 3), o);
+  EXPECT_EQ(test::read_text(d / "empty.json"),
+            report_json_text(none, summarize(none, 3), o) + "\n");
+}
+
+TEST(CaseList, LoadedCasesAreReadWhenReachedAndNotHeld) {
+  int loads = 0;
+  CaseList loaded;
+  const CaseList& list = loaded;  // a loaded list is read-only
+  loaded.load_from(40, [&](size_t i) {
+    ++loads;
+    CaseResult c;
+    c.id = "c" + std::to_string(i);
+    return c;
+  });
+  ASSERT_EQ(list.size(), 40u);
+  size_t seen = 0;
+  for (const CaseResult& c : list) EXPECT_EQ(c.id, "c" + std::to_string(seen++));
+  EXPECT_EQ(seen, 40u);
+  EXPECT_EQ(loads, 40);
+  const CaseResult& a = list[3];
+  const CaseResult& b = list[5];  // both held: the last few reached stay
+  EXPECT_EQ(a.id, "c3");
+  EXPECT_EQ(b.id, "c5");
+  EXPECT_EQ(list[3].id, "c3");
+  EXPECT_EQ(loads, 42);  // list[3] again was held
+  const auto held = list.get(7);
+  for (size_t i = 0; i < 40; ++i) (void)list[i].id;  // pushes 7 out of the recent ones
+  EXPECT_EQ(held->id, "c7");                         // a get() keeps its own
+  EXPECT_THROW(loaded.push_back(CaseResult{}), std::logic_error);
+  EXPECT_THROW(loaded[0], std::logic_error);
+  EXPECT_THROW(list.at(40), std::out_of_range);
+}
+
 // --- Shards ----------------------------------------------------------------------------------
 
 Dataset many_cases(const TempDir& d, int n) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "maskeval/case_list.h"
 #include "maskeval/counts.h"
 #include "maskeval/distance.h"
 #include "maskeval/image.h"
@@ -247,7 +248,7 @@ struct RunResult {
   // Why the engine stopped using its device mid-run (the rest of the run used the CPU engine,
   // no case lost); "" when it did not (Engine::run_note).
   std::string engine_note;
-  std::vector<CaseResult> cases;
+  CaseList cases;
   std::vector<FailedCase> failed;
   bool aborted = false;               // --strict stopped the run at the first bad case
   std::vector<std::string> warnings;  // run-wide hints (printed, and kept in the report)

@@ -171,6 +171,12 @@ void add_common(CLI::App* app, Cli& c, bool maps = true) {
         "implies --overlay");
   }
   app->add_option("-o,--out", c.run.out_dir, "Output folder")->capture_default_str();
+  app->add_option("--report-memory", c.report_memory,
+                  "Memory for the cases' results while the report is made (suffix K, M, G); a "
+                  "run whose results need more reads each case back from OUT/records.jsonl when "
+                  "it is needed: memory stays flat, the report takes longer")
+      ->type_name("BYTES")
+      ->capture_default_str();
   app->add_flag("--resume", c.resume,
                 "Keep the cases OUT/records.jsonl holds from an interrupted run (those whose "
                 "files are unchanged, by size and SHA-256) and run only the rest");
@@ -232,7 +238,7 @@ void add_staple_options(CLI::App* app, Cli& c) {
 }
 
 // --device-memory-limit: a positive number of bytes, with an optional K, M or G (binary).
-int64_t parse_bytes(const std::string& text) {
+int64_t parse_bytes(const std::string& text, const std::string& option, bool zero_ok = false) {
   size_t digits = 0;
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
   const std::string unit = text.substr(digits);
@@ -242,12 +248,12 @@ int64_t parse_bytes(const std::string& text) {
   if (unit == "M" || unit == "m") shift = 20;
   if (unit == "G" || unit == "g") shift = 30;
   const auto bad = [&] {
-    return UsageError("--device-memory-limit: '" + text +
+    return UsageError(option + ": '" + text +
                       "' is not a size in bytes (e.g. 4000000000, 512M, 8G)");
   };
   if (digits == 0 || digits > 15 || shift < 0) throw bad();
   const int64_t n = std::stoll(text.substr(0, digits));
-  if (n <= 0 || n > (int64_t{1} << (62 - shift))) throw bad();
+  if (n < (zero_ok ? 0 : 1) || n > (int64_t{1} << (62 - shift))) throw bad();
   return n << shift;
 }
 
@@ -333,7 +339,8 @@ void set_options(Cli& c, Command command) {
   o.tie = c.tie == "lowest" ? TiePolicy::kLowest : TiePolicy::kUndecided;
   o.undecided_label = c.undecided;
   if (!c.paint_order.empty()) o.paint_order = parse_label_list(c.paint_order);
-  if (!c.device_memory_limit.empty()) o.device_memory_limit = parse_bytes(c.device_memory_limit);
+  if (!c.device_memory_limit.empty())
+    o.device_memory_limit = parse_bytes(c.device_memory_limit, "--device-memory-limit");
   o.progress = c.quiet                      ? RunOptions::Progress::kOff
                : isatty(STDERR_FILENO) != 0 ? RunOptions::Progress::kBar
                                             : RunOptions::Progress::kLines;
@@ -357,6 +364,10 @@ std::vector<Gate> parse_gates(const Cli& c) {
   if (!c.gates_file.empty()) gates = read_gate_file(c.gates_file, ctx);
   for (const std::string& e : c.fail_if) gates.push_back(parse_gate(e, e, ctx));
   return gates;
+}
+
+int64_t report_memory(const Cli& c) {
+  return parse_bytes(c.report_memory, "--report-memory", true);
 }
 
 const char* command_name(Command command) {

@@ -32,9 +32,10 @@ struct Cli {
   bool distances = false, no_distances = false;
   std::string convention = "monai", nsd_tolerance = "1", spacing, one_empty = "inf";
   double percentile = 95;
-  bool resume = false;             // --resume
-  std::string shard;               // --shard I/N
-  std::vector<std::string> words;  // the command line after the program's name
+  bool resume = false;                 // --resume
+  std::string report_memory = "512M";  // --report-memory
+  std::string shard;                   // --shard I/N
+  std::vector<std::string> words;      // the command line after the program's name
 };
 
 // Adds agree, fuse and score with their options to `app`; `command` is set to the one parsed.
@@ -46,6 +47,8 @@ Dataset load_dataset(const Cli& c);
 // --gates FILE, then each --fail-if (named by its text); checked before any case is read.
 std::vector<Gate> parse_gates(const Cli& c);
 const char* command_name(Command command);
+// --report-memory in bytes (UsageError when it is not a size).
+int64_t report_memory(const Cli& c);
 
 // Runs agree, fuse or score (src/cli/run_command.cpp); returns the exit code.
 int execute(Cli& c, Command command);

@@ -106,25 +106,6 @@ void rebuild_options(const Json& header, Cli& c, Command& command) {
         "since?)");
 }
 
-// A map path the shard wrote under its own OUT/cases, as it is under the merge's.
-void relocate(std::string& path, const std::string& from, const std::string& to) {
-  if (path.rfind(from, 0) == 0) path = to + path.substr(from.size());
-}
-
-void relocate_case(CaseResult& c, const std::string& from, const std::string& to) {
-  for (std::string* p : {&c.agreement_map, &c.entropy_map, &c.overlay}) relocate(*p, from, to);
-  for (LabelResult& l : c.labels) {
-    relocate(l.agreement_map, from, to);
-    relocate(l.entropy_map, from, to);
-  }
-  if (c.majority) relocate(c.majority->mask, from, to);
-  for (StapleLabel& s : c.staple) {
-    relocate(s.mask, from, to);
-    relocate(s.posterior, from, to);
-  }
-  if (c.mlstaple) relocate(c.mlstaple->mask, from, to);
-}
-
 // The shard's case folders into OUT/cases: hard links where the file system allows, else copies.
 void bring_case_folders(const std::string& shard_dir, const std::string& out_dir) {
   const fs::path from = fs::path(shard_dir) / "cases", to = fs::path(out_dir) / "cases";
@@ -139,23 +120,19 @@ void bring_case_folders(const std::string& shard_dir, const std::string& out_dir
   }
 }
 
-// Every shard's records, map paths moved to OUT; backend and notes from the shards' ends.
-std::vector<Record> gather(const std::vector<ShardDir>& shards, const RunOptions& o,
-                           RunResult& result) {
-  std::vector<Record> all;
+// Every shard's records into one store, map paths moved to OUT; backend and notes from the
+// shards' last lines.
+std::shared_ptr<RecordStore> gather(const std::vector<ShardDir>& shards, const RunOptions& o,
+                                    RunResult& result) {
+  const auto store = std::make_shared<RecordStore>(o.labels);
   std::set<std::string> backends;
   for (const ShardDir& s : shards) {
-    RecordFile f = read_records(s.records, o.labels);
-    const std::string name = shard_name(s.index, shards.size());
-    if (!f.complete)
-      throw UsageError("merge: " + name + " (" + s.dir +
-                       ") did not finish; run it again with --resume");
     const std::string from = (fs::path(s.header.value("out", "")) / "cases").string() + "/";
     const std::string to = (fs::path(o.out_dir) / "cases").string() + "/";
-    for (Record& r : f.records) {
-      if (r.result) relocate_case(*r.result, from, to);
-      all.push_back(std::move(r));
-    }
+    const RecordFile f = store->add_file(s.records, from, to);
+    if (!f.complete)
+      throw UsageError("merge: " + shard_name(s.index, static_cast<int>(shards.size())) + " (" +
+                       s.dir + ") did not finish; run it again with --resume");
     bring_case_folders(s.dir, o.out_dir);
     backends.insert(f.end.value("backend", ""));
     if (result.backend_note.empty()) result.backend_note = f.end.value("backend_note", "");
@@ -166,7 +143,7 @@ std::vector<Record> gather(const std::vector<ShardDir>& shards, const RunOptions
     result.merged_from.push_back(s.dir);
   }
   for (const std::string& b : backends) result.backend += (result.backend.empty() ? "" : "+") + b;
-  return all;
+  return store;
 }
 
 std::vector<ListingProblem> listing_problems(const Json& header) {
@@ -193,6 +170,9 @@ CLI::App* add_merge_command(CLI::App& app, MergeArgs& a) {
       ->type_name("FILE");
   m->add_option("--nnunet-summary", a.nnunet_summary, "score: nnU-Net v2's summary.json too")
       ->type_name("FILE");
+  m->add_option("--report-memory", a.report_memory,
+                "Memory for the cases' results while the report is made (as for a run)")
+      ->type_name("BYTES");
   m->add_flag("-q,--quiet", a.quiet, "No summary table");
   return m;
 }
@@ -211,8 +191,10 @@ int execute_merge(const MergeArgs& a, const std::string& command_line) {
     c.gates_file = a.gates_file;
     c.baseline = a.baseline;
     c.nnunet_summary = a.nnunet_summary;
+    if (!a.report_memory.empty()) c.report_memory = a.report_memory;
     c.run.progress = RunOptions::Progress::kOff;
     const RunOptions& o = c.run;
+    const int64_t memory = report_memory(c);
     const std::vector<Gate> gates = parse_gates(c);
     const std::shared_ptr<const BaselineRun> baseline =
         c.baseline.empty() ? nullptr : BaselineRun::read(c.baseline, o);
@@ -225,7 +207,7 @@ int execute_merge(const MergeArgs& a, const std::string& command_line) {
     set_aside_previous_outputs(o.out_dir, c.json.empty());
     try {
       RunResult result;
-      take_records(gather(shards, o, result), o, problems, result);
+      adopt_records(gather(shards, o, result), o, memory, problems, result);
       const RunEnd end{c, o, gates, baseline, nullptr, problems, json_path};
       return finish_run(end, result);
     } catch (...) {

@@ -11,6 +11,7 @@ struct MergeArgs {
   std::vector<std::string> dirs;  // the shards' output folders, any order
   std::string out = "maskeval-out", json, gates_file, baseline, nnunet_summary;
   std::vector<std::string> fail_if;
+  std::string report_memory;  // "" : the shards' own
   bool quiet = false;
 };
 

@@ -41,7 +41,7 @@ void write_report(const std::string& json_path, const RunResult& result, const S
     const auto parent = std::filesystem::path(json_path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
     // File names need not be UTF-8: such bytes are replaced rather than fail the report.
-    write_file_atomic(json_path, report_json_text(result, summary, o) + "\n");
+    write_report_json(json_path, result, summary, o);
   } catch (const std::exception& e) {
     throw FatalError("cannot write the report " + json_path + ": " + e.what());
   }
@@ -109,30 +109,28 @@ std::string listing_problem_text(const ListingProblem& p) {
   return p.path + ": " + p.reason + " (not read)";
 }
 
-void read_back_records(const std::string& path, const RunOptions& o,
+void read_back_records(const std::string& path, const RunOptions& o, int64_t memory,
                        const std::vector<ListingProblem>& problems, RunResult& result) {
-  RecordFile file;
+  const auto store = std::make_shared<RecordStore>(o.labels);
   try {
-    file = read_records(path, o.labels);
+    store->add_file(path);
   } catch (const std::invalid_argument& e) {
     throw FatalError(std::string("cannot read back the run's records: ") + e.what());
   }
-  take_records(std::move(file.records), o, problems, result);
+  adopt_records(store, o, memory, problems, result);
 }
 
-void take_records(std::vector<Record> records, const RunOptions& o,
-                  const std::vector<ListingProblem>& problems, RunResult& result) {
-  std::stable_sort(records.begin(), records.end(), [](const Record& a, const Record& b) {
-    return (a.result ? a.result->id : a.failure->id) < (b.result ? b.result->id : b.failure->id);
-  });
-  result.timings = StageTimes{};
-  for (Record& r : records) {
-    result.timings += r.timings;
-    if (r.failure) {
-      result.failed.push_back(std::move(*r.failure));
-    } else {
-      result.cases.push_back(std::move(*r.result));
-    }
+void adopt_records(const std::shared_ptr<RecordStore>& store, const RunOptions& o, int64_t memory,
+                   const std::vector<ListingProblem>& problems, RunResult& result) {
+  store->sort();
+  result.timings = store->timings();
+  result.failed = std::move(store->failures());
+  // A case's results take about 4 times its record's bytes in memory.
+  if (store->case_bytes() <= static_cast<uint64_t>(memory) / 4) {
+    result.cases.reserve(store->cases());
+    for (size_t i = 0; i < store->cases(); ++i) result.cases.push_back(store->load(i));
+  } else {
+    result.cases.load_from(store->cases(), [store](size_t i) { return store->load(i); });
   }
   result.warnings = run_warnings(o, result);
   for (const ListingProblem& p : problems) result.warnings.push_back(listing_problem_text(p));
@@ -183,6 +181,7 @@ int execute(Cli& c, Command command) {
   set_options(c, command);
   const RunOptions& o = c.run;
   const Shard shard = c.shard.empty() ? Shard{} : parse_shard(c.shard);
+  const int64_t memory = report_memory(c);
   const std::vector<Gate> gates = parse_gates(c);
   // Read before the output folder is touched: it may be the folder's own last report.
   const std::shared_ptr<const BaselineRun> baseline =
@@ -218,7 +217,7 @@ int execute(Cli& c, Command command) {
       result.aborted = run.aborted;
       writer.end(run);
     }
-    read_back_records(records, o, data.problems, result);
+    read_back_records(records, o, memory, data.problems, result);
     const RunEnd end{c, o, gates, baseline, &data, data.problems, json_path};
     return finish_run(end, result);
   } catch (...) {

@@ -26,14 +26,16 @@ struct RunEnd {
 // "PATH: REASON (not read)", as warnings and the report say a listing problem.
 std::string listing_problem_text(const ListingProblem& p);
 
-// The run's cases read back from OUT/records.jsonl in the listing's order (by id), failures
-// too, their stage times summed into `result`; the warnings drawn from the cases, then the
-// listing's problems.
-void read_back_records(const std::string& path, const RunOptions& o,
+// The run's cases from OUT/records.jsonl in the listing's order (by id), failures too, their
+// stage times summed into `result`; the warnings drawn from the cases, then the listing's
+// problems. The cases are read back when reached, so memory does not grow with their number.
+void read_back_records(const std::string& path, const RunOptions& o, int64_t memory,
                        const std::vector<ListingProblem>& problems, RunResult& result);
-// The same from records already read (of one run, or of every shard of one).
-void take_records(std::vector<Record> records, const RunOptions& o,
-                  const std::vector<ListingProblem>& problems, RunResult& result);
+// The same from a store of every file added (of one run, or of every shard of one): the cases
+// are held in memory when they fit in `memory` bytes (--report-memory), else they stay in the
+// files, each parsed again when it is reached (memory flat, the report slower).
+void adopt_records(const std::shared_ptr<RecordStore>& store, const RunOptions& o, int64_t memory,
+                   const std::vector<ListingProblem>& problems, RunResult& result);
 
 // Summarizes, applies the baseline and gates, writes report.json, the tables and report.html,
 // drops the earlier run's outputs and prints the summary. Returns the exit code. On an

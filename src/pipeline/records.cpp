@@ -1,9 +1,14 @@
 // records.jsonl: each case's results appended as it finishes, flushed, and read back.
 #include "pipeline/records.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <numeric>
 
 #include "maskeval/image.h"
 #include "report/case_record.h"
@@ -155,6 +160,107 @@ RecordFile read_records(const std::string& path, const LabelSet& ls) {
   }
   if (in.bad()) throw std::invalid_argument(path + ": cannot be read");
   return out;
+}
+
+void relocate_case(CaseResult& c, const std::string& from, const std::string& to) {
+  auto move = [&](std::string& path) {
+    if (!from.empty() && path.rfind(from, 0) == 0) path = to + path.substr(from.size());
+  };
+  for (std::string* p : {&c.agreement_map, &c.entropy_map, &c.overlay}) move(*p);
+  for (LabelResult& l : c.labels) {
+    move(l.agreement_map);
+    move(l.entropy_map);
+  }
+  if (c.majority) move(c.majority->mask);
+  for (StapleLabel& st : c.staple) {
+    move(st.mask);
+    move(st.posterior);
+  }
+  if (c.mlstaple) move(c.mlstaple->mask);
+}
+
+RecordStore::RecordStore(const LabelSet& labels) : labels_(labels) {}
+
+RecordStore::~RecordStore() {
+  for (const File& f : files_)
+    if (f.fd >= 0) ::close(f.fd);
+}
+
+RecordFile RecordStore::add_file(const std::string& path, const std::string& from,
+                                 const std::string& to) {
+  std::ifstream in = open_records(path);
+  File file{::open(path.c_str(), O_RDONLY | O_CLOEXEC), path, from, to};
+  if (file.fd < 0) throw std::invalid_argument(path + ": cannot be opened");
+  const auto number = static_cast<uint32_t>(files_.size());
+  files_.push_back(file);
+  RecordFile out;
+  std::string line;
+  std::getline(in, line);  // the header
+  uint64_t offset = line.size() + 1;
+  for (size_t n = 2; std::getline(in, line); ++n, offset += line.size() + 1) {
+    if (in.eof()) break;  // no newline after it: cut short by a killed run
+    if (line.empty()) continue;
+    if (line.rfind("{\"end\":", 0) == 0) {
+      out.end = Json::parse(line).at("end");
+      out.complete = true;
+      continue;
+    }
+    out.complete = false;
+    Record r;
+    try {
+      r = record_from(line, labels_);
+    } catch (const std::exception& e) {
+      throw std::invalid_argument(path + " line " + std::to_string(n) + ": not a case record (" +
+                                  e.what() + ")");
+    }
+    timings_ += r.timings;
+    if (r.failure) {
+      failed_.push_back(std::move(*r.failure));
+      continue;
+    }
+    if (line.size() > UINT32_MAX) throw std::invalid_argument(path + ": a line over 4 GiB");
+    cases_.push_back({offset, static_cast<uint32_t>(line.size()), number});
+    case_bytes_ += line.size();
+    ids_.push_back(r.result->id);
+  }
+  if (in.bad()) throw std::invalid_argument(path + ": cannot be read");
+  return out;
+}
+
+void RecordStore::sort() {
+  std::vector<size_t> order(cases_.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return ids_[a] < ids_[b]; });
+  std::vector<Entry> sorted;
+  sorted.reserve(order.size());
+  for (const size_t i : order) sorted.push_back(cases_[i]);
+  cases_ = std::move(sorted);
+  ids_ = {};
+  std::stable_sort(failed_.begin(), failed_.end(),
+                   [](const FailedCase& a, const FailedCase& b) { return a.id < b.id; });
+}
+
+CaseResult RecordStore::load(size_t i) const {
+  const Entry& e = cases_.at(i);
+  const File& f = files_[e.file];
+  std::string line(e.length, '\0');
+  size_t got = 0;
+  while (got < line.size()) {
+    const ssize_t n =
+        ::pread(f.fd, line.data() + got, line.size() - got, static_cast<off_t>(e.offset + got));
+    if (n <= 0) throw FatalError("cannot read back " + f.path + ": it changed during the run");
+    got += static_cast<size_t>(n);
+  }
+  Record r;
+  try {
+    r = record_from(line, labels_);
+  } catch (const std::exception& ex) {
+    throw FatalError("cannot read back " + f.path + ": it changed during the run (" + ex.what() +
+                     ")");
+  }
+  relocate_case(*r.result, f.from, f.to);
+  return std::move(*r.result);
 }
 
 RecordWriter::RecordWriter(const std::string& path, const Json& header,

@@ -51,6 +51,50 @@ struct RecordFile {
 // line.
 RecordFile read_records(const std::string& path, const LabelSet& labels);
 
+// Every case a run (or each shard of one) recorded, as where its line is, read back and parsed
+// each time the case is reached: what stays in memory is 16 bytes a case and the failures.
+class RecordStore {
+ public:
+  explicit RecordStore(const LabelSet& labels);
+  ~RecordStore();
+  RecordStore(const RecordStore&) = delete;
+  RecordStore& operator=(const RecordStore&) = delete;
+
+  // Adds the file's records; map paths under `from` (a shard's OUT/cases/) are read as under
+  // `to`. Returns what its last line said (complete, end). Throws std::invalid_argument as
+  // read_records does.
+  RecordFile add_file(const std::string& path, const std::string& from = "",
+                      const std::string& to = "");
+  // Sorts the cases and failures by id (the listing's order) once every file is added.
+  void sort();
+
+  size_t cases() const { return cases_.size(); }
+  uint64_t case_bytes() const { return case_bytes_; }  // of the finished cases' lines
+  CaseResult load(size_t i) const;                     // thread-safe
+  std::vector<FailedCase>& failures() { return failed_; }
+  const StageTimes& timings() const { return timings_; }
+
+ private:
+  struct Entry {
+    uint64_t offset = 0;
+    uint32_t length = 0, file = 0;
+  };
+  struct File {
+    int fd = -1;
+    std::string path, from, to;
+  };
+  LabelSet labels_;
+  std::vector<File> files_;
+  std::vector<Entry> cases_;
+  std::vector<std::string> ids_;  // of cases_, until sort()
+  std::vector<FailedCase> failed_;
+  StageTimes timings_;
+  uint64_t case_bytes_ = 0;
+};
+
+// Map paths written under `from` (a shard's OUT/cases/), as they are under `to`.
+void relocate_case(CaseResult& c, const std::string& from, const std::string& to);
+
 // Writes the header and `kept` lines under a temporary name, renames it to `path`, then appends
 // each case as it finishes, flushed at once, so that a run killed at any point keeps every case
 // it finished. Thread-safe. Throws FatalError naming the file when it cannot be written.

@@ -197,14 +197,16 @@ bool compare(double v, GateCmp c, double t) {
   return false;
 }
 
+constexpr size_t kNoCase = static_cast<size_t>(-1);
+
 struct Item {
   std::string name;
-  const CaseResult* c = nullptr;
+  size_t c = kNoCase;  // the case's index in the results (read when looked up: memory stays flat)
 };
 
 Found lookup(const GateFigure& f, GateScope scope, const Item& item, const Run& r) {
   return scope == GateScope::kDataset ? dataset_figure(f, r)
-         : item.c                     ? case_figure(f, *item.c, r)
+         : item.c != kNoCase          ? case_figure(f, *r.result.cases.get(item.c), r)
                                       : rater_figure(f, item.name, r);
 }
 
@@ -233,17 +235,18 @@ bool eval(const GateNode& n, const Gate& g, const Item& item, const Run& r,
 
 std::vector<Item> all_items_of(const Gate& g, const Run& r) {
   std::vector<Item> items;
-  if (g.scope == GateScope::kDataset) items.push_back({"", nullptr});
-  if (g.scope == GateScope::kRater) items.push_back({g.rater, nullptr});
+  if (g.scope == GateScope::kDataset) items.push_back({"", kNoCase});
+  if (g.scope == GateScope::kRater) items.push_back({g.rater, kNoCase});
   if (g.scope == GateScope::kAnyCase)
-    for (const CaseResult& c : r.result.cases) items.push_back({c.id, &c});
+    for (auto it = r.result.cases.begin(); it != r.result.cases.end(); ++it)
+      items.push_back({it->id, it.index()});
   if (g.scope != GateScope::kEveryRater) return items;
   std::set<std::string> seen;
   for (const LeaderboardRow& row : r.summary.leaderboard)
-    if (seen.insert(row.name).second) items.push_back({row.name, nullptr});
+    if (seen.insert(row.name).second) items.push_back({row.name, kNoCase});
   for (const LabelSummary& l : r.summary.labels)
     for (const auto& kv : l.rater_mean_dice)
-      if (seen.insert(kv.first).second) items.push_back({kv.first, nullptr});
+      if (seen.insert(kv.first).second) items.push_back({kv.first, kNoCase});
   return items;
 }
 
@@ -261,7 +264,8 @@ std::vector<Item> items_of(const Gate& g, const Run& r) {
     return items;
   std::vector<Item> kept;
   for (const Item& i : items)
-    if (i.c ? r.baseline->has_case(i.name) : r.baseline->has_rater(i.name)) kept.push_back(i);
+    if (i.c != kNoCase ? r.baseline->has_case(i.name) : r.baseline->has_rater(i.name))
+      kept.push_back(i);
   return kept;
 }
 
@@ -341,12 +345,12 @@ GateValue gate_figure_value(const GateFigure& f, GateScope scope, const std::str
                             const RunResult& result, const Summary& summary,
                             const RunOptions& options, const BaselineRun* baseline) {
   const Run r{result, summary, options, baseline};
-  Item it{item, nullptr};
+  Item it{item, kNoCase};
   if (scope == GateScope::kAnyCase) {
     const auto c = std::find_if(result.cases.begin(), result.cases.end(),
                                 [&](const CaseResult& x) { return x.id == item; });
     if (c == result.cases.end()) return {NAN, "", "no such case"};
-    it.c = &*c;
+    it.c = c.index();
   }
   const Found found = lookup(f, scope, it, r);
   return {found.value, found.label, found.error};

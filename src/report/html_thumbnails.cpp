@@ -104,17 +104,18 @@ Thumbnail draw(const CaseResult& c, const Dataset* data, const RunOptions& o,
 std::map<std::string, Thumbnail> worklist_thumbnails(const RunResult& result,
                                                      const Summary& summary, const RunOptions& o,
                                                      const Dataset* data, const HtmlOptions& html) {
-  std::map<std::string, const CaseResult*> by_id;
+  // The worklist's cases only (--adjudicate of them), held while their pictures are drawn.
+  std::map<std::string, std::shared_ptr<const CaseResult>> by_id;
   for (const Adjudication& a : summary.adjudicate) by_id[a.id] = nullptr;
-  for (const CaseResult& c : result.cases) {
-    const auto it = by_id.find(c.id);
-    if (it != by_id.end()) it->second = &c;
+  for (auto c = result.cases.begin(); c != result.cases.end(); ++c) {
+    const auto it = by_id.find(c->id);
+    if (it != by_id.end()) it->second = result.cases.get(c.index());
   }
   std::map<std::string, Thumbnail> out;
   size_t bytes = 0, drawn = 0;
   for (const Adjudication& a : summary.adjudicate) {
     Thumbnail& t = out[a.id];
-    const CaseResult* c = by_id[a.id];
+    const CaseResult* c = by_id[a.id].get();
     if (drawn >= html.max_thumbnails) {
       t.missing = "only the first " + std::to_string(html.max_thumbnails) +
                   " cases of the worklist get a picture";

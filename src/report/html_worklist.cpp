@@ -99,10 +99,11 @@ double mean_score_dice(const CaseResult& k) {
 
 std::string worklist_section(const Context& c) {
   const auto& list = c.summary.adjudicate;
-  std::map<std::string, const CaseResult*> by_id;
+  // The worklist's cases only (--adjudicate of them), held while their cards are written.
+  std::map<std::string, std::shared_ptr<const CaseResult>> by_id;
   for (const Adjudication& a : list) by_id[a.id] = nullptr;
-  for (const CaseResult& k : c.result.cases)
-    if (by_id.count(k.id)) by_id[k.id] = &k;
+  for (auto k = c.result.cases.begin(); k != c.result.cases.end(); ++k)
+    if (by_id.count(k->id)) by_id[k->id] = c.result.cases.get(k.index());
   std::string out =
       "<section id=\"worklist\"><h2>Adjudication worklist</h2>\n<p class=\"note\">The cases "
       "with the lowest mean pairwise Dice (--adjudicate), each with a picture of where its "
@@ -110,7 +111,7 @@ std::string worklist_section(const Context& c) {
   if (list.empty()) return out + "<p>No case to adjudicate.</p></section>\n";
   out += "<div class=\"cards\">\n";
   for (size_t k = 0; k < list.size() && k < c.h.max_rows; ++k)
-    out += card(c, k + 1, list[k], by_id[list[k].id]);
+    out += card(c, k + 1, list[k], by_id[list[k].id].get());
   return out + "</div>\n" + left_out(std::min(list.size(), c.h.max_rows), list.size(), "cases") +
          "</section>\n";
 }

@@ -4,6 +4,7 @@
 #include "report/json_report.h"
 
 #include "report/case_record.h"
+#include "report/streamed_file.h"
 
 namespace maskeval {
 namespace {
@@ -256,7 +257,9 @@ Json baseline_json(const BaselineComparison& b, const LabelSet& ls) {
 
 }  // namespace
 
-Json report_json(const RunResult& result, const Summary& summary, const RunOptions& o) {
+// The report; with `cases` false, its "cases" array is left empty (write_report_json fills it).
+Json report_json(const RunResult& result, const Summary& summary, const RunOptions& o,
+                 bool cases_too) {
   Json j;
   j["maskeval_version"] = MASKEVAL_VERSION;
   j["command"] =
@@ -272,7 +275,8 @@ Json report_json(const RunResult& result, const Summary& summary, const RunOptio
                   {"dataset_sha256", result.shard->dataset_sha256}};
   if (!result.merged_from.empty()) j["merged_from"] = result.merged_from;
   Json cases = Json::array();
-  for (const CaseResult& c : result.cases) cases.push_back(case_json(c, o));
+  if (cases_too)
+    for (const CaseResult& c : result.cases) cases.push_back(case_json(c, o));
   j["cases"] = std::move(cases);
   Json failed = Json::array();
   for (const FailedCase& f : result.failed)
@@ -290,6 +294,10 @@ Json report_json(const RunResult& result, const Summary& summary, const RunOptio
   return j;
 }
 
+Json report_json(const RunResult& result, const Summary& summary, const RunOptions& o) {
+  return report_json(result, summary, o, true);
+}
+
 Json report_options_json(const RunResult& result, const RunOptions& o) {
   return options_json(result, o);
 }
@@ -297,6 +305,35 @@ Json report_options_json(const RunResult& result, const RunOptions& o) {
 std::string report_json_text(const RunResult& result, const Summary& summary, const RunOptions& o) {
   return report_json(result, summary, o)
       .dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void write_report_json(const std::string& path, const RunResult& result, const Summary& summary,
+                       const RunOptions& o) {
+  const auto dump = [](const Json& j) {
+    return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  const std::string text = dump(report_json(result, summary, o, false));
+  const std::string slot = "\n \"cases\": []";  // the top-level key: one space in
+  const size_t at = text.find(slot);
+  if (at == std::string::npos) throw std::logic_error("report.json: no cases array");
+  StreamedFile out(path);
+  out.put(text.substr(0, at + slot.size() - 1));
+  bool first = true;
+  for (const CaseResult& c : result.cases) {
+    // Two levels in: each line of the case's own dump shifted by two spaces.
+    std::string piece = dump(case_json(c, o));
+    std::string shifted = first ? "\n  " : ",\n  ";
+    shifted.reserve(piece.size() + piece.size() / 8);
+    for (const char ch : piece) {
+      shifted += ch;
+      if (ch == '\n') shifted += "  ";
+    }
+    out.put(shifted);
+    first = false;
+  }
+  out.put(first ? "]" : "\n ]");
+  out.put(text.substr(at + slot.size()) + "\n");
+  out.commit();
 }
 
 }  // namespace maskeval

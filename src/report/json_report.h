@@ -22,6 +22,10 @@ inline nlohmann::ordered_json json_distance(double v) {
 // The JSON report (the contract is docs/report.md).
 nlohmann::ordered_json report_json(const RunResult& result, const Summary& summary,
                                    const RunOptions& options);
+// report.json written case by case under a temporary name and renamed (never the whole report
+// in memory): the same bytes as report_json_text plus a newline. Throws FatalError.
+void write_report_json(const std::string& path, const RunResult& result, const Summary& summary,
+                       const RunOptions& options);
 // Its "options" object: the conventions a run was made with (what --baseline compares).
 nlohmann::ordered_json report_options_json(const RunResult& result, const RunOptions& options);
 

@@ -28,7 +28,17 @@ void put(std::vector<double>& v, double x) {
 }
 
 // Agreement of rater pairs per label, and each case's worst pair for the adjudication list.
-void summarize_labels(const RunResult& result, Summary& s) {
+// The cases most needing adjudication first: lowest mean pairwise Dice, then id (a total order,
+// since ids are unique), at most `top` of them.
+void keep_worst(std::vector<Adjudication>& list, size_t top) {
+  std::sort(list.begin(), list.end(), [](const Adjudication& a, const Adjudication& b) {
+    if (a.mean_dice != b.mean_dice) return a.mean_dice < b.mean_dice;
+    return a.id < b.id;
+  });
+  if (list.size() > top) list.resize(top);
+}
+
+void summarize_labels(const RunResult& result, size_t top, Summary& s) {
   struct Acc {
     size_t cases = 0;
     std::vector<double> pair_dice, fleiss, hdp, assd, nsd;
@@ -79,6 +89,8 @@ void summarize_labels(const RunResult& result, Summary& s) {
       }
     }
     if (!std::isnan(adj.mean_dice)) s.adjudicate.push_back(adj);
+    // Bounded whatever the number of cases: the worst ones so far, kept as they come.
+    if (s.adjudicate.size() >= 2 * top + 1024) keep_worst(s.adjudicate, top);
   }
   for (auto& [label, a] : acc) {
     LabelSummary ls;
@@ -251,15 +263,10 @@ std::string distance_unit(const RunResult& result, const RunOptions& o) {
 
 Summary summarize(const RunResult& result, size_t adjudicate_top) {
   Summary s;
-  summarize_labels(result, s);
+  summarize_labels(result, adjudicate_top, s);
   summarize_staple(result, s);
   summarize_leaderboard(result, s);
-  std::stable_sort(s.adjudicate.begin(), s.adjudicate.end(),
-                   [](const Adjudication& a, const Adjudication& b) {
-                     if (a.mean_dice != b.mean_dice) return a.mean_dice < b.mean_dice;
-                     return a.id < b.id;
-                   });
-  if (s.adjudicate.size() > adjudicate_top) s.adjudicate.resize(adjudicate_top);
+  keep_worst(s.adjudicate, adjudicate_top);
   return s;
 }
 

@@ -5,7 +5,9 @@
 #   (b) a recorded case whose input changed is run again on --resume (and only it);
 #   (c) 3 shards merged (given in any order) equal the single run; the shards split the cases;
 #   (d) merge refuses a missing shard, a doubled one, one of other options, and an unfinished
-#       one, naming it; --resume refuses records of other options.
+#       one, naming it; --resume refuses records of other options;
+#   (e) --report-memory 0 (every case read back from records.jsonl when reached) writes the
+#       same report, tables and HTML as results held in memory; so does a merge.
 # Usage: test_resume_merge.sh MASKEVAL SOURCE_DIR. Needs bash, jq, cp, grep, wc.
 set -uo pipefail
 export LC_ALL=C
@@ -145,6 +147,29 @@ rc=$?
 [ "$rc" = 1 ] && grep -q "option 'empty'" "$tmp/killed/refusal.txt" &&
   pass "--resume with other options: exit 1, names 'empty'" ||
   fail "--resume with other options: exit $rc: $(cat "$tmp/killed/refusal.txt")"
+
+# (e) Results read back case by case instead of held.
+mkdir -p "$tmp/flat"
+(cd "$tmp/flat" && "$bin" "${args[@]}" -o out --report-memory 0 >log.txt 2>&1) ||
+  fail "--report-memory 0: exit $?"
+same_report "--report-memory 0: the same report" "$tmp/changed/out/report.json" \
+  "$tmp/flat/out/report.json"
+for t in cases.csv pairs.csv summary.csv worklist.csv; do
+  cmp -s "$tmp/changed/out/$t" "$tmp/flat/out/$t" && pass "--report-memory 0: $t identical" ||
+    fail "--report-memory 0: $t differs"
+done
+# The page differs only where it shows the command line.
+if diff <(grep -v -- '--report-memory' "$tmp/changed/out/report.html" | grep -v 'maskeval agree') \
+  <(grep -v -- '--report-memory' "$tmp/flat/out/report.html" | grep -v 'maskeval agree') >/dev/null; then
+  pass "--report-memory 0: report.html the same but for the command line"
+else
+  fail "--report-memory 0: report.html differs"
+fi
+mkdir -p "$tmp/merged-flat"
+(cd "$tmp/merged-flat" && "$bin" merge -q -o out --report-memory 0 ../shards/s0 ../shards/s1 \
+  ../shards/s2 >log.txt 2>&1)
+same_report "merge with --report-memory 0 equals the single run's" \
+  "$tmp/changed/out/report.json" "$tmp/merged-flat/out/report.json"
 
 if [ "$failures" -gt 0 ]; then
   echo "$failures check(s) failed"

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Max RSS and wall time of `agree` and `score` over N small cases (e.g. 1000 10000 100000), with
+# the results held for the report (the default --report-memory) and read back from records.jsonl
+# (--report-memory 0).
+# Each case: 3 raters and a reference, 32 x 32 label maps with 3 labels (64 distinct cases,
+# hard-linked N/64 times over). Needs python3 (to write the 64 PNGs) and GNU time.
+# Usage: bench/rss_many_cases.sh MASKEVAL N... ; prints a Markdown table row per run.
+set -euo pipefail
+bin="$1"
+shift
+work="$(mktemp -d "${TMPDIR:-/tmp}/maskeval-rss.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+python3 - "$work/seed" <<'PY'
+import os, struct, sys, zlib
+root = sys.argv[1]
+def png(path, w, h, px):
+    raw = b"".join(b"\0" + bytes(px[y * w:(y + 1) * w]) for y in range(h))
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+for c in range(64):
+    d = os.path.join(root, "c%02d" % c)
+    os.makedirs(d)
+    for r, name in enumerate(["a", "b", "c", "ref"]):
+        px = []
+        for y in range(32):
+            for x in range(32):
+                s = (c + 3 * r) % 7
+                px.append(1 if 4 + s <= x < 20 + s and 6 <= y < 22 else (2 if x + y > 44 + (c % 5) else 0))
+        png(os.path.join(d, name + ".png"), 32, 32, px)
+PY
+echo "| cases | command | results | max RSS (MiB) | wall (s) | MiB per 1000 cases more than the smallest run |"
+echo "|---|---|---|---|---|---|"
+declare -A first
+for n in "$@"; do
+  data="$work/data-$n"
+  mkdir -p "$data"
+  for ((i = 0; i < n; i++)); do
+    seed="$work/seed/c$(printf %02d $((i % 64)))"
+    mkdir "$data/case$i"
+    ln "$seed/a.png" "$seed/b.png" "$seed/c.png" "$seed/ref.png" "$data/case$i/"
+  done
+  for cmd in agree score; do
+    for mode in held 0; do
+      args=(--cases "$data" --raters '[abc].png' --reference ref.png -q --threads 2 -o "$work/out")
+      [ "$cmd" = agree ] && args+=(--no-maps)
+      [ "$cmd" = score ] && args+=(--no-distances)
+      [ "$mode" = 0 ] && args+=(--report-memory 0)
+      rm -rf "$work/out"
+      /usr/bin/time -f "%M %e" -o "$work/time.txt" "$bin" "$cmd" "${args[@]}" >/dev/null
+      read -r kib secs <"$work/time.txt"
+      mib=$(awk -v k="$kib" 'BEGIN { printf "%.1f", k / 1024 }')
+      key="$cmd-$mode"
+      [ -z "${first[$key]:-}" ] && first[$key]="$n $mib"
+      read -r n0 m0 <<<"${first[$key]}"
+      per=$(awk -v m="$mib" -v m0="$m0" -v n="$n" -v n0="$n0" \
+        'BEGIN { if (n == n0) print "-"; else printf "%.2f", (m - m0) / ((n - n0) / 1000) }')
+      label=$([ "$mode" = 0 ] && echo "read back" || echo "held")
+      echo "| $n | $cmd | $label | $mib | $secs | $per |"
+    done
+  done
+  rm -rf "$data"
+done
