@@ -61,7 +61,9 @@ TEST(Baseline, SameDataNoChangeAlteredCaseFlagged) {
   const Json j = read_json(again + "/report.json");
   EXPECT_EQ(j["baseline"]["cases_added"].size(), 0u);
   for (const Json& c : j["baseline"]["changes"]) {
-    if (!c["delta"].is_null()) EXPECT_EQ(c["delta"].get<double>(), 0.0) << c.dump();
+    if (!c["delta"].is_null()) {
+      EXPECT_EQ(c["delta"].get<double>(), 0.0) << c.dump();
+    }
   }
   // One prediction replaced by another case's: that case moves most, the gate fails.
   const fs::path pred = dir.path() / "pred";

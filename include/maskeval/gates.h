@@ -102,9 +102,12 @@ struct GateValue {
   double value = 0;
   std::string label, error;
 };
+// `case_index`: where the case `item` is in result.cases, when the caller knows (else found by
+// id, a pass over the cases).
 GateValue gate_figure_value(const GateFigure& f, GateScope scope, const std::string& item,
                             const RunResult& result, const Summary& summary,
-                            const RunOptions& options, const BaselineRun* baseline = nullptr);
+                            const RunOptions& options, const BaselineRun* baseline = nullptr,
+                            size_t case_index = static_cast<size_t>(-1));
 // Whether any verdict is "fail" or "error" (exit code 4).
 bool any_gate_failed(const std::vector<GateVerdict>& verdicts);
 const char* gate_cmp_text(GateCmp c);

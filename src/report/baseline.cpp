@@ -6,13 +6,14 @@
 
 #include "maskeval/baseline.h"
 #include "maskeval/report.h"
+#include "report/case_record.h"
 #include "report/json_report.h"
 #include "util/sha256.h"
 
 namespace maskeval {
 namespace {
 
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;
 
 // A figure as the report writes it: null (undefined) is NaN, "inf" and "-inf" are infinities.
 double num(const Json& j, const char* key) {
@@ -36,69 +37,6 @@ LabelId label_of(const std::string& key, const LabelSet& ls) {
   const std::optional<LabelId> id = ls.find(key);
   if (!id) throw std::invalid_argument("label '" + key + "' is not in this run's label set");
   return *id;
-}
-
-Score score_of(const Json& j) {
-  Score s;
-  s.tp = j.at("tp").get<uint64_t>();
-  s.fp = j.at("fp").get<uint64_t>();
-  s.fn = j.at("fn").get<uint64_t>();
-  s.tn = j.at("tn").get<uint64_t>();
-  s.dice = num(j, "dice");
-  s.iou = num(j, "iou");
-  s.sensitivity = num(j, "sensitivity");
-  s.specificity = num(j, "specificity");
-  s.precision = num(j, "precision");
-  s.volume_similarity = num(j, "volume_similarity");
-  if (j.contains("hd_percentile")) {
-    BoundaryMetrics b;
-    b.hd = num(j, "hd");
-    b.hd_percentile = num(j, "hd_percentile");
-    b.assd = num(j, "assd");
-    b.nsd = num(j, "nsd");
-    s.boundary = b;
-  }
-  return s;
-}
-
-LabelResult label_result_of(const std::string& key, const Json& j, size_t raters,
-                            const LabelSet& ls) {
-  LabelResult l;
-  l.label = label_of(key, ls);
-  l.counts.volume = j.at("volume").get<std::vector<uint64_t>>();
-  const Json& dice = j.at("dice");
-  if (l.counts.volume.size() != raters || dice.size() != raters)
-    throw std::invalid_argument("label '" + key + "': one value per rater expected");
-  for (const Json& row : dice) {
-    if (row.size() != raters) throw std::invalid_argument("label '" + key + "': a square matrix");
-    for (const Json& v : row) l.dice.push_back(v.is_null() ? NAN : v.get<double>());
-  }
-  l.fleiss_kappa = num(j, "fleiss_kappa");
-  return l;
-}
-
-CaseResult case_of(const Json& j, const LabelSet& ls) {
-  CaseResult c;
-  c.id = j.at("id").get<std::string>();
-  c.raters = j.at("raters").get<std::vector<std::string>>();
-  c.predictions = j.value("predictions", std::vector<std::string>{});
-  const std::vector<double> spacing = j.at("spacing").get<std::vector<double>>();
-  if (spacing.empty() || spacing.size() > 3) throw std::invalid_argument("bad spacing");
-  c.geom.ndim = static_cast<int>(spacing.size());
-  for (size_t a = 0; a < spacing.size(); ++a) c.geom.spacing[a] = spacing[a];
-  c.geom.spacing_unit = j.value("spacing_unit", "");
-  for (const auto& [key, lj] : j.at("labels").items())
-    c.labels.push_back(label_result_of(key, lj, c.raters.size(), ls));
-  c.mean_pairwise_dice = num(j, "mean_pairwise_dice");
-  if (j.contains("scores"))
-    for (const auto& [name, by_label] : j["scores"].at("by").items())
-      for (const auto& [key, sj] : by_label.items())
-        c.scores[name][label_of(key, ls)] = score_of(sj);
-  if (j.contains("inputs"))
-    for (const Json& in : j["inputs"])
-      c.inputs[in.at("path").get<std::string>()] = {in.at("bytes").get<int64_t>(),
-                                                    in.at("sha256").get<std::string>()};
-  return c;
 }
 
 LabelSummary label_summary_of(const std::string& key, const Json& j, const LabelSet& ls) {
@@ -174,7 +112,7 @@ Summary summary_of(const Json& j, const LabelSet& ls) {
 
 RunResult result_of(const Json& j, const LabelSet& ls) {
   RunResult r;
-  for (const Json& c : j.at("cases")) r.cases.push_back(case_of(c, ls));
+  for (const Json& c : j.at("cases")) r.cases.push_back(case_from_json(c, ls));
   for (const Json& f : j.at("failed_cases"))
     r.failed.push_back({f.at("id").get<std::string>(), f.value("file", ""), f.value("reason", "")});
   r.warnings = j.at("warnings").get<std::vector<std::string>>();
@@ -291,7 +229,9 @@ GateValue BaselineRun::value(const GateFigure& f, GateScope scope, const std::st
   GateFigure g = f;
   g.delta = false;
   if (!label.empty()) g.label = options_.labels.find(label);
-  return gate_figure_value(g, scope, item, *result_, *summary_, options_);
+  const auto at = scope == GateScope::kAnyCase ? case_index_.find(item) : case_index_.end();
+  return gate_figure_value(g, scope, item, *result_, *summary_, options_, nullptr,
+                           at == case_index_.end() ? static_cast<size_t>(-1) : at->second);
 }
 
 bool BaselineRun::has_case(const std::string& id) const {

@@ -343,10 +343,13 @@ std::vector<GateVerdict> evaluate_gates(const std::vector<Gate>& gates, const Ru
 
 GateValue gate_figure_value(const GateFigure& f, GateScope scope, const std::string& item,
                             const RunResult& result, const Summary& summary,
-                            const RunOptions& options, const BaselineRun* baseline) {
+                            const RunOptions& options, const BaselineRun* baseline,
+                            size_t case_index) {
   const Run r{result, summary, options, baseline};
   Item it{item, kNoCase};
-  if (scope == GateScope::kAnyCase) {
+  if (scope == GateScope::kAnyCase && case_index < result.cases.size()) {
+    it.c = case_index;
+  } else if (scope == GateScope::kAnyCase) {
     const auto c = std::find_if(result.cases.begin(), result.cases.end(),
                                 [&](const CaseResult& x) { return x.id == item; });
     if (c == result.cases.end()) return {NAN, "", "no such case"};
