@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "cli/cli.h"
 #include "pipeline/output_dir.h"
@@ -83,9 +84,10 @@ void check_run_options(const Cli& c, const Dataset& data, const std::vector<Gate
     throw UsageError("--shard: the report goes to OUT/report.json (no --json), for merge");
 }
 
-// The cases this run still has to do: all of them, or what --resume leaves.
-Dataset prepare_output(const Cli& c, const Dataset& data, const Json& header,
-                       std::vector<std::string>& kept) {
+// What --resume leaves to do (the kept records' lines in `kept`), or nothing: every case runs,
+// and the earlier run's outputs are set aside.
+std::optional<Dataset> prepare_output(const Cli& c, const Dataset& data, const Json& header,
+                                      std::vector<LineSpan>& kept) {
   const RunOptions& o = c.run;
   const std::string records = (fs::path(o.out_dir) / kRecordsName).string();
   std::error_code ec;
@@ -100,7 +102,7 @@ Dataset prepare_output(const Cli& c, const Dataset& data, const Json& header,
   if (c.resume && !c.quiet)
     std::cerr << "maskeval: --resume: " << records << " does not exist; running every case\n";
   set_aside_previous_outputs(o.out_dir, c.json.empty());
-  return data;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -205,12 +207,12 @@ int execute(Cli& c, Command command) {
       c.json.empty() ? (fs::path(o.out_dir) / "report.json").string() : c.json;
   const std::string records = (fs::path(o.out_dir) / kRecordsName).string();
   const OutputLock lock(o.out_dir);
-  std::vector<std::string> kept;
-  const Dataset todo = prepare_output(c, data, header, kept);
+  std::vector<LineSpan> kept;
+  const std::optional<Dataset> rest = prepare_output(c, data, header, kept);
   try {
     {
       RecordWriter writer(records, header, kept, o);
-      const RunResult run = run_dataset(todo, o, &writer);
+      const RunResult run = run_dataset(rest ? *rest : data, o, &writer);
       result.backend = run.backend;
       result.backend_note = run.backend_note;
       result.engine_note = run.engine_note;

@@ -12,6 +12,7 @@
 
 #include "maskeval/image.h"
 #include "report/case_record.h"
+#include "report/streamed_file.h"
 #include "util/sha256.h"
 
 namespace maskeval {
@@ -133,32 +134,44 @@ Json read_records_header(const std::string& path) {
   return j;
 }
 
-RecordFile read_records(const std::string& path, const LabelSet& ls) {
+RecordFile scan_records(const std::string& path, const LabelSet& ls,
+                        const std::function<void(Record&, const LineSpan&)>& each) {
   std::ifstream in = open_records(path);
   std::string line;
   std::getline(in, line);  // the header
+  uint64_t offset = line.size() + 1;
   RecordFile out;
-  for (size_t number = 2; std::getline(in, line); ++number) {
+  for (size_t number = 2; std::getline(in, line); ++number, offset += line.size() + 1) {
     if (in.eof()) break;  // no newline after it: cut short by a killed run
     if (line.empty()) continue;
+    const auto where = [&] { return path + " line " + std::to_string(number); };
     if (line.rfind("{\"end\":", 0) == 0) {
       try {
         out.end = Json::parse(line).at("end");
       } catch (const nlohmann::json::exception& e) {
-        throw std::invalid_argument(path + " line " + std::to_string(number) + ": " + e.what());
+        throw std::invalid_argument(where() + ": " + e.what());
       }
       out.complete = true;
       continue;
     }
     out.complete = false;  // records after an end line: a resumed run that has not ended
+    Record r;
     try {
-      out.records.push_back(record_from(line, ls));
+      r = record_from(line, ls);
     } catch (const std::exception& e) {
-      throw std::invalid_argument(path + " line " + std::to_string(number) +
-                                  ": not a case record (" + e.what() + ")");
+      throw std::invalid_argument(where() + ": not a case record (" + e.what() + ")");
     }
+    each(r, LineSpan{offset, line.size()});
   }
   if (in.bad()) throw std::invalid_argument(path + ": cannot be read");
+  return out;
+}
+
+RecordFile read_records(const std::string& path, const LabelSet& ls) {
+  std::vector<Record> records;
+  RecordFile out =
+      scan_records(path, ls, [&](Record& r, const LineSpan&) { records.push_back(std::move(r)); });
+  out.records = std::move(records);
   return out;
 }
 
@@ -188,43 +201,21 @@ RecordStore::~RecordStore() {
 
 RecordFile RecordStore::add_file(const std::string& path, const std::string& from,
                                  const std::string& to) {
-  std::ifstream in = open_records(path);
   File file{::open(path.c_str(), O_RDONLY | O_CLOEXEC), path, from, to};
   if (file.fd < 0) throw std::invalid_argument(path + ": cannot be opened");
   const auto number = static_cast<uint32_t>(files_.size());
   files_.push_back(file);
-  RecordFile out;
-  std::string line;
-  std::getline(in, line);  // the header
-  uint64_t offset = line.size() + 1;
-  for (size_t n = 2; std::getline(in, line); ++n, offset += line.size() + 1) {
-    if (in.eof()) break;  // no newline after it: cut short by a killed run
-    if (line.empty()) continue;
-    if (line.rfind("{\"end\":", 0) == 0) {
-      out.end = Json::parse(line).at("end");
-      out.complete = true;
-      continue;
-    }
-    out.complete = false;
-    Record r;
-    try {
-      r = record_from(line, labels_);
-    } catch (const std::exception& e) {
-      throw std::invalid_argument(path + " line " + std::to_string(n) + ": not a case record (" +
-                                  e.what() + ")");
-    }
+  return scan_records(path, labels_, [&](Record& r, const LineSpan& at) {
     timings_ += r.timings;
     if (r.failure) {
       failed_.push_back(std::move(*r.failure));
-      continue;
+      return;
     }
-    if (line.size() > UINT32_MAX) throw std::invalid_argument(path + ": a line over 4 GiB");
-    cases_.push_back({offset, static_cast<uint32_t>(line.size()), number});
-    case_bytes_ += line.size();
+    if (at.length > UINT32_MAX) throw std::invalid_argument(path + ": a line over 4 GiB");
+    cases_.push_back({at.offset, static_cast<uint32_t>(at.length), number});
+    case_bytes_ += at.length;
     ids_.push_back(r.result->id);
-  }
-  if (in.bad()) throw std::invalid_argument(path + ": cannot be read");
-  return out;
+  });
 }
 
 void RecordStore::sort() {
@@ -264,15 +255,22 @@ CaseResult RecordStore::load(size_t i) const {
 }
 
 RecordWriter::RecordWriter(const std::string& path, const Json& header,
-                           const std::vector<std::string>& kept, const RunOptions& options)
+                           const std::vector<LineSpan>& kept, const RunOptions& options)
     : path_(path), options_(options) {
-  std::string text = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  for (const std::string& line : kept) text += line + "\n";
-  try {
-    write_file_atomic(path, text);
-  } catch (const std::exception& e) {
-    throw FatalError("cannot write " + path + ": " + e.what());
+  StreamedFile out(path);  // FatalError naming the file
+  out.put(header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  if (!kept.empty()) {
+    std::ifstream in(path, std::ios::binary);
+    std::string line;
+    for (const LineSpan& span : kept) {
+      line.resize(span.length);
+      in.seekg(static_cast<std::streamoff>(span.offset));
+      in.read(line.data(), static_cast<std::streamsize>(span.length));
+      if (!in) throw FatalError("cannot read back " + path + " to keep its records");
+      out.put(line + "\n");
+    }
   }
+  out.commit();
   file_ = std::fopen(path.c_str(), "ab");
   if (!file_) throw FatalError("cannot write " + path + ": " + std::strerror(errno));
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -41,14 +42,23 @@ std::string failure_line(const CaseSpec& spec, const FailedCase& f, const StageT
 nlohmann::ordered_json read_records_header(const std::string& path);
 
 struct RecordFile {
-  std::vector<Record> records;  // in the order written
+  std::vector<Record> records;  // in the order written (read_records only)
   bool complete = false;        // the run got to its end ({"end": ...}, the last line)
   nlohmann::ordered_json end;   // that line's object: backend, backend_note, engine_note
 };
 
-// Every line after the header. A last line cut short (a run killed while writing it) is left
-// out; any other line that is not a record throws std::invalid_argument naming the file and the
-// line.
+// Where a line is in its file (without its newline).
+struct LineSpan {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+// Each line after the header in turn, parsed, with where it is; the records are not kept. A
+// last line cut short (a run killed while writing it) is left out; any other line that is not
+// a record throws std::invalid_argument naming the file and the line.
+RecordFile scan_records(const std::string& path, const LabelSet& labels,
+                        const std::function<void(Record&, const LineSpan&)>& each);
+// Every record of the file, kept (small files: the tests).
 RecordFile read_records(const std::string& path, const LabelSet& labels);
 
 // Every case a run (or each shard of one) recorded, as where its line is, read back and parsed
@@ -95,13 +105,14 @@ class RecordStore {
 // Map paths written under `from` (a shard's OUT/cases/), as they are under `to`.
 void relocate_case(CaseResult& c, const std::string& from, const std::string& to);
 
-// Writes the header and `kept` lines under a temporary name, renames it to `path`, then appends
-// each case as it finishes, flushed at once, so that a run killed at any point keeps every case
-// it finished. Thread-safe. Throws FatalError naming the file when it cannot be written.
+// Writes the header and the `kept` lines of the file already at `path` (--resume) under a
+// temporary name, renames it to `path`, then appends each case as it finishes, flushed at once,
+// so that a run killed at any point keeps every case it finished. Thread-safe. Throws
+// FatalError naming the file when it cannot be written.
 class RecordWriter : public CaseSink {
  public:
   RecordWriter(const std::string& path, const nlohmann::ordered_json& header,
-               const std::vector<std::string>& kept, const RunOptions& options);
+               const std::vector<LineSpan>& kept, const RunOptions& options);
   ~RecordWriter() override;
   RecordWriter(const RecordWriter&) = delete;
   RecordWriter& operator=(const RecordWriter&) = delete;

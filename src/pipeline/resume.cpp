@@ -69,11 +69,11 @@ ResumePlan plan_resume(const std::string& path, const Json& header, const Datase
     if (!diff.empty())
       throw UsageError("--resume: " + path + " is of another run (" + diff +
                        "); run again without --resume");
-    for (Record& r : read_records(path, o.labels).records) {
+    scan_records(path, o.labels, [&](Record& r, const LineSpan& at) {
       ++plan.recorded;
       if (r.failure) {
         ++plan.failed;
-        continue;
+        return;
       }
       const auto it = by_id.find(r.result->id);
       bool keep = it != by_id.end() && !kept_ids.count(r.result->id) &&
@@ -81,11 +81,11 @@ ResumePlan plan_resume(const std::string& path, const Json& header, const Datase
       for (const auto& [file, digest] : r.result->inputs) keep = keep && unchanged(file, digest);
       if (!keep) {
         ++plan.stale;
-        continue;
+        return;
       }
       kept_ids.insert(r.result->id);
-      plan.kept.push_back(std::move(r.line));
-    }
+      plan.kept.push_back(at);
+    });
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("--resume: ") + e.what());
   }

@@ -6,15 +6,16 @@
 #include <vector>
 
 #include "maskeval/run.h"
+#include "pipeline/records.h"
 
 namespace maskeval {
 
 struct ResumePlan {
-  std::vector<std::string> kept;  // record lines to keep, in the order they were written
-  size_t recorded = 0;            // case records found (finished or failed)
-  size_t stale = 0;               // records dropped: inputs changed, case gone or listed anew
-  size_t failed = 0;              // failures dropped, to be tried again
-  Dataset remaining;              // the cases still to run
+  std::vector<LineSpan> kept;  // the record lines to keep, in the order they were written
+  size_t recorded = 0;         // case records found (finished or failed)
+  size_t stale = 0;            // records dropped: inputs changed, case gone or listed anew
+  size_t failed = 0;           // failures dropped, to be tried again
+  Dataset remaining;           // the cases still to run
 };
 
 // Reads OUT's records.jsonl (`path`); `header` is this run's header line. Refuses (UsageError)
