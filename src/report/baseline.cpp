@@ -15,16 +15,8 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-// A figure as the report writes it: null (undefined) is NaN, "inf" and "-inf" are infinities.
 double num(const Json& j, const char* key) {
-  const auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return NAN;
-  if (it->is_string()) {
-    if (*it == "inf") return INFINITY;
-    if (*it == "-inf") return -INFINITY;
-    throw std::invalid_argument(std::string("'") + key + "' is not a number");
-  }
-  return it->get<double>();
+  return json_figure(j, key);
 }
 
 size_t count(const Json& j, const char* key) {
@@ -32,11 +24,8 @@ size_t count(const Json& j, const char* key) {
   return it == j.end() || it->is_null() ? 0 : it->get<size_t>();
 }
 
-// A label key of the report ("3", or a region's name) as tonight's label set knows it.
 LabelId label_of(const std::string& key, const LabelSet& ls) {
-  const std::optional<LabelId> id = ls.find(key);
-  if (!id) throw std::invalid_argument("label '" + key + "' is not in this run's label set");
-  return *id;
+  return json_label(key, ls);
 }
 
 LabelSummary label_summary_of(const std::string& key, const Json& j, const LabelSet& ls) {

@@ -10,13 +10,8 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-Json number(double v) {
-  return json_number(v);
-}
-
-Json distance(double v) {
-  return json_distance(v);
-}
+constexpr auto* number = &json_number;
+constexpr auto* distance = &json_distance;
 
 Json boundary_matrix_json(const std::vector<BoundaryMetrics>& m, size_t n,
                           double BoundaryMetrics::*field) {
@@ -240,17 +235,25 @@ double json_figure(const Json& v) {
   return v.get<double>();
 }
 
-namespace {
-
-double figure(const Json& j, const char* key) {
+double json_figure(const Json& j, const char* key) {
   const auto it = j.find(key);
   return it == j.end() ? NAN : json_figure(*it);
 }
 
-LabelId label_of(const std::string& key, const LabelSet& ls) {
+LabelId json_label(const std::string& key, const LabelSet& ls) {
   const std::optional<LabelId> id = ls.find(key);
   if (!id) throw std::invalid_argument("label '" + key + "' is not in this run's label set");
   return *id;
+}
+
+namespace {
+
+double figure(const Json& j, const char* key) {
+  return json_figure(j, key);
+}
+
+LabelId label_of(const std::string& key, const LabelSet& ls) {
+  return json_label(key, ls);
 }
 
 std::vector<double> figures(const Json& a) {

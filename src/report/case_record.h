@@ -15,7 +15,12 @@ nlohmann::ordered_json case_json(const CaseResult& c, const RunOptions& options)
 // up in `labels`. Throws std::invalid_argument (or a JSON exception) for JSON that is not a case.
 CaseResult case_from_json(const nlohmann::ordered_json& j, const LabelSet& labels);
 
-// A figure as the reports write it, read back: null is NaN, "inf" and "-inf" are infinities.
+// A figure as the reports write it, read back: null is NaN, "inf" and "-inf" are infinities;
+// the second form reads j[key], NaN when there is none.
 double json_figure(const nlohmann::ordered_json& v);
+double json_figure(const nlohmann::ordered_json& j, const char* key);
+// A label key of the report ("3", or a region's name) as `labels` knows it; throws
+// std::invalid_argument when it does not.
+LabelId json_label(const std::string& key, const LabelSet& labels);
 
 }  // namespace maskeval

@@ -11,14 +11,8 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-Json number(double v) {
-  return json_number(v);
-}
-
-// A distance: NaN as null, infinity as the string "inf" (JSON has no infinity).
-Json distance(double v) {
-  return json_distance(v);
-}
+constexpr auto* number = &json_number;
+constexpr auto* distance = &json_distance;
 
 // The label set: names and colours by key, regions by name with their labels, the ignore label.
 void label_set_json(const LabelSet& ls, Json& j) {
