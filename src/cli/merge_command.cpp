@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <memory>
 
 #include "cli/cli.h"
 #include "cli/run_command.h"
@@ -29,19 +30,6 @@ std::string shard_name(int index, int count) {
   return "shard " + std::to_string(index) + "/" + std::to_string(count);
 }
 
-// The first header field in which `b` is not a shard of the same run as `a`; "" when none.
-std::string mismatch(const Json& a, const Json& b) {
-  for (const char* key : {"maskeval_version", "command", "options", "dataset"})
-    if (a.value(key, Json()) != b.value(key, Json())) {
-      const std::string what = std::string(key) == "dataset"   ? "dataset (listing)"
-                               : std::string(key) == "options" ? "options"
-                                                               : key;
-      return "another " + what + ": " + b.value(key, Json()).dump().substr(0, 120);
-    }
-  if (a["shard"]["count"] != b["shard"]["count"]) return "another shard count";
-  return "";
-}
-
 // Every folder's header, checked to be one shard each of the same run, sorted by index.
 std::vector<ShardDir> read_shards(const std::vector<std::string>& dirs) {
   std::vector<ShardDir> shards;
@@ -54,10 +42,16 @@ std::vector<ShardDir> read_shards(const std::vector<std::string>& dirs) {
     if (!s.header.contains("shard"))
       throw UsageError("merge: " + d + " is not a shard (its run had no --shard)");
     s.index = s.header["shard"].at("index").get<int>();
-    const std::string diff = shards.empty() ? "" : mismatch(shards[0].header, s.header);
+    const std::string diff =
+        shards.empty() ? ""
+                       : records_header_difference(shards[0].header, s.header, {"dataset"});
     if (!diff.empty())
       throw UsageError("merge: " + d + " is not a shard of the same run as " + shards[0].dir +
                        " (" + diff + ")");
+    if (!shards.empty() && s.header["shard"].value("count", 0) !=
+                               shards[0].header["shard"].value("count", 0))
+      throw UsageError("merge: " + d + " is a shard of another split than " + shards[0].dir +
+                       " (I/N with another N)");
     shards.push_back(std::move(s));
   }
   const int count = shards[0].header["shard"]["count"].get<int>();
@@ -104,6 +98,8 @@ void rebuild_options(const Json& header, Cli& c, Command& command) {
     throw UsageError(
         "merge: the shards' options cannot be rebuilt as they were (a --labels file changed "
         "since?)");
+  if (run_settings_json(c.run) != header.at("settings"))
+    throw UsageError("merge: the shards' settings cannot be rebuilt as they were");
 }
 
 // The shard's case folders into OUT/cases: hard links where the file system allows, else copies.
@@ -139,10 +135,20 @@ std::shared_ptr<RecordStore> gather(const std::vector<ShardDir>& shards, const R
     const std::string note = f.end.value("engine_note", "");
     if (!note.empty() && result.engine_note.find(note) == std::string::npos)
       result.engine_note += (result.engine_note.empty() ? "" : "; ") + note;
-    result.aborted = result.aborted || f.end.value("aborted", false);
+    if (f.end.value("aborted", false))
+      throw UsageError("merge: " + s.dir + " stopped at its first failed case (--strict); "
+                       "run it again without --strict to merge it");
     result.merged_from.push_back(s.dir);
   }
   for (const std::string& b : backends) result.backend += (result.backend.empty() ? "" : "+") + b;
+  store->sort();  // a case in two shards is refused here
+  const size_t listed = shards[0].header.at("dataset").value("cases", size_t{0});
+  const size_t recorded = store->cases() + store->failures().size();
+  if (recorded != listed)
+    throw UsageError("merge: the shards hold " + std::to_string(recorded) + " of the dataset's " +
+                     std::to_string(listed) +
+                     " cases (did a file's size change between the shards' runs? the shares "
+                     "follow the files' sizes: run the shards again)");
   return store;
 }
 
@@ -203,6 +209,13 @@ int execute_merge(const MergeArgs& a, const std::string& command_line) {
       std::cerr << "maskeval: warning: " << listing_problem_text(p) << "\n";
     const std::string json_path =
         c.json.empty() ? (fs::path(o.out_dir) / "report.json").string() : c.json;
+    std::vector<std::unique_ptr<OutputLock>> locks;  // no shard rerun while it is read
+    for (const ShardDir& s : shards) {
+      std::error_code ec;
+      if (fs::equivalent(s.dir, o.out_dir, ec))
+        throw UsageError("merge: the output folder " + o.out_dir + " is one of the shards");
+      locks.push_back(std::make_unique<OutputLock>(s.dir));
+    }
     const OutputLock lock(o.out_dir);
     set_aside_previous_outputs(o.out_dir, c.json.empty());
     try {
@@ -219,6 +232,9 @@ int execute_merge(const MergeArgs& a, const std::string& command_line) {
     return kExitUsage;
   } catch (const std::invalid_argument& e) {
     std::cerr << "maskeval: merge: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const nlohmann::json::exception& e) {
+    std::cerr << "maskeval: merge: a shard's records header is damaged: " << e.what() << "\n";
     return kExitUsage;
   } catch (const std::exception& e) {
     std::cerr << "maskeval: error: " << e.what() << "\n";

@@ -59,6 +59,7 @@ Json records_header(const Cli& c, const RunOptions& o, const Dataset& listing, c
             {"cwd", fs::current_path(ec).string()},
             {"out", o.out_dir},
             {"options", report_options_json(RunResult{}, o)},
+            {"settings", run_settings_json(o)},
             {"dataset", {{"cases", listing.cases.size()}, {"sha256", dataset_sha256(listing)}}}};
   if (s.count > 0) h["shard"] = {{"index", s.index}, {"count", s.count}};
   Json problems = Json::array();
@@ -93,6 +94,7 @@ std::optional<Dataset> prepare_output(const Cli& c, const Dataset& data, const J
   std::error_code ec;
   if (c.resume && fs::is_regular_file(records, ec)) {
     ResumePlan plan = plan_resume(records, header, data, o);
+    clear_resumed_outputs(o.out_dir, c.json.empty());
     std::cerr << "maskeval: --resume: " << plan.kept.size() << " of " << data.cases.size()
               << " cases kept from " << records << " (" << plan.stale << " changed or gone, "
               << plan.failed << " failed ones tried again)\n";
@@ -209,6 +211,7 @@ int execute(Cli& c, Command command) {
   const OutputLock lock(o.out_dir);
   std::vector<LineSpan> kept;
   const std::optional<Dataset> rest = prepare_output(c, data, header, kept);
+  const bool resumed = rest.has_value();
   try {
     {
       RecordWriter writer(records, header, kept, o);
@@ -224,7 +227,7 @@ int execute(Cli& c, Command command) {
     return finish_run(end, result);
   } catch (...) {
     // The folder keeps describing the last whole run; a resumed one keeps what it recorded.
-    if (!c.resume) restore_previous_outputs(o.out_dir);
+    if (!resumed) restore_previous_outputs(o.out_dir);
     throw;
   }
 }

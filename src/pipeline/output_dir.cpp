@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -13,6 +14,7 @@
 #include <set>
 
 #include "maskeval/run.h"
+#include "pipeline/records.h"
 
 namespace maskeval {
 namespace fs = std::filesystem;
@@ -173,8 +175,8 @@ struct OwnOutputs {
 
 }  // namespace
 
-void set_aside_previous_outputs(const std::string& out_dir, bool report_in_out) {
-  const OwnOutputs own(out_dir);
+// maskeval's tables found in OUT; FatalError for one of their names that maskeval did not write.
+std::vector<const char*> own_tables(const OwnOutputs& own, bool report_in_out) {
   if (own.report_foreign && report_in_out)
     throw FatalError(own.report.string() +
                      " was not written by maskeval; choose another output folder (-o) or --json");
@@ -182,7 +184,7 @@ void set_aside_previous_outputs(const std::string& out_dir, bool report_in_out) 
     throw FatalError(own.cases.string() +
                      " was not written by maskeval; choose another output folder (-o)");
   std::error_code st;
-  std::vector<const char*> tables;  // ours, found in OUT
+  std::vector<const char*> tables;
   for (const char* t : kTables) {
     if (!fs::exists(fs::symlink_status(own.out / t, st))) continue;
     if (!fs::is_regular_file(fs::symlink_status(own.out / t, st)) ||
@@ -190,6 +192,21 @@ void set_aside_previous_outputs(const std::string& out_dir, bool report_in_out) 
       throw FatalError((own.out / t).string() +
                        " was not written by maskeval; choose another output folder (-o)");
     tables.push_back(t);
+  }
+  return tables;
+}
+
+void set_aside_previous_outputs(const std::string& out_dir, bool report_in_out) {
+  const OwnOutputs own(out_dir);
+  std::vector<const char*> tables = own_tables(own, report_in_out);
+  // The records of a run killed before its report: dropped, never put aside over the outputs
+  // of the last whole run (which .maskeval-previous may still hold).
+  if (!own.report_ours) {
+    const auto it = std::find(tables.begin(), tables.end(), std::string(kRecordsName));
+    if (it != tables.end()) {
+      remove_or_fail(own.out / kRecordsName);
+      tables.erase(it);
+    }
   }
   const bool move_report = own.report_ours && report_in_out;
   if (move_report || !tables.empty()) {
@@ -211,12 +228,19 @@ void set_aside_previous_outputs(const std::string& out_dir, bool report_in_out) 
   std::ofstream(own.cases / kCasesMarker) << "written by maskeval; replaced by its next run here\n";
 }
 
+void clear_resumed_outputs(const std::string& out_dir, bool report_in_out) {
+  const OwnOutputs own(out_dir);
+  for (const char* t : own_tables(own, report_in_out))
+    if (std::string(t) != kRecordsName) remove_or_fail(own.out / t);
+  if (own.report_ours && report_in_out) remove_or_fail(own.report);
+}
+
 void restore_previous_outputs(const std::string& out_dir) {
   const OwnOutputs own(out_dir);
   std::error_code ec;
   if (!fs::is_directory(fs::symlink_status(own.previous, ec))) return;
   if (own.cases_ours) remove_or_fail(own.cases);
-  remove_or_fail(own.out / "records.jsonl");  // of the run that could not go on
+  remove_or_fail(own.out / kRecordsName);  // of the run that could not go on
   if (fs::exists(own.previous / "cases", ec)) rename_or_fail(own.previous / "cases", own.cases);
   if (fs::exists(own.previous / "report.json", ec))
     rename_or_fail(own.previous / "report.json", own.report);

@@ -41,6 +41,10 @@ class OutputLock {
 // to OUT/report.json (no --json).
 void set_aside_previous_outputs(const std::string& out_dir, bool report_in_out);
 void restore_previous_outputs(const std::string& out_dir);
+// --resume: removes what the end of the run writes again from the records (report.json, the
+// tables, report.html), keeping records.jsonl and cases/; the same FatalError as above for files
+// maskeval did not write.
+void clear_resumed_outputs(const std::string& out_dir, bool report_in_out);
 void drop_previous_outputs(const std::string& out_dir);
 
 // Cases all of whose files are maskeval's own outputs in OUT (a dataset folder that holds

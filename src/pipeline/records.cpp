@@ -102,6 +102,59 @@ std::string dataset_sha256(const Dataset& data) {
   return h.finish_hex();
 }
 
+Json run_settings_json(const RunOptions& o) {
+  return {{"max_label", o.max_label},
+          {"max_voxels", o.read.max_voxels},
+          {"allow_external_data", o.read.allow_external_data},
+          {"write_maps", o.write_maps},
+          {"overlay", o.overlay},
+          {"overlay_image", o.overlay_image},
+          {"strict", o.strict},
+          {"timings", o.timings},
+          {"tie", o.tie == TiePolicy::kUndecided ? "undecided" : "lowest"},
+          {"undecided_label", o.undecided_label},
+          {"max_iterations", o.mlstaple.max_iterations},
+          {"spacing", std::vector<double>(o.spacing.begin(), o.spacing.end())}};
+}
+
+namespace {
+
+std::string shown(const Json& v) {
+  const std::string s = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return s.size() > 80 ? s.substr(0, 77) + "..." : s;
+}
+
+// The first key of two objects whose values differ; "" when none.
+std::string differing_key(const Json& a, const Json& b) {
+  std::vector<std::string> keys;
+  for (const auto& kv : a.items()) keys.push_back(kv.key());
+  for (const auto& kv : b.items()) keys.push_back(kv.key());
+  for (const std::string& k : keys)
+    if (a.value(k, Json()) != b.value(k, Json())) return k;
+  return "";
+}
+
+}  // namespace
+
+std::string records_header_difference(const Json& a, const Json& b,
+                                      const std::vector<std::string>& also) {
+  std::vector<std::string> keys = {"maskeval_version", "command"};
+  keys.insert(keys.end(), also.begin(), also.end());
+  for (const std::string& k : keys)
+    if (a.value(k, Json()) != b.value(k, Json()))
+      return "'" + k + "' " + shown(a.value(k, Json())) + " against " + shown(b.value(k, Json()));
+  for (const char* group : {"options", "settings"}) {
+    Json ga = a.value(group, Json::object()), gb = b.value(group, Json::object());
+    ga.erase("distance_unit");  // from the cases' files, not an option
+    gb.erase("distance_unit");
+    const std::string k = differing_key(ga, gb);
+    if (!k.empty())
+      return "option '" + k + "' " + shown(ga.value(k, Json())) + " against " +
+             shown(gb.value(k, Json()));
+  }
+  return "";
+}
+
 std::string record_line(const CaseSpec& spec, const CaseResult& c, const RunOptions& o) {
   const ValueHint& v = c.values;
   const Json j = {{"case", case_json(c, o)},
@@ -194,17 +247,12 @@ void relocate_case(CaseResult& c, const std::string& from, const std::string& to
 
 RecordStore::RecordStore(const LabelSet& labels) : labels_(labels) {}
 
-RecordStore::~RecordStore() {
-  for (const File& f : files_)
-    if (f.fd >= 0) ::close(f.fd);
-}
+RecordStore::~RecordStore() = default;
 
 RecordFile RecordStore::add_file(const std::string& path, const std::string& from,
                                  const std::string& to) {
-  File file{::open(path.c_str(), O_RDONLY | O_CLOEXEC), path, from, to};
-  if (file.fd < 0) throw std::invalid_argument(path + ": cannot be opened");
   const auto number = static_cast<uint32_t>(files_.size());
-  files_.push_back(file);
+  files_.push_back(File{path, from, to});
   return scan_records(path, labels_, [&](Record& r, const LineSpan& at) {
     timings_ += r.timings;
     if (r.failure) {
@@ -219,30 +267,50 @@ RecordFile RecordStore::add_file(const std::string& path, const std::string& fro
 }
 
 void RecordStore::sort() {
+  if (sorted_) return;
   std::vector<size_t> order(cases_.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return ids_[a] < ids_[b]; });
+  for (size_t k = 1; k < order.size(); ++k)
+    if (ids_[order[k]] == ids_[order[k - 1]])
+      throw std::invalid_argument("case " + ids_[order[k]] + " is recorded twice (in " +
+                                  files_[cases_[order[k - 1]].file].path + " and " +
+                                  files_[cases_[order[k]].file].path + ")");
   std::vector<Entry> sorted;
+  std::vector<std::string> ids;
   sorted.reserve(order.size());
-  for (const size_t i : order) sorted.push_back(cases_[i]);
+  ids.reserve(order.size());
+  for (const size_t i : order) {
+    sorted.push_back(cases_[i]);
+    ids.push_back(std::move(ids_[i]));
+  }
   cases_ = std::move(sorted);
   ids_ = {};
   std::stable_sort(failed_.begin(), failed_.end(),
                    [](const FailedCase& a, const FailedCase& b) { return a.id < b.id; });
+  for (size_t k = 0; k < failed_.size(); ++k)
+    if ((k > 0 && failed_[k].id == failed_[k - 1].id) ||
+        std::binary_search(ids.begin(), ids.end(), failed_[k].id))
+      throw std::invalid_argument("case " + failed_[k].id + " is recorded twice");
+  sorted_ = true;
 }
 
 CaseResult RecordStore::load(size_t i) const {
   const Entry& e = cases_.at(i);
   const File& f = files_[e.file];
   std::string line(e.length, '\0');
+  const int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
   size_t got = 0;
-  while (got < line.size()) {
-    const ssize_t n =
-        ::pread(f.fd, line.data() + got, line.size() - got, static_cast<off_t>(e.offset + got));
-    if (n <= 0) throw FatalError("cannot read back " + f.path + ": it changed during the run");
+  while (fd >= 0 && got < line.size()) {
+    const ssize_t n = ::pread(fd, line.data() + got, line.size() - got,
+                              static_cast<off_t>(e.offset + got));
+    if (n <= 0) break;
     got += static_cast<size_t>(n);
   }
+  if (fd >= 0) ::close(fd);
+  if (got < line.size())
+    throw FatalError("cannot read back " + f.path + ": it is gone or changed during the run");
   Record r;
   try {
     r = record_from(line, labels_);

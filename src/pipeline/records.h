@@ -37,6 +37,15 @@ struct Record {
 std::string record_line(const CaseSpec& spec, const CaseResult& c, const RunOptions& o);
 std::string failure_line(const CaseSpec& spec, const FailedCase& f, const StageTimes& t);
 
+// What a run's results depend on beyond report.json's "options": the header's "settings".
+nlohmann::ordered_json run_settings_json(const RunOptions& options);
+
+// The first field in which the runs of two headers differ, as a phrase ("" when none): the
+// version, the command, the options and settings, and each of `also` ("shard", "dataset").
+std::string records_header_difference(const nlohmann::ordered_json& a,
+                                      const nlohmann::ordered_json& b,
+                                      const std::vector<std::string>& also);
+
 // The header line (the first): {"maskeval_records": 1, "maskeval_version", "command", "options",
 // "argv", "cwd", "dataset": {"cases", "sha256"}, "shard", "listing_problems"}.
 nlohmann::ordered_json read_records_header(const std::string& path);
@@ -75,7 +84,8 @@ class RecordStore {
   // read_records does.
   RecordFile add_file(const std::string& path, const std::string& from = "",
                       const std::string& to = "");
-  // Sorts the cases and failures by id (the listing's order) once every file is added.
+  // Sorts the cases and failures by id (the listing's order) once every file is added; throws
+  // std::invalid_argument naming a case recorded twice.
   void sort();
 
   size_t cases() const { return cases_.size(); }
@@ -90,8 +100,7 @@ class RecordStore {
     uint32_t length = 0, file = 0;
   };
   struct File {
-    int fd = -1;
-    std::string path, from, to;
+    std::string path, from, to;  // opened for each load: shards may outnumber descriptors
   };
   LabelSet labels_;
   std::vector<File> files_;
@@ -100,6 +109,7 @@ class RecordStore {
   std::vector<FailedCase> failed_;
   StageTimes timings_;
   uint64_t case_bytes_ = 0;
+  bool sorted_ = false;
 };
 
 // Map paths written under `from` (a shard's OUT/cases/), as they are under `to`.

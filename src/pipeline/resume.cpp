@@ -31,29 +31,29 @@ bool unchanged(const std::string& path, const FileDigest& d) {
   return !in.bad() && h.size() == size && h.finish_hex() == d.sha256;
 }
 
-// The first field of the header that makes the records not this run's; "" when none does.
-std::string header_difference(const Json& before, const Json& now) {
-  for (const char* key : {"maskeval_version", "command", "shard"}) {
-    const Json b = before.value(key, Json()), n = now.value(key, Json());
-    if (b != n) return std::string("'") + key + "' was " + b.dump() + ", now " + n.dump();
-  }
-  Json ob = before.value("options", Json::object()), on = now.value("options", Json::object());
-  ob.erase("distance_unit");  // from the cases' files, not an option
-  on.erase("distance_unit");
-  std::set<std::string> keys;
-  for (const auto& kv : ob.items()) keys.insert(kv.key());
-  for (const auto& kv : on.items()) keys.insert(kv.key());
-  for (const std::string& k : keys) {
-    const Json b = ob.value(k, Json()), n = on.value(k, Json());
-    if (b != n) return "option '" + k + "' was " + b.dump() + ", now " + n.dump();
-  }
-  return "";
+// The recorded map paths name OUT as the run was given it: resuming needs the same.
+void check_same_folder(const Json& before, const Json& now, const std::string& path) {
+  const auto where = [](const Json& h) {
+    std::error_code ec;
+    return fs::weakly_canonical(fs::path(h.value("cwd", "")) / h.value("out", ""), ec).string() +
+           "|" + h.value("out", "");
+  };
+  if (where(before) != where(now))
+    throw UsageError("--resume: " + path + " was written with -o " + before.value("out", "") +
+                     " from " + before.value("cwd", "") +
+                     "; resume with the same -o from the same folder (the report names the "
+                     "maps by that path)");
 }
 
+// The files a case wrote in its folder (not the folders in it: those are other cases', whose
+// ids go on with '/').
 void clear_case_folder(const RunOptions& o, const CaseSpec& c) {
+  const fs::path dir = fs::path(o.out_dir) / "cases" / c.out_folder;
   std::error_code ec;
-  fs::remove_all(fs::path(o.out_dir) / "cases" / c.out_folder, ec);
-  if (ec) throw FatalError("--resume: cannot clear " + c.out_folder + ": " + ec.message());
+  if (!fs::is_directory(fs::symlink_status(dir, ec))) return;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec))
+    if (!e.is_directory(ec)) fs::remove(e.path(), ec);
+  if (ec) throw FatalError("--resume: cannot clear " + dir.string() + ": " + ec.message());
 }
 
 }  // namespace
@@ -65,10 +65,12 @@ ResumePlan plan_resume(const std::string& path, const Json& header, const Datase
   for (const CaseSpec& c : data.cases) by_id[c.id] = &c;
   std::set<std::string> kept_ids;
   try {
-    const std::string diff = header_difference(read_records_header(path), header);
+    const Json before = read_records_header(path);
+    const std::string diff = records_header_difference(before, header, {"shard"});
     if (!diff.empty())
       throw UsageError("--resume: " + path + " is of another run (" + diff +
-                       "); run again without --resume");
+                       ", the records against this run); run again without --resume");
+    check_same_folder(before, header, path);
     scan_records(path, o.labels, [&](Record& r, const LineSpan& at) {
       ++plan.recorded;
       if (r.failure) {

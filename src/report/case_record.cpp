@@ -339,6 +339,8 @@ LabelResult label_from(const std::string& key, const Json& j, size_t n, const La
     throw std::invalid_argument("label '" + key + "': one volume per rater expected");
   l.counts.intersection = count_square(j.at("intersection"), n);
   l.counts.votes = j.at("votes").get<std::vector<uint64_t>>();
+  if (l.counts.votes.size() != n + 1)
+    throw std::invalid_argument("label '" + key + "': votes for 0 to R raters expected");
   l.dice = square(j.at("dice"), n, "dice");
   l.iou = square(j.at("iou"), n, "iou");
   l.cohen_kappa = square(j.at("cohen_kappa"), n, "cohen_kappa");
@@ -369,11 +371,13 @@ MajorityResult majority_from(const Json& j, const LabelSet& ls) {
   return m;
 }
 
-StapleLabel staple_from(const std::string& key, const Json& j, const LabelSet& ls) {
+StapleLabel staple_from(const std::string& key, const Json& j, size_t raters, const LabelSet& ls) {
   StapleLabel s;
   s.label = label_of(key, ls);
   s.result.sensitivity = figures(j.at("sensitivity"));
   s.result.specificity = figures(j.at("specificity"));
+  if (s.result.sensitivity.size() != raters || s.result.specificity.size() != raters)
+    throw std::invalid_argument("staple '" + key + "': one sensitivity and specificity per rater");
   s.result.prior = figure(j, "prior");
   s.result.iterations = j.at("iterations").get<int>();
   s.result.converged = j.at("converged").get<bool>();
@@ -384,7 +388,7 @@ StapleLabel staple_from(const std::string& key, const Json& j, const LabelSet& l
     const std::vector<double> sens = figures(m.at("sensitivity"));
     const std::vector<double> spec = figures(m.at("specificity"));
     const std::vector<double> dice = figures(m.at("dice"));
-    if (spec.size() != sens.size() || dice.size() != sens.size())
+    if (sens.size() != raters || spec.size() != raters || dice.size() != raters)
       throw std::invalid_argument("staple measured_vs_reference: one value per rater expected");
     for (size_t i = 0; i < sens.size(); ++i) {
       Score sc;
@@ -398,10 +402,11 @@ StapleLabel staple_from(const std::string& key, const Json& j, const LabelSet& l
   return s;
 }
 
-MlStapleCase mlstaple_from(const Json& j) {
+MlStapleCase mlstaple_from(const Json& j, size_t raters) {
   MlStapleCase m;
   MlStapleResult& r = m.result;
   const Json& conf = j.at("confusion");
+  if (conf.size() != raters) throw std::invalid_argument("mlstaple: a confusion matrix per rater");
   r.raters = static_cast<int>(conf.size());
   r.priors = figures(j.at("priors"));
   r.labels = static_cast<int>(r.priors.size());
@@ -471,8 +476,9 @@ CaseResult case_from_json(const Json& j, const LabelSet& ls) {
   c.overlay = j.value("overlay", "");
   if (j.contains("majority")) c.majority = majority_from(j["majority"], ls);
   if (j.contains("staple"))
-    for (const auto& [key, sj] : j["staple"].items()) c.staple.push_back(staple_from(key, sj, ls));
-  if (j.contains("mlstaple")) c.mlstaple = mlstaple_from(j["mlstaple"]);
+    for (const auto& [key, sj] : j["staple"].items())
+      c.staple.push_back(staple_from(key, sj, c.raters.size(), ls));
+  if (j.contains("mlstaple")) c.mlstaple = mlstaple_from(j["mlstaple"], c.raters.size());
   if (j.contains("scores")) scores_from(j["scores"], ls, c);
   c.engine_notes = j.value("engine_notes", std::vector<std::string>{});
   return c;

@@ -62,15 +62,24 @@ mkdir -p "$tmp/full" "$tmp/killed" "$tmp/changed"
 [ "$(records "$tmp/full/out/records.jsonl")" = "$total" ] && pass "records.jsonl has all $total cases" ||
   fail "records.jsonl has $(records "$tmp/full/out/records.jsonl") of $total cases"
 
+# Starts the run in folder $1 (-o out) and kills it with SIGKILL once it has recorded 20 cases
+# (in its own records.jsonl: one written since it started, not one an earlier run left).
+run_and_kill() {
+  touch "$1/started"
+  sleep 0.01
+  (cd "$1" && exec "$bin" "${args[@]}" -o out >log.txt 2>&1) &
+  local pid=$!
+  for _ in $(seq 1 600); do
+    [ "$1/out/records.jsonl" -nt "$1/started" ] &&
+      [ "$(records "$1/out/records.jsonl")" -ge 20 ] && break
+    sleep 0.05
+  done
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+}
+
 # (a) SIGKILL once some cases are recorded, then --resume.
-(cd "$tmp/killed" && exec "$bin" "${args[@]}" -o out >log.txt 2>&1) &
-pid=$!
-for _ in $(seq 1 600); do
-  [ "$(records "$tmp/killed/out/records.jsonl")" -ge 20 ] && break
-  sleep 0.05
-done
-kill -9 "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
+run_and_kill "$tmp/killed"
 done_before=$(records "$tmp/killed/out/records.jsonl")
 if [ "$done_before" -ge 20 ] && [ "$done_before" -lt "$total" ] && [ ! -f "$tmp/killed/out/report.json" ]; then
   pass "killed with $done_before of $total cases recorded, no report"
@@ -87,6 +96,35 @@ same_report "resumed report equals the uninterrupted run's" "$tmp/full/out/repor
 for t in cases.csv pairs.csv summary.csv worklist.csv; do
   cmp -s "$tmp/full/out/$t" "$tmp/killed/out/$t" && pass "$t identical" || fail "$t differs"
 done
+
+# A fresh run killed twice after a whole one: the whole run's outputs wait, set aside, until a
+# run gets to its end.
+mkdir -p "$tmp/twice"
+cp -r "$tmp/full/out" "$tmp/twice/out"
+run_and_kill "$tmp/twice"
+run_and_kill "$tmp/twice"
+[ -f "$tmp/twice/out/.maskeval-previous/report.json" ] &&
+  [ -d "$tmp/twice/out/.maskeval-previous/cases" ] &&
+  pass "killed twice: the last whole run's report and cases still set aside" ||
+  fail "killed twice: the last whole run's outputs are gone"
+
+# --resume refuses records of other settings, or written with another -o or from elsewhere.
+(cd "$tmp/killed" && "$bin" "${args[@]}" --max-label 9 -o out --resume >refusal.txt 2>&1)
+rc=$?
+[ "$rc" = 1 ] && grep -q "option 'max_label'" "$tmp/killed/refusal.txt" &&
+  pass "--resume with another --max-label: exit 1, names it" ||
+  fail "--resume with another --max-label: exit $rc: $(cat "$tmp/killed/refusal.txt")"
+(cd "$tmp" && "$bin" "${args[@]}" -o killed/out --resume >refusal.txt 2>&1)
+rc=$?
+[ "$rc" = 1 ] && grep -q "resume with the same -o from the same folder" "$tmp/refusal.txt" &&
+  pass "--resume with the folder named otherwise: exit 1" ||
+  fail "--resume from elsewhere: exit $rc: $(cat "$tmp/refusal.txt")"
+
+# A gate's table from the run before does not outlive a resumed run without gates.
+(cd "$tmp/full" && "$bin" "${args[@]}" -o out --fail-if 'failed_cases > 0' >/dev/null 2>&1)
+(cd "$tmp/full" && "$bin" "${args[@]}" -o out --resume >/dev/null 2>&1)
+[ ! -e "$tmp/full/out/gates.csv" ] && pass "--resume: no stale gates.csv" ||
+  fail "--resume left the earlier run's gates.csv"
 
 # (b) One recorded case's input changed: only it runs again, and the report shows the change.
 victim="$data/r01-$(basename "$(ls -d "$src"/data/bu-bil/*/ | head -1)")"
@@ -142,6 +180,17 @@ expect_refusal "other options" "not a shard of the same run" ../shards/s0 ../sha
 cp -r "$tmp/shards/s1" "$tmp/shards/cut1"
 grep -v '^{"end"' "$tmp/shards/s1/records.jsonl" >"$tmp/shards/cut1/records.jsonl"
 expect_refusal "unfinished shard" "did not finish" ../shards/s0 ../shards/cut1 ../shards/s2
+# A shard whose cases another shard has too (its header says shard 1, its cases are shard 0's).
+cp -r "$tmp/shards/s0" "$tmp/shards/fake1"
+sed '1s/"shard":{"index":0,/"shard":{"index":1,/' "$tmp/shards/s0/records.jsonl" \
+  >"$tmp/shards/fake1/records.jsonl"
+expect_refusal "a case in two shards" "is recorded twice" ../shards/s0 ../shards/fake1 ../shards/s2
+(cd "$tmp/merged" && "$bin" merge -q -o ../shards/s1 ../shards/s0 ../shards/s1 ../shards/s2 \
+  >refusal.txt 2>&1)
+rc=$?
+[ "$rc" = 1 ] && grep -q "is one of the shards" "$tmp/merged/refusal.txt" &&
+  pass "merge into one of the shards: exit 1" ||
+  fail "merge into a shard: exit $rc: $(cat "$tmp/merged/refusal.txt")"
 (cd "$tmp/killed" && "$bin" "${args[@]}" --empty nan -o out --resume >refusal.txt 2>&1)
 rc=$?
 [ "$rc" = 1 ] && grep -q "option 'empty'" "$tmp/killed/refusal.txt" &&
