@@ -250,10 +250,10 @@ struct RunResult {
   std::string engine_note;
   CaseList cases;
   std::vector<FailedCase> failed;
-  bool aborted = false;               // --strict stopped the run at the first bad case
-  std::vector<std::string> warnings;  // run-wide hints (printed, and kept in the report)
-  StageTimes timings;                 // summed over the cases reported (and failed)
-  std::optional<ShardOf> shard;       // a --shard run: its share
+  bool aborted = false;                  // --strict stopped the run at the first bad case
+  std::vector<std::string> warnings;     // run-wide hints (printed, and kept in the report)
+  StageTimes timings;                    // summed over the cases reported (and failed)
+  std::optional<ShardOf> shard;          // a --shard run: its share
   std::vector<std::string> merged_from;  // maskeval merge: the shard folders, by index
 };
 

@@ -43,13 +43,12 @@ std::vector<ShardDir> read_shards(const std::vector<std::string>& dirs) {
       throw UsageError("merge: " + d + " is not a shard (its run had no --shard)");
     s.index = s.header["shard"].at("index").get<int>();
     const std::string diff =
-        shards.empty() ? ""
-                       : records_header_difference(shards[0].header, s.header, {"dataset"});
+        shards.empty() ? "" : records_header_difference(shards[0].header, s.header, {"dataset"});
     if (!diff.empty())
       throw UsageError("merge: " + d + " is not a shard of the same run as " + shards[0].dir +
                        " (" + diff + ")");
-    if (!shards.empty() && s.header["shard"].value("count", 0) !=
-                               shards[0].header["shard"].value("count", 0))
+    if (!shards.empty() &&
+        s.header["shard"].value("count", 0) != shards[0].header["shard"].value("count", 0))
       throw UsageError("merge: " + d + " is a shard of another split than " + shards[0].dir +
                        " (I/N with another N)");
     shards.push_back(std::move(s));
@@ -136,7 +135,8 @@ std::shared_ptr<RecordStore> gather(const std::vector<ShardDir>& shards, const R
     if (!note.empty() && result.engine_note.find(note) == std::string::npos)
       result.engine_note += (result.engine_note.empty() ? "" : "; ") + note;
     if (f.end.value("aborted", false))
-      throw UsageError("merge: " + s.dir + " stopped at its first failed case (--strict); "
+      throw UsageError("merge: " + s.dir +
+                       " stopped at its first failed case (--strict); "
                        "run it again without --strict to merge it");
     result.merged_from.push_back(s.dir);
   }

@@ -303,8 +303,8 @@ CaseResult RecordStore::load(size_t i) const {
   const int fd = ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
   size_t got = 0;
   while (fd >= 0 && got < line.size()) {
-    const ssize_t n = ::pread(fd, line.data() + got, line.size() - got,
-                              static_cast<off_t>(e.offset + got));
+    const ssize_t n =
+        ::pread(fd, line.data() + got, line.size() - got, static_cast<off_t>(e.offset + got));
     if (n <= 0) break;
     got += static_cast<size_t>(n);
   }
