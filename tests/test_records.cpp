@@ -192,6 +192,32 @@ TEST(CaseList, LoadedCasesAreReadWhenReachedAndNotHeld) {
   EXPECT_THROW(list.at(40), std::out_of_range);
 }
 
+TEST(RecordFile, NamesThatAreNotUtf8ReadBackByteForByte) {
+  TempDir d;
+  const std::string odd = std::string("case_\xff\xfe") + "x";
+  const std::string folder = d / ("data/" + odd);
+  std::filesystem::create_directories(folder);
+  std::filesystem::copy(kData + "/bu-bil/000092/experts", folder);
+  RunOptions o = base(d, Command::kAgree);
+  o.foreground = ForegroundRule::parse("<128");
+  const Dataset data = dataset_from_case_folders(d / "data", "", "");
+  const RunResult r = run_dataset(data, o);
+  ASSERT_EQ(r.cases.size(), 1u);
+  ASSERT_EQ(r.cases[0].id, odd);
+  const std::string path = d / "records.jsonl";
+  {
+    RecordWriter w(path, OJson{{"maskeval_records", 1}}, {}, o);
+    w.finished(data.cases[0], r.cases[0]);
+  }
+  const RecordFile f = read_records(path, o.labels);
+  ASSERT_EQ(f.records.size(), 1u);
+  const CaseResult& back = *f.records[0].result;
+  EXPECT_EQ(back.id, odd);
+  EXPECT_EQ(back.files, r.cases[0].files);
+  EXPECT_EQ(back.inputs.begin()->first, r.cases[0].inputs.begin()->first);
+  EXPECT_EQ(back.agreement_map, r.cases[0].agreement_map);
+}
+
 // --- Shards ----------------------------------------------------------------------------------
 
 Dataset many_cases(const TempDir& d, int n) {

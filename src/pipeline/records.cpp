@@ -48,8 +48,66 @@ StageTimes timings_from(const Json& j) {
   return t;
 }
 
+// Every string of `j` (values and keys) through f.
+template <typename F>
+Json map_strings(const Json& j, const F& f) {
+  if (j.is_string()) return f(j.get<std::string>());
+  if (j.is_array()) {
+    Json out = Json::array();
+    for (const Json& v : j) out.push_back(map_strings(v, f));
+    return out;
+  }
+  if (!j.is_object()) return j;
+  Json out = Json::object();
+  for (const auto& [key, v] : j.items()) out[f(key)] = map_strings(v, f);
+  return out;
+}
+
+// Bytes as the Latin-1 characters of the same numbers, and back: how a record keeps names that
+// are not UTF-8 (file names may be any bytes) without losing one.
+std::string bytes_as_text(const std::string& s) {
+  std::string out;
+  for (const unsigned char c : s) {
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    }
+  }
+  return out;
+}
+
+std::string text_as_bytes(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+    } else if ((c & 0xFE) == 0xC2 && i + 1 < s.size()) {
+      out.push_back(static_cast<char>(((c & 0x1F) << 6) | (s[++i] & 0x3F)));
+    } else {
+      throw std::invalid_argument("a byte string that is not Latin-1 text");
+    }
+  }
+  return out;
+}
+
+// The line of a record: as it is, or, when a string in it is not UTF-8, every string's bytes as
+// Latin-1 text, flagged by "strings": "bytes".
+std::string line_of(Json j) {
+  try {
+    return j.dump();
+  } catch (const nlohmann::json::type_error&) {
+    j = map_strings(j, bytes_as_text);
+    j["strings"] = "bytes";
+    return j.dump();
+  }
+}
+
 Record record_from(const std::string& line, const LabelSet& ls) {
-  const Json j = Json::parse(line);
+  Json j = Json::parse(line);
+  if (j.value("strings", "") == "bytes") j = map_strings(j, text_as_bytes);
   Record r;
   r.spec_sha256 = j.at("spec").get<std::string>();
   r.timings = timings_from(j.at("timings"));
@@ -89,7 +147,7 @@ std::string case_spec_sha256(const CaseSpec& c) {
                   {"reference", label_files_json(c.reference)},
                   {"problem", c.problem},
                   {"problem_file", c.problem_file}};
-  const std::string text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const std::string text = line_of(j);  // every byte of the names counts
   return sha256_hex(text.data(), text.size());
 }
 
@@ -162,14 +220,14 @@ std::string record_line(const CaseSpec& spec, const CaseResult& c, const RunOpti
                   {"format", c.geom.format},
                   {"values", {v.files, v.zero_or_255, v.two_valued_255, v.mostly_255}},
                   {"timings", timings_json(c.timings)}};
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return line_of(j);
 }
 
 std::string failure_line(const CaseSpec& spec, const FailedCase& f, const StageTimes& t) {
   const Json j = {{"failed", {{"id", f.id}, {"file", f.file}, {"reason", f.reason}}},
                   {"spec", case_spec_sha256(spec)},
                   {"timings", timings_json(t)}};
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return line_of(j);
 }
 
 Json read_records_header(const std::string& path) {
