@@ -1,6 +1,7 @@
 // A dataset, the options of a run over it, and what the run finds.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -33,6 +34,9 @@ struct CaseSpec {
   // resumed run writes where a single run would); "" lets run_dataset derive it.
   std::string out_folder;
 };
+
+// Every file the case names (raters', predictions', the reference's), in that order.
+void for_each_file(const CaseSpec& c, const std::function<void(const std::string&)>& f);
 
 // Found while listing: paths that could not be read; the run lists them and exits 3.
 struct ListingProblem {

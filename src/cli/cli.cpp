@@ -110,7 +110,8 @@ void apply_distance_options(const Cli& c, RunOptions& o) {
   }
 }
 
-void add_common(CLI::App* app, Cli& c, bool maps = true) {
+// Where the masks are and how their values are read.
+void add_input_options(CLI::App* app, Cli& c) {
   auto* g = app->add_option_group("dataset", "Where the masks are (exactly one of these)");
   g->add_option("--cases", c.cases, "Folder with one folder per case (found at any depth)");
   g->add_option("--rater", c.rater_dirs,
@@ -160,6 +161,10 @@ void add_common(CLI::App* app, Cli& c, bool maps = true) {
                   "reference, where the reference carries it; otherwise where any rater or the "
                   "reference does (e.g. 255, CamVid's 11)")
       ->check(CLI::Range(0, kMaxLabel));
+}
+
+// Where the outputs go, how the run goes, and what the run checks (gates, baseline).
+void add_run_options(CLI::App* app, Cli& c, bool maps) {
   if (maps) {
     app->add_flag("--no-maps", c.no_maps, "Do not write the agreement and entropy maps");
     app->add_flag(
@@ -220,6 +225,11 @@ void add_common(CLI::App* app, Cli& c, bool maps = true) {
                   "figure, cases added, removed and moved most, label volume drift (baseline.csv); "
                   "gates may use delta(FIGURE), drift_p[LABEL], drift_d[LABEL]")
       ->type_name("FILE");
+}
+
+void add_common(CLI::App* app, Cli& c, bool maps = true) {
+  add_input_options(app, c);
+  add_run_options(app, c, maps);
 }
 
 void add_staple_options(CLI::App* app, Cli& c) {

@@ -97,7 +97,10 @@ std::optional<Dataset> prepare_output(const Cli& c, const Dataset& data, const J
     clear_resumed_outputs(o.out_dir, c.json.empty());
     std::cerr << "maskeval: --resume: " << plan.kept.size() << " of " << data.cases.size()
               << " cases kept from " << records << " (" << plan.stale << " changed or gone, "
-              << plan.failed << " failed ones tried again)\n";
+              << plan.failed << " failed ones tried again"
+              << (plan.damaged ? ", " + std::to_string(plan.damaged) + " damaged lines left out"
+                               : std::string())
+              << ")\n";
     kept = std::move(plan.kept);
     return std::move(plan.remaining);
   }

@@ -680,4 +680,13 @@ Dataset dataset_from_manifest(const std::string& csv_path) {
   return out;
 }
 
+void for_each_file(const CaseSpec& c, const std::function<void(const std::string&)>& f) {
+  for (const auto* group : {&c.raters, &c.predictions})
+    for (const auto& [name, by_label] : *group)
+      for (const auto& [label, paths] : by_label)
+        for (const std::string& p : paths) f(p);
+  for (const auto& [label, paths] : c.reference)
+    for (const std::string& p : paths) f(p);
+}
+
 }  // namespace maskeval

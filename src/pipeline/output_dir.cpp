@@ -270,17 +270,10 @@ void leave_out_own_outputs(Dataset& data, const std::string& out_dir) {
   std::vector<CaseSpec> kept;
   for (CaseSpec& c : data.cases) {
     size_t files = 0, ours = 0;
-    auto count = [&](const LabelFiles& by_label) {
-      for (const auto& [label, list] : by_label) {
-        for (const std::string& f : list) {
-          ++files;
-          ours += inside(f) ? 1 : 0;
-        }
-      }
-    };
-    for (const auto* group : {&c.raters, &c.predictions})
-      for (const auto& [name, by_label] : *group) count(by_label);
-    count(c.reference);
+    for_each_file(c, [&](const std::string& f) {
+      ++files;
+      ours += inside(f) ? 1 : 0;
+    });
     if (ours > 0 && ours < files)
       throw UsageError("case " + c.id + " reads files from the output folder's own outputs (" +
                        out_dir + "/cases), which this run replaces; choose another -o");

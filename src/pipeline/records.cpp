@@ -246,7 +246,8 @@ Json read_records_header(const std::string& path) {
 }
 
 RecordFile scan_records(const std::string& path, const LabelSet& ls,
-                        const std::function<void(Record&, const LineSpan&)>& each) {
+                        const std::function<void(Record&, const LineSpan&)>& each,
+                        bool skip_damaged) {
   std::ifstream in = open_records(path);
   std::string line;
   std::getline(in, line);  // the header
@@ -270,7 +271,10 @@ RecordFile scan_records(const std::string& path, const LabelSet& ls,
     try {
       r = record_from(line, ls);
     } catch (const std::exception& e) {
-      throw std::invalid_argument(where() + ": not a case record (" + e.what() + ")");
+      if (!skip_damaged)
+        throw std::invalid_argument(where() + ": not a case record (" + e.what() + ")");
+      ++out.damaged;
+      continue;
     }
     each(r, LineSpan{offset, line.size()});
   }

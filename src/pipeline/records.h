@@ -54,6 +54,7 @@ struct RecordFile {
   std::vector<Record> records;  // in the order written (read_records only)
   bool complete = false;        // the run got to its end ({"end": ...}, the last line)
   nlohmann::ordered_json end;   // that line's object: backend, backend_note, engine_note
+  size_t damaged = 0;           // lines that are not records, left out (scan_records' skip)
 };
 
 // Where a line is in its file (without its newline).
@@ -64,9 +65,11 @@ struct LineSpan {
 
 // Each line after the header in turn, parsed, with where it is; the records are not kept. A
 // last line cut short (a run killed while writing it) is left out; any other line that is not
-// a record throws std::invalid_argument naming the file and the line.
+// a record throws std::invalid_argument naming the file and the line, or with `skip_damaged`
+// is counted in `damaged` and left out.
 RecordFile scan_records(const std::string& path, const LabelSet& labels,
-                        const std::function<void(Record&, const LineSpan&)>& each);
+                        const std::function<void(Record&, const LineSpan&)>& each,
+                        bool skip_damaged = false);
 // Every record of the file, kept (small files: the tests).
 RecordFile read_records(const std::string& path, const LabelSet& labels);
 

@@ -71,23 +71,28 @@ ResumePlan plan_resume(const std::string& path, const Json& header, const Datase
       throw UsageError("--resume: " + path + " is of another run (" + diff +
                        ", the records against this run); run again without --resume");
     check_same_folder(before, header, path);
-    scan_records(path, o.labels, [&](Record& r, const LineSpan& at) {
-      ++plan.recorded;
-      if (r.failure) {
-        ++plan.failed;
-        return;
-      }
-      const auto it = by_id.find(r.result->id);
-      bool keep = it != by_id.end() && !kept_ids.count(r.result->id) &&
-                  case_spec_sha256(*it->second) == r.spec_sha256;
-      for (const auto& [file, digest] : r.result->inputs) keep = keep && unchanged(file, digest);
-      if (!keep) {
-        ++plan.stale;
-        return;
-      }
-      kept_ids.insert(r.result->id);
-      plan.kept.push_back(at);
-    });
+    const RecordFile f = scan_records(
+        path, o.labels,
+        [&](Record& r, const LineSpan& at) {
+          ++plan.recorded;
+          if (r.failure) {
+            ++plan.failed;
+            return;
+          }
+          const auto it = by_id.find(r.result->id);
+          bool keep = it != by_id.end() && !kept_ids.count(r.result->id) &&
+                      case_spec_sha256(*it->second) == r.spec_sha256;
+          for (const auto& [file, digest] : r.result->inputs)
+            keep = keep && unchanged(file, digest);
+          if (!keep) {
+            ++plan.stale;
+            return;
+          }
+          kept_ids.insert(r.result->id);
+          plan.kept.push_back(at);
+        },
+        true);
+    plan.damaged = f.damaged;
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("--resume: ") + e.what());
   }

@@ -15,6 +15,7 @@ struct ResumePlan {
   size_t recorded = 0;         // case records found (finished or failed)
   size_t stale = 0;            // records dropped: inputs changed, case gone or listed anew
   size_t failed = 0;           // failures dropped, to be tried again
+  size_t damaged = 0;          // lines that are not records (a damaged file), left out
   Dataset remaining;           // the cases still to run
 };
 

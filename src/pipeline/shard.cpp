@@ -20,13 +20,7 @@ uint64_t file_bytes(const std::string& path) {
 
 uint64_t case_bytes(const CaseSpec& c) {
   uint64_t total = 0;
-  auto add = [&](const LabelFiles& files) {
-    for (const auto& [label, paths] : files)
-      for (const std::string& p : paths) total += file_bytes(p);
-  };
-  for (const auto* group : {&c.raters, &c.predictions})
-    for (const auto& [name, files] : *group) add(files);
-  add(c.reference);
+  for_each_file(c, [&](const std::string& p) { total += file_bytes(p); });
   return total;
 }
 

@@ -97,6 +97,15 @@ for t in cases.csv pairs.csv summary.csv worklist.csv; do
   cmp -s "$tmp/full/out/$t" "$tmp/killed/out/$t" && pass "$t identical" || fail "$t differs"
 done
 
+# A damaged line inside the records (not the last): its case runs again, the rest are kept.
+sed -i '5s/.*/{"case": "damaged"}/' "$tmp/killed/out/records.jsonl"
+(cd "$tmp/killed" && "$bin" "${args[@]}" -o out --resume >resume3.txt 2>&1)
+grep -q "$((total - 1)) of $total cases kept.*1 damaged lines left out" "$tmp/killed/resume3.txt" &&
+  pass "a damaged line: its case run again" ||
+  fail "a damaged line: $(cat "$tmp/killed/resume3.txt")"
+same_report "after a damaged line, the report equals the uninterrupted run's" \
+  "$tmp/full/out/report.json" "$tmp/killed/out/report.json"
+
 # A fresh run killed twice after a whole one: the whole run's outputs wait, set aside, until a
 # run gets to its end.
 mkdir -p "$tmp/twice"
