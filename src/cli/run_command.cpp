@@ -215,6 +215,7 @@ int execute(Cli& c, Command command) {
   std::vector<LineSpan> kept;
   const std::optional<Dataset> rest = prepare_output(c, data, header, kept);
   const bool resumed = rest.has_value();
+  bool recorded = false;  // every case is in records.jsonl
   try {
     {
       RecordWriter writer(records, header, kept, o);
@@ -225,9 +226,18 @@ int execute(Cli& c, Command command) {
       result.aborted = run.aborted;
       writer.end(run);
     }
+    recorded = true;
     read_back_records(records, o, memory, data.problems, result);
     const RunEnd end{c, o, gates, baseline, &data, data.problems, json_path};
     return finish_run(end, result);
+  } catch (const FatalError& e) {
+    // Every case done: keep them (the earlier run's outputs stay set aside) for --resume.
+    if (recorded)
+      throw FatalError(std::string(e.what()) + "; every case is recorded in " + records +
+                       ": once that is fixed, the same command with --resume writes the report "
+                       "without running them again");
+    if (!resumed) restore_previous_outputs(o.out_dir);
+    throw;
   } catch (...) {
     // The folder keeps describing the last whole run; a resumed one keeps what it recorded.
     if (!resumed) restore_previous_outputs(o.out_dir);
