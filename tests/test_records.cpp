@@ -220,9 +220,10 @@ TEST(RecordFile, NamesThatAreNotUtf8ReadBackByteForByte) {
 
 // --- Shards ----------------------------------------------------------------------------------
 
-Dataset many_cases(const TempDir& d, int n) {
+Dataset many_cases(const TempDir& d, int n, bool reversed = false) {
   Dataset data;
-  for (int i = 0; i < n; ++i) {
+  for (int k = 0; k < n; ++k) {
+    const int i = reversed ? n - 1 - k : k;
     const std::string file = d / ("m" + std::to_string(i) + ".png");
     test::write_text(file, std::string(static_cast<size_t>(100 + (i * 37) % 1000), 'x'));
     CaseSpec c;
@@ -242,8 +243,7 @@ std::set<std::string> ids_of(const Dataset& d) {
 TEST(Shard, SharesCoverEveryCaseOnceWhateverTheListingOrder) {
   TempDir d;
   const Dataset all = many_cases(d, 101);
-  Dataset reversed = all;
-  std::reverse(reversed.cases.begin(), reversed.cases.end());
+  const Dataset reversed = many_cases(d, 101, true);
   std::set<std::string> seen;
   std::vector<uint64_t> bytes;
   for (int k = 0; k < 4; ++k) {
@@ -276,8 +276,13 @@ TEST(Shard, ParseRefusesWhatIsNotIOfN) {
 
 TEST(Shard, CaseFoldersComeFromTheWholeListing) {
   TempDir d;
-  Dataset data = many_cases(d, 3);
-  data.cases[1].id = "case0/";  // the same folder as case0 once made safe
+  Dataset data;
+  for (const char* id : {"case0", "case0/", "case2"}) {  // case0/: case0's folder once made safe
+    CaseSpec c;
+    c.id = id;
+    c.raters["a"][kWholeMap] = {d / "a.png"};
+    data.cases.push_back(c);
+  }
   assign_case_folders(data);
   EXPECT_EQ(data.cases[0].out_folder, "case0");
   EXPECT_EQ(data.cases[1].out_folder, "case0~2");

@@ -85,7 +85,9 @@ struct Summary {
   std::shared_ptr<const BaselineComparison> baseline;
 };
 
-Summary summarize(const RunResult& result, size_t adjudicate_top);
+// `scratch`: a folder for what does not fit in memory over very many cases (the median's values);
+// "" holds everything in memory.
+Summary summarize(const RunResult& result, size_t adjudicate_top, const std::string& scratch = "");
 
 const char* empty_policy_text(EmptyPolicy p);
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "maskeval/case_list.h"
+#include "maskeval/case_table.h"
 #include "maskeval/counts.h"
 #include "maskeval/distance.h"
 #include "maskeval/image.h"
@@ -17,35 +18,14 @@
 
 namespace maskeval {
 
-// Files per label: kWholeMap when the file is a label map, else the label the file is a binary
-// mask of (several files for one label are unioned).
-constexpr int kWholeMap = -1;
-using LabelFiles = std::map<int, std::vector<std::string>>;
-
-struct CaseSpec {
-  std::string id;
-  std::string folder;                             // the case folder (--cases datasets only)
-  std::map<std::string, LabelFiles> raters;       // by rater name (sorted)
-  std::map<std::string, LabelFiles> predictions;  // scored, never part of a consensus
-  LabelFiles reference;                           // empty when the case has none
-  std::string problem;                            // found while listing: the case fails with it
-  std::string problem_file;
-  // Its folder under OUT/cases/ (case_folders over the whole listing, so that a shard or a
-  // resumed run writes where a single run would); "" lets run_dataset derive it.
-  std::string out_folder;
-};
-
-// Every file the case names (raters', predictions', the reference's), in that order.
-void for_each_file(const CaseSpec& c, const std::function<void(const std::string&)>& f);
-
 // Found while listing: paths that could not be read; the run lists them and exits 3.
 struct ListingProblem {
   std::string path, reason;
 };
 
 struct Dataset {
-  std::vector<CaseSpec> cases;  // sorted by id
-  bool per_label = false;       // files are binary masks of one label each (manifest `label`)
+  CaseTable cases;         // sorted by id
+  bool per_label = false;  // files are binary masks of one label each (manifest `label`)
   // Unreadable folders, and broken links or non-regular files where a mask was looked for.
   std::vector<ListingProblem> problems;
 };
@@ -282,8 +262,9 @@ class CaseSink {
 
 // Processes every case; a bad case is listed in `failed` (or, with strict, ends the run: the
 // first case to fail, in time, is the one reported). With a sink, each case goes to it as it
-// finishes and is not kept: the result then holds no cases, failures or warnings (the caller
-// reads them back from where the sink put them), only the backend, notes and timings.
+// finishes and is not kept: the result then holds no cases, failures, warnings or timings (the
+// caller reads them back from where the sink put them), only the backend and notes, and the
+// run's memory does not grow with the number of cases.
 RunResult run_dataset(const Dataset& data, const RunOptions& options, CaseSink* sink = nullptr);
 
 // Run-wide hints drawn from what the cases found (a forgotten --foreground).

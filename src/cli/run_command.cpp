@@ -146,7 +146,7 @@ void adopt_records(const std::shared_ptr<RecordStore>& store, const RunOptions& 
 int finish_run(const RunEnd& e, RunResult& result) {
   const RunOptions& o = e.options;
   const auto start = std::chrono::steady_clock::now();
-  Summary summary = summarize(result, e.cli.adjudicate);
+  Summary summary = summarize(result, e.cli.adjudicate, o.out_dir);
   if (e.baseline)
     summary.baseline = std::make_shared<BaselineComparison>(e.baseline->compare(result, summary));
   summary.gates = evaluate_gates(e.gates, result, summary, o, e.baseline.get());

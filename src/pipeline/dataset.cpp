@@ -362,8 +362,7 @@ Dataset dataset_from_case_folders(const std::string& root, const std::string& ra
   if (!reference.empty() && search.references_found == 0)
     throw UsageError("--reference '" + reference + "' matches no file in any case folder under " +
                      root + " (it names a file inside each case folder)");
-  std::sort(out.cases.begin(), out.cases.end(),
-            [](const CaseSpec& a, const CaseSpec& b) { return a.id < b.id; });
+  out.cases.sort_by_id();
   return std::move(out);
 }
 
@@ -678,15 +677,6 @@ Dataset dataset_from_manifest(const std::string& csv_path) {
   }
   if (out.cases.empty()) throw UsageError("--manifest " + csv_path + ": no rows");
   return out;
-}
-
-void for_each_file(const CaseSpec& c, const std::function<void(const std::string&)>& f) {
-  for (const auto* group : {&c.raters, &c.predictions})
-    for (const auto& [name, by_label] : *group)
-      for (const auto& [label, paths] : by_label)
-        for (const std::string& p : paths) f(p);
-  for (const auto& [label, paths] : c.reference)
-    for (const std::string& p : paths) f(p);
 }
 
 }  // namespace maskeval

@@ -267,8 +267,8 @@ void leave_out_own_outputs(Dataset& data, const std::string& out_dir) {
       if (p.rfind(o.string() + "/", 0) == 0) return true;
     return false;
   };
-  std::vector<CaseSpec> kept;
-  for (CaseSpec& c : data.cases) {
+  CaseTable kept;
+  for (const CaseSpec& c : data.cases) {
     size_t files = 0, ours = 0;
     for_each_file(c, [&](const std::string& f) {
       ++files;
@@ -277,7 +277,7 @@ void leave_out_own_outputs(Dataset& data, const std::string& out_dir) {
     if (ours > 0 && ours < files)
       throw UsageError("case " + c.id + " reads files from the output folder's own outputs (" +
                        out_dir + "/cases), which this run replaces; choose another -o");
-    if (ours == 0) kept.push_back(std::move(c));  // cases of an earlier run's outputs are no input
+    if (ours == 0) kept.push_back(c);  // cases of an earlier run's outputs are no input
   }
   data.cases = std::move(kept);
 }

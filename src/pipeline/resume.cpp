@@ -61,8 +61,6 @@ void clear_case_folder(const RunOptions& o, const CaseSpec& c) {
 ResumePlan plan_resume(const std::string& path, const Json& header, const Dataset& data,
                        const RunOptions& o) {
   ResumePlan plan;
-  std::map<std::string, const CaseSpec*> by_id;
-  for (const CaseSpec& c : data.cases) by_id[c.id] = &c;
   std::set<std::string> kept_ids;
   try {
     const Json before = read_records_header(path);
@@ -79,9 +77,9 @@ ResumePlan plan_resume(const std::string& path, const Json& header, const Datase
             ++plan.failed;
             return;
           }
-          const auto it = by_id.find(r.result->id);
-          bool keep = it != by_id.end() && !kept_ids.count(r.result->id) &&
-                      case_spec_sha256(*it->second) == r.spec_sha256;
+          const std::optional<size_t> i = data.cases.find(r.result->id);
+          bool keep = i && !kept_ids.count(r.result->id) &&
+                      case_spec_sha256(data.cases[*i]) == r.spec_sha256;
           for (const auto& [file, digest] : r.result->inputs)
             keep = keep && unchanged(file, digest);
           if (!keep) {

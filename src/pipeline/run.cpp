@@ -131,13 +131,13 @@ void check_rater_limit(const Dataset& data) {
   }
 }
 
-// The outcome of case i, or why it failed.
-std::optional<FailedCase> run_case(const Dataset& data, size_t i, const std::string& folder,
-                                   const RunOptions& o, Engine& engine, int threads,
-                                   CaseResult& res) {
-  const std::string& id = data.cases[i].id;
+// The outcome of the case, or why it failed.
+std::optional<FailedCase> run_case(const Dataset& data, const CaseSpec& spec,
+                                   const std::string& folder, const RunOptions& o, Engine& engine,
+                                   int threads, CaseResult& res) {
+  const std::string& id = spec.id;
   try {
-    process_case(data.cases[i], folder, data, o, engine, threads, res);
+    process_case(spec, folder, data, o, engine, threads, res);
     return std::nullopt;
   } catch (const CaseFailure& f) {
     return FailedCase{id, f.file, f.reason};
@@ -195,21 +195,17 @@ void check_run(const Dataset& data, const RunOptions& o) {
 
 namespace {
 
-// Each case's folder under OUT/cases/: the listing's, or derived from the ids.
-std::vector<std::string> output_folders(const Dataset& data) {
-  std::vector<std::string> ids;
+// Each case's folder under OUT/cases/ derived from the ids, or none when the listing gives them.
+std::vector<std::string> derived_folders(const Dataset& data) {
   bool given = true;
-  for (const CaseSpec& c : data.cases) {
-    ids.push_back(c.id);
-    given = given && !c.out_folder.empty();
-  }
-  if (!given) return case_folders(ids);
-  std::vector<std::string> out;
-  for (const CaseSpec& c : data.cases) out.push_back(c.out_folder);
-  return out;
+  for (const CaseSpec& c : data.cases) given = given && !c.out_folder.empty();
+  if (given) return {};
+  std::vector<std::string> ids;
+  for (const CaseSpec& c : data.cases) ids.push_back(c.id);
+  return case_folders(ids);
 }
 
-// What the workers leave behind: each case's result where there is no sink.
+// What the workers leave behind where there is no sink: each case's result.
 struct Outcomes {
   std::vector<CaseResult> results;
   std::vector<std::optional<FailedCase>> failures;
@@ -218,17 +214,17 @@ struct Outcomes {
 };
 
 // Hands case i to the sink, or keeps it (a sink that cannot take it throws FatalError).
-void deliver(const Dataset& data, size_t i, CaseResult& res, std::optional<FailedCase>& failure,
+void deliver(const CaseSpec& spec, size_t i, CaseResult& res, std::optional<FailedCase>& failure,
              CaseSink* sink, Outcomes& out) {
-  out.done[i] = 1;
-  out.timings[i] = res.timings;
   if (!sink) {
+    out.done[i] = 1;
+    out.timings[i] = res.timings;
     out.failures[i] = std::move(failure);
     out.results[i] = std::move(res);
   } else if (failure) {
-    sink->failed(data.cases[i], *failure, res.timings);
+    sink->failed(spec, *failure, res.timings);
   } else {
-    sink->finished(data.cases[i], res);
+    sink->finished(spec, res);
   }
 }
 
@@ -244,12 +240,13 @@ RunResult run_dataset(const Dataset& data, const RunOptions& o, CaseSink* sink) 
   const int workers = static_cast<int>(std::max<size_t>(1, std::min<size_t>(threads, n)));
   const int inner = std::max(1, threads / workers);
 
-  const std::vector<std::string> folders = output_folders(data);
+  // A sink takes each case as it finishes: then nothing here grows with the cases.
+  const std::vector<std::string> folders = derived_folders(data);
   Outcomes out;
   out.results.resize(sink ? 0 : n);
   out.failures.resize(sink ? 0 : n);
-  out.done.assign(n, 0);
-  out.timings.resize(n);
+  out.done.assign(sink ? 0 : n, 0);
+  out.timings.resize(sink ? 0 : n);
   std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};  // --strict: a case failed; a fatal error
   std::exception_ptr fatal;
@@ -263,13 +260,15 @@ RunResult run_dataset(const Dataset& data, const RunOptions& o, CaseSink* sink) 
         try {
           CaseResult res;
           engine->take_notes();  // this worker's notes from here on are case i's
-          std::optional<FailedCase> failure = run_case(data, i, folders[i], o, *engine, inner, res);
+          const CaseSpec spec = data.cases[i];
+          const std::string& folder = folders.empty() ? spec.out_folder : folders[i];
+          std::optional<FailedCase> failure = run_case(data, spec, folder, o, *engine, inner, res);
           res.engine_notes = engine->take_notes();
           // --strict keeps only the first failure: a case that failed on another worker after
           // it counts as not reached.
           if (failure && o.strict && stop.exchange(true)) continue;
           const bool failed = failure.has_value();
-          deliver(data, i, res, failure, sink, out);
+          deliver(spec, i, res, failure, sink, out);
           progress.tick(failed);
         } catch (const FatalError&) {
           std::lock_guard<std::mutex> lock(fatal_mutex);
@@ -281,10 +280,9 @@ RunResult run_dataset(const Dataset& data, const RunOptions& o, CaseSink* sink) 
     result.engine_note = engine->run_note();
   }
   if (fatal) std::rethrow_exception(fatal);
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < out.done.size(); ++i) {
     if (!out.done[i]) continue;
     result.timings += out.timings[i];
-    if (sink) continue;
     if (out.failures[i]) {
       result.failed.push_back(*out.failures[i]);
     } else {

@@ -44,9 +44,16 @@ Shard parse_shard(const std::string& text) {
 
 void assign_case_folders(Dataset& data) {
   std::vector<std::string> ids;
-  for (const CaseSpec& c : data.cases) ids.push_back(c.id);
+  for (size_t i = 0; i < data.cases.size(); ++i) ids.push_back(data.cases.id(i));
   const std::vector<std::string> folders = case_folders(ids);
-  for (size_t i = 0; i < data.cases.size(); ++i) data.cases[i].out_folder = folders[i];
+  ids = {};
+  CaseTable named;
+  for (size_t i = 0; i < data.cases.size(); ++i) {
+    CaseSpec c = data.cases[i];
+    c.out_folder = folders[i];
+    named.push_back(c);
+  }
+  data.cases = std::move(named);
 }
 
 void take_shard(Dataset& data, const Shard& s) {
@@ -58,7 +65,7 @@ void take_shard(Dataset& data, const Shard& s) {
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     if (bytes[a] != bytes[b]) return bytes[a] > bytes[b];
-    return data.cases[a].id < data.cases[b].id;
+    return data.cases.id(a) < data.cases.id(b);
   });
   // The lightest shard on top (ties: the lowest index).
   using Load = std::pair<uint64_t, int>;
@@ -72,9 +79,9 @@ void take_shard(Dataset& data, const Shard& s) {
     lightest.first += std::max<uint64_t>(bytes[i], 1);
     shards.push(lightest);
   }
-  std::vector<CaseSpec> kept;
+  CaseTable kept;
   for (size_t i = 0; i < n; ++i)
-    if (mine[i]) kept.push_back(std::move(data.cases[i]));
+    if (mine[i]) kept.push_back(data.cases[i]);
   data.cases = std::move(kept);
 }
 

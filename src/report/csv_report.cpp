@@ -12,6 +12,7 @@
 #include "maskeval/report.h"
 #include "report/streamed_file.h"
 #include "util/csv.h"
+#include "util/external_sort.h"
 
 namespace maskeval {
 namespace {
@@ -253,7 +254,6 @@ void write_summary(const std::string& path, const Summary& s, const RunOptions& 
 // One case and label to adjudicate: the mean Dice over its rater pairs (agree, fuse) or over its
 // raters and predictions against the reference (score), and the worst pair or entry.
 struct WorkItem {
-  size_t case_index = 0;
   LabelId label = 0;
   double mean = NAN, worst = NAN;
   std::string a, b;  // the worst pair; score: `a` is the worst rater or prediction
@@ -274,43 +274,24 @@ struct Tally {
       b = y;
     }
   }
-  WorkItem item(size_t case_index, LabelId label) const {
-    return {case_index, label, n ? sum / n : NAN, worst, a, b};
-  }
+  WorkItem item(LabelId label) const { return {label, n ? sum / n : NAN, worst, a, b}; }
 };
 
-void agreement_items(const CaseResult& c, size_t ci, std::vector<WorkItem>& items) {
+void agreement_items(const CaseResult& c, std::vector<WorkItem>& items) {
   const size_t n = c.raters.size();
   for (const LabelResult& l : c.labels) {
     Tally t;
     for (size_t i = 0; i < n; ++i)
       for (size_t j = i + 1; j < n; ++j) t.add(l.dice[i * n + j], c.raters[i], c.raters[j]);
-    items.push_back(t.item(ci, l.label));
+    items.push_back(t.item(l.label));
   }
 }
 
-void score_items(const CaseResult& c, size_t ci, std::vector<WorkItem>& items) {
+void score_items(const CaseResult& c, std::vector<WorkItem>& items) {
   std::map<LabelId, Tally> by_label;
   for (const auto& [name, scores] : c.scores)
     for (const auto& [label, sc] : scores) by_label[label].add(sc.dice, name, "");
-  for (const auto& [label, t] : by_label) items.push_back(t.item(ci, label));
-}
-
-// Every case and label, lowest mean Dice first; undefined figures last; ties in case order.
-std::vector<WorkItem> ranked_items(const RunResult& result, const RunOptions& o) {
-  std::vector<WorkItem> items;
-  for (size_t i = 0; i < result.cases.size(); ++i) {
-    if (o.command == Command::kScore) {
-      score_items(result.cases[i], i, items);
-    } else {
-      agreement_items(result.cases[i], i, items);
-    }
-  }
-  std::stable_sort(items.begin(), items.end(), [](const WorkItem& x, const WorkItem& y) {
-    if (std::isnan(x.mean) || std::isnan(y.mean)) return !std::isnan(x.mean) && std::isnan(y.mean);
-    return x.mean < y.mean;
-  });
-  return items;
+  for (const auto& [label, t] : by_label) items.push_back(t.item(label));
 }
 
 // The case's mask files (raters and predictions by name, then the reference), ';'-separated.
@@ -323,24 +304,47 @@ std::string mask_paths(const CaseResult& c) {
   return s;
 }
 
+// Lowest mean Dice first, undefined figures last (ties stay in case and label order).
+struct LowerMean {
+  bool operator()(double x, double y) const {
+    if (std::isnan(x) || std::isnan(y)) return !std::isnan(x) && std::isnan(y);
+    return x < y;
+  }
+};
+
+// Every case and label ranked, each row written as its case is reached (one pass over the
+// cases), sorted in the output folder past a few megabytes.
 void write_worklist(const std::string& path, const RunResult& result, const RunOptions& o) {
-  StreamedFile out(path);
   const bool score = o.command == Command::kScore;
+  ExternalSort<double, LowerMean> rows(o.out_dir, size_t{4} << 20);
+  std::vector<WorkItem> items;
+  for (const CaseResult& c : result.cases) {
+    items.clear();
+    if (score) {
+      score_items(c, items);
+    } else {
+      agreement_items(c, items);
+    }
+    const std::string masks = mask_paths(c);
+    for (const WorkItem& w : items) {
+      Row r;
+      r.text(c.id).text(o.labels.key(w.label)).text(o.labels.name(w.label));
+      r.number(w.mean).text(w.a);
+      if (!score) r.text(w.b);
+      r.number(w.worst).text(masks).text(c.overlay);
+      rows.push(w.mean, r.line());
+    }
+  }
+  StreamedFile out(path);
   const std::vector<std::string> key = {"rank", "case", "label", "label_name"};
   const std::vector<std::string> worst =
       score ? std::vector<std::string>{"mean_dice", "worst_rater", "worst_dice"}
             : std::vector<std::string>{"mean_pairwise_dice", "rater_a", "rater_b", "worst_dice"};
   out.put(header(key + worst + std::vector<std::string>{"masks", "overlay"}));
-  size_t rank = 0;
-  for (const WorkItem& w : ranked_items(result, o)) {
-    const CaseResult& c = result.cases[w.case_index];
-    Row r;
-    r.count(++rank).text(c.id).text(o.labels.key(w.label)).text(o.labels.name(w.label));
-    r.number(w.mean).text(w.a);
-    if (!score) r.text(w.b);
-    r.number(w.worst).text(mask_paths(c)).text(c.overlay);
-    out.put(r.line());
-  }
+  uint64_t rank = 0;
+  rows.for_each([&](const double&, const std::string& line) {
+    out.put(std::to_string(++rank) + "," + line);
+  });
   out.commit();
 }
 

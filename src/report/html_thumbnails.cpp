@@ -18,10 +18,7 @@ namespace {
 CaseSpec raters_spec(const CaseResult& c, const Dataset* data, bool& per_label) {
   CaseSpec spec;
   if (data) {
-    const auto it =
-        std::lower_bound(data->cases.begin(), data->cases.end(), c.id,
-                         [](const CaseSpec& s, const std::string& id) { return s.id < id; });
-    if (it != data->cases.end() && it->id == c.id) spec = *it;
+    if (const std::optional<size_t> i = data->cases.find(c.id)) spec = data->cases[*i];
     per_label = data->per_label;
   }
   if (spec.raters.empty()) {

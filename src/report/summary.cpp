@@ -5,27 +5,50 @@
 #include <map>
 
 #include "maskeval/report.h"
+#include "util/external_sort.h"
 
 namespace maskeval {
 namespace {
 
-double median_of(std::vector<double> v) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  const size_t m = v.size() / 2;
-  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2.0;
-}
+// The mean of the defined values given, summed in the order given; NaN when there are none.
+struct Mean {
+  double sum = 0;
+  size_t n = 0;
+  void add(double x) {
+    if (std::isnan(x)) return;
+    sum += x;
+    ++n;
+  }
+  void add_even_nan(double x) {  // a NaN makes the mean NaN
+    sum += x;
+    ++n;
+  }
+  double value() const { return n ? sum / static_cast<double>(n) : NAN; }
+};
 
-double mean_of(const std::vector<double>& v) {
-  if (v.empty()) return NAN;
-  double s = 0;
-  for (double x : v) s += x;
-  return s / static_cast<double>(v.size());
-}
+// The values a median needs: held up to a few hundred kilobytes, past that sorted in runs in
+// the scratch folder (when there is one), so that the memory does not grow with the cases.
+class MedianOf {
+ public:
+  explicit MedianOf(const std::string& scratch) : values_(scratch, size_t{256} << 10) {}
+  void add(double x) { values_.push(x); }
+  size_t size() const { return static_cast<size_t>(values_.size()); }
+  double value() {
+    const size_t n = size();
+    if (n == 0) return NAN;
+    double below = NAN, at = NAN;
+    size_t i = 0;
+    values_.for_each([&](const double& x, const std::string&) {
+      if (i + 1 == n / 2 + (n % 2)) below = x;  // the (n + 1) / 2 th value
+      if (i == n / 2) at = x;
+      ++i;
+    });
+    return n % 2 ? at : (below + at) / 2.0;
+  }
 
-void put(std::vector<double>& v, double x) {
-  if (!std::isnan(x)) v.push_back(x);
-}
+ private:
+  ExternalSort<double, std::less<double>> values_;
+};
 
 // Agreement of rater pairs per label, and each case's worst pair for the adjudication list.
 // The cases most needing adjudication first: lowest mean pairwise Dice, then id (a total order,
@@ -38,13 +61,16 @@ void keep_worst(std::vector<Adjudication>& list, size_t top) {
   if (list.size() > top) list.resize(top);
 }
 
-void summarize_labels(const RunResult& result, size_t top, Summary& s) {
+void summarize_labels(const RunResult& result, size_t top, const std::string& scratch, Summary& s) {
   struct Acc {
+    explicit Acc(const std::string& scratch) : median_dice(scratch) {}
     size_t cases = 0;
-    std::vector<double> pair_dice, fleiss, hdp, assd, nsd;
+    Mean pair_dice, fleiss, hdp, assd, nsd;
+    MedianOf median_dice;
+    double min_dice = NAN;
     size_t infinite = 0;
     bool boundary = false;
-    std::map<std::string, std::vector<double>> rater_dice;
+    std::map<std::string, Mean> rater_dice;
     uint64_t inter = 0, volumes = 0;  // summed over cases and pairs, for the pooled Dice
   };
   std::map<LabelId, Acc> acc;
@@ -54,9 +80,9 @@ void summarize_labels(const RunResult& result, size_t top, Summary& s) {
     adj.id = c.id;
     adj.mean_dice = c.mean_pairwise_dice;
     for (const LabelResult& l : c.labels) {
-      Acc& a = acc[l.label];
+      Acc& a = acc.try_emplace(l.label, scratch).first->second;
       ++a.cases;
-      put(a.fleiss, l.fleiss_kappa);  // undefined (fewer than two raters, or by the policy)
+      a.fleiss.add(l.fleiss_kappa);  // undefined (fewer than two raters, or by the policy)
       a.boundary = a.boundary || !l.boundary.empty();
       for (int i = 0; i < n; ++i) {
         for (int j = 0; j < n; ++j) {
@@ -66,18 +92,20 @@ void summarize_labels(const RunResult& result, size_t top, Summary& s) {
             a.volumes += l.counts.volume[i] + l.counts.volume[j];
           }
           if (i == j || std::isnan(d)) continue;
-          a.rater_dice[c.raters[i]].push_back(d);
+          a.rater_dice[c.raters[i]].add(d);
           if (j < i) continue;
-          a.pair_dice.push_back(d);
+          a.pair_dice.add(d);
+          a.median_dice.add(d);
+          if (std::isnan(a.min_dice) || d < a.min_dice) a.min_dice = d;
           if (!l.boundary.empty()) {
             const BoundaryMetrics& b = l.boundary[i * n + j];
             if (std::isinf(b.hd_percentile)) {
               ++a.infinite;
             } else if (!std::isnan(b.hd_percentile)) {
-              a.hdp.push_back(b.hd_percentile);
-              a.assd.push_back(b.assd);
+              a.hdp.add(b.hd_percentile);
+              a.assd.add(b.assd);
             }
-            put(a.nsd, b.nsd);
+            a.nsd.add(b.nsd);
           }
           if (std::isnan(adj.worst_dice) || d < adj.worst_dice) {
             adj.worst_dice = d;
@@ -96,35 +124,39 @@ void summarize_labels(const RunResult& result, size_t top, Summary& s) {
     LabelSummary ls;
     ls.label = label;
     ls.cases = a.cases;
-    ls.pairs = a.pair_dice.size();
-    ls.mean_dice = mean_of(a.pair_dice);
-    ls.median_dice = median_of(a.pair_dice);
-    if (!a.pair_dice.empty())
-      ls.min_dice = *std::min_element(a.pair_dice.begin(), a.pair_dice.end());
-    ls.mean_fleiss_kappa = mean_of(a.fleiss);
+    ls.pairs = a.pair_dice.n;
+    ls.mean_dice = a.pair_dice.value();
+    ls.median_dice = a.median_dice.value();
+    ls.min_dice = a.min_dice;
+    ls.mean_fleiss_kappa = a.fleiss.value();
     if (a.volumes > 0) ls.pooled_dice = 2.0 * static_cast<double>(a.inter) / a.volumes;
-    ls.mean_hd_percentile = mean_of(a.hdp);
-    ls.mean_assd = mean_of(a.assd);
-    ls.mean_nsd = mean_of(a.nsd);
+    ls.mean_hd_percentile = a.hdp.value();
+    ls.mean_assd = a.assd.value();
+    ls.mean_nsd = a.nsd.value();
     ls.infinite_pairs = a.infinite;
     ls.boundary = a.boundary;
-    for (const auto& [rater, v] : a.rater_dice) ls.rater_mean_dice[rater] = mean_of(v);
+    for (const auto& [rater, v] : a.rater_dice) ls.rater_mean_dice[rater] = v.value();
     s.labels.push_back(std::move(ls));
   }
 }
 
 // STAPLE's estimates per rater.
 void summarize_staple(const RunResult& result, Summary& s) {
-  std::map<LabelId, std::map<std::string, std::array<std::vector<double>, 4>>> est;
+  struct Estimates {
+    size_t cases = 0;
+    Mean sensitivity, specificity, measured_sensitivity, measured_specificity;
+  };
+  std::map<LabelId, std::map<std::string, Estimates>> est;
   for (const CaseResult& c : result.cases) {
     for (const StapleLabel& sl : c.staple) {
       for (size_t i = 0; i < c.raters.size(); ++i) {
-        auto& v = est[sl.label][c.raters[i]];
-        v[0].push_back(sl.result.sensitivity[i]);
-        v[1].push_back(sl.result.specificity[i]);
+        Estimates& v = est[sl.label][c.raters[i]];
+        ++v.cases;
+        v.sensitivity.add_even_nan(sl.result.sensitivity[i]);
+        v.specificity.add_even_nan(sl.result.specificity[i]);
         if (i < sl.measured.size()) {
-          put(v[2], sl.measured[i].sensitivity);
-          put(v[3], sl.measured[i].specificity);
+          v.measured_sensitivity.add(sl.measured[i].sensitivity);
+          v.measured_specificity.add(sl.measured[i].specificity);
         }
       }
     }
@@ -132,11 +164,11 @@ void summarize_staple(const RunResult& result, Summary& s) {
   for (const auto& [label, raters] : est) {
     for (const auto& [name, v] : raters) {
       StapleRaterSummary r;
-      r.cases = v[0].size();
-      r.sensitivity = mean_of(v[0]);
-      r.specificity = mean_of(v[1]);
-      r.measured_sensitivity = mean_of(v[2]);
-      r.measured_specificity = mean_of(v[3]);
+      r.cases = v.cases;
+      r.sensitivity = v.sensitivity.value();
+      r.specificity = v.specificity.value();
+      r.measured_sensitivity = v.measured_sensitivity.value();
+      r.measured_specificity = v.measured_specificity.value();
       s.staple_raters[label][name] = r;
     }
   }
@@ -144,18 +176,18 @@ void summarize_staple(const RunResult& result, Summary& s) {
 
 // Scores of one rater or prediction, over cases and labels or over the cases of one label.
 struct Means {
-  std::vector<double> dice, iou, sens, spec, prec, vs, hdp, assd, nsd;
+  Mean dice, iou, sens, spec, prec, vs, hdp, assd, nsd;
   size_t infinite = 0;
   size_t cases = 0;
   uint64_t tp = 0, fp = 0, fn = 0;
 
   void add(const Score& sc) {
-    put(dice, sc.dice);
-    put(iou, sc.iou);
-    put(sens, sc.sensitivity);
-    put(spec, sc.specificity);
-    put(prec, sc.precision);
-    put(vs, sc.volume_similarity);
+    dice.add(sc.dice);
+    iou.add(sc.iou);
+    sens.add(sc.sensitivity);
+    spec.add(sc.specificity);
+    prec.add(sc.precision);
+    vs.add(sc.volume_similarity);
     tp += sc.tp;
     fp += sc.fp;
     fn += sc.fn;
@@ -163,10 +195,10 @@ struct Means {
     if (std::isinf(sc.boundary->hd_percentile)) {
       ++infinite;
     } else {
-      put(hdp, sc.boundary->hd_percentile);
-      put(assd, sc.boundary->assd);
+      hdp.add(sc.boundary->hd_percentile);
+      assd.add(sc.boundary->assd);
     }
-    put(nsd, sc.boundary->nsd);
+    nsd.add(sc.boundary->nsd);
   }
 };
 
@@ -198,23 +230,23 @@ void summarize_leaderboard(const RunResult& result, Summary& s) {
     row.name = name;
     row.prediction = e.prediction;
     row.cases = e.all.cases;
-    row.mean_dice = mean_of(e.all.dice);
-    row.mean_iou = mean_of(e.all.iou);
-    row.mean_sensitivity = mean_of(e.all.sens);
-    row.mean_precision = mean_of(e.all.prec);
-    row.mean_hd_percentile = mean_of(e.all.hdp);
-    row.mean_assd = mean_of(e.all.assd);
-    row.mean_nsd = mean_of(e.all.nsd);
+    row.mean_dice = e.all.dice.value();
+    row.mean_iou = e.all.iou.value();
+    row.mean_sensitivity = e.all.sens.value();
+    row.mean_precision = e.all.prec.value();
+    row.mean_hd_percentile = e.all.hdp.value();
+    row.mean_assd = e.all.assd.value();
+    row.mean_nsd = e.all.nsd.value();
     row.infinite_distances = e.all.infinite;
     for (const auto& [label, m] : e.by_label) {
       LabelBoard& b = row.labels[label];
       b.cases = m.cases;
-      b.mean_dice = mean_of(m.dice);
-      b.mean_iou = mean_of(m.iou);
-      b.mean_sensitivity = mean_of(m.sens);
-      b.mean_specificity = mean_of(m.spec);
-      b.mean_precision = mean_of(m.prec);
-      b.mean_volume_similarity = mean_of(m.vs);
+      b.mean_dice = m.dice.value();
+      b.mean_iou = m.iou.value();
+      b.mean_sensitivity = m.sens.value();
+      b.mean_specificity = m.spec.value();
+      b.mean_precision = m.prec.value();
+      b.mean_volume_similarity = m.vs.value();
       b.tp = m.tp;
       b.fp = m.fp;
       b.fn = m.fn;
@@ -222,9 +254,9 @@ void summarize_leaderboard(const RunResult& result, Summary& s) {
         b.pooled_dice = 2.0 * m.tp / static_cast<double>(2 * m.tp + m.fp + m.fn);
         b.pooled_iou = m.tp / static_cast<double>(m.tp + m.fp + m.fn);
       }
-      b.mean_hd_percentile = mean_of(m.hdp);
-      b.mean_assd = mean_of(m.assd);
-      b.mean_nsd = mean_of(m.nsd);
+      b.mean_hd_percentile = m.hdp.value();
+      b.mean_assd = m.assd.value();
+      b.mean_nsd = m.nsd.value();
       b.infinite_distances = m.infinite;
       row.label_mean_dice[label] = b.mean_dice;
     }
@@ -261,9 +293,9 @@ std::string distance_unit(const RunResult& result, const RunOptions& o) {
   return first;
 }
 
-Summary summarize(const RunResult& result, size_t adjudicate_top) {
+Summary summarize(const RunResult& result, size_t adjudicate_top, const std::string& scratch) {
   Summary s;
-  summarize_labels(result, adjudicate_top, s);
+  summarize_labels(result, adjudicate_top, scratch, s);
   summarize_staple(result, s);
   summarize_leaderboard(result, s);
   keep_worst(s.adjudicate, adjudicate_top);
