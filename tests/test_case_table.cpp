@@ -87,5 +87,25 @@ TEST(CaseTable, ACaseOfAFolderTakesAFewDozenBytes) {
   EXPECT_TRUE(t[9999] == folder_case("/data/set", "case9999"));
 }
 
+TEST(CaseTable, OutFoldersAndErasedCasesLeaveTheOthersAsTheyWere) {
+  const std::vector<CaseSpec> cases = assorted();
+  CaseTable t;
+  for (CaseSpec c : cases) {
+    c.out_folder = "";
+    t.push_back(c);
+  }
+  std::vector<CaseSpec> expected = cases;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    // The id (in place), a made-up name (packed again), then "" back again (in place).
+    const std::string folder = i % 3 == 0 ? cases[i].id : (i % 3 == 1 ? "f~" + cases[i].id : "");
+    t.set_out_folder(i, folder);
+    expected[i].out_folder = folder;
+  }
+  for (size_t i = 0; i < cases.size(); ++i) EXPECT_TRUE(t[i] == expected[i]) << i;
+  t.erase_if([](size_t i) { return i % 2 == 1; });
+  ASSERT_EQ(t.size(), (cases.size() + 1) / 2);
+  for (size_t i = 0; i < t.size(); ++i) EXPECT_TRUE(t[i] == expected[2 * i]) << i;
+}
+
 }  // namespace
 }  // namespace maskeval

@@ -12,6 +12,7 @@
 
 #include "cli_test_util.h"
 #include "maskeval/label_set.h"
+#include "pipeline/output_dir.h"
 #include "pipeline/records.h"
 #include "pipeline/shard.h"
 #include "report/case_record.h"
@@ -286,6 +287,35 @@ TEST(Shard, CaseFoldersComeFromTheWholeListing) {
   assign_case_folders(data);
   EXPECT_EQ(data.cases[0].out_folder, "case0");
   EXPECT_EQ(data.cases[1].out_folder, "case0~2");
+}
+
+TEST(Shard, CaseFoldersOfASortedListingAreThoseOfTheWholeList) {
+  // Ids that clash once made safe, a made-up name that is another case's id, dots, duplicates.
+  std::vector<std::string> ids = {"a",  "a/", "a~2", "a~3",    "b/./c", "b/c", "b/c~2", "x",  "x",
+                                  "..", "_",  "_~2", "d/../e", "d/e",   "q r", "z/",    "z~2"};
+  std::sort(ids.begin(), ids.end());
+  Dataset sorted, unsorted;
+  for (const std::string& id : ids) {
+    CaseSpec c;
+    c.id = id;
+    sorted.cases.push_back(c);
+  }
+  for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
+    CaseSpec c;
+    c.id = *it;
+    unsorted.cases.push_back(c);
+  }
+  ASSERT_TRUE(sorted.cases.sorted_by_id());
+  ASSERT_FALSE(unsorted.cases.sorted_by_id());
+  assign_case_folders(sorted);
+  const std::vector<std::string> expected = case_folders(ids);
+  for (size_t i = 0; i < ids.size(); ++i)
+    EXPECT_EQ(sorted.cases[i].out_folder, expected[i]) << ids[i];
+  std::vector<std::string> reversed(ids.rbegin(), ids.rend());
+  const std::vector<std::string> expected_reversed = case_folders(reversed);
+  assign_case_folders(unsorted);
+  for (size_t i = 0; i < ids.size(); ++i)
+    EXPECT_EQ(unsorted.cases[i].out_folder, expected_reversed[i]) << reversed[i];
 }
 
 }  // namespace

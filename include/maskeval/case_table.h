@@ -76,8 +76,13 @@ class CaseTable {
   const_iterator end() const { return const_iterator(this, size()); }
   // Sorts by id (equal ids keep their order).
   void sort_by_id();
-  // The index of the case with this id (the table sorted by id), if any.
+  bool sorted_by_id() const { return sorted_; }
+  // The index of the (first) case with this id, if any: a binary search when sorted by id.
   std::optional<size_t> find(const std::string& id) const;
+  // Case i's folder under OUT/cases/; in place when it is the id or "" (no copy of the table).
+  void set_out_folder(size_t i, const std::string& folder);
+  // Leaves out the cases for which drop(i) is true, the others in their order.
+  void erase_if(const std::function<bool(size_t)>& drop);
   // The bytes the table holds (for the memory figures).
   size_t bytes() const;
 
@@ -90,6 +95,7 @@ class CaseTable {
   std::vector<uint32_t> starts_;  // where each case begins in packed_
   std::vector<std::string> words_;
   std::unordered_map<std::string, uint32_t> word_index_;
+  bool sorted_ = true;
 };
 
 }  // namespace maskeval

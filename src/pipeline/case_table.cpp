@@ -17,6 +17,7 @@ constexpr size_t kMaxWords = 4096;
 constexpr int kNamedFolder = 1;   // the folder's last part is the id's
 constexpr int kOwnOutFolder = 2;  // its folder under OUT/cases/ is its id
 constexpr int kProblem = 4;       // a problem and its file follow
+constexpr int kNoOutFolder = 8;   // its folder under OUT/cases/ is "" (derived by the run)
 
 // A word is a varint: 0 is the default its place gives (the case folder, the id's last part),
 // odd a shared name (index v / 2), even the length of the bytes that follow, plus one, times 2.
@@ -160,16 +161,18 @@ void CaseTable::put_files(const LabelFiles& f, const std::string& folder) {
 
 void CaseTable::push_back(const CaseSpec& c) {
   if (packed_.size() > UINT32_MAX - 1) throw std::length_error("the case listing is over 4 GiB");
+  if (!starts_.empty() && c.id < id_at(packed_, starts_.back())) sorted_ = false;
   starts_.push_back(static_cast<uint32_t>(packed_.size()));
   put_literal(packed_, c.id);
   const size_t cut = c.folder.rfind('/') + 1;
   const bool named = c.folder.substr(cut) == id_tail(c.id), own = c.out_folder == c.id;
+  const bool none = !own && c.out_folder.empty();
   const bool problem = !c.problem.empty() || !c.problem_file.empty();
-  packed_.push_back(
-      static_cast<char>(named * kNamedFolder + own * kOwnOutFolder + problem * kProblem));
+  packed_.push_back(static_cast<char>(named * kNamedFolder + own * kOwnOutFolder +
+                                      none * kNoOutFolder + problem * kProblem));
   put_word(c.folder.substr(0, cut), true);
   if (!named) put_literal(packed_, c.folder.substr(cut));
-  if (!own) put_literal(packed_, c.out_folder);
+  if (!own && !none) put_literal(packed_, c.out_folder);
   if (problem) {
     put_word(c.problem, true);
     put_path(c.problem_file, c.folder);
@@ -191,7 +194,10 @@ CaseSpec CaseTable::operator[](size_t i) const {
   const int flags = r.byte();
   c.folder = r.word("");
   c.folder += flags & kNamedFolder ? id_tail(c.id) : r.word("");
-  c.out_folder = flags & kOwnOutFolder ? c.id : r.word("");
+  if (flags & kOwnOutFolder)
+    c.out_folder = c.id;
+  else if (!(flags & kNoOutFolder))
+    c.out_folder = r.word("");
   if (flags & kProblem) {
     c.problem = r.word("");
     c.problem_file = r.path(c.folder);
@@ -213,17 +219,47 @@ void CaseTable::sort_by_id() {
   std::stable_sort(starts_.begin(), starts_.end(), [this](uint32_t a, uint32_t b) {
     return id_at(packed_, a) < id_at(packed_, b);
   });
+  sorted_ = true;
 }
 
 std::optional<size_t> CaseTable::find(const std::string& id) const {
+  if (!sorted_) {
+    for (size_t i = 0; i < starts_.size(); ++i)
+      if (id_at(packed_, starts_[i]) == id) return i;
+    return std::nullopt;
+  }
   const auto it = std::lower_bound(
       starts_.begin(), starts_.end(), id,
       [this](uint32_t s, const std::string& key) { return id_at(packed_, s) < key; });
   if (it != starts_.end() && id_at(packed_, *it) == id)
     return static_cast<size_t>(it - starts_.begin());
-  for (size_t i = 0; i < starts_.size(); ++i)  // a table not sorted by id
-    if (id_at(packed_, starts_[i]) == id) return i;
   return std::nullopt;
+}
+
+void CaseTable::set_out_folder(size_t i, const std::string& folder) {
+  const std::string_view id = id_at(packed_, starts_.at(i));
+  const size_t at = static_cast<size_t>(id.data() - packed_.data()) + id.size();  // the flags
+  const int flags = static_cast<unsigned char>(packed_[at]);
+  if ((flags & (kOwnOutFolder | kNoOutFolder)) && (folder == id || folder.empty())) {
+    const int out = folder == id ? kOwnOutFolder : kNoOutFolder;
+    packed_[at] = static_cast<char>((flags & ~(kOwnOutFolder | kNoOutFolder)) | out);
+    return;
+  }
+  CaseSpec c = (*this)[i];  // packed again at the end; its old bytes stay unused
+  c.out_folder = folder;
+  const bool sorted = sorted_;
+  push_back(c);
+  starts_[i] = starts_.back();
+  starts_.pop_back();
+  sorted_ = sorted;
+}
+
+void CaseTable::erase_if(const std::function<bool(size_t)>& drop) {
+  size_t kept = 0;
+  for (size_t i = 0; i < starts_.size(); ++i)
+    if (!drop(i)) starts_[kept++] = starts_[i];
+  starts_.resize(kept);
+  starts_.shrink_to_fit();
 }
 
 size_t CaseTable::bytes() const {

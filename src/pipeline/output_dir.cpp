@@ -267,8 +267,9 @@ void leave_out_own_outputs(Dataset& data, const std::string& out_dir) {
       if (p.rfind(o.string() + "/", 0) == 0) return true;
     return false;
   };
-  CaseTable kept;
-  for (const CaseSpec& c : data.cases) {
+  std::vector<char> drop(data.cases.size(), 0);
+  for (size_t i = 0; i < data.cases.size(); ++i) {
+    const CaseSpec c = data.cases[i];
     size_t files = 0, ours = 0;
     for_each_file(c, [&](const std::string& f) {
       ++files;
@@ -277,9 +278,9 @@ void leave_out_own_outputs(Dataset& data, const std::string& out_dir) {
     if (ours > 0 && ours < files)
       throw UsageError("case " + c.id + " reads files from the output folder's own outputs (" +
                        out_dir + "/cases), which this run replaces; choose another -o");
-    if (ours == 0) kept.push_back(c);  // cases of an earlier run's outputs are no input
+    drop[i] = ours > 0;  // cases of an earlier run's outputs are no input
   }
-  data.cases = std::move(kept);
+  data.cases.erase_if([&](size_t i) { return drop[i] != 0; });
 }
 
 }  // namespace maskeval

@@ -311,6 +311,20 @@ RecordStore::RecordStore(const LabelSet& labels) : labels_(labels) {}
 
 RecordStore::~RecordStore() = default;
 
+namespace {
+
+// An id to compare: the string itself, or the id of the case at that place.
+template <class Id>
+std::string_view view_of(const std::string& s, const Id&) {
+  return s;
+}
+template <class Id>
+std::string_view view_of(uint32_t i, const Id& id) {
+  return id(i);
+}
+
+}  // namespace
+
 RecordFile RecordStore::add_file(const std::string& path, const std::string& from,
                                  const std::string& to) {
   const auto number = static_cast<uint32_t>(files_.size());
@@ -324,37 +338,42 @@ RecordFile RecordStore::add_file(const std::string& path, const std::string& fro
     if (at.length > UINT32_MAX) throw std::invalid_argument(path + ": a line over 4 GiB");
     cases_.push_back({at.offset, static_cast<uint32_t>(at.length), number});
     case_bytes_ += at.length;
-    ids_.push_back(r.result->id);
+    if (id_starts_.empty()) id_starts_.push_back(0);
+    ids_ += r.result->id;
+    id_starts_.push_back(ids_.size());
   });
 }
 
 void RecordStore::sort() {
   if (sorted_) return;
-  std::vector<size_t> order(cases_.size());
+  if (cases_.size() > UINT32_MAX) throw std::invalid_argument("over 4 billion cases");
+  auto id = [this](uint32_t i) {
+    return std::string_view(ids_).substr(id_starts_[i], id_starts_[i + 1] - id_starts_[i]);
+  };
+  std::vector<uint32_t> order(cases_.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return ids_[a] < ids_[b]; });
+                   [&](uint32_t a, uint32_t b) { return id(a) < id(b); });
   for (size_t k = 1; k < order.size(); ++k)
-    if (ids_[order[k]] == ids_[order[k - 1]])
-      throw std::invalid_argument("case " + ids_[order[k]] + " is recorded twice (in " +
+    if (id(order[k]) == id(order[k - 1]))
+      throw std::invalid_argument("case " + std::string(id(order[k])) + " is recorded twice (in " +
                                   files_[cases_[order[k - 1]].file].path + " and " +
                                   files_[cases_[order[k]].file].path + ")");
-  std::vector<Entry> sorted;
-  std::vector<std::string> ids;
-  sorted.reserve(order.size());
-  ids.reserve(order.size());
-  for (const size_t i : order) {
-    sorted.push_back(cases_[i]);
-    ids.push_back(std::move(ids_[i]));
-  }
-  cases_ = std::move(sorted);
-  ids_ = {};
   std::stable_sort(failed_.begin(), failed_.end(),
                    [](const FailedCase& a, const FailedCase& b) { return a.id < b.id; });
-  for (size_t k = 0; k < failed_.size(); ++k)
-    if ((k > 0 && failed_[k].id == failed_[k - 1].id) ||
-        std::binary_search(ids.begin(), ids.end(), failed_[k].id))
+  for (size_t k = 0; k < failed_.size(); ++k) {
+    const bool finished_too = std::binary_search(
+        order.begin(), order.end(), failed_[k].id,
+        [&](const auto& x, const auto& y) { return view_of(x, id) < view_of(y, id); });
+    if ((k > 0 && failed_[k].id == failed_[k - 1].id) || finished_too)
       throw std::invalid_argument("case " + failed_[k].id + " is recorded twice");
+  }
+  std::vector<Entry> sorted;
+  sorted.reserve(order.size());
+  for (const uint32_t i : order) sorted.push_back(cases_[i]);
+  cases_ = std::move(sorted);
+  ids_ = {};
+  id_starts_ = {};
   sorted_ = true;
 }
 

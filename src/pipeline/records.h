@@ -108,7 +108,8 @@ class RecordStore {
   LabelSet labels_;
   std::vector<File> files_;
   std::vector<Entry> cases_;
-  std::vector<std::string> ids_;  // of cases_, until sort()
+  std::string ids_;                  // of cases_, one after another, until sort()
+  std::vector<uint64_t> id_starts_;  // where each begins in ids_, and the end
   std::vector<FailedCase> failed_;
   StageTimes timings_;
   uint64_t case_bytes_ = 0;

@@ -6,6 +6,7 @@
 #include <functional>
 #include <numeric>
 #include <queue>
+#include <set>
 
 #include "pipeline/output_dir.h"
 
@@ -43,17 +44,34 @@ Shard parse_shard(const std::string& text) {
 }
 
 void assign_case_folders(Dataset& data) {
-  std::vector<std::string> ids;
-  for (size_t i = 0; i < data.cases.size(); ++i) ids.push_back(data.cases.id(i));
-  const std::vector<std::string> folders = case_folders(ids);
-  ids = {};
-  CaseTable named;
-  for (size_t i = 0; i < data.cases.size(); ++i) {
-    CaseSpec c = data.cases[i];
-    c.out_folder = folders[i];
-    named.push_back(c);
+  CaseTable& t = data.cases;
+  if (!t.sorted_by_id()) {  // a listing built by hand
+    std::vector<std::string> ids;
+    for (size_t i = 0; i < t.size(); ++i) ids.push_back(t.id(i));
+    const std::vector<std::string> folders = case_folders(ids);
+    for (size_t i = 0; i < t.size(); ++i) t.set_out_folder(i, folders[i]);
+    return;
   }
-  data.cases = std::move(named);
+  // case_folders without a set of every name: in a listing sorted by id, a case's own id is
+  // taken exactly when an earlier case has that id and kept it as its folder; the few folders
+  // that are not their case's id are remembered.
+  std::set<std::string> other;
+  std::set<size_t> moved;
+  auto taken = [&](const std::string& name, size_t i) {
+    if (other.count(name)) return true;
+    const std::optional<size_t> j = t.find(name);
+    return j && *j < i && !moved.count(*j);
+  };
+  for (size_t i = 0; i < t.size(); ++i) {
+    const std::string id = t.id(i), base = case_folder(id);
+    std::string name = base;
+    for (int n = 2; taken(name, i); ++n) name = base + "~" + std::to_string(n);
+    if (name != id) {
+      other.insert(name);
+      moved.insert(i);
+    }
+    t.set_out_folder(i, name);
+  }
 }
 
 void take_shard(Dataset& data, const Shard& s) {
@@ -79,10 +97,7 @@ void take_shard(Dataset& data, const Shard& s) {
     lightest.first += std::max<uint64_t>(bytes[i], 1);
     shards.push(lightest);
   }
-  CaseTable kept;
-  for (size_t i = 0; i < n; ++i)
-    if (mine[i]) kept.push_back(data.cases[i]);
-  data.cases = std::move(kept);
+  data.cases.erase_if([&](size_t i) { return !mine[i]; });
 }
 
 }  // namespace maskeval
