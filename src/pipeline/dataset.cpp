@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "maskeval/run.h"
+#include "pipeline/folder_listing.h"
 #include "util/csv.h"
 
 namespace maskeval {
@@ -29,107 +30,6 @@ std::string mask_extension_list() {
   std::string out;
   for (const std::string& ext : mask_extensions()) out += (out.empty() ? "" : " ") + ext;
   return out;
-}
-
-std::string errno_message(int err) {
-  return std::error_code(err, std::generic_category()).message();
-}
-
-// A folder's identity, the same through any link or path that reaches it.
-using FolderId = std::pair<dev_t, ino_t>;
-
-// One entry of a folder, with symbolic links followed.
-struct Entry {
-  enum Kind { kFile, kFolder, kOther, kBroken };
-  Kind kind = kFile;
-  std::string name;
-  std::string reason;  // kOther, kBroken: why it cannot be read as a mask
-  FolderId id{};       // kFolder
-};
-
-const char* file_type_name(mode_t mode) {
-  if (S_ISDIR(mode)) return "a folder";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISSOCK(mode)) return "a socket";
-  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
-  return "not a plain file";
-}
-
-// Where a folder can be opened but its entries cannot be looked up (no search permission, I/O
-// error), gives that error; otherwise fills `e` from what `path` (links followed) is. False
-// when the entry vanished in between.
-bool classify(const fs::path& path, Entry& e, std::string& folder_error) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0) {
-    if (S_ISDIR(st.st_mode)) {
-      e.kind = Entry::kFolder;
-      e.id = {st.st_dev, st.st_ino};
-    } else if (S_ISREG(st.st_mode)) {
-      e.kind = Entry::kFile;
-    } else {
-      e.kind = Entry::kOther;
-      e.reason = std::string("not a regular file (") + file_type_name(st.st_mode) + ")";
-    }
-    return true;
-  }
-  const int err = errno;
-  struct stat lst {};
-  if (::lstat(path.c_str(), &lst) != 0) {
-    if (errno != ENOENT && errno != ENOTDIR)
-      folder_error = "cannot look inside the folder: " + errno_message(errno);
-    return false;
-  }
-  e.kind = Entry::kBroken;
-  if (err == ENOENT || err == ENOTDIR)
-    e.reason = "broken symbolic link (its target does not exist)";
-  else if (err == ELOOP)
-    e.reason = "symbolic link loop";
-  else
-    e.reason = "cannot follow the symbolic link: " + errno_message(err);
-  return true;
-}
-
-// Reads folders for one dataset and keeps, each path once, what could not be read.
-class Lister {
- public:
-  // The entries of `dir`, sorted by name; none, and a problem, when it cannot be read.
-  std::vector<Entry> entries(const fs::path& dir) {
-    std::vector<Entry> out;
-    std::error_code ec;
-    fs::directory_iterator it(dir, ec);
-    for (const fs::directory_iterator end; !ec && it != end; it.increment(ec)) {
-      Entry e;
-      e.name = it->path().filename().string();
-      std::string folder_error;
-      if (classify(it->path(), e, folder_error)) out.push_back(std::move(e));
-      if (!folder_error.empty()) {
-        report(dir, folder_error);
-        return {};
-      }
-    }
-    if (ec) {
-      report(dir, "cannot read the folder: " + ec.message());
-      return {};
-    }
-    std::sort(out.begin(), out.end(),
-              [](const Entry& a, const Entry& b) { return a.name < b.name; });
-    return out;
-  }
-
-  void report(const fs::path& path, const std::string& reason) {
-    if (reported_.insert(path.string()).second) problems.push_back({path.string(), reason});
-  }
-
-  std::vector<ListingProblem> problems;
-
- private:
-  std::set<std::string> reported_;
-};
-
-FolderId folder_id(const fs::path& dir) {
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0) return {};
-  return {st.st_dev, st.st_ino};
 }
 
 // A file (or what stands where one was looked for) found under a folder.
@@ -170,29 +70,33 @@ struct WalkScope {
 };
 
 // Everything but folders under `dir`, following links; a folder already in `seen` (a loop, or
-// one reached twice) is skipped. `folders` gets the folders directly in `dir`.
+// one reached twice) is skipped. `top` gets the entries of `dir` itself.
 void walk(Lister& lister, const fs::path& dir, const std::string& prefix, const WalkScope& scope,
-          int depth, std::set<FolderId>& seen, std::vector<Found>& out,
-          std::vector<Entry>* folders) {
-  for (Entry& e : lister.entries(dir)) {
-    if (e.kind != Entry::kFolder) {
-      out.push_back({prefix + e.name, dir / e.name, std::move(e)});
+          int depth, FolderSet& seen, std::vector<Found>& out, Listing* top) {
+  Listing listing = lister.entries(dir);
+  for (size_t i = 0; i < listing.size(); ++i) {
+    if (listing.kind(i) != Entry::kFolder) {
+      Entry e = listing[i];
+      std::string rel = prefix + e.name;
+      fs::path path = dir / e.name;
+      out.push_back({std::move(rel), std::move(path), std::move(e)});
       continue;
     }
+    if (depth >= scope.depth) continue;
+    const Entry e = listing[i];
     const std::string rel = prefix + e.name;
-    if (depth < scope.depth && (!scope.globs || may_hold_matches(*scope.globs, rel)) &&
-        seen.insert(e.id).second)
+    if ((!scope.globs || may_hold_matches(*scope.globs, rel)) && seen.insert(e.id))
       walk(lister, dir / e.name, rel + "/", scope, depth + 1, seen, out, nullptr);
-    if (folders) folders->push_back(std::move(e));
   }
+  if (top) *top = std::move(listing);
 }
 
 // The files under `dir`, by the path walked from it, sorted.
 std::vector<Found> list_files(Lister& lister, const fs::path& dir, const WalkScope& scope,
-                              std::vector<Entry>* folders = nullptr) {
-  std::set<FolderId> seen = {folder_id(dir)};
+                              Listing* top = nullptr) {
+  FolderSet seen(folder_id(dir));
   std::vector<Found> out;
-  walk(lister, dir, "", scope, 0, seen, out, folders);
+  walk(lister, dir, "", scope, 0, seen, out, top);
   std::sort(out.begin(), out.end(), [](const Found& a, const Found& b) { return a.rel < b.rel; });
   return out;
 }
@@ -230,7 +134,7 @@ struct CaseSearch {
   std::string glob, reference, prediction_glob;
   std::vector<std::string> globs;  // the non-empty ones
   WalkScope scope;                 // of the listing of each folder
-  std::set<FolderId> visited;
+  FolderSet visited;
   int predictions_matched = 0, references_found = 0;
   Dataset out;
 
@@ -239,8 +143,8 @@ struct CaseSearch {
 };
 
 void CaseSearch::visit(const fs::path& dir, const std::string& rel) {
-  std::vector<Entry> folders;
-  const std::vector<Found> listed = list_files(lister, dir, scope, &folders);
+  Listing entries;
+  const std::vector<Found> listed = list_files(lister, dir, scope, &entries);
   int rater_matches = 0, prediction_matches = 0;
   const Found* unreadable = nullptr;
   std::vector<std::string> files = matching(listed, glob, reference, rater_matches, unreadable);
@@ -256,8 +160,10 @@ void CaseSearch::visit(const fs::path& dir, const std::string& rel) {
                 files.end());
   }
   if (rater_matches == 0 && prediction_matches == 0) {
-    for (const Entry& sub : folders) {
-      if (visited.insert(sub.id).second)
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (entries.kind(i) != Entry::kFolder) continue;
+      const Entry sub = entries[i];
+      if (visited.insert(sub.id))
         visit(dir / sub.name, rel.empty() ? sub.name : rel + "/" + sub.name);
     }
     return;
