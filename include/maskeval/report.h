@@ -120,6 +120,12 @@ void write_csv_tables(const std::string& out_dir, const RunResult& result, const
 // The names of the files write_csv_tables writes: cases.csv, pairs.csv, summary.csv,
 // worklist.csv.
 const std::vector<std::string>& csv_table_names();
+// cases.csv's and pairs.csv's header and the rows of one case, as write_csv_tables writes them
+// (pairs.csv has the distance columns when `boundary`).
+std::string cases_csv_header(const RunOptions& options);
+std::string cases_csv_rows(const CaseResult& c, const RunOptions& options);
+std::string pairs_csv_header(bool boundary);
+std::string pairs_csv_rows(const CaseResult& c, const RunOptions& options, bool boundary);
 // A figure as the CSV tables write it: the shortest digits that read back the same, "" for
 // NaN (undefined), "inf" and "-inf".
 std::string csv_number(double v);

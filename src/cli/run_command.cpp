@@ -14,6 +14,7 @@
 #include "pipeline/records.h"
 #include "pipeline/resume.h"
 #include "pipeline/shard.h"
+#include "report/csv_progress.h"
 #include "report/json_report.h"
 
 namespace maskeval {
@@ -34,6 +35,34 @@ void print_timings(const StageTimes& t) {
                 "distances %.3f, write %.3f, report %.3f\n",
                 t.decode, t.count, t.derive, t.distances, t.write, t.report);
   std::cerr << line;
+}
+
+// Each finished case to records.jsonl, then its rows to the partial tables.
+class RunSink : public CaseSink {
+ public:
+  RunSink(RecordWriter& records, CsvProgress& tables) : records_(records), tables_(tables) {}
+  void finished(const CaseSpec& spec, const CaseResult& result) override {
+    records_.finished(spec, result);
+    tables_.add(result);
+  }
+  void failed(const CaseSpec& spec, const FailedCase& failure, const StageTimes& t) override {
+    records_.failed(spec, failure, t);
+  }
+
+ private:
+  RecordWriter& records_;
+  CsvProgress& tables_;
+};
+
+// The partial tables' rows of the cases --resume kept (already in records.jsonl).
+void add_kept_rows(const std::string& records, const RunOptions& o, CsvProgress& tables) {
+  try {
+    scan_records(records, o.labels, [&](Record& r, const LineSpan&) {
+      if (r.result) tables.add(*r.result);
+    });
+  } catch (const std::invalid_argument& e) {
+    throw FatalError(std::string("cannot read back the kept records: ") + e.what());
+  }
 }
 
 void write_report(const std::string& json_path, const RunResult& result, const Summary& summary,
@@ -156,6 +185,7 @@ int finish_run(const RunEnd& e, RunResult& result) {
   if (summary.baseline) write_baseline_csv(o.out_dir, *summary.baseline, o);
   write_html_report(result, summary, o, e.data);
   write_csv_tables(o.out_dir, result, summary, o);
+  CsvProgress::remove(o.out_dir);
   if (!e.cli.nnunet_summary.empty()) write_nnunet_summaries(e.cli.nnunet_summary, result, o);
   result.timings.report = seconds_since(start);
 
@@ -219,7 +249,10 @@ int execute(Cli& c, Command command) {
   try {
     {
       RecordWriter writer(records, header, kept, o);
-      const RunResult run = run_dataset(rest ? *rest : data, o, &writer);
+      CsvProgress tables(o.out_dir, o);
+      if (!kept.empty()) add_kept_rows(records, o, tables);
+      RunSink sink(writer, tables);
+      const RunResult run = run_dataset(rest ? *rest : data, o, &sink);
       result.backend = run.backend;
       result.backend_note = run.backend_note;
       result.engine_note = run.engine_note;

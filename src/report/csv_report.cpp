@@ -67,7 +67,7 @@ const char* role(bool prediction) {
 const std::vector<std::string> kScoreBoundary = {"hd",  "hd_percentile",   "assd",
                                                  "nsd", "hd_to_reference", "hd_from_reference"};
 
-void score_case_rows(StreamedFile& out, const CaseResult& c, const RunOptions& o) {
+void score_case_rows(std::string& out, const CaseResult& c, const RunOptions& o) {
   std::vector<std::string> names = c.raters;
   names.insert(names.end(), c.predictions.begin(), c.predictions.end());
   for (const std::string& name : names) {
@@ -87,13 +87,13 @@ void score_case_rows(StreamedFile& out, const CaseResult& c, const RunOptions& o
       } else if (o.distances) {
         r.blanks(kScoreBoundary.size());
       }
-      out.put(r.line());
+      out += r.line();
     }
   }
 }
 
 // agree and fuse: each rater's volume of the label and its mean Dice against the other raters.
-void agreement_case_rows(StreamedFile& out, const CaseResult& c, const RunOptions& o) {
+void agreement_case_rows(std::string& out, const CaseResult& c, const RunOptions& o) {
   const size_t n = c.raters.size();
   for (size_t i = 0; i < n; ++i) {
     for (const LabelResult& l : c.labels) {
@@ -110,29 +110,81 @@ void agreement_case_rows(StreamedFile& out, const CaseResult& c, const RunOption
       r.text(o.labels.key(l.label)).text(o.labels.name(l.label));
       r.count(l.counts.volume[i]).number(defined ? sum / defined : NAN);
       r.number(n >= 2 ? l.fleiss_kappa : NAN);  // undefined with one rater, whatever the policy
-      out.put(r.line());
+      out += r.line();
     }
   }
 }
 
 void write_cases(const std::string& path, const RunResult& result, const RunOptions& o) {
   StreamedFile out(path);
-  const std::vector<std::string> key = {"case", "rater", "role", "label", "label_name"};
-  if (o.command == Command::kScore) {
-    out.put(header(key +
-                   std::vector<std::string>{"scored_against", "tp", "fp", "fn", "tn", "dice", "iou",
-                                            "sensitivity", "specificity", "precision",
-                                            "volume_similarity"} +
-                   (o.distances ? kScoreBoundary : std::vector<std::string>{})));
-    for (const CaseResult& c : result.cases) score_case_rows(out, c, o);
-  } else {
-    out.put(header(key + std::vector<std::string>{"volume", "mean_dice", "fleiss_kappa"}));
-    for (const CaseResult& c : result.cases) agreement_case_rows(out, c, o);
-  }
+  out.put(cases_csv_header(o));
+  for (const CaseResult& c : result.cases) out.put(cases_csv_rows(c, o));
   out.commit();
 }
 
 // --- pairs.csv -------------------------------------------------------------------------------
+
+}  // namespace
+
+std::string cases_csv_header(const RunOptions& o) {
+  const std::vector<std::string> key = {"case", "rater", "role", "label", "label_name"};
+  if (o.command == Command::kScore)
+    return header(key +
+                  std::vector<std::string>{"scored_against", "tp", "fp", "fn", "tn", "dice", "iou",
+                                           "sensitivity", "specificity", "precision",
+                                           "volume_similarity"} +
+                  (o.distances ? kScoreBoundary : std::vector<std::string>{}));
+  return header(key + std::vector<std::string>{"volume", "mean_dice", "fleiss_kappa"});
+}
+
+std::string cases_csv_rows(const CaseResult& c, const RunOptions& o) {
+  std::string out;
+  if (o.command == Command::kScore) {
+    score_case_rows(out, c, o);
+  } else {
+    agreement_case_rows(out, c, o);
+  }
+  return out;
+}
+
+namespace {
+const std::vector<std::string> kPairDistances = {"hd",  "hd_percentile", "assd",
+                                                 "nsd", "hd_a_to_b",     "hd_b_to_a"};
+}  // namespace
+
+std::string pairs_csv_header(bool boundary) {
+  return header(std::vector<std::string>{"case", "label", "label_name", "rater_a", "rater_b",
+                                         "volume_a", "volume_b", "intersection", "dice", "iou",
+                                         "cohen_kappa"} +
+                (boundary ? kPairDistances : std::vector<std::string>{}));
+}
+
+std::string pairs_csv_rows(const CaseResult& c, const RunOptions& o, bool boundary) {
+  std::string out;
+  const size_t n = c.raters.size();
+  for (const LabelResult& l : c.labels) {
+    for (size_t a = 0; a < n; ++a) {
+      for (size_t b = a + 1; b < n; ++b) {
+        const size_t k = a * n + b;
+        Row r;
+        r.text(c.id).text(o.labels.key(l.label)).text(o.labels.name(l.label));
+        r.text(c.raters[a]).text(c.raters[b]);
+        r.count(l.counts.volume[a]).count(l.counts.volume[b]).count(l.counts.intersection[k]);
+        r.number(l.dice[k]).number(l.iou[k]).number(l.cohen_kappa[k]);
+        if (boundary && l.boundary.empty()) r.blanks(kPairDistances.size());
+        if (boundary && !l.boundary.empty()) {
+          const BoundaryMetrics& m = l.boundary[k];
+          r.number(m.hd).number(m.hd_percentile).number(m.assd).number(m.nsd);
+          r.number(m.hd_ab).number(m.hd_ba);
+        }
+        out += r.line();
+      }
+    }
+  }
+  return out;
+}
+
+namespace {
 
 bool pairs_have_boundary(const RunResult& result) {
   for (const CaseResult& c : result.cases)
@@ -144,34 +196,8 @@ bool pairs_have_boundary(const RunResult& result) {
 void write_pairs(const std::string& path, const RunResult& result, const RunOptions& o) {
   StreamedFile out(path);
   const bool boundary = pairs_have_boundary(result);
-  const std::vector<std::string> distances = {"hd",  "hd_percentile", "assd",
-                                              "nsd", "hd_a_to_b",     "hd_b_to_a"};
-  out.put(header(std::vector<std::string>{"case", "label", "label_name", "rater_a", "rater_b",
-                                          "volume_a", "volume_b", "intersection", "dice", "iou",
-                                          "cohen_kappa"} +
-                 (boundary ? distances : std::vector<std::string>{})));
-  for (const CaseResult& c : result.cases) {
-    const size_t n = c.raters.size();
-    for (const LabelResult& l : c.labels) {
-      for (size_t a = 0; a < n; ++a) {
-        for (size_t b = a + 1; b < n; ++b) {
-          const size_t k = a * n + b;
-          Row r;
-          r.text(c.id).text(o.labels.key(l.label)).text(o.labels.name(l.label));
-          r.text(c.raters[a]).text(c.raters[b]);
-          r.count(l.counts.volume[a]).count(l.counts.volume[b]).count(l.counts.intersection[k]);
-          r.number(l.dice[k]).number(l.iou[k]).number(l.cohen_kappa[k]);
-          if (boundary && l.boundary.empty()) r.blanks(distances.size());
-          if (boundary && !l.boundary.empty()) {
-            const BoundaryMetrics& m = l.boundary[k];
-            r.number(m.hd).number(m.hd_percentile).number(m.assd).number(m.nsd);
-            r.number(m.hd_ab).number(m.hd_ba);
-          }
-          out.put(r.line());
-        }
-      }
-    }
-  }
+  out.put(pairs_csv_header(boundary));
+  for (const CaseResult& c : result.cases) out.put(pairs_csv_rows(c, o, boundary));
   out.commit();
 }
 

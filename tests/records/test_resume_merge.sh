@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Streaming records, --resume after SIGKILL, --shard and merge, end to end on replicated BU-BIL:
-#   (a) a run killed with SIGKILL mid-way keeps every case it recorded; --resume does only the
-#       rest, and its report equals an uninterrupted run's;
+#   (a) a run killed with SIGKILL mid-way keeps every case it recorded, and their rows in the
+#       partial tables; --resume does only the rest, and its report equals an uninterrupted run's;
 #   (b) a recorded case whose input changed is run again on --resume (and only it);
 #   (c) 3 shards merged (given in any order) equal the single run; the shards split the cases;
 #   (d) merge refuses a missing shard, a doubled one, one of other options, and an unfinished
@@ -86,8 +86,22 @@ if [ "$done_before" -ge 20 ] && [ "$done_before" -lt "$total" ] && [ ! -f "$tmp/
 else
   fail "kill -9 did not land mid-run ($done_before of $total recorded)"
 fi
+# The partial tables hold the rows of the cases recorded (the last may miss its rows: the kill
+# can land between the two), each row as the whole run's table has it.
+partial_ids=$(tail -n +2 "$tmp/killed/out/cases.partial.csv" 2>/dev/null | cut -d, -f1 | sort -u | wc -l)
+done_now=$(records "$tmp/killed/out/records.jsonl")
+stray=$(tail -n +2 "$tmp/killed/out/cases.partial.csv" 2>/dev/null | grep -cvxFf "$tmp/full/out/cases.csv")
+stray_pairs=$(tail -n +2 "$tmp/killed/out/pairs.partial.csv" 2>/dev/null | grep -cvxFf "$tmp/full/out/pairs.csv")
+if [ "$partial_ids" -ge $((done_now - 1)) ] && [ "$partial_ids" -le "$done_now" ] &&
+  [ "$stray" = 0 ] && [ "$stray_pairs" = 0 ] && [ "$partial_ids" -gt 0 ]; then
+  pass "killed: cases.partial.csv and pairs.partial.csv hold the rows of $partial_ids recorded cases"
+else
+  fail "killed: partial tables have $partial_ids cases of $done_now recorded, $stray and $stray_pairs rows unlike the whole run's"
+fi
 (cd "$tmp/killed" && "$bin" "${args[@]}" -o out --resume >resume.txt 2>&1)
 rc=$?
+[ ! -e "$tmp/killed/out/cases.partial.csv" ] && [ ! -e "$tmp/killed/out/pairs.partial.csv" ] &&
+  pass "the resumed run's end removed the partial tables" || fail "partial tables left after the run's end"
 kept=$(grep -o 'resume: [0-9]* of' "$tmp/killed/resume.txt" | grep -o '[0-9]*' | head -1)
 [ "$rc" = 0 ] && [ "${kept:-0}" -ge $((done_before - 1)) ] && pass "--resume kept $kept cases, exit 0" ||
   fail "--resume: exit $rc, kept '${kept:-}' of $done_before recorded"
