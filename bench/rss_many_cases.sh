@@ -3,7 +3,8 @@
 # the results held for the report (the default --report-memory) and read back from records.jsonl
 # (--report-memory 0). The default holds them up to 512M (about 85,000 of these cases).
 # Each case: 3 raters and a reference, 32 x 32 label maps with 3 labels (64 distinct cases,
-# hard-linked N/64 times over). Needs python3 (to write the 64 PNGs) and GNU time.
+# hard-linked N/64 times over), laid out as case folders and then as rater folders. Needs
+# python3 (to write the 64 PNGs) and GNU time.
 # Usage: bench/rss_many_cases.sh MASKEVAL N... ; prints a Markdown table row per run.
 set -euo pipefail
 bin="$1"
@@ -61,5 +62,22 @@ for n in "$@"; do
       echo "| $n | $cmd | $label | $mib | $secs | $per |"
     done
   done
-  rm -rf "$data"
+  # The same cases as rater folders (a/, b/, c/ and ref/, a file per case in each).
+  rf="$work/rf-$n"
+  mkdir -p "$rf/a" "$rf/b" "$rf/c" "$rf/ref"
+  for ((i = 0; i < n; i++)); do
+    for r in a b c ref; do ln "$data/case$i/$r.png" "$rf/$r/case$i.png"; done
+  done
+  rm -rf "$work/out"
+  /usr/bin/time -f "%M %e" -o "$work/time.txt" "$bin" agree --rater "$rf/a" --rater "$rf/b" \
+    --rater "$rf/c" --reference "$rf/ref" -q --threads 2 -o "$work/out" --no-maps \
+    --report-memory 0 >/dev/null
+  read -r kib secs <"$work/time.txt"
+  mib=$(awk -v k="$kib" 'BEGIN { printf "%.1f", k / 1024 }')
+  [ -z "${first[rf]:-}" ] && first[rf]="$n $mib"
+  read -r n0 m0 <<<"${first[rf]}"
+  per=$(awk -v m="$mib" -v m0="$m0" -v n="$n" -v n0="$n0" \
+    'BEGIN { if (n == n0) print "-"; else printf "%.2f", (m - m0) / ((n - n0) / 1000) }')
+  echo "| $n | agree, rater folders | --report-memory 0 | $mib | $secs | $per |"
+  rm -rf "$data" "$rf"
 done

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <system_error>
@@ -31,13 +32,6 @@ std::string mask_extension_list() {
   for (const std::string& ext : mask_extensions()) out += (out.empty() ? "" : " ") + ext;
   return out;
 }
-
-// A file (or what stands where one was looked for) found under a folder.
-struct Found {
-  std::string rel;  // the path walked from the folder, with '/'
-  fs::path path;
-  Entry entry;
-};
 
 // The top folder of a listing, as a usage error (exit 1) when it is not a readable folder.
 void require_folder(const std::string& dir, const std::string& option) {
@@ -69,35 +63,33 @@ struct WalkScope {
   const std::vector<std::string>* globs = nullptr;
 };
 
-// Everything but folders under `dir`, following links; a folder already in `seen` (a loop, or
-// one reached twice) is skipped. `top` gets the entries of `dir` itself.
+// Everything but folders under `dir`, following links, into `out` (each named by the path walked
+// from the first folder, with '/'); a folder already in `seen` (a loop, or one reached twice) is
+// skipped. `top` gets the entries of `dir` itself.
 void walk(Lister& lister, const fs::path& dir, const std::string& prefix, const WalkScope& scope,
-          int depth, FolderSet& seen, std::vector<Found>& out, Listing* top) {
+          int depth, FolderSet& seen, Listing& out, Listing* top) {
   Listing listing = lister.entries(dir);
   for (size_t i = 0; i < listing.size(); ++i) {
-    if (listing.kind(i) != Entry::kFolder) {
-      Entry e = listing[i];
-      std::string rel = prefix + e.name;
-      fs::path path = dir / e.name;
-      out.push_back({std::move(rel), std::move(path), std::move(e)});
+    Entry e = listing[i];
+    e.name = prefix + e.name;
+    if (e.kind != Entry::kFolder) {
+      if (!out.add(e)) lister.report(dir, "too many files to list (over 4 GiB of names)");
       continue;
     }
-    if (depth >= scope.depth) continue;
-    const Entry e = listing[i];
-    const std::string rel = prefix + e.name;
-    if ((!scope.globs || may_hold_matches(*scope.globs, rel)) && seen.insert(e.id))
-      walk(lister, dir / e.name, rel + "/", scope, depth + 1, seen, out, nullptr);
+    if (depth < scope.depth && (!scope.globs || may_hold_matches(*scope.globs, e.name)) &&
+        seen.insert(e.id))
+      walk(lister, dir / listing[i].name, e.name + "/", scope, depth + 1, seen, out, nullptr);
   }
   if (top) *top = std::move(listing);
 }
 
-// The files under `dir`, by the path walked from it, sorted.
-std::vector<Found> list_files(Lister& lister, const fs::path& dir, const WalkScope& scope,
-                              Listing* top = nullptr) {
+// The files under `dir`, each named by the path walked from it, sorted.
+Listing list_files(Lister& lister, const fs::path& dir, const WalkScope& scope,
+                   Listing* top = nullptr) {
   FolderSet seen(folder_id(dir));
-  std::vector<Found> out;
+  Listing out;
   walk(lister, dir, "", scope, 0, seen, out, top);
-  std::sort(out.begin(), out.end(), [](const Found& a, const Found& b) { return a.rel < b.rel; });
+  out.sort_by_name();
   return out;
 }
 
@@ -112,17 +104,18 @@ int glob_depth(const std::string& glob) {
 
 // The readable files the glob matches; the first match that cannot be read goes to
 // `unreadable` (the case then fails with it). `matched` counts every match.
-std::vector<std::string> matching(const std::vector<Found>& files, const std::string& glob,
+std::vector<std::string> matching(const Listing& files, const std::string& glob,
                                   const std::string& reference, int& matched,
-                                  const Found*& unreadable) {
+                                  std::optional<Entry>& unreadable) {
   std::vector<std::string> out;
-  for (const Found& f : files) {
-    if (f.rel == reference || !glob_matches(glob, f.rel)) continue;
+  for (size_t i = 0; i < files.size(); ++i) {
+    Entry f = files[i];
+    if (f.name == reference || !glob_matches(glob, f.name)) continue;
     ++matched;
-    if (f.entry.kind == Entry::kFile)
-      out.push_back(f.rel);
+    if (f.kind == Entry::kFile)
+      out.push_back(std::move(f.name));
     else if (!unreadable)
-      unreadable = &f;
+      unreadable = std::move(f);
   }
   return out;
 }
@@ -144,9 +137,9 @@ struct CaseSearch {
 
 void CaseSearch::visit(const fs::path& dir, const std::string& rel) {
   Listing entries;
-  const std::vector<Found> listed = list_files(lister, dir, scope, &entries);
+  const Listing listed = list_files(lister, dir, scope, &entries);
   int rater_matches = 0, prediction_matches = 0;
-  const Found* unreadable = nullptr;
+  std::optional<Entry> unreadable;
   std::vector<std::string> files = matching(listed, glob, reference, rater_matches, unreadable);
   std::vector<std::string> predictions;
   if (!prediction_glob.empty()) {
@@ -177,8 +170,8 @@ void CaseSearch::visit(const fs::path& dir, const std::string& rel) {
     c.predictions[strip_extension(f)][kWholeMap].push_back((dir / f).string());
   if (!reference.empty()) add_reference(dir, c);
   if (unreadable) {  // a rater or prediction that cannot be read: never score without it
-    c.problem = "cannot read this mask: " + unreadable->entry.reason;
-    c.problem_file = unreadable->path.string();
+    c.problem = "cannot read this mask: " + unreadable->reason;
+    c.problem_file = (dir / unreadable->name).string();
   }
   out.cases.push_back(std::move(c));
 }
@@ -201,22 +194,6 @@ void CaseSearch::add_reference(const fs::path& dir, CaseSpec& c) {
   } else {
     c.reference[kWholeMap].push_back(ref.string());
   }
-}
-
-// Mask files under a rater or reference folder, by their path walked from it; one that cannot
-// be read is reported. `found` gets every mask file's id, readable or not.
-std::vector<Found> mask_files(Lister& lister, const std::string& dir,
-                              std::set<std::string>* found = nullptr) {
-  std::vector<Found> out;
-  for (Found& f : list_files(lister, dir, {64, nullptr})) {
-    if (!is_mask_file(f.rel)) continue;
-    if (found) found->insert(strip_extension(f.rel));
-    if (f.entry.kind == Entry::kFile)
-      out.push_back(std::move(f));
-    else
-      lister.report(f.path, f.entry.reason);
-  }
-  return out;
 }
 
 // A usage error's note on what could not be read, for when nothing usable was found.
@@ -274,24 +251,6 @@ Dataset dataset_from_case_folders(const std::string& root, const std::string& ra
 
 namespace {
 
-// The reference files of --rater's cases, by case id, from the reference folder; a usage error
-// when it is no readable folder or holds no file for any case.
-std::map<std::string, std::vector<std::string>> reference_files(
-    Lister& lister, const std::string& dir, const std::map<std::string, CaseSpec>& cases) {
-  require_folder(dir, "--reference");
-  std::set<std::string> found;
-  std::map<std::string, std::vector<std::string>> out;
-  for (const Found& f : mask_files(lister, dir, &found))
-    out[strip_extension(f.rel)].push_back(f.path.string());
-  const bool any = std::any_of(cases.begin(), cases.end(),
-                               [&](const auto& c) { return found.count(c.first) != 0; });
-  if (!any)
-    throw UsageError("--reference " + dir +
-                     ": no file in it matches a case of the rater folders (files are matched by "
-                     "their path inside each folder, without the extension)");
-  return out;
-}
-
 // [NAME=]DIR arguments by name (a folder without one is named by its last part), each checked
 // to be a readable folder; two of one name are a usage error.
 std::map<std::string, std::string> named_folders(const std::vector<std::string>& args,
@@ -311,54 +270,6 @@ std::map<std::string, std::string> named_folders(const std::vector<std::string>&
   }
   return folders;
 }
-
-}  // namespace
-
-Dataset dataset_from_rater_folders(const std::vector<std::string>& rater_dirs,
-                                   const std::string& reference_dir) {
-  const std::map<std::string, std::string> folders = named_folders(rater_dirs, "--rater", "raters");
-  if (folders.size() < 2) throw UsageError("--rater: give at least two rater folders");
-  Lister lister;
-  std::map<std::string, CaseSpec> cases;
-  for (const auto& [name, dir] : folders) {
-    for (const Found& f : mask_files(lister, dir))
-      cases[strip_extension(f.rel)].raters[name][kWholeMap].push_back(f.path.string());
-  }
-  if (cases.empty())
-    throw UsageError("--rater: no mask files in the rater folders" +
-                     problems_note(lister.problems));
-  std::map<std::string, std::vector<std::string>> references;
-  if (!reference_dir.empty()) references = reference_files(lister, reference_dir, cases);
-  Dataset out;
-  for (auto& [id, c] : cases) {
-    c.id = id;
-    for (const auto& [name, dir] : folders) {
-      if (c.raters.count(name) == 0 && c.problem.empty()) {
-        c.problem = "missing annotator: rater '" + name + "' has no file for this case";
-        c.problem_file = (fs::path(dir) / id).string() + ".*";
-      }
-    }
-    if (!reference_dir.empty()) {
-      const auto ref = references.find(id);
-      if (ref != references.end()) c.reference[kWholeMap] = ref->second;
-      if (c.reference.empty() && c.problem.empty()) {
-        c.problem = "reference file missing";
-        c.problem_file = (fs::path(reference_dir) / id).string() + ".*";
-      }
-    }
-    out.cases.push_back(std::move(c));
-  }
-  out.problems = std::move(lister.problems);
-  return out;
-}
-
-namespace {
-
-// The mask files of a prediction or reference folder, by case id.
-struct CaseFiles {
-  std::map<std::string, std::vector<std::string>> files;  // the readable ones
-  std::map<std::string, ListingProblem> unreadable;       // the first that cannot be read
-};
 
 // Whether `rel` is one of the files `ending` picks ("": every mask file), and its case id: the
 // path without the ending (or without the mask extension).
@@ -381,42 +292,157 @@ std::string picked_files(const std::string& ending) {
                         : "files ending in '" + ending + "'";
 }
 
-// The files under `dir` that `ending` picks; one that cannot be read is also reported.
-CaseFiles case_files(Lister& lister, const std::string& dir, const std::string& ending) {
-  CaseFiles out;
-  std::string id;
-  for (const Found& f : list_files(lister, dir, {64, nullptr})) {
-    if (!picked(f.rel, ending, id)) continue;
-    if (f.entry.kind == Entry::kFile) {
-      out.files[id].push_back(f.path.string());
-    } else {
-      lister.report(f.path, f.entry.reason);
-      out.unreadable.emplace(id, ListingProblem{f.path.string(), f.entry.reason});
-    }
+// The files of one folder that `ending` picks, by case id: the packed walk, and each picked
+// file's id and place in it, sorted by id (then by path). A picked file that cannot be read is
+// reported.
+struct FolderCases {
+  fs::path dir;
+  Listing files;  // each named by the path walked from dir
+  std::vector<std::pair<std::string, uint32_t>> by_id;
+
+  // [first, last) of by_id: the picked files of `id`, readable or not.
+  std::pair<size_t, size_t> of(const std::string& id) const {
+    const auto lo = std::lower_bound(by_id.begin(), by_id.end(), id,
+                                     [](const std::pair<std::string, uint32_t>& p,
+                                        const std::string& v) { return p.first < v; });
+    size_t first = static_cast<size_t>(lo - by_id.begin()), last = first;
+    while (last < by_id.size() && by_id[last].first == id) ++last;
+    return {first, last};
   }
+  Entry file(size_t k) const { return files[by_id[k].second]; }
+  std::string path(size_t k) const { return (dir / file(k).name).string(); }
+  bool has(const std::string& id) const {
+    const auto r = of(id);
+    return r.first != r.second;
+  }
+  // The readable files of `id`, by path.
+  std::vector<std::string> readable(const std::string& id) const {
+    std::vector<std::string> out;
+    for (auto [k, last] = of(id); k < last; ++k)
+      if (files.kind(by_id[k].second) == Entry::kFile) out.push_back(path(k));
+    return out;
+  }
+  // Every case id once, sorted; with readable_only, those with a readable file.
+  std::vector<std::string> ids(bool readable_only) const {
+    std::vector<std::string> out;
+    for (const auto& [id, i] : by_id)
+      if ((!readable_only || files.kind(i) == Entry::kFile) && (out.empty() || out.back() != id))
+        out.push_back(id);
+    return out;
+  }
+};
+
+FolderCases folder_cases(Lister& lister, const std::string& dir, const std::string& ending) {
+  FolderCases out{dir, list_files(lister, dir, {64, nullptr}), {}};
+  std::string id;
+  for (size_t i = 0; i < out.files.size(); ++i) {
+    const Entry e = out.files[i];
+    if (!picked(e.name, ending, id)) continue;
+    if (e.kind != Entry::kFile) lister.report(out.dir / e.name, e.reason);
+    out.by_id.emplace_back(id, static_cast<uint32_t>(i));
+  }
+  std::sort(out.by_id.begin(), out.by_id.end());
   return out;
 }
 
+// Both sorted lists of ids as one, each id once.
+std::vector<std::string> union_of(const std::vector<std::string>& a,
+                                  const std::vector<std::string>& b) {
+  std::vector<std::string> out;
+  out.reserve(std::max(a.size(), b.size()));
+  std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
+using NamedFolders = std::vector<std::pair<std::string, FolderCases>>;  // by name
+
+// The reference folder of --rater's cases; a usage error when it is no readable folder or holds
+// no file for any case.
+FolderCases reference_cases(Lister& lister, const std::string& dir,
+                            const std::vector<std::string>& ids) {
+  require_folder(dir, "--reference");
+  FolderCases out = folder_cases(lister, dir, "");
+  if (std::none_of(ids.begin(), ids.end(), [&](const std::string& id) { return out.has(id); }))
+    throw UsageError("--reference " + dir +
+                     ": no file in it matches a case of the rater folders (files are matched by "
+                     "their path inside each folder, without the extension)");
+  return out;
+}
+
+// Case `id` of rater folders: each rater's readable files; the first rater without one (then
+// the reference) fails the case.
+CaseSpec rater_folder_case(const std::string& id, const NamedFolders& raters,
+                           const FolderCases* refs) {
+  CaseSpec c;
+  c.id = id;
+  for (const auto& [name, folder] : raters) {
+    std::vector<std::string> files = folder.readable(id);
+    if (!files.empty()) {
+      c.raters[name][kWholeMap] = std::move(files);
+    } else if (c.problem.empty()) {
+      c.problem = "missing annotator: rater '" + name + "' has no file for this case";
+      c.problem_file = (folder.dir / id).string() + ".*";
+    }
+  }
+  if (!refs) return c;
+  std::vector<std::string> files = refs->readable(id);
+  if (!files.empty()) {
+    c.reference[kWholeMap] = std::move(files);
+  } else if (c.problem.empty()) {
+    c.problem = "reference file missing";
+    c.problem_file = (refs->dir / id).string() + ".*";
+  }
+  return c;
+}
+
+}  // namespace
+
+Dataset dataset_from_rater_folders(const std::vector<std::string>& rater_dirs,
+                                   const std::string& reference_dir) {
+  const std::map<std::string, std::string> folders = named_folders(rater_dirs, "--rater", "raters");
+  if (folders.size() < 2) throw UsageError("--rater: give at least two rater folders");
+  Lister lister;
+  NamedFolders raters;
+  std::vector<std::string> ids;
+  for (const auto& [name, dir] : folders) {
+    raters.emplace_back(name, folder_cases(lister, dir, ""));
+    ids = union_of(ids, raters.back().second.ids(true));
+  }
+  if (ids.empty())
+    throw UsageError("--rater: no mask files in the rater folders" +
+                     problems_note(lister.problems));
+  std::optional<FolderCases> refs;
+  if (!reference_dir.empty()) refs = reference_cases(lister, reference_dir, ids);
+  Dataset out;
+  for (const std::string& id : ids)
+    out.cases.push_back(rater_folder_case(id, raters, refs ? &*refs : nullptr));
+  out.problems = std::move(lister.problems);
+  return out;
+}
+
+namespace {
+
 // Why the case `id` has no usable file in `folder` (`what` names it in the message), and which
 // file: none there, one that cannot be read, or several of one name; "" when it has one.
-std::string case_file_problem(const CaseFiles& folder, const std::string& id,
-                              const std::string& dir, const std::string& ending,
-                              const std::string& what, std::string& file) {
-  const auto bad = folder.unreadable.find(id);
-  if (bad != folder.unreadable.end()) {
-    file = bad->second.path;
-    return "cannot read this " + what + " file: " + bad->second.reason;
+std::string case_file_problem(const FolderCases& folder, const std::string& id,
+                              const std::string& ending, const std::string& what,
+                              std::string& file) {
+  const auto [first, last] = folder.of(id);
+  for (size_t k = first; k < last; ++k) {
+    const Entry e = folder.file(k);
+    if (e.kind == Entry::kFile) continue;
+    file = folder.path(k);
+    return "cannot read this " + what + " file: " + e.reason;
   }
-  const auto it = folder.files.find(id);
-  if (it == folder.files.end()) {
-    file = (fs::path(dir) / id).string() + (ending.empty() ? ".*" : ending);
-    return what + " file missing: " + dir + " has no file of this case's name";
+  if (first == last) {
+    file = (folder.dir / id).string() + (ending.empty() ? ".*" : ending);
+    return what + " file missing: " + folder.dir.string() + " has no file of this case's name";
   }
-  if (it->second.size() == 1) return "";
-  file = it->second[0];
+  if (last - first == 1) return "";
+  file = folder.path(first);
   std::string names;
-  for (const std::string& f : it->second)
-    names += (names.empty() ? "" : ", ") + fs::path(f).filename().string();
+  for (size_t k = first; k < last; ++k)
+    names += (names.empty() ? "" : ", ") + fs::path(folder.path(k)).filename().string();
   return "several " + what + " files of this case's name (" + names +
          "); keep one, or pick one type with --file-ending";
 }
@@ -428,30 +454,45 @@ bool same_folder(const std::string& a, const std::string& b) {
 
 // Each prediction folder must share a case name with the reference folder: otherwise the names
 // follow different patterns (a usage error, with an example of each).
-void require_common_cases(const std::map<std::string, std::string>& folders,
-                          const std::map<std::string, CaseFiles>& predicted, const CaseFiles& refs,
-                          const std::string& reference_dir, const std::string& ending) {
-  auto ids = [](const CaseFiles& f) {
-    std::set<std::string> out;
-    for (const auto& [id, files] : f.files) out.insert(id);
-    for (const auto& [id, problem] : f.unreadable) out.insert(id);
-    return out;
-  };
-  const std::set<std::string> ref_ids = ids(refs);
+void require_common_cases(const NamedFolders& predicted, const FolderCases& refs,
+                          const std::string& ending) {
+  const std::vector<std::string> ref_ids = refs.ids(false);
   if (ref_ids.empty())
-    throw UsageError("--reference " + reference_dir + ": no " + picked_files(ending) + " in it");
-  for (const auto& [name, dir] : folders) {
-    const std::set<std::string> own = ids(predicted.at(name));
-    if (std::any_of(own.begin(), own.end(), [&](const auto& id) { return ref_ids.count(id); }))
+    throw UsageError("--reference " + refs.dir.string() + ": no " + picked_files(ending) +
+                     " in it");
+  for (const auto& [name, folder] : predicted) {
+    const std::vector<std::string> own = folder.ids(false);
+    if (std::any_of(own.begin(), own.end(), [&](const std::string& id) { return refs.has(id); }))
       continue;
-    throw UsageError("--prediction " + dir +
-                     ": no file in it has the name of a file in the "
-                     "--reference folder " +
-                     reference_dir +
-                     " (files are matched by their path "
-                     "inside each folder, without the file ending): e.g. '" +
-                     *own.begin() + "' here, '" + *ref_ids.begin() + "' there");
+    throw UsageError("--prediction " + folder.dir.string() +
+                     ": no file in it has the name of a file in the --reference folder " +
+                     refs.dir.string() +
+                     " (files are matched by their path inside each folder, without the file "
+                     "ending): e.g. '" +
+                     own.front() + "' here, '" + ref_ids.front() + "' there");
   }
+}
+
+// Case `id` of prediction folders: each one's file and the reference's; the first folder
+// without exactly one readable file fails the case.
+CaseSpec prediction_folder_case(const std::string& id, const NamedFolders& predicted,
+                                const FolderCases& refs, const std::string& ending) {
+  CaseSpec c;
+  c.id = id;
+  auto has_file = [&](const FolderCases& folder, const std::string& what) {
+    std::string file;
+    const std::string why = case_file_problem(folder, id, ending, what, file);
+    if (!why.empty() && c.problem.empty()) {
+      c.problem = why;
+      c.problem_file = file;
+    }
+    return why.empty();
+  };
+  for (const auto& [name, folder] : predicted)
+    if (has_file(folder, "prediction '" + name + "'"))
+      c.predictions[name][kWholeMap] = folder.readable(id);
+  if (has_file(refs, "reference")) c.reference[kWholeMap] = refs.readable(id);
+  return c;
 }
 
 }  // namespace
@@ -472,44 +513,24 @@ Dataset dataset_from_prediction_folders(const std::vector<std::string>& predicti
         "(matched to the predictions by their path inside each folder)");
   require_folder(reference_dir, "--reference");
   Lister lister;
-  std::map<std::string, CaseFiles> predicted;
-  std::set<std::string> ids;
+  NamedFolders predicted;
+  std::vector<std::string> ids;
   for (const auto& [name, dir] : folders) {
     if (same_folder(dir, reference_dir))
       throw UsageError("--prediction " + dir + " is the --reference folder too");
-    const CaseFiles& found = predicted[name] = case_files(lister, dir, file_ending);
-    if (found.files.empty() && found.unreadable.empty())
+    predicted.emplace_back(name, folder_cases(lister, dir, file_ending));
+    const FolderCases& found = predicted.back().second;
+    if (found.by_id.empty())
       throw UsageError("--prediction " + dir + ": no " + picked_files(file_ending) + " in it" +
                        problems_note(lister.problems));
-    for (const auto& [id, files] : found.files) ids.insert(id);
-    for (const auto& [id, problem] : found.unreadable) ids.insert(id);
+    ids = union_of(ids, found.ids(false));
   }
-  const CaseFiles refs = case_files(lister, reference_dir, file_ending);
-  require_common_cases(folders, predicted, refs, reference_dir, file_ending);
-  for (const auto& [id, files] : refs.files) ids.insert(id);
-  for (const auto& [id, problem] : refs.unreadable) ids.insert(id);
+  const FolderCases refs = folder_cases(lister, reference_dir, file_ending);
+  require_common_cases(predicted, refs, file_ending);
+  ids = union_of(ids, refs.ids(false));
   Dataset out;
-  for (const std::string& id : ids) {
-    CaseSpec c;
-    c.id = id;
-    // Whether `id` has its one file in a folder; the first folder without one fails the case.
-    auto has_file = [&](const CaseFiles& folder, const std::string& dir, const std::string& what) {
-      std::string file;
-      const std::string why = case_file_problem(folder, id, dir, file_ending, what, file);
-      if (!why.empty() && c.problem.empty()) {
-        c.problem = why;
-        c.problem_file = file;
-      }
-      return why.empty();
-    };
-    for (const auto& [name, dir] : folders) {
-      const CaseFiles& found = predicted.at(name);
-      if (has_file(found, dir, "prediction '" + name + "'"))
-        c.predictions[name][kWholeMap] = found.files.at(id);
-    }
-    if (has_file(refs, reference_dir, "reference")) c.reference[kWholeMap] = refs.files.at(id);
-    out.cases.push_back(std::move(c));
-  }
+  for (const std::string& id : ids)
+    out.cases.push_back(prediction_folder_case(id, predicted, refs, file_ending));
   out.problems = std::move(lister.problems);
   return out;
 }
