@@ -7,13 +7,40 @@
 
 #include "cli_test_util.h"
 #include "maskeval/baseline.h"
+#include "report/report_cases.h"
 #include "test_util.h"
+#include "util/sha256.h"
 
 namespace maskeval {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace test;
+
+// The cases of a baseline report are found by following strings and nesting: braces, brackets
+// and escaped quotes inside strings, and "cases" keys deeper down, do not confuse it.
+TEST(ReportCases, FindsTheTopLevelCasesThroughStringsAndNesting) {
+  TempDir dir;
+  const std::string path = dir / "report.json";
+  const std::string text =
+      "{\"summary\": {\"cases\": 2, \"note\": \"{[\\\"cases\\\": [\"},\n"
+      " \"cases\": [{\"id\": \"b\\\"}{\", \"v\": [1, {\"a\": \"]\"}]},\n  {\"id\": \"a\"}],\n"
+      " \"tail\": {\"cases\": [{\"id\": \"no\"}]}}";
+  write_text(path, text);
+  std::string sha;
+  const ReportCases cases(path, sha);
+  EXPECT_EQ(sha, sha256_hex(text.data(), text.size()));
+  ASSERT_EQ(cases.size(), 2u);
+  EXPECT_EQ(cases.find("a"), std::optional<size_t>(1));
+  EXPECT_EQ(cases.find("b\"}{"), std::optional<size_t>(0));
+  EXPECT_FALSE(cases.find("no").has_value());
+  EXPECT_FALSE(cases.find("").has_value());
+  for (const std::string bad : {"{\"cases\": [1, 2]}", "{\"cases\": 3}", "{\"cases\": [\"x\"]}",
+                                "{\"cases\": [{\"name\": \"no id\"}]}", "[]"}) {
+    write_text(path, bad);
+    EXPECT_THROW(ReportCases(path, sha), std::invalid_argument) << bad;
+  }
+}
 
 TEST(KolmogorovSmirnov, ExactForSmallSamples) {
   // Disjoint samples of 3: D = 1, and 2 of the C(6,3) = 20 merge orders reach it.

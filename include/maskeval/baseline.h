@@ -14,6 +14,7 @@
 namespace maskeval {
 
 struct Summary;
+class ReportCases;
 
 // One figure of a run, by where it is: scope "dataset" (item ""), "rater" (item: the rater or
 // prediction; label empty for its overall figure) or "case" (item: the case id).
@@ -101,9 +102,9 @@ class BaselineRun {
   BaselineRun() = default;
   std::string path_, sha256_, version_, command_line_;
   RunOptions options_;  // tonight's: the baseline's are the same where they matter
-  std::shared_ptr<RunResult> result_;
+  std::shared_ptr<const RunResult> result_;
   std::shared_ptr<Summary> summary_;
-  std::map<std::string, size_t> case_index_;
+  std::shared_ptr<const ReportCases> cases_;  // where the report's cases lie, by id
 };
 
 // OUT/baseline.csv: scope,item,label,label_name,figure,before,now,delta; the dataset and rater

@@ -8,6 +8,7 @@
 #include "maskeval/report.h"
 #include "report/case_record.h"
 #include "report/json_report.h"
+#include "report/report_cases.h"
 #include "util/sha256.h"
 
 namespace maskeval {
@@ -99,9 +100,11 @@ Summary summary_of(const Json& j, const LabelSet& ls) {
   return s;
 }
 
-RunResult result_of(const Json& j, const LabelSet& ls) {
+// The run the report describes, its cases read back from the file one at a time.
+RunResult result_of(const Json& j, const std::shared_ptr<const ReportCases>& cases,
+                    const LabelSet& ls) {
   RunResult r;
-  for (const Json& c : j.at("cases")) r.cases.push_back(case_from_json(c, ls));
+  r.cases.load_from(cases->size(), [cases, ls](size_t i) { return cases->load(i, ls); });
   for (const Json& f : j.at("failed_cases"))
     r.failed.push_back({f.at("id").get<std::string>(), f.value("file", ""), f.value("reason", "")});
   r.warnings = j.at("warnings").get<std::vector<std::string>>();
@@ -166,15 +169,20 @@ std::string command_text(Command c) {
   return c == Command::kFuse ? "fuse" : (c == Command::kScore ? "score" : "agree");
 }
 
-Json read_json_file(const std::string& path, std::string& sha256) {
+// The report without its "cases" (each is parsed and dropped: the whole text is checked, but
+// only the rest is kept).
+Json read_json_without_cases(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw std::invalid_argument("not a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::invalid_argument("cannot be opened");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const Json::parser_callback_t skip_cases = [](int depth, Json::parse_event_t event,
+                                                Json& parsed) {
+    return !(depth == 1 && event == Json::parse_event_t::key && parsed == "cases");
+  };
+  Json j = Json::parse(in, skip_cases);
   if (in.bad()) throw std::invalid_argument("cannot be read");
-  sha256 = sha256_hex(bytes.data(), bytes.size());
-  return Json::parse(bytes);
+  return j;
 }
 
 }  // namespace
@@ -185,7 +193,7 @@ std::shared_ptr<const BaselineRun> BaselineRun::read(const std::string& path,
   std::shared_ptr<BaselineRun> b(new BaselineRun);
   Json j;
   try {
-    j = read_json_file(path, b->sha256_);
+    j = read_json_without_cases(path);
     if (!j.is_object() || !j.contains("maskeval_version") || !j.contains("options"))
       throw std::invalid_argument("not a maskeval report.json");
     const std::string cmd = j.at("command").get<std::string>();
@@ -198,7 +206,8 @@ std::shared_ptr<const BaselineRun> BaselineRun::read(const std::string& path,
       throw std::invalid_argument(diff +
                                   "; runs with different conventions "
                                   "cannot be compared");
-    b->result_ = std::make_shared<RunResult>(result_of(j, tonight.labels));
+    b->cases_ = std::make_shared<const ReportCases>(path, b->sha256_);
+    b->result_ = std::make_shared<RunResult>(result_of(j, b->cases_, tonight.labels));
     b->summary_ = std::make_shared<Summary>(summary_of(j.at("summary"), tonight.labels));
   } catch (const nlohmann::json::exception& e) {
     throw UsageError(where + "not a maskeval report: " + e.what());
@@ -209,7 +218,6 @@ std::shared_ptr<const BaselineRun> BaselineRun::read(const std::string& path,
   b->version_ = j["maskeval_version"].is_string() ? j["maskeval_version"].get<std::string>() : "";
   b->command_line_ = j.value("command_line", "");
   b->options_ = tonight;
-  for (size_t i = 0; i < b->result_->cases.size(); ++i) b->case_index_[b->result_->cases[i].id] = i;
   return b;
 }
 
@@ -218,13 +226,14 @@ GateValue BaselineRun::value(const GateFigure& f, GateScope scope, const std::st
   GateFigure g = f;
   g.delta = false;
   if (!label.empty()) g.label = options_.labels.find(label);
-  const auto at = scope == GateScope::kAnyCase ? case_index_.find(item) : case_index_.end();
+  const std::optional<size_t> at =
+      scope == GateScope::kAnyCase ? cases_->find(item) : std::optional<size_t>();
   return gate_figure_value(g, scope, item, *result_, *summary_, options_, nullptr,
-                           at == case_index_.end() ? static_cast<size_t>(-1) : at->second);
+                           at ? *at : static_cast<size_t>(-1));
 }
 
 bool BaselineRun::has_case(const std::string& id) const {
-  return case_index_.count(id) > 0;
+  return cases_->find(id).has_value();
 }
 
 bool BaselineRun::has_rater(const std::string& name) const {

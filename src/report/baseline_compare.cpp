@@ -7,6 +7,7 @@
 
 #include "maskeval/baseline.h"
 #include "maskeval/report.h"
+#include "report/report_cases.h"
 #include "report/streamed_file.h"
 #include "util/csv.h"
 
@@ -208,13 +209,13 @@ BaselineComparison BaselineRun::compare(const RunResult& now, const Summary& now
   std::set<std::string> tonight;
   for (const CaseResult& x : now.cases) {
     tonight.insert(x.id);
-    const auto it = case_index_.find(x.id);
-    if (it == case_index_.end()) {
+    const std::optional<size_t> at = cases_->find(x.id);
+    if (!at) {
       c.cases_added.push_back(x.id);
       continue;
     }
     c.moved.push_back({"case", x.id, std::nullopt, figure,
-                       case_figure(result_->cases[it->second], options_.command),
+                       case_figure(result_->cases[*at], options_.command),
                        case_figure(x, options_.command)});
   }
   for (const CaseResult& x : result_->cases)
