@@ -206,9 +206,11 @@ BaselineComparison BaselineRun::compare(const RunResult& now, const Summary& now
     if (!seen.count(key_of(f.scope, f.item, f.label, f.figure)))
       c.changes.push_back({f.scope, f.item, f.label, f.figure, f.value, NAN});
   const std::string figure = case_figure_name(options_.command);
-  std::set<std::string> tonight;
+  std::vector<std::string> tonight;  // sorted below
+  tonight.reserve(now.cases.size());
+  c.moved.reserve(now.cases.size());
   for (const CaseResult& x : now.cases) {
-    tonight.insert(x.id);
+    tonight.push_back(x.id);
     const std::optional<size_t> at = cases_->find(x.id);
     if (!at) {
       c.cases_added.push_back(x.id);
@@ -218,14 +220,16 @@ BaselineComparison BaselineRun::compare(const RunResult& now, const Summary& now
                        case_figure(result_->cases[*at], options_.command),
                        case_figure(x, options_.command)});
   }
+  std::sort(tonight.begin(), tonight.end());
   for (const CaseResult& x : result_->cases)
-    if (!tonight.count(x.id)) c.cases_removed.push_back(x.id);
-  std::stable_sort(c.moved.begin(), c.moved.end(),
-                   [](const FigureChange& x, const FigureChange& y) {
-                     const double a = std::fabs(x.delta()), b = std::fabs(y.delta());
-                     if (std::isnan(a) || std::isnan(b)) return !std::isnan(a) && std::isnan(b);
-                     return a > b;
-                   });
+    if (!std::binary_search(tonight.begin(), tonight.end(), x.id)) c.cases_removed.push_back(x.id);
+  // The largest change first, undefined ones last, ties by case id (in place: no copy of them).
+  std::sort(c.moved.begin(), c.moved.end(), [](const FigureChange& x, const FigureChange& y) {
+    const double a = std::fabs(x.delta()), b = std::fabs(y.delta());
+    if (std::isnan(a) != std::isnan(b)) return std::isnan(b);
+    if (!std::isnan(a) && a != b) return a > b;
+    return x.item < y.item;
+  });
   std::set<LabelId> ids;
   for (const Summary* s : {static_cast<const Summary*>(summary_.get()), &now_summary})
     for (const LabelSummary& l : s->labels) ids.insert(l.label);

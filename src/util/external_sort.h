@@ -141,19 +141,28 @@ class ExternalSort {
   void spill() {
     sort_buffer();
     if (!file_) file_ = std::make_unique<ScratchFile>(dir_);
+    // Written a piece at a time: the run is never held a second time, as one string.
     std::string bytes;
-    for (const Item& it : buffer_) {
+    Run run{file_->append(""), 0, buffer_.size()};
+    for (size_t i = 0; i < buffer_.size(); ++i) {
+      const Item& it = buffer_[i];
       const auto n = static_cast<uint32_t>(it.payload.size());
       bytes.append(reinterpret_cast<const char*>(&it.key), sizeof(Key));
       bytes.append(reinterpret_cast<const char*>(&it.seq), sizeof it.seq);
       bytes.append(reinterpret_cast<const char*>(&n), sizeof n);
       bytes += it.payload;
+      if (bytes.size() >= kPiece || i + 1 == buffer_.size()) {
+        file_->append(bytes);
+        run.bytes += bytes.size();
+        bytes.clear();
+      }
     }
-    runs_.push_back({file_->append(bytes), bytes.size(), buffer_.size()});
+    runs_.push_back(run);
     buffer_.clear();
     bytes_ = 0;
   }
 
+  static constexpr size_t kPiece = 65536;  // bytes written to the scratch file at a time
   std::string dir_;
   size_t memory_;
   Less less_;
