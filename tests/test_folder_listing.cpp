@@ -48,6 +48,7 @@ TEST(Listing, SortsByNameAndUnpacksEveryField) {
     ASSERT_EQ(e.name, added[i].name) << i;
     ASSERT_EQ(e.kind, added[i].kind) << i;
     ASSERT_EQ(listing.kind(i), added[i].kind) << i;
+    ASSERT_EQ(listing.name(i), added[i].name) << i;
     ASSERT_EQ(e.reason, added[i].reason) << i;
     ASSERT_EQ(e.id, added[i].id) << i;
   }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <system_error>
 
 #include "maskeval/run.h"
@@ -296,38 +297,44 @@ std::string picked_files(const std::string& ending) {
 // file's id and place in it, sorted by id (then by path). A picked file that cannot be read is
 // reported.
 struct FolderCases {
+  // A picked file: its place in `files`, and its id (the first id_length bytes of its name).
+  struct Picked {
+    uint32_t file = 0, id_length = 0;
+  };
   fs::path dir;
   Listing files;  // each named by the path walked from dir
-  std::vector<std::pair<std::string, uint32_t>> by_id;
+  std::vector<Picked> by_id;
 
+  std::string_view id(const Picked& p) const { return files.name(p.file).substr(0, p.id_length); }
   // [first, last) of by_id: the picked files of `id`, readable or not.
-  std::pair<size_t, size_t> of(const std::string& id) const {
-    const auto lo = std::lower_bound(by_id.begin(), by_id.end(), id,
-                                     [](const std::pair<std::string, uint32_t>& p,
-                                        const std::string& v) { return p.first < v; });
+  std::pair<size_t, size_t> of(std::string_view id_wanted) const {
+    const auto lo =
+        std::lower_bound(by_id.begin(), by_id.end(), id_wanted,
+                         [this](const Picked& p, std::string_view v) { return id(p) < v; });
     size_t first = static_cast<size_t>(lo - by_id.begin()), last = first;
-    while (last < by_id.size() && by_id[last].first == id) ++last;
+    while (last < by_id.size() && id(by_id[last]) == id_wanted) ++last;
     return {first, last};
   }
-  Entry file(size_t k) const { return files[by_id[k].second]; }
+  Entry file(size_t k) const { return files[by_id[k].file]; }
   std::string path(size_t k) const { return (dir / file(k).name).string(); }
-  bool has(const std::string& id) const {
-    const auto r = of(id);
+  bool has(const std::string& id_wanted) const {
+    const auto r = of(id_wanted);
     return r.first != r.second;
   }
   // The readable files of `id`, by path.
-  std::vector<std::string> readable(const std::string& id) const {
+  std::vector<std::string> readable(const std::string& id_wanted) const {
     std::vector<std::string> out;
-    for (auto [k, last] = of(id); k < last; ++k)
-      if (files.kind(by_id[k].second) == Entry::kFile) out.push_back(path(k));
+    for (auto [k, last] = of(id_wanted); k < last; ++k)
+      if (files.kind(by_id[k].file) == Entry::kFile) out.push_back(path(k));
     return out;
   }
   // Every case id once, sorted; with readable_only, those with a readable file.
   std::vector<std::string> ids(bool readable_only) const {
     std::vector<std::string> out;
-    for (const auto& [id, i] : by_id)
-      if ((!readable_only || files.kind(i) == Entry::kFile) && (out.empty() || out.back() != id))
-        out.push_back(id);
+    for (const Picked& p : by_id)
+      if ((!readable_only || files.kind(p.file) == Entry::kFile) &&
+          (out.empty() || out.back() != id(p)))
+        out.emplace_back(id(p));
     return out;
   }
 };
@@ -338,10 +345,16 @@ FolderCases folder_cases(Lister& lister, const std::string& dir, const std::stri
   for (size_t i = 0; i < out.files.size(); ++i) {
     const Entry e = out.files[i];
     if (!picked(e.name, ending, id)) continue;
+    if (e.name.compare(0, id.size(), id) != 0)  // never: an id is its file's path, cut short
+      throw std::logic_error("case id '" + id + "' is not a prefix of " + e.name);
     if (e.kind != Entry::kFile) lister.report(out.dir / e.name, e.reason);
-    out.by_id.emplace_back(id, static_cast<uint32_t>(i));
+    out.by_id.push_back({static_cast<uint32_t>(i), static_cast<uint32_t>(id.size())});
   }
-  std::sort(out.by_id.begin(), out.by_id.end());
+  std::sort(out.by_id.begin(), out.by_id.end(),
+            [&out](const FolderCases::Picked& a, const FolderCases::Picked& b) {
+              const std::string_view x = out.id(a), y = out.id(b);
+              return x != y ? x < y : a.file < b.file;
+            });
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -57,6 +58,8 @@ class Listing {
   size_t size() const { return order_.size(); }
   Entry operator[](size_t i) const;
   Entry::Kind kind(size_t i) const { return static_cast<Entry::Kind>(*at(order_[i])); }
+  // Entry i's name, in place (valid while the listing lives).
+  std::string_view name(size_t i) const { return name_of(order_[i]); }
 
  private:
   const char* at(uint32_t where) const { return blocks_[where >> 16].data() + (where & 0xFFFF); }
