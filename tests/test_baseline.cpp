@@ -28,18 +28,32 @@ TEST(ReportCases, FindsTheTopLevelCasesThroughStringsAndNesting) {
       " \"tail\": {\"cases\": [{\"id\": \"no\"}]}}";
   write_text(path, text);
   std::string sha;
-  const ReportCases cases(path, sha);
+  ReportCases cases(path);
+  cases.index(sha);
   EXPECT_EQ(sha, sha256_hex(text.data(), text.size()));
   ASSERT_EQ(cases.size(), 2u);
   EXPECT_EQ(cases.find("a"), std::optional<size_t>(1));
+  EXPECT_EQ(cases.without_cases().dump(),
+            "{\"summary\":{\"cases\":2,\"note\":\"{[\\\"cases\\\": "
+            "[\"},\"tail\":{\"cases\":[{\"id\":\"no\"}]}}");
   EXPECT_EQ(cases.find("b\"}{"), std::optional<size_t>(0));
   EXPECT_FALSE(cases.find("no").has_value());
   EXPECT_FALSE(cases.find("").has_value());
   for (const std::string bad : {"{\"cases\": [1, 2]}", "{\"cases\": 3}", "{\"cases\": [\"x\"]}",
                                 "{\"cases\": [{\"name\": \"no id\"}]}", "[]"}) {
     write_text(path, bad);
-    EXPECT_THROW(ReportCases(path, sha), std::invalid_argument) << bad;
+    EXPECT_THROW(ReportCases(path).index(sha), std::invalid_argument) << bad;
   }
+  // A case given twice: the last one counts.
+  write_text(path, "{\"cases\": [{\"id\": \"x\"}, {\"id\": \"y\"}, {\"id\": \"x\"}]}");
+  ReportCases twice(path);
+  twice.index(sha);
+  EXPECT_EQ(twice.find("x"), std::optional<size_t>(2));
+  EXPECT_EQ(twice.find("y"), std::optional<size_t>(1));
+  // Held open: the cases are still read once the file is moved away and another put there.
+  fs::rename(path, dir / "moved.json");
+  write_text(path, "{}");
+  EXPECT_EQ(twice.without_cases().dump(), "{}");
 }
 
 TEST(KolmogorovSmirnov, ExactForSmallSamples) {
@@ -75,6 +89,23 @@ std::string camvid(const std::string& prediction, const std::string& out) {
   return "score --prediction model=" + prediction + " --reference " + kData +
          "/camvid/reference --labels " + kData + "/camvid/labels.csv --ignore-label 11 -q -o " +
          out;
+}
+
+// The nightly habit: the output folder's own last report as the baseline (set aside when the
+// run starts, before the comparison reads its cases).
+TEST(Baseline, TheOutputFoldersOwnLastReport) {
+  TempDir dir;
+  const std::string out = (dir.path() / "nightly").string();
+  ASSERT_EQ(run(camvid(kData + "/camvid/prediction", out)).code, 0);
+  for (const std::string resume : {"", " --resume"}) {
+    Output o = run(camvid(kData + "/camvid/prediction", out) + " --baseline " + out +
+                   "/report.json" + resume);
+    ASSERT_EQ(o.code, 0) << o.text;
+    const Json j = read_json(out + "/report.json");
+    EXPECT_EQ(j["baseline"]["cases_added"].size(), 0u) << resume;
+    EXPECT_EQ(j["baseline"]["cases_removed"].size(), 0u) << resume;
+    EXPECT_GT(j["baseline"]["cases_before"].get<size_t>(), 0u) << resume;
+  }
 }
 
 TEST(Baseline, SameDataNoChangeAlteredCaseFlagged) {

@@ -269,11 +269,17 @@ int execute(Cli& c, Command command) {
       throw FatalError(std::string(e.what()) + "; every case is recorded in " + records +
                        ": once that is fixed, the same command with --resume writes the report "
                        "without running them again");
-    if (!resumed) restore_previous_outputs(o.out_dir);
+    if (!resumed) {
+      CsvProgress::remove(o.out_dir);  // they went with the records of this run
+      restore_previous_outputs(o.out_dir);
+    }
     throw;
   } catch (...) {
     // The folder keeps describing the last whole run; a resumed one keeps what it recorded.
-    if (!resumed) restore_previous_outputs(o.out_dir);
+    if (!resumed) {
+      CsvProgress::remove(o.out_dir);  // they went with the records of this run
+      restore_previous_outputs(o.out_dir);
+    }
     throw;
   }
 }

@@ -169,22 +169,6 @@ std::string command_text(Command c) {
   return c == Command::kFuse ? "fuse" : (c == Command::kScore ? "score" : "agree");
 }
 
-// The report without its "cases" (each is parsed and dropped: the whole text is checked, but
-// only the rest is kept).
-Json read_json_without_cases(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw std::invalid_argument("not a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::invalid_argument("cannot be opened");
-  const Json::parser_callback_t skip_cases = [](int depth, Json::parse_event_t event,
-                                                Json& parsed) {
-    return !(depth == 1 && event == Json::parse_event_t::key && parsed == "cases");
-  };
-  Json j = Json::parse(in, skip_cases);
-  if (in.bad()) throw std::invalid_argument("cannot be read");
-  return j;
-}
-
 }  // namespace
 
 std::shared_ptr<const BaselineRun> BaselineRun::read(const std::string& path,
@@ -193,7 +177,8 @@ std::shared_ptr<const BaselineRun> BaselineRun::read(const std::string& path,
   std::shared_ptr<BaselineRun> b(new BaselineRun);
   Json j;
   try {
-    j = read_json_without_cases(path);
+    auto cases = std::make_shared<ReportCases>(path);
+    j = cases->without_cases();
     if (!j.is_object() || !j.contains("maskeval_version") || !j.contains("options"))
       throw std::invalid_argument("not a maskeval report.json");
     const std::string cmd = j.at("command").get<std::string>();
@@ -206,7 +191,8 @@ std::shared_ptr<const BaselineRun> BaselineRun::read(const std::string& path,
       throw std::invalid_argument(diff +
                                   "; runs with different conventions "
                                   "cannot be compared");
-    b->cases_ = std::make_shared<const ReportCases>(path, b->sha256_);
+    cases->index(b->sha256_, &tonight.labels);
+    b->cases_ = std::move(cases);
     b->result_ = std::make_shared<RunResult>(result_of(j, b->cases_, tonight.labels));
     b->summary_ = std::make_shared<Summary>(summary_of(j.at("summary"), tonight.labels));
   } catch (const nlohmann::json::exception& e) {

@@ -1,8 +1,15 @@
 // An earlier report.json's cases, found in one pass over the file and each read back on demand.
 #include "report/report_cases.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
-#include <fstream>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
 #include <stdexcept>
 
 #include "report/case_record.h"
@@ -81,35 +88,72 @@ void CaseScanner::structural(char c, uint64_t pos,
 
 }  // namespace
 
-ReportCases::ReportCases(const std::string& path, std::string& sha256) : path_(path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::invalid_argument("cannot be opened");
+ReportCases::ReportCases(const std::string& path) : path_(path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // a FIFO must not block
+  if (fd_ < 0)
+    throw std::invalid_argument(std::string("cannot be opened: ") + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd_);
+    throw std::invalid_argument("not a file");
+  }
+}
+
+ReportCases::~ReportCases() {
+  ::close(fd_);
+}
+
+nlohmann::ordered_json ReportCases::without_cases() const {
+  using Json = nlohmann::ordered_json;
+  const int copy = ::dup(fd_);
+  std::FILE* f = copy < 0 ? nullptr : ::fdopen(copy, "rb");
+  if (!f) {
+    if (copy >= 0) ::close(copy);
+    throw std::invalid_argument(std::string("cannot be read: ") + std::strerror(errno));
+  }
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(f, &std::fclose);
+  if (::lseek(fd_, 0, SEEK_SET) != 0) throw std::invalid_argument("cannot be read");
+  const Json::parser_callback_t skip_cases = [](int depth, Json::parse_event_t event,
+                                                Json& parsed) {
+    return !(depth == 1 && event == Json::parse_event_t::key && parsed == "cases");
+  };
+  Json j = Json::parse(f, skip_cases);
+  if (std::ferror(f)) throw std::invalid_argument("cannot be read");
+  return j;
+}
+
+void ReportCases::index(std::string& sha256, const LabelSet* check) {
   Sha256 hash;
   CaseScanner scan;
   std::vector<std::pair<uint64_t, uint64_t>> spans;
   std::vector<char> buf(size_t{1} << 20);
-  uint64_t at = 0;
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    const size_t got = static_cast<size_t>(in.gcount());
-    hash.update(buf.data(), got);
-    scan.feed(buf.data(), got, at, spans);
-    at += got;
+  for (uint64_t at = 0;;) {
+    const ssize_t got = ::pread(fd_, buf.data(), buf.size(), static_cast<off_t>(at));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0)
+      throw std::invalid_argument(std::string("cannot be read: ") + std::strerror(errno));
+    if (got == 0) break;
+    hash.update(buf.data(), static_cast<size_t>(got));
+    scan.feed(buf.data(), static_cast<size_t>(got), at, spans);
+    at += static_cast<uint64_t>(got);
   }
-  if (in.bad()) throw std::invalid_argument("cannot be read");
   sha256 = hash.finish_hex();
   if (!scan.found_cases()) throw std::invalid_argument("no \"cases\" array: not a maskeval report");
   if (!scan.cases_were_objects())
     throw std::invalid_argument("\"cases\" holds something other than case objects");
-  spans_.reserve(spans.size());
   for (const auto& [offset, length] : spans) spans_.push_back({offset, length});
   for (size_t i = 0; i < spans_.size(); ++i) {
-    const nlohmann::ordered_json j = nlohmann::ordered_json::parse(text(spans_[i]));
-    const auto it = j.find("id");
-    if (it == j.end() || !it->is_string())
-      throw std::invalid_argument("case " + std::to_string(i + 1) + " has no id");
-    ids_ += it->get<std::string>();
-    id_ends_.push_back(ids_.size());
+    const std::string where = "case " + std::to_string(i + 1) + " of \"cases\": ";
+    try {
+      const nlohmann::ordered_json j = nlohmann::ordered_json::parse(text(spans_[i]));
+      const auto it = j.find("id");
+      if (it == j.end() || !it->is_string()) throw std::invalid_argument("it has no id");
+      if (check) case_from_json(j, *check);
+      ids_ += it->get<std::string>();
+      id_ends_.push_back(ids_.size());
+    } catch (const std::exception& e) {
+      throw std::invalid_argument(where + e.what());
+    }
   }
   by_id_.resize(spans_.size());
   for (size_t i = 0; i < by_id_.size(); ++i) by_id_[i] = static_cast<uint32_t>(i);
@@ -118,11 +162,15 @@ ReportCases::ReportCases(const std::string& path, std::string& sha256) : path_(p
 }
 
 std::string ReportCases::text(const Span& s) const {
-  std::ifstream in(path_, std::ios::binary);
   std::string out(s.length, '\0');
-  in.seekg(static_cast<std::streamoff>(s.offset));
-  in.read(out.data(), static_cast<std::streamsize>(s.length));
-  if (!in) throw std::invalid_argument("cannot read back " + path_);
+  size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t got =
+        ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(s.offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) throw std::invalid_argument("cannot read back " + path_);
+    done += static_cast<size_t>(got);
+  }
   return out;
 }
 
@@ -136,10 +184,10 @@ CaseResult ReportCases::load(size_t i, const LabelSet& labels) const {
 }
 
 std::optional<size_t> ReportCases::find(const std::string& wanted) const {
-  const auto it = std::lower_bound(by_id_.begin(), by_id_.end(), wanted,
-                                   [this](uint32_t i, const std::string& v) { return id(i) < v; });
-  if (it == by_id_.end() || id(*it) != wanted) return std::nullopt;
-  return *it;
+  const auto it = std::upper_bound(by_id_.begin(), by_id_.end(), wanted,
+                                   [this](const std::string& v, uint32_t i) { return v < id(i); });
+  if (it == by_id_.begin() || id(*(it - 1)) != wanted) return std::nullopt;
+  return *(it - 1);
 }
 
 }  // namespace maskeval
