@@ -3,12 +3,15 @@
 
 #include <cmath>
 #include <filesystem>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "cli_test_util.h"
 #include "maskeval/baseline.h"
 #include "report/report_cases.h"
 #include "test_util.h"
+#include "util/csv.h"
 #include "util/sha256.h"
 
 namespace maskeval {
@@ -139,6 +142,66 @@ TEST(Baseline, SameDataNoChangeAlteredCaseFlagged) {
   EXPECT_TRUE(fs::exists(bad + "/baseline.csv"));
   // The drift of reference volumes: the same references, so D = 0 for every label.
   for (const auto& [key, d] : k["baseline"]["drift"].items()) EXPECT_EQ(d["ks_d"], 0.0) << key;
+}
+
+// Rater folders a/ and b/ of `n` 4x4 cases, b's case i with (i * step) % 11 of its 16 pixels
+// flipped from a's (so many cases tie), case `skip` left out.
+void two_raters(const fs::path& dir, int n, int step, int skip) {
+  fs::create_directories(dir / "a");
+  fs::create_directories(dir / "b");
+  for (int i = 0; i < n; ++i) {
+    if (i == skip) continue;
+    std::vector<uint8_t> a(16, 0), b(16, 0);
+    for (int k = 0; k < 8; ++k) a[k] = b[k] = 1;
+    for (int k = 0; k < (i * step) % 11; ++k) b[k] = b[k] ? 0 : 1;
+    char id[16];
+    std::snprintf(id, sizeof id, "c%04d.png", i);
+    write_gray((dir / "a" / id).string(), 4, 4, a);
+    write_gray((dir / "b" / id).string(), 4, 4, b);
+  }
+}
+
+// Past the cases held for the report, baseline.csv still lists every case's change, in the
+// order of the report's "moved": defined first, the largest |delta| first, ties by case id.
+TEST(Baseline, BaselineCsvListsEveryCaseInOrderThoughTheReportHoldsTheMost) {
+  TempDir tmp;
+  const fs::path dir = tmp.path();
+  const int n = static_cast<int>(BaselineComparison::kMovedHeld) + 150;
+  two_raters(dir / "before", n, 1, 7);
+  two_raters(dir / "now", n + 1, 3, 9);
+  auto args = [&](const std::string& in, const std::string& out) {
+    return "agree --rater " + (dir / in / "a").string() + " --rater " + (dir / in / "b").string() +
+           " -q --no-maps --threads 2 -o " + (dir / out).string();
+  };
+  ASSERT_EQ(run(args("before", "n1")).code, 0);
+  const Output o = run(args("now", "n2") + " --baseline " + (dir / "n1/report.json").string());
+  ASSERT_EQ(o.code, 0) << o.text;
+  std::istringstream csv(read_text((dir / "n2/baseline.csv").string()));
+  std::string line;
+  std::vector<std::string> ids;
+  std::vector<double> sizes;
+  while (std::getline(csv, line)) {
+    const std::vector<std::string> cells = split_csv_line(line);
+    ASSERT_EQ(cells.size(), 8u) << line;
+    if (cells[0] != "case" || cells[4] == "added" || cells[4] == "removed") continue;
+    ids.push_back(cells[1]);
+    sizes.push_back(cells[7].empty() ? NAN : std::fabs(std::stod(cells[7])));
+  }
+  ASSERT_EQ(ids.size(), static_cast<size_t>(n - 2));  // in both runs: all but c0007 and c0009
+  for (size_t k = 1; k < ids.size(); ++k) {
+    if (std::isnan(sizes[k - 1])) ASSERT_TRUE(std::isnan(sizes[k])) << k;
+    if (std::isnan(sizes[k])) continue;
+    ASSERT_GE(sizes[k - 1], sizes[k]) << k;
+    if (sizes[k - 1] == sizes[k]) ASSERT_LT(ids[k - 1], ids[k]) << k;
+  }
+  const Json j = read_json((dir / "n2/report.json").string());
+  const Json& moved = j["baseline"]["moved"];
+  ASSERT_EQ(moved.size(), 100u);
+  for (size_t k = 0; k < moved.size(); ++k) EXPECT_EQ(moved[k]["id"], ids[k]) << k;
+  EXPECT_GT(sizes.front(), 0.0);
+  EXPECT_EQ(j["baseline"]["cases_added"],
+            Json::array({"c0007", std::string("c") + std::to_string(n)}));
+  EXPECT_EQ(j["baseline"]["cases_removed"], Json::array({"c0009"}));
 }
 
 TEST(Baseline, DifferentConventionsAreRefused) {

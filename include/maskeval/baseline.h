@@ -47,15 +47,23 @@ struct LabelDrift {
   double d = 0, p = 0;
 };
 
+// Every case's figure in both runs, in the order of BaselineComparison::moved, spilled to the
+// output folder past a few MiB (baseline_compare.cpp).
+class MovedCases;
+
 struct BaselineComparison {
   std::string path, sha256, version, command_line;
   size_t cases_before = 0, cases_now = 0;
   std::vector<std::string> cases_added, cases_removed;
   std::vector<FigureChange> changes;  // dataset and rater figures, in the runs' order
   // The case figure (agree, fuse: mean_pairwise_dice; score: mean_dice over the scored masks and
-  // labels) of every case in both runs, the largest |delta| first; undefined ones last.
+  // labels) of each case in both runs, the largest |delta| first, undefined ones last, ties in
+  // tonight's order (by id): the first kMovedHeld of them here, all moved_count in all_moved.
+  static constexpr size_t kMovedHeld = 1000;
   std::vector<FigureChange> moved;
-  std::vector<LabelDrift> drift;  // labels and regions of either run
+  size_t moved_count = 0;
+  std::shared_ptr<MovedCases> all_moved;  // null: `moved` is all of them
+  std::vector<LabelDrift> drift;          // labels and regions of either run
 };
 
 // The figures a comparison lists: each label's dataset figures, each rater's or prediction's

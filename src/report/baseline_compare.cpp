@@ -1,6 +1,7 @@
 // Tonight against the baseline: the figures side by side, cases added, removed and moved, drift.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <ostream>
 #include <set>
@@ -10,9 +11,75 @@
 #include "report/report_cases.h"
 #include "report/streamed_file.h"
 #include "util/csv.h"
+#include "util/external_sort.h"
 
 namespace maskeval {
+
+// Where a case sorts among the moved ones: defined before undefined, the largest |delta| first,
+// then tonight's order.
+struct MovedKey {
+  uint64_t undefined = 0;
+  double size = 0;
+  uint64_t rank = 0;
+};
+struct MovedFirst {
+  bool operator()(const MovedKey& a, const MovedKey& b) const {
+    if (a.undefined != b.undefined) return a.undefined < b.undefined;
+    if (!a.undefined && a.size != b.size) return a.size > b.size;
+    return a.rank < b.rank;
+  }
+};
+// Each case's payload: its figure before and now (8 bytes each), then its id.
+class MovedCases : public ExternalSort<MovedKey, MovedFirst> {
+ public:
+  using ExternalSort::ExternalSort;
+};
+
 namespace {
+
+std::string moved_payload(const FigureChange& c) {
+  std::string out(16, '\0');
+  std::memcpy(&out[0], &c.before, 8);
+  std::memcpy(&out[8], &c.now, 8);
+  return out + c.item;
+}
+
+FigureChange moved_change(const std::string& payload, const std::string& figure) {
+  FigureChange c{"case", payload.substr(16), std::nullopt, figure, 0, 0};
+  std::memcpy(&c.before, payload.data(), 8);
+  std::memcpy(&c.now, payload.data() + 8, 8);
+  return c;
+}
+
+// The kept cases (at most BaselineComparison::kMovedHeld), as a heap whose top sorts last.
+class MovedMost {
+ public:
+  void add(const MovedKey& key, const FigureChange& change) {
+    if (heap_.size() == BaselineComparison::kMovedHeld && !MovedFirst()(key, heap_.front().key))
+      return;
+    heap_.push_back({key, change});
+    std::push_heap(heap_.begin(), heap_.end(), later);
+    if (heap_.size() > BaselineComparison::kMovedHeld) {
+      std::pop_heap(heap_.begin(), heap_.end(), later);
+      heap_.pop_back();
+    }
+  }
+  std::vector<FigureChange> in_order() {
+    std::sort_heap(heap_.begin(), heap_.end(), later);
+    std::vector<FigureChange> out;
+    out.reserve(heap_.size());
+    for (Held& h : heap_) out.push_back(std::move(h.change));
+    return out;
+  }
+
+ private:
+  struct Held {
+    MovedKey key;
+    FigureChange change;
+  };
+  static bool later(const Held& a, const Held& b) { return MovedFirst()(a.key, b.key); }
+  std::vector<Held> heap_;
+};
 
 void add(std::vector<NamedFigure>& out, const std::string& scope, const std::string& item,
          std::optional<LabelId> label, const std::string& figure, double v) {
@@ -206,30 +273,31 @@ BaselineComparison BaselineRun::compare(const RunResult& now, const Summary& now
     if (!seen.count(key_of(f.scope, f.item, f.label, f.figure)))
       c.changes.push_back({f.scope, f.item, f.label, f.figure, f.value, NAN});
   const std::string figure = case_figure_name(options_.command);
-  std::vector<std::string> tonight;  // sorted below
-  tonight.reserve(now.cases.size());
-  c.moved.reserve(now.cases.size());
-  for (const CaseResult& x : now.cases) {
-    tonight.push_back(x.id);
-    const std::optional<size_t> at = cases_->find(x.id);
+  c.all_moved = std::make_shared<MovedCases>(options_.out_dir, size_t{4} << 20);
+  MovedMost most;
+  std::vector<bool> found(cases_->size());  // by the baseline's index
+  for (auto x = now.cases.begin(); x != now.cases.end(); ++x) {
+    const std::optional<size_t> at = cases_->find(x->id);
     if (!at) {
-      c.cases_added.push_back(x.id);
+      c.cases_added.push_back(x->id);
       continue;
     }
-    c.moved.push_back({"case", x.id, std::nullopt, figure,
-                       case_figure(result_->cases[*at], options_.command),
-                       case_figure(x, options_.command)});
+    found[*at] = true;
+    const FigureChange change{"case",
+                              x->id,
+                              std::nullopt,
+                              figure,
+                              case_figure(result_->cases[*at], options_.command),
+                              case_figure(*x, options_.command)};
+    const double size = std::fabs(change.delta());
+    const MovedKey key{std::isnan(size) ? 1u : 0u, std::isnan(size) ? 0 : size, x.index()};
+    c.all_moved->push(key, moved_payload(change));
+    most.add(key, change);
   }
-  std::sort(tonight.begin(), tonight.end());
-  for (const CaseResult& x : result_->cases)
-    if (!std::binary_search(tonight.begin(), tonight.end(), x.id)) c.cases_removed.push_back(x.id);
-  // The largest change first, undefined ones last, ties by case id (in place: no copy of them).
-  std::sort(c.moved.begin(), c.moved.end(), [](const FigureChange& x, const FigureChange& y) {
-    const double a = std::fabs(x.delta()), b = std::fabs(y.delta());
-    if (std::isnan(a) != std::isnan(b)) return std::isnan(b);
-    if (!std::isnan(a) && a != b) return a > b;
-    return x.item < y.item;
-  });
+  c.moved = most.in_order();
+  c.moved_count = c.all_moved->size();
+  for (size_t i = 0; i < cases_->size(); ++i)  // a doubled id: found as its last
+    if (!found[*cases_->find(cases_->id(i))]) c.cases_removed.push_back(cases_->id(i));
   std::set<LabelId> ids;
   for (const Summary* s : {static_cast<const Summary*>(summary_.get()), &now_summary})
     for (const LabelSummary& l : s->labels) ids.insert(l.label);
@@ -253,8 +321,16 @@ void write_baseline_csv(const std::string& out_dir, const BaselineComparison& b,
           csv_number(before) + "," + csv_number(now) + "," + csv_number(now - before) + "\n");
   };
   for (const FigureChange& x : b.changes) row(x.scope, x.item, x.label, x.figure, x.before, x.now);
-  for (const FigureChange& x : b.moved)
-    row("case", x.item, std::nullopt, x.figure, x.before, x.now);
+  if (b.all_moved) {
+    const std::string figure = case_figure_name(o.command);
+    b.all_moved->for_each([&](const MovedKey&, const std::string& payload) {
+      const FigureChange x = moved_change(payload, figure);
+      row("case", x.item, std::nullopt, x.figure, x.before, x.now);
+    });
+  } else {
+    for (const FigureChange& x : b.moved)
+      row("case", x.item, std::nullopt, x.figure, x.before, x.now);
+  }
   for (const std::string& id : b.cases_added) row("case", id, std::nullopt, "added", NAN, 1);
   for (const std::string& id : b.cases_removed) row("case", id, std::nullopt, "removed", 1, NAN);
   for (const LabelDrift& d : b.drift) {

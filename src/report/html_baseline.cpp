@@ -45,7 +45,8 @@ std::string moved_table(const Context& c, const BaselineComparison& b) {
           td_html(signed_number(m.delta())));
   }
   return "<h3>Cases that moved most</h3>\n" + t.done() +
-         left_out(std::min(b.moved.size(), c.h.max_rows), b.moved.size(), "cases");
+         left_out(std::min(b.moved.size(), c.h.max_rows), std::max(b.moved.size(), b.moved_count),
+                  "cases");
 }
 
 std::string drift_table(const Context& c, const BaselineComparison& b) {

@@ -38,13 +38,14 @@ class ReportCases {
   CaseResult load(size_t i, const LabelSet& labels) const;
   // The index of the case with this id (the last, should the report hold it twice).
   std::optional<size_t> find(const std::string& id) const;
+  // The id of case i.
+  std::string id(size_t i) const;
 
  private:
   struct Span {
     uint64_t offset = 0, length = 0;
   };
   std::string text(const Span& s) const;
-  std::string id(size_t i) const;
 
   std::string path_;
   int fd_ = -1;
