@@ -3,7 +3,9 @@
 # the results held for the report (the default --report-memory) and read back from records.jsonl
 # (--report-memory 0). The default holds them up to 512M (about 85,000 of these cases).
 # Each case: 3 raters and a reference, 32 x 32 label maps with 3 labels (64 distinct cases,
-# hard-linked N/64 times over), laid out as case folders and then as rater folders. Needs
+# hard-linked N/64 times over), laid out as case folders, rater folders and a manifest, and
+# against a first run with --baseline. RUNS picks the runs (default: agree-held agree-0
+# score-held score-0 raters manifest baseline). Needs
 # python3 (to write the 64 PNGs) and GNU time.
 # Usage: bench/rss_many_cases.sh MASKEVAL N... ; prints a Markdown table row per run.
 set -euo pipefail
@@ -34,7 +36,22 @@ for c in range(64):
 PY
 echo "| cases | command | results | max RSS (MiB) | wall (s) | MiB per 1000 cases more than the smallest run |"
 echo "|---|---|---|---|---|---|"
+runs=" ${RUNS:-agree-held agree-0 score-held score-0 raters manifest baseline} "
 declare -A first
+# measure N KEY COMMAND RESULTS ARGS...: one run of maskeval, its row of the table.
+measure() {
+  local n="$1" key="$2" what="$3" results="$4" kib secs mib n0 m0 per
+  shift 4
+  rm -rf "$work/out"
+  /usr/bin/time -f "%M %e" -o "$work/time.txt" "$bin" "$@" -q --threads 2 -o "$work/out" >/dev/null
+  read -r kib secs <"$work/time.txt"
+  mib=$(awk -v k="$kib" 'BEGIN { printf "%.1f", k / 1024 }')
+  [ -z "${first[$key]:-}" ] && first[$key]="$n $mib"
+  read -r n0 m0 <<<"${first[$key]}"
+  per=$(awk -v m="$mib" -v m0="$m0" -v n="$n" -v n0="$n0" \
+    'BEGIN { if (n == n0) print "-"; else printf "%.2f", (m - m0) / ((n - n0) / 1000) }')
+  echo "| $n | $what | $results | $mib | $secs | $per |"
+}
 for n in "$@"; do
   data="$work/data-$n"
   mkdir -p "$data"
@@ -43,41 +60,48 @@ for n in "$@"; do
     mkdir "$data/case$i"
     ln "$seed/a.png" "$seed/b.png" "$seed/c.png" "$seed/ref.png" "$data/case$i/"
   done
+  cases=(--cases "$data" --raters '[abc].png' --reference ref.png)
   for cmd in agree score; do
     for mode in held 0; do
-      args=(--cases "$data" --raters '[abc].png' --reference ref.png -q --threads 2 -o "$work/out")
+      [[ "$runs" == *" $cmd-$mode "* ]] || continue
+      args=("${cases[@]}")
       [ "$cmd" = agree ] && args+=(--no-maps)
       [ "$cmd" = score ] && args+=(--no-distances)
       [ "$mode" = 0 ] && args+=(--report-memory 0)
-      rm -rf "$work/out"
-      /usr/bin/time -f "%M %e" -o "$work/time.txt" "$bin" "$cmd" "${args[@]}" >/dev/null
-      read -r kib secs <"$work/time.txt"
-      mib=$(awk -v k="$kib" 'BEGIN { printf "%.1f", k / 1024 }')
-      key="$cmd-$mode"
-      [ -z "${first[$key]:-}" ] && first[$key]="$n $mib"
-      read -r n0 m0 <<<"${first[$key]}"
-      per=$(awk -v m="$mib" -v m0="$m0" -v n="$n" -v n0="$n0" \
-        'BEGIN { if (n == n0) print "-"; else printf "%.2f", (m - m0) / ((n - n0) / 1000) }')
       label=$([ "$mode" = 0 ] && echo "--report-memory 0" || echo "default")
-      echo "| $n | $cmd | $label | $mib | $secs | $per |"
+      measure "$n" "$cmd-$mode" "$cmd" "$label" "$cmd" "${args[@]}"
     done
   done
+  quiet=(--no-maps --report-memory 0)
   # The same cases as rater folders (a/, b/, c/ and ref/, a file per case in each).
-  rf="$work/rf-$n"
-  mkdir -p "$rf/a" "$rf/b" "$rf/c" "$rf/ref"
-  for ((i = 0; i < n; i++)); do
-    for r in a b c ref; do ln "$data/case$i/$r.png" "$rf/$r/case$i.png"; done
-  done
-  rm -rf "$work/out"
-  /usr/bin/time -f "%M %e" -o "$work/time.txt" "$bin" agree --rater "$rf/a" --rater "$rf/b" \
-    --rater "$rf/c" --reference "$rf/ref" -q --threads 2 -o "$work/out" --no-maps \
-    --report-memory 0 >/dev/null
-  read -r kib secs <"$work/time.txt"
-  mib=$(awk -v k="$kib" 'BEGIN { printf "%.1f", k / 1024 }')
-  [ -z "${first[rf]:-}" ] && first[rf]="$n $mib"
-  read -r n0 m0 <<<"${first[rf]}"
-  per=$(awk -v m="$mib" -v m0="$m0" -v n="$n" -v n0="$n0" \
-    'BEGIN { if (n == n0) print "-"; else printf "%.2f", (m - m0) / ((n - n0) / 1000) }')
-  echo "| $n | agree, rater folders | --report-memory 0 | $mib | $secs | $per |"
-  rm -rf "$data" "$rf"
+  if [[ "$runs" == *" raters "* ]]; then
+    rf="$work/rf-$n"
+    mkdir -p "$rf/a" "$rf/b" "$rf/c" "$rf/ref"
+    for ((i = 0; i < n; i++)); do
+      for r in a b c ref; do ln "$data/case$i/$r.png" "$rf/$r/case$i.png"; done
+    done
+    measure "$n" raters "agree, rater folders" "--report-memory 0" agree --rater "$rf/a" \
+      --rater "$rf/b" --rater "$rf/c" --reference "$rf/ref" "${quiet[@]}"
+    rm -rf "$rf"
+  fi
+  # The same cases as a manifest, its rows of a case scattered (every case's rater a, then b...).
+  if [[ "$runs" == *" manifest "* ]]; then
+    {
+      echo "case,rater,path,role"
+      for r in a b c ref; do
+        role=$([ "$r" = ref ] && echo reference || echo rater)
+        for ((i = 0; i < n; i++)); do echo "case$i,$r,$data/case$i/$r.png,$role"; done
+      done
+    } >"$work/manifest.csv"
+    measure "$n" manifest "agree, manifest" "--report-memory 0" agree \
+      --manifest "$work/manifest.csv" "${quiet[@]}"
+  fi
+  # Against the report of a first run, kept aside.
+  if [[ "$runs" == *" baseline "* ]]; then
+    "$bin" agree "${cases[@]}" "${quiet[@]}" -q --threads 2 -o "$work/first" >/dev/null
+    measure "$n" baseline "agree --baseline" "--report-memory 0" agree "${cases[@]}" \
+      "${quiet[@]}" --baseline "$work/first/report.json"
+    rm -rf "$work/first"
+  fi
+  rm -rf "$data"
 done

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -115,6 +116,38 @@ TEST(DatasetManifest, ByteOrderMarkIsSkipped) {
   const Dataset data = dataset_from_manifest(d / "m.csv");
   ASSERT_EQ(data.cases.size(), 1u);
   EXPECT_EQ(rater_names(data.cases[0]), (std::vector<std::string>{"a", "b"}));
+}
+
+// Rows of a case scattered through the file: cases in id order, each one's files in file order,
+// whatever the order of the rows; row errors name their line (blank lines counted).
+TEST(DatasetManifest, ScatteredRowsAreGroupedByCaseInFileOrder) {
+  TempDir d;
+  std::string csv = "rater,path,case,role\n";
+  const int n = 500;
+  for (int pass = 0; pass < 3; ++pass)
+    for (int i = n - 1; i >= 0; --i) {
+      const std::string id = "case" + std::to_string(i);
+      if (pass < 2) csv += "r,/" + id + "_" + std::to_string(pass) + ".png," + id + ",\n";
+      if (pass == 2) csv += ",/" + id + "_ref.png," + id + ",reference\n\n";
+    }
+  write_text(d / "m.csv", csv);
+  const Dataset data = dataset_from_manifest(d / "m.csv");
+  ASSERT_EQ(data.cases.size(), static_cast<size_t>(n));
+  std::vector<std::string> want;
+  for (int i = 0; i < n; ++i) want.push_back("case" + std::to_string(i));
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(ids(data), want);
+  for (const CaseSpec& c : data.cases) {
+    EXPECT_EQ(c.raters.at("r").at(kWholeMap),
+              (std::vector<std::string>{"/" + c.id + "_0.png", "/" + c.id + "_1.png"}));
+    EXPECT_EQ(c.reference.at(kWholeMap), std::vector<std::string>{"/" + c.id + "_ref.png"});
+  }
+  write_text(d / "bad.csv", "case,rater,path\nc,a,a.png\n\nc,,b.png\n");
+  const std::string msg = usage_error([&] { dataset_from_manifest(d / "bad.csv"); });
+  EXPECT_NE(msg.find("bad.csv line 4: rater must not be empty"), std::string::npos) << msg;
+  write_text(d / "none.csv", "case,rater,path\n\n");
+  EXPECT_NE(usage_error([&] { dataset_from_manifest(d / "none.csv"); }).find("no rows"),
+            std::string::npos);
 }
 
 TEST(DatasetManifest, FifoAndBrokenPathsArePassedOn) {
@@ -333,6 +366,23 @@ TEST(Dataset, GlobsMatchingNothingAreUsageErrors) {
   ASSERT_EQ(ids(some), (std::vector<std::string>{"c1", "c2"}));
   EXPECT_EQ(some.cases[0].problem, "");
   EXPECT_EQ(some.cases[1].problem, "reference file missing");
+}
+
+// The cases of rater folders are the union of their ids, each once and in order; an id whose
+// only files cannot be read is no case (the files are listed as problems).
+TEST(Dataset, RaterFolderCasesAreTheUnionOfTheirReadableIds) {
+  TempDir d;
+  for (const char* f : {"a/x1.png", "a/x3.png", "b/x0.png", "b/x3.png", "c/x3.png", "c/x9.png"})
+    write_mask(d / f);
+  make_fifo(d / "a/x5.png");
+  make_fifo(d / "c/x5.png");
+  make_fifo(d / "b/x1.png");
+  const Dataset data = dataset_from_rater_folders({d / "a", d / "b", d / "c"}, "");
+  EXPECT_EQ(ids(data), (std::vector<std::string>{"x0", "x1", "x3", "x9"}));
+  EXPECT_EQ(problem_paths(data, d.path()),
+            (std::set<std::string>{"a/x5.png", "b/x1.png", "c/x5.png"}));
+  EXPECT_EQ(data.cases[2].problem, "");
+  EXPECT_NE(data.cases[1].problem.find("rater 'b'"), std::string::npos) << data.cases[1].problem;
 }
 
 TEST(Dataset, NoCaseMessageListsWhatTheReadersAccept) {

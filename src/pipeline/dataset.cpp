@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -204,17 +205,6 @@ std::string problems_note(const std::vector<ListingProblem>& problems) {
          problems[0].path + ": " + problems[0].reason;
 }
 
-// The whole manifest; only a regular file is read (a FIFO or device could block forever).
-std::string read_manifest(const std::string& path) {
-  try {
-    const std::vector<uint8_t> bytes =
-        read_regular_file(path, int64_t{1} << 32, "too large for a manifest (over 4 GiB)");
-    return std::string(bytes.begin(), bytes.end());
-  } catch (const InputError& e) {
-    throw UsageError("--manifest " + path + ": " + e.what());
-  }
-}
-
 }  // namespace
 
 Dataset dataset_from_case_folders(const std::string& root, const std::string& rater_glob,
@@ -317,7 +307,7 @@ struct FolderCases {
   }
   Entry file(size_t k) const { return files[by_id[k].file]; }
   std::string path(size_t k) const { return (dir / file(k).name).string(); }
-  bool has(const std::string& id_wanted) const {
+  bool has(std::string_view id_wanted) const {
     const auto r = of(id_wanted);
     return r.first != r.second;
   }
@@ -326,15 +316,6 @@ struct FolderCases {
     std::vector<std::string> out;
     for (auto [k, last] = of(id_wanted); k < last; ++k)
       if (files.kind(by_id[k].file) == Entry::kFile) out.push_back(path(k));
-    return out;
-  }
-  // Every case id once, sorted; with readable_only, those with a readable file.
-  std::vector<std::string> ids(bool readable_only) const {
-    std::vector<std::string> out;
-    for (const Picked& p : by_id)
-      if ((!readable_only || files.kind(p.file) == Entry::kFile) &&
-          (out.empty() || out.back() != id(p)))
-        out.emplace_back(id(p));
     return out;
   }
 };
@@ -358,24 +339,52 @@ FolderCases folder_cases(Lister& lister, const std::string& dir, const std::stri
   return out;
 }
 
-// Both sorted lists of ids as one, each id once.
-std::vector<std::string> union_of(const std::vector<std::string>& a,
-                                  const std::vector<std::string>& b) {
-  std::vector<std::string> out;
-  out.reserve(std::max(a.size(), b.size()));
-  std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+using NamedFolders = std::vector<std::pair<std::string, FolderCases>>;  // by name
+
+// Calls f(id) for each case id of `folders` once, in order, until f returns false: the union of
+// their sorted ids (with readable_only, of the ids with a readable file), never held as a list.
+void for_each_case_id(const std::vector<const FolderCases*>& folders, bool readable_only,
+                      const std::function<bool(const std::string&)>& f) {
+  std::vector<size_t> at(folders.size(), 0);
+  auto head = [&](size_t k) -> const FolderCases::Picked* {
+    const FolderCases& fc = *folders[k];
+    while (at[k] < fc.by_id.size() && readable_only &&
+           fc.files.kind(fc.by_id[at[k]].file) != Entry::kFile)
+      ++at[k];
+    return at[k] < fc.by_id.size() ? &fc.by_id[at[k]] : nullptr;
+  };
+  std::string id;
+  for (;;) {
+    bool any = false;
+    for (size_t k = 0; k < folders.size(); ++k) {
+      const FolderCases::Picked* p = head(k);
+      if (p && (!any || folders[k]->id(*p) < id)) id.assign(folders[k]->id(*p));
+      any = any || p;
+    }
+    if (!any || !f(id)) return;
+    for (size_t k = 0; k < folders.size(); ++k)
+      while (at[k] < folders[k]->by_id.size() && folders[k]->id(folders[k]->by_id[at[k]]) == id)
+        ++at[k];
+  }
+}
+
+std::vector<const FolderCases*> folders_of(const NamedFolders& named) {
+  std::vector<const FolderCases*> out;
+  for (const auto& [name, folder] : named) out.push_back(&folder);
   return out;
 }
 
-using NamedFolders = std::vector<std::pair<std::string, FolderCases>>;  // by name
-
 // The reference folder of --rater's cases; a usage error when it is no readable folder or holds
 // no file for any case.
-FolderCases reference_cases(Lister& lister, const std::string& dir,
-                            const std::vector<std::string>& ids) {
+FolderCases reference_cases(Lister& lister, const std::string& dir, const NamedFolders& raters) {
   require_folder(dir, "--reference");
   FolderCases out = folder_cases(lister, dir, "");
-  if (std::none_of(ids.begin(), ids.end(), [&](const std::string& id) { return out.has(id); }))
+  bool common = false;
+  for_each_case_id(folders_of(raters), true, [&](const std::string& id) {
+    common = out.has(id);
+    return !common;
+  });
+  if (!common)
     throw UsageError("--reference " + dir +
                      ": no file in it matches a case of the rater folders (files are matched by "
                      "their path inside each folder, without the extension)");
@@ -416,19 +425,22 @@ Dataset dataset_from_rater_folders(const std::vector<std::string>& rater_dirs,
   if (folders.size() < 2) throw UsageError("--rater: give at least two rater folders");
   Lister lister;
   NamedFolders raters;
-  std::vector<std::string> ids;
-  for (const auto& [name, dir] : folders) {
-    raters.emplace_back(name, folder_cases(lister, dir, ""));
-    ids = union_of(ids, raters.back().second.ids(true));
-  }
-  if (ids.empty())
+  for (const auto& [name, dir] : folders) raters.emplace_back(name, folder_cases(lister, dir, ""));
+  bool any = false;
+  for_each_case_id(folders_of(raters), true, [&](const std::string&) {
+    any = true;
+    return false;
+  });
+  if (!any)
     throw UsageError("--rater: no mask files in the rater folders" +
                      problems_note(lister.problems));
   std::optional<FolderCases> refs;
-  if (!reference_dir.empty()) refs = reference_cases(lister, reference_dir, ids);
+  if (!reference_dir.empty()) refs = reference_cases(lister, reference_dir, raters);
   Dataset out;
-  for (const std::string& id : ids)
+  for_each_case_id(folders_of(raters), true, [&](const std::string& id) {
     out.cases.push_back(rater_folder_case(id, raters, refs ? &*refs : nullptr));
+    return true;
+  });
   out.problems = std::move(lister.problems);
   return out;
 }
@@ -469,20 +481,20 @@ bool same_folder(const std::string& a, const std::string& b) {
 // follow different patterns (a usage error, with an example of each).
 void require_common_cases(const NamedFolders& predicted, const FolderCases& refs,
                           const std::string& ending) {
-  const std::vector<std::string> ref_ids = refs.ids(false);
-  if (ref_ids.empty())
+  if (refs.by_id.empty())
     throw UsageError("--reference " + refs.dir.string() + ": no " + picked_files(ending) +
                      " in it");
   for (const auto& [name, folder] : predicted) {
-    const std::vector<std::string> own = folder.ids(false);
-    if (std::any_of(own.begin(), own.end(), [&](const std::string& id) { return refs.has(id); }))
+    if (std::any_of(folder.by_id.begin(), folder.by_id.end(),
+                    [&](const FolderCases::Picked& p) { return refs.has(folder.id(p)); }))
       continue;
     throw UsageError("--prediction " + folder.dir.string() +
                      ": no file in it has the name of a file in the --reference folder " +
                      refs.dir.string() +
                      " (files are matched by their path inside each folder, without the file "
                      "ending): e.g. '" +
-                     own.front() + "' here, '" + ref_ids.front() + "' there");
+                     std::string(folder.id(folder.by_id.front())) + "' here, '" +
+                     std::string(refs.id(refs.by_id.front())) + "' there");
   }
 }
 
@@ -527,7 +539,6 @@ Dataset dataset_from_prediction_folders(const std::vector<std::string>& predicti
   require_folder(reference_dir, "--reference");
   Lister lister;
   NamedFolders predicted;
-  std::vector<std::string> ids;
   for (const auto& [name, dir] : folders) {
     if (same_folder(dir, reference_dir))
       throw UsageError("--prediction " + dir + " is the --reference folder too");
@@ -536,86 +547,17 @@ Dataset dataset_from_prediction_folders(const std::vector<std::string>& predicti
     if (found.by_id.empty())
       throw UsageError("--prediction " + dir + ": no " + picked_files(file_ending) + " in it" +
                        problems_note(lister.problems));
-    ids = union_of(ids, found.ids(false));
   }
   const FolderCases refs = folder_cases(lister, reference_dir, file_ending);
   require_common_cases(predicted, refs, file_ending);
-  ids = union_of(ids, refs.ids(false));
+  std::vector<const FolderCases*> all = folders_of(predicted);
+  all.push_back(&refs);
   Dataset out;
-  for (const std::string& id : ids)
+  for_each_case_id(all, false, [&](const std::string& id) {
     out.cases.push_back(prediction_folder_case(id, predicted, refs, file_ending));
+    return true;
+  });
   out.problems = std::move(lister.problems);
-  return out;
-}
-
-Dataset dataset_from_manifest(const std::string& csv_path) {
-  std::istringstream in(read_manifest(csv_path));
-  const fs::path base = fs::path(csv_path).parent_path();
-  std::string line;
-  if (!std::getline(in, line)) throw UsageError("--manifest " + csv_path + ": empty file");
-  if (line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);  // UTF-8 byte-order mark
-  const std::vector<std::string> header = split_csv_line(line);
-  auto column = [&](const std::string& name) -> int {
-    const auto it = std::find(header.begin(), header.end(), name);
-    return it == header.end() ? -1 : static_cast<int>(it - header.begin());
-  };
-  const int c_case = column("case"), c_rater = column("rater"), c_path = column("path");
-  const int c_label = column("label"), c_role = column("role");
-  if (c_case < 0 || c_rater < 0 || c_path < 0)
-    throw UsageError("--manifest " + csv_path +
-                     ": the header must name the columns case,rater,path (and optionally "
-                     "label, role)");
-  std::map<std::string, CaseSpec> cases;
-  bool any_label = false, any_map = false;
-  int line_no = 1;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::vector<std::string> cells = split_csv_line(line);
-    auto cell = [&](int c) { return c >= 0 && c < static_cast<int>(cells.size()) ? cells[c] : ""; };
-    const std::string where = csv_path + " line " + std::to_string(line_no);
-    if (cell(c_case).empty() || cell(c_path).empty())
-      throw UsageError(where + ": case and path must not be empty");
-    const std::string role = cell(c_role).empty() ? "rater" : cell(c_role);
-    if (role != "rater" && role != "reference" && role != "prediction")
-      throw UsageError(where + ": role must be rater, reference or prediction, not '" + role + "'");
-    int label = kWholeMap;
-    if (!cell(c_label).empty()) {
-      size_t used = 0;
-      long v = -1;
-      try {
-        v = std::stol(cell(c_label), &used);
-      } catch (const std::exception&) {
-      }
-      if (used != cell(c_label).size() || v < 1 || v > kMaxLabel)
-        throw UsageError(where + ": label must be a whole number 1..65535, not '" + cell(c_label) +
-                         "'");
-      label = static_cast<int>(v);
-    }
-    // A reference may be a whole label map even when the raters' files are per label.
-    if (role != "reference") (label == kWholeMap ? any_map : any_label) = true;
-    fs::path path(cell(c_path));
-    if (path.is_relative()) path = base / path;
-    CaseSpec& c = cases[cell(c_case)];
-    if (role == "reference") {
-      c.reference[label].push_back(path.string());
-    } else {
-      if (cell(c_rater).empty()) throw UsageError(where + ": rater must not be empty");
-      auto& group = role == "prediction" ? c.predictions : c.raters;
-      group[cell(c_rater)][label].push_back(path.string());
-    }
-  }
-  if (any_label && any_map)
-    throw UsageError("--manifest " + csv_path +
-                     ": some rows have a label and some do not; either every file is a label map "
-                     "(no label) or every file is the binary mask of its row's label");
-  Dataset out;
-  out.per_label = any_label;
-  for (auto& [id, c] : cases) {
-    c.id = id;
-    out.cases.push_back(std::move(c));
-  }
-  if (out.cases.empty()) throw UsageError("--manifest " + csv_path + ": no rows");
   return out;
 }
 
