@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "maskeval/labels.h"
 
@@ -97,6 +98,96 @@ TEST(ToLabels, ValuesThatAreNoLabels) {
                      "label value 255 out of range 0..1", 1);
   expect_input_error(raw_of<float>(PixelType::kF32, {NAN}), ForegroundRule::parse("nonzero"),
                      "NaN");
+}
+
+// What a rule says of one value, as the docs define it (every value read as a double).
+bool rule_says(const ForegroundRule& r, double v) {
+  using K = ForegroundRule::Kind;
+  switch (r.kind) {
+    case K::kNonzero:
+      return v != 0;
+    case K::kEquals:
+      return v == r.value;
+    case K::kLess:
+      return v < r.value;
+    case K::kLessEqual:
+      return v <= r.value;
+    case K::kGreater:
+      return v > r.value;
+    case K::kGreaterEqual:
+      return v >= r.value;
+    case K::kLabels:
+      break;
+  }
+  return false;
+}
+
+// Every stored type over more than one 4096-value block: each rule agrees with the definition
+// value by value, labels keep their width, and the first value that is no label is named.
+template <class T>
+void expect_conversion_as_defined(PixelType type, double lowest) {
+  std::vector<T> v(10000);
+  const size_t m = std::numeric_limits<T>::max() < 251 ? 120 : 251;  // values 0..m-1
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<T>((i * 7919) % m);
+  v[5000] = static_cast<T>(lowest);
+  for (const char* text : {"nonzero", "value=3", "<17", "<=17", ">200", ">=-1", ">=0.5"}) {
+    const ForegroundRule rule = ForegroundRule::parse(text);
+    const LabelImage img = to_labels(raw_of<T>(type, v), rule);
+    ASSERT_EQ(img.label_bytes, 1);
+    for (size_t i = 0; i < v.size(); ++i)
+      ASSERT_EQ(img.at(i), rule_says(rule, static_cast<double>(v[i])) ? 1 : 0) << text << i;
+  }
+  v[5000] = 0;
+  const LabelImage narrow = to_labels(raw_of<T>(type, v), ForegroundRule{});
+  EXPECT_EQ(narrow.label_bytes, 1);
+  EXPECT_EQ(narrow.max_label, m - 1);
+  for (size_t i = 0; i < v.size(); ++i) ASSERT_EQ(narrow.at(i), static_cast<Label>(v[i])) << i;
+  if (sizeof(T) > 1) {
+    v[9000] = static_cast<T>(300);
+    const LabelImage wide = to_labels(raw_of<T>(type, v), ForegroundRule{});
+    EXPECT_EQ(wide.label_bytes, 2);
+    EXPECT_EQ(wide.max_label, 300);
+    for (size_t i = 0; i < v.size(); ++i) ASSERT_EQ(wide.at(i), static_cast<Label>(v[i])) << i;
+  }
+  // The first value out of range, in the second block, is the one named.
+  v[8000] = static_cast<T>(lowest < 0 ? -1 : 251);
+  v[9999] = static_cast<T>(lowest < 0 ? -2 : 252);
+  expect_input_error(
+      raw_of<T>(type, v), ForegroundRule{},
+      lowest < 0 ? "label value -1 out of range" : "label value 251 out of range 0..250", 250);
+}
+
+TEST(ToLabels, EveryStoredTypeConvertsAsDefined) {
+  expect_conversion_as_defined<uint8_t>(PixelType::kU8, 0);
+  expect_conversion_as_defined<int8_t>(PixelType::kI8, -1);
+  expect_conversion_as_defined<uint16_t>(PixelType::kU16, 0);
+  expect_conversion_as_defined<int16_t>(PixelType::kI16, -1);
+  expect_conversion_as_defined<uint32_t>(PixelType::kU32, 0);
+  expect_conversion_as_defined<int32_t>(PixelType::kI32, -1);
+  expect_conversion_as_defined<uint64_t>(PixelType::kU64, 0);
+  expect_conversion_as_defined<int64_t>(PixelType::kI64, -1);
+  expect_conversion_as_defined<float>(PixelType::kF32, -1);
+  expect_conversion_as_defined<double>(PixelType::kF64, -1);
+}
+
+// The first value that is no label is the one named, wherever the block holding it begins.
+TEST(ToLabels, FirstValueThatIsNoLabelIsNamed) {
+  std::vector<int32_t> v(9000, 2);
+  v[4100] = 70000;
+  v[7000] = -5;
+  expect_input_error(raw_of<int32_t>(PixelType::kI32, v), ForegroundRule{},
+                     "label value 70000 out of range");
+  v[4095] = -3;
+  expect_input_error(raw_of<int32_t>(PixelType::kI32, v), ForegroundRule{},
+                     "label value -3 out of range");
+  std::vector<double> f(9000, 1.0);
+  f[6000] = 2.5;
+  f[6001] = NAN;
+  expect_input_error(raw_of<double>(PixelType::kF64, f), ForegroundRule{}, "value 2.5 is not");
+  std::vector<uint64_t> big(5000, 1);
+  big[4999] = uint64_t{1} << 40;
+  expect_input_error(raw_of<uint64_t>(PixelType::kU64, big), ForegroundRule{},
+                     "label value 1099511627776 out of range");
 }
 
 TEST(ToLabels, RgbWhereLabelsWereExpected) {

@@ -1,10 +1,12 @@
 // Label images from decoded pixels: foreground rules, label checks, widening, binary masks.
 #include "maskeval/labels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
 
 namespace maskeval {
 namespace {
@@ -14,69 +16,6 @@ std::string number(double v) {
   s.precision(17);
   s << v;
   return s.str();
-}
-
-template <class T>
-const T* typed(const RawImage& raw) {
-  return reinterpret_cast<const T*>(raw.bytes.data());
-}
-
-// Calls f(i, value as double) for every voxel, whatever the stored type.
-template <class F>
-void for_each_value(const RawImage& raw, F&& f) {
-  const int64_t n = raw.voxels();
-  switch (raw.type) {
-    case PixelType::kU8: {
-      auto p = typed<uint8_t>(raw);
-      for (int64_t i = 0; i < n; ++i) f(i, p[i]);
-      break;
-    }
-    case PixelType::kI8: {
-      auto p = typed<int8_t>(raw);
-      for (int64_t i = 0; i < n; ++i) f(i, p[i]);
-      break;
-    }
-    case PixelType::kU16: {
-      auto p = typed<uint16_t>(raw);
-      for (int64_t i = 0; i < n; ++i) f(i, p[i]);
-      break;
-    }
-    case PixelType::kI16: {
-      auto p = typed<int16_t>(raw);
-      for (int64_t i = 0; i < n; ++i) f(i, p[i]);
-      break;
-    }
-    case PixelType::kU32: {
-      auto p = typed<uint32_t>(raw);
-      for (int64_t i = 0; i < n; ++i) f(i, p[i]);
-      break;
-    }
-    case PixelType::kI32: {
-      auto p = typed<int32_t>(raw);
-      for (int64_t i = 0; i < n; ++i) f(i, p[i]);
-      break;
-    }
-    case PixelType::kU64: {
-      auto p = typed<uint64_t>(raw);
-      for (int64_t i = 0; i < n; ++i) f(i, static_cast<double>(p[i]));
-      break;
-    }
-    case PixelType::kI64: {
-      auto p = typed<int64_t>(raw);
-      for (int64_t i = 0; i < n; ++i) f(i, static_cast<double>(p[i]));
-      break;
-    }
-    case PixelType::kF32: {
-      auto p = typed<float>(raw);
-      for (int64_t i = 0; i < n; ++i) f(i, p[i]);
-      break;
-    }
-    case PixelType::kF64: {
-      auto p = typed<double>(raw);
-      for (int64_t i = 0; i < n; ++i) f(i, p[i]);
-      break;
-    }
-  }
 }
 
 bool foreground(const ForegroundRule& r, double v) {
@@ -97,6 +36,134 @@ bool foreground(const ForegroundRule& r, double v) {
       break;
   }
   return false;
+}
+
+// Calls f(p) with the image's values as an array of their stored type.
+template <class F>
+void with_values(const RawImage& raw, F&& f) {
+  const void* p = raw.bytes.data();
+  switch (raw.type) {
+    case PixelType::kU8:
+      return f(static_cast<const uint8_t*>(p));
+    case PixelType::kI8:
+      return f(static_cast<const int8_t*>(p));
+    case PixelType::kU16:
+      return f(static_cast<const uint16_t*>(p));
+    case PixelType::kI16:
+      return f(static_cast<const int16_t*>(p));
+    case PixelType::kU32:
+      return f(static_cast<const uint32_t*>(p));
+    case PixelType::kI32:
+      return f(static_cast<const int32_t*>(p));
+    case PixelType::kU64:
+      return f(static_cast<const uint64_t*>(p));
+    case PixelType::kI64:
+      return f(static_cast<const int64_t*>(p));
+    case PixelType::kF32:
+      return f(static_cast<const float*>(p));
+    case PixelType::kF64:
+      return f(static_cast<const double*>(p));
+  }
+}
+
+// Whether v is a label 0..max_allowed: a whole number in range (compared exactly, no rounding).
+template <class T>
+bool is_label(T v, Label max_allowed) {
+  if constexpr (std::is_floating_point<T>::value) {
+    return v >= 0 && v <= max_allowed && v == std::floor(v);
+  } else if constexpr (std::is_signed<T>::value) {
+    return v >= 0 && static_cast<int64_t>(v) <= max_allowed;
+  } else {
+    return static_cast<uint64_t>(v) <= max_allowed;
+  }
+}
+
+// The index of the first value that is no label, or -1; `max` the largest label before it.
+// Integers go a block at a time (the block's least and largest value, checked once), floats one
+// by one.
+template <class T>
+int64_t first_non_label(const T* p, int64_t n, Label max_allowed, Label& max) {
+  constexpr int64_t kBlock = 4096;
+  max = 0;
+  for (int64_t at = 0; at < n; at += kBlock) {
+    const int64_t end = std::min(n, at + kBlock);
+    if constexpr (std::is_floating_point<T>::value) {
+      for (int64_t i = at; i < end; ++i) {
+        if (!is_label(p[i], max_allowed)) return i;
+        max = std::max(max, static_cast<Label>(p[i]));
+      }
+    } else {
+      T lo = p[at], hi = p[at];
+      for (int64_t i = at; i < end; ++i) {
+        lo = std::min(lo, p[i]);
+        hi = std::max(hi, p[i]);
+      }
+      if (!is_label(lo, max_allowed) || !is_label(hi, max_allowed))
+        for (int64_t i = at; i < end; ++i)
+          if (!is_label(p[i], max_allowed)) return i;
+      max = std::max(max, static_cast<Label>(hi));
+    }
+  }
+  return -1;
+}
+
+// out[i] = whether p[i] is foreground under the rule, compared as a double (as the rule's
+// threshold is); 8- and 16-bit integers through a table of every value's answer.
+template <class T>
+void foreground_of(const T* p, int64_t n, const ForegroundRule& rule, uint8_t* out) {
+  if constexpr (std::is_integral<T>::value && sizeof(T) <= 2) {
+    using U = typename std::make_unsigned<T>::type;
+    std::vector<uint8_t> table(size_t{1} << (8 * sizeof(T)));
+    for (size_t k = 0; k < table.size(); ++k)
+      table[k] = foreground(rule, static_cast<double>(static_cast<T>(static_cast<U>(k))));
+    for (int64_t i = 0; i < n; ++i) out[i] = table[static_cast<U>(p[i])];
+  } else {
+    const double t = rule.value;
+    auto fill = [&](auto keep) {
+      for (int64_t i = 0; i < n; ++i) out[i] = keep(static_cast<double>(p[i])) ? 1 : 0;
+    };
+    using K = ForegroundRule::Kind;
+    switch (rule.kind) {
+      case K::kNonzero:
+        return fill([](double v) { return v != 0; });
+      case K::kEquals:
+        return fill([t](double v) { return v == t; });
+      case K::kLess:
+        return fill([t](double v) { return v < t; });
+      case K::kLessEqual:
+        return fill([t](double v) { return v <= t; });
+      case K::kGreater:
+        return fill([t](double v) { return v > t; });
+      case K::kGreaterEqual:
+        return fill([t](double v) { return v >= t; });
+      case K::kLabels:
+        return fill([](double) { return false; });
+    }
+  }
+}
+
+// The labels of p[0..n), known valid and at most `max`, stored 1 byte wide when they fit.
+template <class T>
+void store_labels(const T* p, int64_t n, Label max, LabelImage& out) {
+  out.max_label = max;
+  if (max < 256) {
+    out.label_bytes = 1;
+    out.data.assign(p, p + n);  // each value converted as it is copied (no fill first)
+    return;
+  }
+  out.label_bytes = 2;
+  out.data.resize(static_cast<size_t>(n) * 2);
+  auto* w = reinterpret_cast<uint16_t*>(out.data.data());
+  for (int64_t i = 0; i < n; ++i) w[i] = static_cast<uint16_t>(p[i]);
+}
+
+// Why the value v is no label.
+InputError non_label(double v, Label max_allowed) {
+  if (std::isnan(v)) return InputError("NaN values where labels were expected");
+  if (v != std::floor(v))
+    return InputError("value " + number(v) +
+                      " is not a whole-number label; use --foreground to threshold");
+  return InputError("label value " + number(v) + " out of range 0.." + std::to_string(max_allowed));
 }
 
 }  // namespace
@@ -173,49 +240,23 @@ LabelImage to_labels(const RawImage& raw, const ForegroundRule& rule, Label max_
     throw InputError("pixel buffer shorter than the image");
   LabelImage out;
   out.geom = raw.geom;
-  if (rule.binary()) {
-    out.label_bytes = 1;
-    out.data.assign(n, 0);
-    bool nan = false;
-    for_each_value(raw, [&](int64_t i, double v) {
-      nan = nan || std::isnan(v);
-      out.data[i] = foreground(rule, v) ? 1 : 0;
-    });
-    if (nan) throw InputError("NaN values in a mask");
-    out.max_label = 1;
-    return out;
-  }
-  // Values are labels: check each is a whole number in range, then store 1 or 2 bytes wide.
-  std::vector<uint16_t> wide(n);
-  double bad = 0;
-  bool ok = true;
-  uint16_t max = 0;
-  for_each_value(raw, [&](int64_t i, double v) {
-    if (!(v >= 0 && v <= max_allowed && v == std::floor(v))) {
-      if (ok) bad = v;
-      ok = false;
+  with_values(raw, [&](const auto* p) {
+    using T = std::remove_const_t<std::remove_pointer_t<decltype(p)>>;
+    if (rule.binary()) {
+      if constexpr (std::is_floating_point<T>::value)
+        if (std::any_of(p, p + n, [](T v) { return std::isnan(v); }))
+          throw InputError("NaN values in a mask");
+      out.label_bytes = 1;
+      out.max_label = 1;
+      out.data.resize(static_cast<size_t>(n));
+      foreground_of(p, n, rule, out.data.data());
       return;
     }
-    wide[i] = static_cast<uint16_t>(v);
-    if (wide[i] > max) max = wide[i];
+    Label max = 0;
+    const int64_t bad = first_non_label(p, n, max_allowed, max);
+    if (bad >= 0) throw non_label(static_cast<double>(p[bad]), max_allowed);
+    store_labels(p, n, max, out);
   });
-  if (!ok) {
-    if (std::isnan(bad)) throw InputError("NaN values where labels were expected");
-    if (bad != std::floor(bad))
-      throw InputError("value " + number(bad) +
-                       " is not a whole-number label; use --foreground to threshold");
-    throw InputError("label value " + number(bad) + " out of range 0.." +
-                     std::to_string(max_allowed));
-  }
-  out.max_label = max;
-  if (max < 256) {
-    out.label_bytes = 1;
-    out.data.assign(wide.begin(), wide.end());
-  } else {
-    out.label_bytes = 2;
-    out.data.resize(n * 2);
-    std::memcpy(out.data.data(), wide.data(), n * 2);
-  }
   return out;
 }
 
