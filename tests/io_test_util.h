@@ -16,6 +16,15 @@
 
 #include "maskeval/image.h"
 
+namespace maskeval {
+
+// Decoded bytes against the bytes a test expects (found by argument-dependent lookup).
+inline bool operator==(const Bytes& a, const std::vector<uint8_t>& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
+
+}  // namespace maskeval
+
 namespace maskeval::test {
 
 namespace fs = std::filesystem;

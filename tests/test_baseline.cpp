@@ -189,10 +189,14 @@ TEST(Baseline, BaselineCsvListsEveryCaseInOrderThoughTheReportHoldsTheMost) {
   }
   ASSERT_EQ(ids.size(), static_cast<size_t>(n - 2));  // in both runs: all but c0007 and c0009
   for (size_t k = 1; k < ids.size(); ++k) {
-    if (std::isnan(sizes[k - 1])) ASSERT_TRUE(std::isnan(sizes[k])) << k;
+    if (std::isnan(sizes[k - 1])) {
+      ASSERT_TRUE(std::isnan(sizes[k])) << k;
+    }
     if (std::isnan(sizes[k])) continue;
     ASSERT_GE(sizes[k - 1], sizes[k]) << k;
-    if (sizes[k - 1] == sizes[k]) ASSERT_LT(ids[k - 1], ids[k]) << k;
+    if (sizes[k - 1] == sizes[k]) {
+      ASSERT_LT(ids[k - 1], ids[k]) << k;
+    }
   }
   const Json j = read_json((dir / "n2/report.json").string());
   const Json& moved = j["baseline"]["moved"];

@@ -233,7 +233,7 @@ TEST(CliInputs, LabelMasksArePalettePngs) {
   in.read(head.data(), 26);
   EXPECT_EQ(head[24], 8);                                           // bit depth
   EXPECT_EQ(head[25], 3);                                           // colour type: palette
-  EXPECT_EQ(read_image(mask).bytes, (std::vector<uint8_t>{0, 2}));  // the labels, unchanged
+  EXPECT_EQ(read_image(mask).bytes, (Bytes{0, 2}));  // the labels, unchanged
 }
 
 TEST(CliInputs, OverlayOnVolumesShowsASlice) {

@@ -132,15 +132,15 @@ TEST(Run, HandWorkedCaseAndMaps) {
   EXPECT_EQ(c.majority->counts,
             (std::vector<std::pair<Label, uint64_t>>{{0, 1}, {1, 1}, {2, 1}, {3, 1}}));
   const RawImage mask = read_image(c.majority->mask);
-  EXPECT_EQ(mask.bytes, (std::vector<uint8_t>{1, 3, 2, 0}));
+  EXPECT_EQ(mask.bytes, (Bytes{1, 3, 2, 0}));
   const RawImage agreement = read_image(c.agreement_map);
-  EXPECT_EQ(agreement.bytes, (std::vector<uint8_t>{255, 85, 255, 170}));
+  EXPECT_EQ(agreement.bytes, (Bytes{255, 85, 255, 170}));
   for (const std::string& f : test::files_under(d.path()))
     EXPECT_EQ(f.find(".tmp"), std::string::npos) << f;
 
   o.tie = TiePolicy::kLowest;
   const RunResult low = run_dataset(dataset_from_case_folders(d / "data", "", ""), o);
-  EXPECT_EQ(read_image(low.cases[0].majority->mask).bytes, (std::vector<uint8_t>{1, 0, 2, 0}));
+  EXPECT_EQ(read_image(low.cases[0].majority->mask).bytes, (Bytes{1, 0, 2, 0}));
 }
 
 TEST(Run, EmptyPolicy) {
@@ -250,14 +250,14 @@ TEST(Run, PerLabelManifestPaintsInOrder) {
   const CaseResult& c = r.cases[0];
   ASSERT_EQ(c.labels.size(), 2u);
   EXPECT_EQ(c.labels[1].counts.volume, (std::vector<uint64_t>{2, 1, 1}));  // a: union of 2 files
-  EXPECT_EQ(read_image(c.majority->mask).bytes, (std::vector<uint8_t>{1, 2, 1, 0}));
+  EXPECT_EQ(read_image(c.majority->mask).bytes, (Bytes{1, 2, 1, 0}));
   ASSERT_TRUE(c.majority->has_reference);
   EXPECT_EQ(c.majority->mismatched, 0u);
   EXPECT_FALSE(c.fleiss_kappa_all.has_value());  // overlapping labels: no single category
 
   o.paint_order = {2, 1};  // painting the outer label last hides the inner one
   const RunResult reversed = run_dataset(data, o);
-  EXPECT_EQ(read_image(reversed.cases[0].majority->mask).bytes, (std::vector<uint8_t>{1, 1, 1, 0}));
+  EXPECT_EQ(read_image(reversed.cases[0].majority->mask).bytes, (Bytes{1, 1, 1, 0}));
   EXPECT_EQ(reversed.cases[0].majority->mismatched, 1u);
 }
 

@@ -79,7 +79,7 @@ TEST(Provenance, NiftiTrailingBytesAreHashedToo) {
   Geometry g;
   g.ndim = 3;
   g.shape = {7, 5, 3};
-  std::vector<uint8_t> pixels(g.voxels());
+  Bytes pixels(g.voxels());
   for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>(i % 3);
   for (const std::string name : {"v.nii", "v.nii.gz"}) {
     const std::string path = d / name;

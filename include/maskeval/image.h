@@ -4,11 +4,37 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace maskeval {
+
+// An allocator whose resize() leaves new elements uninitialised: the bytes a decoder is about
+// to overwrite are not zero-filled first.
+template <class T>
+struct NoFillAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = NoFillAllocator<U>;
+  };
+  NoFillAllocator() = default;
+  template <class U>
+  NoFillAllocator(const NoFillAllocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+// Decoded pixel bytes: a vector that is not zero-filled when it grows.
+using Bytes = std::vector<uint8_t, NoFillAllocator<uint8_t>>;
 
 // Thrown for any problem with one input file: unreadable, corrupt, unsupported, wrong content.
 // The message names the reason; the caller adds the case and the file.
@@ -51,7 +77,7 @@ struct RawImage {
   Geometry geom;
   PixelType type = PixelType::kU8;
   int channels = 1;
-  std::vector<uint8_t> bytes;
+  Bytes bytes;
   // Every file read for this image, by the path it was opened as: the image file, and a
   // header's separate data file.
   std::map<std::string, FileDigest> files;

@@ -30,7 +30,7 @@ struct LabelImage {
   Geometry geom;
   int label_bytes = 1;
   Label max_label = 0;
-  std::vector<uint8_t> data;  // voxels * label_bytes, native order
+  Bytes data;  // voxels * label_bytes, native order
 
   Label at(int64_t i) const {
     return label_bytes == 1 ? data[i] : reinterpret_cast<const uint16_t*>(data.data())[i];
@@ -41,6 +41,9 @@ struct LabelImage {
 // (fractional, negative, NaN, above 65535 or above max_allowed), naming the value.
 LabelImage to_labels(const RawImage& raw, const ForegroundRule& rule,
                      Label max_allowed = kMaxLabel);
+// The same, taking the decoded bytes over where they are the labels already (8-bit values read
+// as labels): no copy. `raw` is left without its bytes and geometry.
+LabelImage to_labels(RawImage&& raw, const ForegroundRule& rule, Label max_allowed = kMaxLabel);
 
 // The same labels stored 2 bytes wide (for cases that mix 8- and 16-bit raters).
 void widen_to_16(LabelImage& img);

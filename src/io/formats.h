@@ -143,8 +143,8 @@ struct DataLocation {
 // resolve_data_file first.
 // With `digest`, the whole data file is hashed in the same sequential pass: the bytes before the
 // data (an attached header, read again), the data or compressed stream, and the rest of the file.
-std::vector<uint8_t> read_pixel_data(const DataLocation& loc, int64_t size, const char* what,
-                                     FileDigest* digest = nullptr);
+Bytes read_pixel_data(const DataLocation& loc, int64_t size, const char* what,
+                      FileDigest* digest = nullptr);
 
 // Hashes what is left of `f` from its current position into `hash` (the bytes a reader did not
 // need, so that the digest covers the whole file). Throws InputError on a read error.

@@ -314,8 +314,8 @@ namespace {
 // from the current position of `f`; discards `skip` bytes, then fills `out`, then reads on to
 // the end of the stream so that its checksum is verified.
 // Every compressed byte read is given to `hash` when there is one.
-void inflate_data(FILE* f, int64_t in_size, int64_t skip, std::vector<uint8_t>& out,
-                  const char* what, Sha256* hash) {
+void inflate_data(FILE* f, int64_t in_size, int64_t skip, Bytes& out, const char* what,
+                  Sha256* hash) {
   z_stream zs{};
   if (inflateInit2(&zs, 15 + 32) != Z_OK) throw InputError("cannot initialise zlib");
   std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&zs, &inflateEnd);
@@ -383,10 +383,10 @@ void seek_to(FILE* f, int64_t start, Sha256* hash) {
   }
 }
 
-std::vector<uint8_t> read_data_at(FILE* f, const DataLocation& loc, int64_t start, int64_t avail,
-                                  int64_t size, const char* what, Sha256* hash) {
+Bytes read_data_at(FILE* f, const DataLocation& loc, int64_t start, int64_t avail, int64_t size,
+                   const char* what, Sha256* hash) {
   seek_to(f, start, hash);
-  std::vector<uint8_t> out(static_cast<size_t>(size));
+  Bytes out(static_cast<size_t>(size));
   if (loc.compressed) {
     inflate_data(f, avail, loc.skip, out, what, hash);
   } else {
@@ -401,8 +401,7 @@ std::vector<uint8_t> read_data_at(FILE* f, const DataLocation& loc, int64_t star
 
 }  // namespace
 
-std::vector<uint8_t> read_pixel_data(const DataLocation& loc, int64_t size, const char* what,
-                                     FileDigest* digest) {
+Bytes read_pixel_data(const DataLocation& loc, int64_t size, const char* what, FileDigest* digest) {
   FilePtr f = open_regular(loc.path, std::string(what) + " data file " + loc.path);
   const int64_t file_size = detail::file_size(fileno(f.get()));
   const std::string offset_field = std::string(what) + " data offset";
@@ -432,8 +431,7 @@ std::vector<uint8_t> read_pixel_data(const DataLocation& loc, int64_t size, cons
                      " bytes, more than " + std::to_string(avail) + " compressed bytes can hold");
   }
   Sha256 hash;
-  std::vector<uint8_t> out =
-      read_data_at(f.get(), loc, start, avail, size, what, digest ? &hash : nullptr);
+  Bytes out = read_data_at(f.get(), loc, start, avail, size, what, digest ? &hash : nullptr);
   if (digest) {
     digest->bytes = static_cast<int64_t>(hash.size());
     digest->sha256 = hash.finish_hex();

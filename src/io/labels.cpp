@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 namespace maskeval {
 namespace {
@@ -70,7 +72,9 @@ void with_values(const RawImage& raw, F&& f) {
 template <class T>
 bool is_label(T v, Label max_allowed) {
   if constexpr (std::is_floating_point<T>::value) {
-    return v >= 0 && v <= max_allowed && v == std::floor(v);
+    // In range, and a whole number: adding and taking away 2^(mantissa bits) leaves it as it is.
+    const T round = T(1) / std::numeric_limits<T>::epsilon();
+    return v >= 0 && v <= max_allowed && v == (v + round) - round;
   } else if constexpr (std::is_signed<T>::value) {
     return v >= 0 && static_cast<int64_t>(v) <= max_allowed;
   } else {
@@ -78,31 +82,67 @@ bool is_label(T v, Label max_allowed) {
   }
 }
 
-// The index of the first value that is no label, or -1; `max` the largest label before it.
-// Integers go a block at a time (the block's least and largest value, checked once), floats one
-// by one.
+// Whether a value of p[0..n) is no label 0..top (a whole number in range), and in `wide`
+// whether a label is over 255. Adding and taking away 2^(mantissa bits) rounds a value in range
+// to a whole number; written with vector types (compilers vectorise no loop of floating compares
+// that may trap), 16 bytes at a time.
 template <class T>
-int64_t first_non_label(const T* p, int64_t n, Label max_allowed, Label& max) {
+bool any_non_label(const T* p, int64_t n, T top, bool& wide) {
+  using I = std::conditional_t<sizeof(T) == 8, int64_t, int32_t>;
+  typedef T VT __attribute__((vector_size(16)));
+  typedef I VI __attribute__((vector_size(16)));
+  constexpr int64_t kLanes = 16 / sizeof(T);
+  const T round = T(1) / std::numeric_limits<T>::epsilon();
+  const VT zero = {}, vtop = zero + top, vround = zero + round, v255 = zero + T(255);
+  VI bad = {}, big = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    VT v;
+    std::memcpy(&v, p + i, sizeof v);
+    const VI in = (v >= zero) & (v <= vtop);                          // NaN is not
+    const VT c = reinterpret_cast<VT>(reinterpret_cast<VI>(v) & in);  // out of range: 0
+    bad |= v != (c + vround) - vround;
+    big |= c > v255;
+  }
+  I any_bad = 0, any_big = 0;
+  for (int64_t k = 0; k < kLanes; ++k) any_bad |= bad[k], any_big |= big[k];
+  for (; i < n; ++i) {
+    const bool ok = is_label(p[i], static_cast<Label>(top));
+    any_bad |= !ok;
+    any_big |= ok && p[i] > T(255);
+  }
+  wide = any_big != 0;
+  return any_bad != 0;
+}
+
+// The index of the first value that is no label, or -1. Integers: `max` the largest label, a
+// block at a time (each block's least and largest value checked once); floats: `wide` whether
+// a label is over 255 (the largest is taken from the labels stored). A block is searched for the
+// value only when it holds one.
+template <class T>
+int64_t first_non_label(const T* p, int64_t n, Label max_allowed, Label& max, bool& wide) {
   constexpr int64_t kBlock = 4096;
   max = 0;
+  wide = false;
   for (int64_t at = 0; at < n; at += kBlock) {
     const int64_t end = std::min(n, at + kBlock);
+    bool bad = false, big = false;
     if constexpr (std::is_floating_point<T>::value) {
-      for (int64_t i = at; i < end; ++i) {
-        if (!is_label(p[i], max_allowed)) return i;
-        max = std::max(max, static_cast<Label>(p[i]));
-      }
+      bad = any_non_label(p + at, end - at, static_cast<T>(max_allowed), big);
     } else {
       T lo = p[at], hi = p[at];
-      for (int64_t i = at; i < end; ++i) {
-        lo = std::min(lo, p[i]);
-        hi = std::max(hi, p[i]);
+      for (int64_t i = at; i < end; ++i) {  // written so that it vectorises
+        lo = p[i] < lo ? p[i] : lo;
+        hi = p[i] > hi ? p[i] : hi;
       }
-      if (!is_label(lo, max_allowed) || !is_label(hi, max_allowed))
-        for (int64_t i = at; i < end; ++i)
-          if (!is_label(p[i], max_allowed)) return i;
-      max = std::max(max, static_cast<Label>(hi));
+      bad = !is_label(lo, max_allowed) || !is_label(hi, max_allowed);
+      if (!bad) max = std::max(max, static_cast<Label>(hi));
+      big = max > 255;
     }
+    if (bad)
+      for (int64_t i = at; i < end; ++i)
+        if (!is_label(p[i], max_allowed)) return i;
+    wide = wide || big;
   }
   return -1;
 }
@@ -142,19 +182,26 @@ void foreground_of(const T* p, int64_t n, const ForegroundRule& rule, uint8_t* o
   }
 }
 
-// The labels of p[0..n), known valid and at most `max`, stored 1 byte wide when they fit.
+// The labels of p[0..n), known valid, stored 1 byte wide unless one is over 255.
 template <class T>
-void store_labels(const T* p, int64_t n, Label max, LabelImage& out) {
-  out.max_label = max;
-  if (max < 256) {
-    out.label_bytes = 1;
+void store_labels(const T* p, int64_t n, bool wide, LabelImage& out) {
+  out.label_bytes = wide ? 2 : 1;
+  if (!wide) {
     out.data.assign(p, p + n);  // each value converted as it is copied (no fill first)
     return;
   }
-  out.label_bytes = 2;
   out.data.resize(static_cast<size_t>(n) * 2);
   auto* w = reinterpret_cast<uint16_t*>(out.data.data());
   for (int64_t i = 0; i < n; ++i) w[i] = static_cast<uint16_t>(p[i]);
+}
+
+// The largest label stored.
+template <class L>
+Label largest(const LabelImage& img) {
+  const L* p = reinterpret_cast<const L*>(img.data.data());
+  L most = 0;
+  for (size_t i = 0; i < img.data.size() / sizeof(L); ++i) most = p[i] > most ? p[i] : most;
+  return most;
 }
 
 // Why the value v is no label.
@@ -228,7 +275,10 @@ std::string ForegroundRule::text() const {
   return "labels";
 }
 
-LabelImage to_labels(const RawImage& raw, const ForegroundRule& rule, Label max_allowed) {
+namespace {
+
+// The number of values; throws for an image of several channels or too few bytes.
+int64_t single_channel_values(const RawImage& raw) {
   if (raw.channels != 1) {
     const char* what = raw.channels == 2 ? "grey+alpha" : (raw.channels == 3 ? "RGB" : "RGBA");
     throw InputError(std::string(what) + " image (" + std::to_string(raw.channels) +
@@ -238,6 +288,13 @@ LabelImage to_labels(const RawImage& raw, const ForegroundRule& rule, Label max_
   const int64_t n = raw.voxels();
   if (static_cast<int64_t>(raw.bytes.size()) < n * pixel_type_size(raw.type))
     throw InputError("pixel buffer shorter than the image");
+  return n;
+}
+
+}  // namespace
+
+LabelImage to_labels(const RawImage& raw, const ForegroundRule& rule, Label max_allowed) {
+  const int64_t n = single_channel_values(raw);
   LabelImage out;
   out.geom = raw.geom;
   with_values(raw, [&](const auto* p) {
@@ -253,17 +310,37 @@ LabelImage to_labels(const RawImage& raw, const ForegroundRule& rule, Label max_
       return;
     }
     Label max = 0;
-    const int64_t bad = first_non_label(p, n, max_allowed, max);
+    bool wide = false;
+    const int64_t bad = first_non_label(p, n, max_allowed, max, wide);
     if (bad >= 0) throw non_label(static_cast<double>(p[bad]), max_allowed);
-    store_labels(p, n, max, out);
+    store_labels(p, n, wide, out);
+    if constexpr (std::is_floating_point<T>::value)
+      max = wide ? largest<uint16_t>(out) : largest<uint8_t>(out);
+    out.max_label = max;
   });
+  return out;
+}
+
+LabelImage to_labels(RawImage&& raw, const ForegroundRule& rule, Label max_allowed) {
+  if (raw.type != PixelType::kU8 || rule.binary()) return to_labels(raw, rule, max_allowed);
+  const int64_t n = single_channel_values(raw);
+  Label max = 0;
+  bool wide = false;
+  const int64_t bad = first_non_label(raw.bytes.data(), n, max_allowed, max, wide);
+  if (bad >= 0) throw non_label(raw.bytes[bad], max_allowed);
+  LabelImage out;
+  out.geom = std::move(raw.geom);
+  out.label_bytes = 1;
+  out.max_label = max;
+  out.data = std::move(raw.bytes);  // the decoded bytes are the labels
+  out.data.resize(static_cast<size_t>(n));
   return out;
 }
 
 void widen_to_16(LabelImage& img) {
   if (img.label_bytes == 2) return;
   const size_t n = img.data.size();
-  std::vector<uint8_t> wide(n * 2);
+  Bytes wide(n * 2);
   auto* w = reinterpret_cast<uint16_t*>(wide.data());
   for (size_t i = 0; i < n; ++i) w[i] = img.data[i];
   img.data.swap(wide);

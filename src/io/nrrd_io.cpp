@@ -368,8 +368,7 @@ bool store_text_value(PixelType type, const std::string& word, uint8_t* dst) {
 }
 
 // Text-encoded data: values separated by whitespace (or commas) from `offset` on.
-std::vector<uint8_t> read_text_data(const std::string& path, int64_t offset, int64_t count,
-                                    PixelType type) {
+Bytes read_text_data(const std::string& path, int64_t offset, int64_t count, PixelType type) {
   const FilePtr f = open_regular(path, "NRRD data file " + path);
   // Each value takes at least a digit and a separator: refuse to allocate for more than that.
   const int64_t file_size = detail::file_size(fileno(f.get()));
@@ -380,7 +379,7 @@ std::vector<uint8_t> read_text_data(const std::string& path, int64_t offset, int
   }
   if (fseeko(f.get(), offset, SEEK_SET) != 0) throw InputError("cannot read: " + errno_text());
   const int size = pixel_type_size(type);
-  std::vector<uint8_t> out(static_cast<size_t>(count * size));
+  Bytes out(static_cast<size_t>(count * size));
   std::string word;
   int64_t n = 0;
   for (int c = 0; n < count && c != EOF;) {

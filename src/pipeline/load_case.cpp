@@ -2,6 +2,7 @@
 #include "pipeline/load_case.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "pipeline/case.h"
 #include "util/parallel.h"
@@ -15,7 +16,7 @@ LabelImage load_labels(const std::string& path, const ForegroundRule& rule, cons
   try {
     RawImage raw = read_image(path, o.read);
     inputs.insert(raw.files.begin(), raw.files.end());
-    return to_labels(raw, rule, o.max_label);
+    return to_labels(std::move(raw), rule, o.max_label);
   } catch (const InputError& e) {
     throw CaseFailure{path, e.what()};
   } catch (const std::bad_alloc&) {
