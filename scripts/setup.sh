@@ -5,8 +5,8 @@
 # MASKEVAL_SLURM=OFF skips Slurm and munge, which only the test of the Slurm scripts uses.
 set -euo pipefail
 
-pkgs=(g++ cmake ninja-build libpng-dev zlib1g-dev libtiff-dev nlohmann-json3-dev libcli11-dev
-      libgtest-dev libbenchmark-dev jq)
+pkgs=(g++ cmake ninja-build libpng-dev zlib1g-dev libdeflate-dev libtiff-dev nlohmann-json3-dev
+      libcli11-dev libgtest-dev libbenchmark-dev jq)
 if [ "${MASKEVAL_OPENCV:-AUTO}" != "OFF" ]; then pkgs+=(libopencv-dev); fi
 # Headless Chromium renders report.html in the tests; MASKEVAL_CHROMIUM=OFF skips it (that test
 # is then skipped, and fails under CI=true).

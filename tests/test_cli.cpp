@@ -196,6 +196,32 @@ TEST(Cli, FuseKitsManifest) {
   EXPECT_EQ(read_image(c["majority"]["mask"]).geom.format, "nifti");
 }
 
+// --compression-level: smaller files at 9 than at the default 1, with the same content, the
+// same report; a level out of 1..9 is a usage error.
+TEST(Cli, CompressionLevelChangesSizesNotContent) {
+  test::TempDir out;
+  const std::string args = "fuse --cases " + kData + "/bu-bil --raters 'experts/*.png' " +
+                           "--foreground '<128' -q --threads 1 -o ";
+  ASSERT_EQ(run(args + out / "fast").code, 0);
+  ASSERT_EQ(run(args + out / "small --compression-level 9").code, 0);
+  const Json fast = read_json(out / "fast/report.json"),
+             small = read_json(out / "small/report.json");
+  EXPECT_EQ(fast["summary"], small["summary"]);
+  EXPECT_EQ(fast["cases"].size(), small["cases"].size());
+  uintmax_t fast_bytes = 0, small_bytes = 0;
+  for (size_t i = 0; i < fast["cases"].size(); ++i)
+    for (const char* key : {"agreement_map", "entropy_map"}) {
+      const std::string a = fast["cases"][i][key], b = small["cases"][i][key];
+      EXPECT_EQ(read_image(a).bytes, read_image(b).bytes) << a;
+      fast_bytes += fs::file_size(a);
+      small_bytes += fs::file_size(b);
+    }
+  EXPECT_LT(small_bytes, fast_bytes);
+  const Output bad = run(args + out / "bad --compression-level 0");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_TRUE(contains(bad.text, "--compression-level")) << bad.text;
+}
+
 // --timings: each stage's wall time in the report and on stderr; absent without it.
 TEST(Cli, TimingsPerStage) {
   test::TempDir out;

@@ -119,22 +119,26 @@ std::vector<uint8_t> read_regular_file(const std::string& path, int64_t max_byte
 RawImage read_image(const std::string& path, const ReadLimits& limits = {});
 
 // Writers. Each writes to a temporary name beside `path` (created anew, unique to the process)
-// and renames, so a file that exists is whole.
+// and renames, so a file that exists is whole. `level` is the deflate level of PNG and .nii.gz
+// files: 1 (fastest, the default: masks and maps compress well at any level) to 9 (smallest).
+constexpr int kDefaultCompressionLevel = 1;
 // 2D label or map image as greyscale PNG, 8- or 16-bit.
 void write_png_gray(const std::string& path, const void* pixels, int64_t width, int64_t height,
-                    int bit_depth);
+                    int bit_depth, int level = kDefaultCompressionLevel);
 // 2D label image as an 8-bit palette PNG: the pixel values are the palette indices, unchanged
 // (read_image gives them back as they are), and the palette shows 0 as black and every other
 // label in a distinct bright colour, so that viewers show the labels; `colours` (a labels
 // file's) replace the palette's colour of their labels.
 void write_png_labels(const std::string& path, const uint8_t* labels, int64_t width, int64_t height,
-                      const std::map<uint8_t, std::array<uint8_t, 3>>& colours = {});
+                      const std::map<uint8_t, std::array<uint8_t, 3>>& colours = {},
+                      int level = kDefaultCompressionLevel);
 // An 8-bit RGB image (3 bytes a pixel, rows top to bottom) as PNG file bytes, in memory (for
 // pictures embedded in the HTML report). Throws std::runtime_error.
 std::string encode_png_rgb(const uint8_t* rgb, int64_t width, int64_t height);
 // A volume with the geometry of `like` (its NIfTI header when present, else its shape and
 // spacing) and the given pixel type (kU8, kU16 or kF32).
-void write_nifti(const std::string& path, const Geometry& like, PixelType type, const void* pixels);
+void write_nifti(const std::string& path, const Geometry& like, PixelType type, const void* pixels,
+                 int level = kDefaultCompressionLevel);
 
 // Writes bytes to path atomically (temporary name, then rename). Throws std::runtime_error.
 void write_file_atomic(const std::string& path, const std::string& bytes);

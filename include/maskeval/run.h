@@ -72,6 +72,9 @@ struct RunOptions {
   EmptyPolicy empty = EmptyPolicy::kOne;
   bool include_background = false;
   bool write_maps = true;
+  // --compression-level: deflate level of the masks and maps written (1 fastest .. 9 smallest);
+  // it changes the files' sizes, never their content, so it is not among the run's settings.
+  int compression_level = kDefaultCompressionLevel;
   bool overlay = false;       // colour picture of the disagreement (2D, needs OpenCV)
   std::string overlay_image;  // file in each case folder drawn under it (e.g. image.png)
   std::string out_dir = "maskeval-out";

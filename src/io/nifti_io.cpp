@@ -411,12 +411,13 @@ std::vector<uint8_t> fresh_header(const Geometry& like, const Layout** layout) {
 // Either a plain or a gzip-compressed output file, written under the temporary name.
 class Output {
  public:
-  Output(TempFile& tmp, bool gz) : tmp_(tmp) {
+  Output(TempFile& tmp, bool gz, int level) : tmp_(tmp) {
     if (!gz) {
       file_ = tmp.open();
       return;
     }
-    gz_ = gzopen(tmp.tmp_path().c_str(), "wb6xe");  // x: created anew, as TempFile::open
+    const std::string mode = "wb" + std::to_string(level) + "xe";  // x: created anew, as open()
+    gz_ = gzopen(tmp.tmp_path().c_str(), mode.c_str());
     if (!gz_) tmp.fail("cannot create " + tmp.tmp_path() + ": " + errno_text());
     gzbuffer(gz_, 1 << 18);
   }
@@ -575,8 +576,8 @@ RawImage read_nifti(const std::string& path, const ReadLimits& limits) {
 
 namespace maskeval {
 
-void write_nifti(const std::string& path, const Geometry& like, PixelType type,
-                 const void* pixels) {
+void write_nifti(const std::string& path, const Geometry& like, PixelType type, const void* pixels,
+                 int level) {
   using namespace detail;
   TempFile tmp(path);
   if (type != PixelType::kU8 && type != PixelType::kU16 && type != PixelType::kF32) {
@@ -617,7 +618,8 @@ void write_nifti(const std::string& path, const Geometry& like, PixelType type,
   h.set_real(layout->cal_min, 0.0);
   bytes.resize(bytes.size() + 4, 0);  // extension flag: no extensions
 
-  Output out(tmp, ends_with_nocase(path, ".gz"));
+  if (level < 1 || level > 9) tmp.fail("compression level must be 1..9");
+  Output out(tmp, ends_with_nocase(path, ".gz"), level);
   out.write(bytes.data(), static_cast<int64_t>(bytes.size()));
   const int elem = pixel_type_size(type);
   const int64_t total = like.voxels() * elem;

@@ -127,9 +127,12 @@ bool decode(png_structp png, png_infop info, RawImage& out, const ReadLimits& li
 
 // Writes one 8- or 16-bit image, grey, or palette with the given colours.
 bool encode(png_structp png, png_infop info, FILE* f, const uint8_t* pixels, int64_t width,
-            int64_t height, int bit_depth, const png_color* palette) {
+            int64_t height, int bit_depth, const png_color* palette, int level) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_init_io(png, f);
+  png_set_compression_level(png, level);
+  // Row filters cost more than they save on labels and maps at fast levels.
+  if (palette || level < 6) png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE);
   png_set_IHDR(png, info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height),
                bit_depth, palette ? PNG_COLOR_TYPE_PALETTE : PNG_COLOR_TYPE_GRAY,
                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
@@ -186,9 +189,10 @@ std::array<png_color, 256> label_palette() {
 
 // Writes `pixels` as a PNG under a temporary name and renames it over `path`.
 void write_png(const std::string& path, const void* pixels, int64_t width, int64_t height,
-               int bit_depth, const png_color* palette) {
+               int bit_depth, const png_color* palette, int level) {
   TempFile tmp(path);
   if (bit_depth != 8 && bit_depth != 16) tmp.fail("PNG bit depth must be 8 or 16");
+  if (level < 1 || level > 9) tmp.fail("compression level must be 1..9");
   if (width <= 0 || height <= 0 || width > PNG_UINT_31_MAX || height > PNG_UINT_31_MAX) {
     tmp.fail("invalid PNG size " + std::to_string(width) + "x" + std::to_string(height));
   }
@@ -198,7 +202,7 @@ void write_png(const std::string& path, const void* pixels, int64_t width, int64
   if (!ws.png || !(ws.info = png_create_info_struct(ws.png))) tmp.fail("cannot initialise libpng");
   FILE* f = tmp.open();
   if (!encode(ws.png, ws.info, f, static_cast<const uint8_t*>(pixels), width, height, bit_depth,
-              palette)) {
+              palette, level)) {
     tmp.fail(std::string("PNG write failed: ") + error);
   }
   tmp.commit();
@@ -232,16 +236,16 @@ RawImage read_png(const std::string& path, const ReadLimits& limits) {
 namespace maskeval {
 
 void write_png_gray(const std::string& path, const void* pixels, int64_t width, int64_t height,
-                    int bit_depth) {
-  detail::write_png(path, pixels, width, height, bit_depth, nullptr);
+                    int bit_depth, int level) {
+  detail::write_png(path, pixels, width, height, bit_depth, nullptr, level);
 }
 
 void write_png_labels(const std::string& path, const uint8_t* labels, int64_t width, int64_t height,
-                      const std::map<uint8_t, std::array<uint8_t, 3>>& colours) {
+                      const std::map<uint8_t, std::array<uint8_t, 3>>& colours, int level) {
   static const std::array<png_color, 256> standard = detail::label_palette();
   std::array<png_color, 256> palette = standard;
   for (const auto& [label, c] : colours) palette[label] = {c[0], c[1], c[2]};
-  detail::write_png(path, labels, width, height, 8, palette.data());
+  detail::write_png(path, labels, width, height, 8, palette.data(), level);
 }
 
 std::string encode_png_rgb(const uint8_t* rgb, int64_t width, int64_t height) {

@@ -584,6 +584,7 @@ void process_case(const CaseSpec& spec, const std::string& folder, const Dataset
   CaseContext ctx{o, engine, threads, Grid{}, OutputFiles{}, &res.timings};
   ctx.out.dir = fs::path(o.out_dir) / "cases" / folder;
   ctx.out.geom = &res.geom;
+  ctx.out.level = o.compression_level;
   ctx.out.seconds = &res.timings.write;
   ctx.out.colours = &o.labels.colours;
   double total = 0;

@@ -46,7 +46,8 @@ std::string OutputFiles::write_labels(const std::string& name,
     std::map<uint8_t, Rgb> palette;
     for (const auto& [id, rgb] : colours ? *colours : std::map<LabelId, Rgb>{})
       if (id >= 0 && id < 256) palette[static_cast<uint8_t>(id)] = rgb;
-    write_png_labels(p, bytes.data(), geom->shape[0], geom->shape[1] * geom->shape[2], palette);
+    write_png_labels(p, bytes.data(), geom->shape[0], geom->shape[1] * geom->shape[2], palette,
+                     level);
   } catch (const std::exception& e) {
     throw FatalError(std::string("cannot write ") + p + ": " + e.what());
   }
@@ -94,10 +95,10 @@ std::string OutputFiles::write_unit(const std::string& name, const std::vector<f
 void OutputFiles::write_any(const std::string& p, const void* data, PixelType type) const {
   try {
     if (nifti) {
-      write_nifti(p, *geom, type, data);
+      write_nifti(p, *geom, type, data, level);
     } else {
       write_png_gray(p, data, geom->shape[0], geom->shape[1] * geom->shape[2],
-                     type == PixelType::kU8 ? 8 : 16);
+                     type == PixelType::kU8 ? 8 : 16, level);
     }
   } catch (const std::exception& e) {
     throw FatalError(std::string("cannot write ") + p + ": " + e.what());

@@ -19,6 +19,7 @@ struct OutputFiles {
   const Geometry* geom = nullptr;
   double* seconds = nullptr;                        // when set, receives the time spent writing
   const std::map<LabelId, Rgb>* colours = nullptr;  // --labels: palette colours of label PNGs
+  int level = kDefaultCompressionLevel;             // --compression-level
 
   std::string path(const std::string& name) const;
   void prepare() const;

@@ -28,24 +28,46 @@ struct Strides {
 
 // The slice to show: the most split voxels (the lowest slice on a tie), else the most
 // unanimous foreground, else 0. `vote(i, false)` tells a voxel's state without its majority.
+// Adds the split and unanimous foreground voxels of `n` voxels from `at` (one row) to the counts,
+// one voxel at a time through `vote`.
 template <class VoteFn>
-int64_t pick_slice(const Geometry& geom, const SliceAxes& axes, VoteFn& vote) {
-  const int64_t n = geom.shape[axes.normal], stride = Strides(geom).of[axes.normal];
-  std::vector<int64_t> split(n), fg(n);
-  for (int64_t i = 0; i < geom.voxels(); ++i) {
-    const VoxelVote v = vote(i, false);
-    const int64_t s = (i / stride) % n;
-    split[s] += v.split;
-    fg[s] += v.foreground;
+struct VoteRows {
+  VoteFn& vote;
+  void operator()(int64_t at, int64_t n, int64_t* split, int64_t* fg, bool per_voxel) const {
+    for (int64_t x = 0; x < n; ++x) {
+      const VoxelVote v = vote(at + x, false);
+      split[per_voxel ? x : 0] += v.split;
+      fg[per_voxel ? x : 0] += v.foreground;
+    }
   }
+};
+
+// The slice to show: the most split voxels (the lowest slice on a tie), else the most
+// unanimous foreground, else 0. `rows(at, n, split, fg, per_voxel)` adds a row's counts (to
+// split[x] and fg[x] per voxel, or all to split[0] and fg[0]).
+template <class RowFn>
+int64_t pick_slice(const Geometry& geom, const SliceAxes& axes, const RowFn& rows) {
+  const int64_t n = geom.shape[axes.normal];
+  const int64_t nx = geom.shape[0], ny = geom.shape[1], nz = geom.shape[2];
+  std::vector<int64_t> split(n), fg(n);
+  for (int64_t z = 0; z < nz; ++z)
+    for (int64_t y = 0; y < ny; ++y) {
+      const int64_t row = (z * ny + y) * nx;
+      if (axes.normal == 0) {  // a row lies across the slices
+        rows(row, nx, split.data(), fg.data(), true);
+        continue;
+      }
+      const int64_t s = axes.normal == 1 ? y : z;
+      rows(row, nx, &split[s], &fg[s], false);
+    }
   int64_t best = 0;
   for (int64_t s = 1; s < n; ++s)
     if (split[s] > split[best] || (split[best] == 0 && split[s] == 0 && fg[s] > fg[best])) best = s;
   return best;
 }
 
-template <class VoteFn>
-AgreementPicture build_picture(const Geometry& geom, int raters, VoteFn vote) {
+template <class VoteFn, class RowFn>
+AgreementPicture build_picture(const Geometry& geom, int raters, VoteFn vote, const RowFn& rows) {
   if (raters < 1) throw std::invalid_argument("a picture of agreement needs a rater");
   AgreementPicture p;
   p.axes = geom.ndim == 3 ? axial_axes(geom) : SliceAxes{};
@@ -54,7 +76,7 @@ AgreementPicture build_picture(const Geometry& geom, int raters, VoteFn vote) {
   p.raters = raters;
   p.ndim = geom.ndim;
   p.slices = geom.shape[p.axes.normal];
-  if (p.slices > 1) p.slice = pick_slice(geom, p.axes, vote);
+  if (p.slices > 1) p.slice = pick_slice(geom, p.axes, rows);
   const Strides strides(geom);
   p.state.assign(p.width * p.height, PixelState::kBackground);
   p.majority.assign(p.width * p.height, 0);
@@ -171,21 +193,31 @@ SliceAxes axial_axes(const Geometry& geom) {
   return a;
 }
 
-AgreementPicture agreement_picture(const CaseView& view, int raters, const Geometry& geom,
-                                   std::optional<Label> ignore) {
+namespace {
+
+// The picture of a case whose labels are of type L (the votes read straight from the maps).
+template <class L>
+AgreementPicture picture_of(const CaseView& view, int raters, const Geometry& geom,
+                            std::optional<Label> ignore) {
+  std::vector<const L*> maps(std::max(raters, 1));
+  for (int r = 0; r < raters; ++r) maps[r] = static_cast<const L*>(view.raters[r]);
+  const bool ignoring = ignore.has_value();
+  const Label ignored_label = ignore.value_or(0);
   std::vector<Label> labels(std::max(raters, 1));
   auto vote = [&](int64_t i, bool full) {
     VoxelVote v;
-    const Label first = view.at(0, i);
-    v.ignored = ignore && first == *ignore;
+    const L first = maps[0][i];
+    bool split = false, ignored = ignoring && first == ignored_label;
     for (int r = 1; r < raters; ++r) {
-      const Label l = view.at(r, i);
-      v.split = v.split || l != first;
-      v.ignored = v.ignored || (ignore && l == *ignore);
+      const L l = maps[r][i];
+      split = split || l != first;
+      ignored = ignored || (ignoring && l == ignored_label);
     }
-    v.foreground = !v.split && first != 0;
-    if (!full || !v.split) return v;
-    for (int r = 0; r < raters; ++r) labels[r] = view.at(r, i);
+    v.split = split;
+    v.ignored = ignored;
+    v.foreground = !split && first != 0;
+    if (!full || !split) return v;
+    for (int r = 0; r < raters; ++r) labels[r] = maps[r][i];
     std::sort(labels.begin(), labels.begin() + raters);
     for (int a = 0, b = 0; a < raters; a = b) {
       while (b < raters && labels[b] == labels[a]) ++b;
@@ -193,7 +225,37 @@ AgreementPicture agreement_picture(const CaseView& view, int raters, const Geome
     }
     return v;
   };
-  return build_picture(geom, raters, vote);
+  // A row's votes rater by rater, each loop over the row simple enough to vectorise.
+  std::vector<L> differs;
+  auto rows = [&](int64_t at, int64_t n, int64_t* split, int64_t* fg, bool per_voxel) {
+    differs.assign(n, 0);
+    const L* first = maps[0] + at;
+    for (int r = 1; r < raters; ++r) {
+      const L* m = maps[r] + at;
+      for (int64_t x = 0; x < n; ++x) differs[x] |= m[x] ^ first[x];
+    }
+    int64_t row_split = 0, row_fg = 0;
+    for (int64_t x = 0; x < n; ++x) {
+      const bool s = differs[x] != 0, f = !s && first[x] != 0;
+      if (per_voxel) {
+        split[x] += s;
+        fg[x] += f;
+      }
+      row_split += s;
+      row_fg += f;
+    }
+    if (!per_voxel) *split += row_split, *fg += row_fg;
+  };
+  return build_picture(geom, raters, vote, rows);
+}
+
+}  // namespace
+
+AgreementPicture agreement_picture(const CaseView& view, int raters, const Geometry& geom,
+                                   std::optional<Label> ignore) {
+  if (raters < 1) throw std::invalid_argument("a picture of agreement needs a rater");
+  return view.label_bytes == 1 ? picture_of<uint8_t>(view, raters, geom, ignore)
+                               : picture_of<uint16_t>(view, raters, geom, ignore);
 }
 
 AgreementPicture agreement_picture(const std::map<Label, std::vector<std::vector<uint8_t>>>& masks,
@@ -214,7 +276,7 @@ AgreementPicture agreement_picture(const std::map<Label, std::vector<std::vector
     if (v.split) v.foreground = false;
     return v;
   };
-  return build_picture(geom, raters, vote);
+  return build_picture(geom, raters, vote, VoteRows<decltype(vote)>{vote});
 }
 
 Rgb agreement_colour(PixelState state, int majority_votes, int raters) {
