@@ -87,6 +87,41 @@ TEST(CaseTable, ACaseOfAFolderTakesAFewDozenBytes) {
   EXPECT_TRUE(t[9999] == folder_case("/data/set", "case9999"));
 }
 
+// A manifest's case keeps its files in a folder of its own, rater folders give a case's files one
+// name: each is stored once a case, every later file referring to the one before.
+TEST(CaseTable, FilesSharingTheirFolderOrNameWithThePreviousAreStoredOnce) {
+  CaseTable manifest, raters;
+  std::vector<CaseSpec> m_cases, r_cases;
+  for (int i = 0; i < 6000; ++i) {
+    const std::string id = "case" + std::to_string(i);
+    CaseSpec m;  // /data/run/caseN/{a,b,c}.png and ref.png, past the shared names
+    m.id = id;
+    const std::string dir = "/data/nightly-2026-12-01/site-a/" + id + "/";
+    for (const char* r : {"a", "b", "c"}) m.raters[r][kWholeMap] = {dir + r + ".png"};
+    m.raters["b"][kWholeMap].push_back("/elsewhere/" + id + "_b2.png");
+    m.reference[kWholeMap] = {dir + "ref.png"};
+    CaseSpec r;  // ann1/caseN.png, ann2/caseN.png, gold/caseN.png
+    r.id = id;
+    for (const char* a : {"ann1", "ann2"})
+      r.raters[a][kWholeMap] = {std::string("/d/") + a + "/" + id + ".png"};
+    r.reference[kWholeMap] = {"/d/gold/" + id + ".png"};
+    r.problem = "reference file missing";
+    r.problem_file = "/d/gold/" + id + ".png";
+    manifest.push_back(m);
+    raters.push_back(r);
+    m_cases.push_back(m);
+    r_cases.push_back(r);
+  }
+  for (size_t i = 0; i < m_cases.size(); i += 97) {
+    EXPECT_TRUE(manifest[i] == m_cases[i]) << i;
+    EXPECT_TRUE(raters[i] == r_cases[i]) << i;
+  }
+  // The folder (44 bytes) once a case and again after the file elsewhere; each name once.
+  // (Stored in full, they take about 219 and 104 bytes a case, with the shared names.)
+  EXPECT_LT(manifest.bytes(), 6000u * 190);
+  EXPECT_LT(raters.bytes(), 6000u * 97);
+}
+
 TEST(CaseTable, OutFoldersAndErasedCasesLeaveTheOthersAsTheyWere) {
   const std::vector<CaseSpec> cases = assorted();
   CaseTable t;

@@ -87,7 +87,8 @@ class CaseTable {
   size_t bytes() const;
 
  private:
-  void put_word(const std::string& s, bool shared);
+  void put_word(const std::string& s, bool shared, int shift = 0);
+  void put_file_word(const std::string& s, std::string& last, const std::string& fallback);
   void put_path(const std::string& path, const std::string& folder);
   void put_files(const LabelFiles& f, const std::string& folder);
 
@@ -96,6 +97,7 @@ class CaseTable {
   std::vector<std::string> words_;
   std::unordered_map<std::string, uint32_t> word_index_;
   bool sorted_ = true;
+  std::string last_dir_, last_name_;  // of the case's previous file, while it is packed
 };
 
 }  // namespace maskeval

@@ -21,6 +21,8 @@ constexpr int kNoOutFolder = 8;   // its folder under OUT/cases/ is "" (derived 
 
 // A word is a varint: 0 is the default its place gives (the case folder, the id's last part),
 // odd a shared name (index v / 2), even the length of the bytes that follow, plus one, times 2.
+// A file's folder and name are words shifted by 2, 1 being the case's previous file's folder or
+// name (a manifest's case keeps its files in one folder, rater folders give them one name).
 void put_varint(std::string& out, uint64_t v) {
   while (v >= 0x80) {
     out.push_back(static_cast<char>((v & 0x7f) | 0x80));
@@ -63,17 +65,11 @@ class Reader {
     at_ += n;
     return s;
   }
-  std::string word(const std::string& fallback) {
-    const uint64_t v = varint();
-    if (v == 0) return fallback;
-    if (v & 1) return words_[v / 2];
-    const std::string s = p_.substr(at_, v / 2 - 1);
-    at_ += s.size();
-    return s;
-  }
+  std::string word(const std::string& fallback) { return word_of(varint(), fallback); }
   std::string path(const std::string& folder) {
-    std::string dir = word(folder_prefix(folder));
-    return dir + word("");
+    file_word(dir_, folder_prefix(folder));
+    file_word(name_, "");
+    return dir_ + name_;
   }
   LabelFiles files(const std::string& folder) {
     LabelFiles out;
@@ -92,6 +88,21 @@ class Reader {
   }
 
  private:
+  std::string word_of(uint64_t v, const std::string& fallback) {
+    if (v == 0) return fallback;
+    if (v & 1) return words_[v / 2];
+    const std::string s = p_.substr(at_, v / 2 - 1);
+    at_ += s.size();
+    return s;
+  }
+  // A file's folder or name: 1 keeps `last` (the previous file's), else a word shifted by 2.
+  void file_word(std::string& last, const std::string& fallback) {
+    const uint64_t v = varint();
+    if (v == 0) last = fallback;
+    if (v >= 2) last = word_of(v - 2, fallback);
+  }
+
+  std::string dir_, name_;  // of the previous file of the case
   const std::string& p_;
   size_t at_;
   const std::vector<std::string>& words_;
@@ -123,26 +134,34 @@ CaseTable::CaseTable(std::initializer_list<CaseSpec> cases) {
   for (const CaseSpec& c : cases) push_back(c);
 }
 
-void CaseTable::put_word(const std::string& s, bool shared) {
+void CaseTable::put_word(const std::string& s, bool shared, int shift) {
   if (shared) {
     auto it = word_index_.find(s);
     if (it == word_index_.end() && words_.size() < kMaxWords) {
       it = word_index_.emplace(s, static_cast<uint32_t>(words_.size())).first;
       words_.push_back(s);
     }
-    if (it != word_index_.end()) return put_varint(packed_, uint64_t{it->second} * 2 + 1);
+    if (it != word_index_.end()) return put_varint(packed_, uint64_t{it->second} * 2 + 1 + shift);
   }
-  put_literal(packed_, s);
+  put_varint(packed_, (s.size() + 1) * 2 + shift);
+  packed_ += s;
+}
+
+void CaseTable::put_file_word(const std::string& s, std::string& last,
+                              const std::string& fallback) {
+  if (s == fallback)
+    put_varint(packed_, 0);
+  else if (s == last)
+    put_varint(packed_, 1);
+  else
+    put_word(s, true, 2);
+  last = s;
 }
 
 void CaseTable::put_path(const std::string& path, const std::string& folder) {
   const size_t cut = path.rfind('/') + 1;  // 0 when there is no slash
-  const std::string dir = path.substr(0, cut);
-  if (dir == folder_prefix(folder))
-    put_varint(packed_, 0);
-  else
-    put_word(dir, true);
-  put_word(path.substr(cut), true);
+  put_file_word(path.substr(0, cut), last_dir_, folder_prefix(folder));
+  put_file_word(path.substr(cut), last_name_, "");
 }
 
 // Files: 0 for none, 1 for one label map file (its path follows), else the labels plus one.
@@ -163,6 +182,8 @@ void CaseTable::push_back(const CaseSpec& c) {
   if (packed_.size() > UINT32_MAX - 1) throw std::length_error("the case listing is over 4 GiB");
   if (!starts_.empty() && c.id < id_at(packed_, starts_.back())) sorted_ = false;
   starts_.push_back(static_cast<uint32_t>(packed_.size()));
+  last_dir_.clear();
+  last_name_.clear();
   put_literal(packed_, c.id);
   const size_t cut = c.folder.rfind('/') + 1;
   const bool named = c.folder.substr(cut) == id_tail(c.id), own = c.out_folder == c.id;
