@@ -115,34 +115,24 @@ bool any_non_label(const T* p, int64_t n, T top, bool& wide) {
   return any_bad != 0;
 }
 
-// The index of the first value that is no label, or -1. Integers: `max` the largest label, a
-// block at a time (each block's least and largest value checked once); floats: `wide` whether
-// a label is over 255 (the largest is taken from the labels stored). A block is searched for the
-// value only when it holds one.
+// The index of the first integer that is no label, or -1, and `max` the largest label; a block
+// at a time, each block's least and largest value checked once (the block is searched for the
+// value only when it holds one).
 template <class T>
-int64_t first_non_label(const T* p, int64_t n, Label max_allowed, Label& max, bool& wide) {
+int64_t first_non_label(const T* p, int64_t n, Label max_allowed, Label& max) {
   constexpr int64_t kBlock = 4096;
   max = 0;
-  wide = false;
   for (int64_t at = 0; at < n; at += kBlock) {
     const int64_t end = std::min(n, at + kBlock);
-    bool bad = false, big = false;
-    if constexpr (std::is_floating_point<T>::value) {
-      bad = any_non_label(p + at, end - at, static_cast<T>(max_allowed), big);
-    } else {
-      T lo = p[at], hi = p[at];
-      for (int64_t i = at; i < end; ++i) {  // written so that it vectorises
-        lo = p[i] < lo ? p[i] : lo;
-        hi = p[i] > hi ? p[i] : hi;
-      }
-      bad = !is_label(lo, max_allowed) || !is_label(hi, max_allowed);
-      if (!bad) max = std::max(max, static_cast<Label>(hi));
-      big = max > 255;
+    T lo = p[at], hi = p[at];
+    for (int64_t i = at; i < end; ++i) {  // written so that it vectorises
+      lo = p[i] < lo ? p[i] : lo;
+      hi = p[i] > hi ? p[i] : hi;
     }
-    if (bad)
+    if (!is_label(lo, max_allowed) || !is_label(hi, max_allowed))
       for (int64_t i = at; i < end; ++i)
         if (!is_label(p[i], max_allowed)) return i;
-    wide = wide || big;
+    max = std::max(max, static_cast<Label>(hi));
   }
   return -1;
 }
@@ -211,6 +201,36 @@ InputError non_label(double v, Label max_allowed) {
     return InputError("value " + number(v) +
                       " is not a whole-number label; use --foreground to threshold");
   return InputError("label value " + number(v) + " out of range 0.." + std::to_string(max_allowed));
+}
+
+// Float values that must be labels, a block at a time: checked, then stored while the block is
+// still in cache (1 byte wide until a label over 255 turns up, then 2 bytes wide from there on).
+template <class T>
+void float_labels(const T* p, int64_t n, Label max_allowed, LabelImage& out) {
+  constexpr int64_t kBlock = 4096;
+  out.label_bytes = 1;
+  out.data.resize(static_cast<size_t>(n));
+  for (int64_t at = 0; at < n; at += kBlock) {
+    const int64_t end = std::min(n, at + kBlock);
+    bool big = false;
+    if (any_non_label(p + at, end - at, static_cast<T>(max_allowed), big))
+      for (int64_t i = at; i < end; ++i)
+        if (!is_label(p[i], max_allowed)) throw non_label(p[i], max_allowed);
+    if (big && out.label_bytes == 1) {  // the labels so far, 2 bytes wide
+      Bytes wide(static_cast<size_t>(n) * 2);
+      auto* w = reinterpret_cast<uint16_t*>(wide.data());
+      for (int64_t i = 0; i < at; ++i) w[i] = out.data[i];
+      out.data.swap(wide);
+      out.label_bytes = 2;
+    }
+    if (out.label_bytes == 1) {
+      for (int64_t i = at; i < end; ++i) out.data[i] = static_cast<uint8_t>(p[i]);
+    } else {
+      auto* w = reinterpret_cast<uint16_t*>(out.data.data());
+      for (int64_t i = at; i < end; ++i) w[i] = static_cast<uint16_t>(p[i]);
+    }
+  }
+  out.max_label = out.label_bytes == 1 ? largest<uint8_t>(out) : largest<uint16_t>(out);
 }
 
 }  // namespace
@@ -309,14 +329,15 @@ LabelImage to_labels(const RawImage& raw, const ForegroundRule& rule, Label max_
       foreground_of(p, n, rule, out.data.data());
       return;
     }
-    Label max = 0;
-    bool wide = false;
-    const int64_t bad = first_non_label(p, n, max_allowed, max, wide);
-    if (bad >= 0) throw non_label(static_cast<double>(p[bad]), max_allowed);
-    store_labels(p, n, wide, out);
-    if constexpr (std::is_floating_point<T>::value)
-      max = wide ? largest<uint16_t>(out) : largest<uint8_t>(out);
-    out.max_label = max;
+    if constexpr (std::is_floating_point<T>::value) {
+      float_labels(p, n, max_allowed, out);
+    } else {
+      Label max = 0;
+      const int64_t bad = first_non_label(p, n, max_allowed, max);
+      if (bad >= 0) throw non_label(static_cast<double>(p[bad]), max_allowed);
+      store_labels(p, n, max > 255, out);
+      out.max_label = max;
+    }
   });
   return out;
 }
@@ -325,8 +346,7 @@ LabelImage to_labels(RawImage&& raw, const ForegroundRule& rule, Label max_allow
   if (raw.type != PixelType::kU8 || rule.binary()) return to_labels(raw, rule, max_allowed);
   const int64_t n = single_channel_values(raw);
   Label max = 0;
-  bool wide = false;
-  const int64_t bad = first_non_label(raw.bytes.data(), n, max_allowed, max, wide);
+  const int64_t bad = first_non_label(raw.bytes.data(), n, max_allowed, max);
   if (bad >= 0) throw non_label(raw.bytes[bad], max_allowed);
   LabelImage out;
   out.geom = std::move(raw.geom);
