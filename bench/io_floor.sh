@@ -3,14 +3,14 @@
 # (libpng; zlib's gzread and libdeflate on the same .nii.gz) and maskeval's loaders on 2D label
 # PNGs (8 cases x 4 raters, 1024x2048, 19 labels), binary .nii.gz volumes (2 cases x 4 raters,
 # 512x512x128) and the KiTS23 sample; then `agree --no-maps`, `score --no-distances` and `fuse`
-# (majority and maps) on the same files with every core (--threads 0), best of 3. Each ratio is
-# to the fastest floor, on one core, decoding the same files (every run reads each input once):
+# (majority and maps) on the same files with every core (--threads $(nproc)), best of 3. Each
+# ratio is to the fastest floor, on one core, decoding the same files (every run reads each input once):
 # a ratio of 1 is a run as fast as one core can decode its inputs. Needs jq and GNU time.
 # Usage: bench/io_floor.sh BUILD_DIR ; prints Markdown tables.
 set -euo pipefail
 build="$1"
 src="$(cd "$(dirname "$0")/.." && pwd)"
-bin="$build/maskeval"
+bin="${MASKEVAL_BIN:-$build/maskeval}"  # MASKEVAL_BIN: another build's command, for a before/after
 work="$(mktemp -d "${TMPDIR:-/tmp}/maskeval-io.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 "$build/bench/maskeval_bench_io" --write-inputs "$work/in"
@@ -20,7 +20,8 @@ MASKEVAL_IO_INPUTS="$work/in" "$build/bench/maskeval_bench_io" --benchmark_forma
 # The median time (ms) of a bench_io benchmark, or "" when it did not run (no libdeflate).
 ms() {
   jq -r --arg n "decode_set/$1_median" \
-    '[.benchmarks[] | select(.name == $n) | .real_time][0] // empty' "$work/io.json"
+    '[.benchmarks[] | select(.name == $n) | .real_time][0] // empty | . * 10 | round / 10' \
+    "$work/io.json"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "") print "-"; else printf "%.2f", a / b }'; }
 floor_of() {  # the fastest floor of a set
@@ -52,7 +53,7 @@ best_ms() {
   local best="" t
   for _ in 1 2 3; do
     rm -rf "$work/out"
-    /usr/bin/time -f "%e" -o "$work/t" "$bin" "$@" -q --threads 0 -o "$work/out" >/dev/null 2>&1 ||
+    /usr/bin/time -f "%e" -o "$work/t" "$bin" "$@" -q --threads "$(nproc)" -o "$work/out" >/dev/null 2>&1 ||
       [ $? -eq 3 ] || { echo "maskeval $* failed" >&2; exit 1; }
     t=$(awk '{ printf "%.0f", $1 * 1000 }' "$work/t")
     if [ -z "$best" ] || [ "$t" -lt "$best" ]; then best="$t"; fi
