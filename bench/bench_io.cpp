@@ -25,7 +25,6 @@
 
 #include "maskeval/image.h"
 #include "maskeval/labels.h"
-#include "util/heap_policy.h"
 
 namespace fs = std::filesystem;
 
@@ -254,7 +253,6 @@ int main(int argc, char** argv) {
     write_inputs(argv[2]);
     return 0;
   }
-  maskeval::keep_freed_buffers();  // as the maskeval command does
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

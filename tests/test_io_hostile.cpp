@@ -388,6 +388,18 @@ TEST_F(HostileIoTest, TiffDeclaringMorePixelsThanItsStripsCanHoldIsRefusedBefore
   EXPECT_EQ(deflate_ok.bytes, zeros);
 }
 
+// A small .nii.gz whose stream goes on far past its voxels: the image is read, and no more than
+// it is allocated for (the whole-file path leaves such a file to the stream reader).
+TEST_F(HostileIoTest, NiftiStreamLongerThanItsImageAllocatesForTheImageOnly) {
+  std::vector<uint8_t> content = nifti1_file({3, 3, 2, 2}, kVolume12);
+  content.resize(content.size() + (size_t{32} << 20), 0);  // 32 MiB after the voxels
+  const std::vector<uint8_t> gz = gzip_compress(content);
+  ASSERT_LT(gz.size(), size_t{1} << 20);
+  const RawImage img = read_image(write("long.nii.gz", gz));
+  EXPECT_EQ(img.bytes, kVolume12);
+  EXPECT_LT(img.bytes.capacity(), size_t{1} << 20);
+}
+
 // --- The voxel limit, in every reader
 // -------------------------------------------------------------
 

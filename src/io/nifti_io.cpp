@@ -461,13 +461,32 @@ class Output {
 
 #ifdef MASKEVAL_HAVE_LIBDEFLATE
 constexpr int64_t kWholeGzipMax = int64_t{64} << 20;  // compressed bytes held whole at most
+constexpr int64_t kWholeSlack = int64_t{1} << 20;     // bytes after the voxels inflated at most
+
+// The first n bytes inflated from a gzip file held whole (fewer when it holds fewer).
+size_t inflate_head(const std::vector<uint8_t>& gz, uint8_t* out, size_t n) {
+  z_stream zs{};
+  if (inflateInit2(&zs, 15 + 16) != Z_OK) return 0;
+  zs.next_in = const_cast<uint8_t*>(gz.data());
+  zs.avail_in = static_cast<uInt>(gz.size());
+  zs.next_out = out;
+  zs.avail_out = static_cast<uInt>(n);
+  while (zs.avail_out > 0 && inflate(&zs, Z_NO_FLUSH) == Z_OK) {
+  }
+  const size_t got = n - zs.avail_out;
+  inflateEnd(&zs);
+  return got;
+}
 
 // The file, hashed as it is read, when it is a gzip file small enough to hold whole.
 bool read_small_gzip(FilePtr f, std::vector<uint8_t>& gz, FileDigest& digest) {
   const int64_t n = file_size(fileno(f.get()));
   if (n < 18 || n > kWholeGzipMax) return false;
+  uint8_t magic[2];
+  if (std::fread(magic, 1, 2, f.get()) != 2 || magic[0] != 0x1f || magic[1] != 0x8b) return false;
   gz.resize(static_cast<size_t>(n));
-  if (std::fread(gz.data(), 1, 2, f.get()) != 2 || gz[0] != 0x1f || gz[1] != 0x8b) return false;
+  gz[0] = magic[0];
+  gz[1] = magic[1];
   if (std::fread(gz.data() + 2, 1, gz.size() - 2, f.get()) != gz.size() - 2 ||
       std::fgetc(f.get()) != EOF)
     return false;  // it changed while being read: the stream reader says how
@@ -486,13 +505,22 @@ bool read_nifti_whole(const std::string& path, const ReadLimits& limits, RawImag
   std::vector<uint8_t> gz;
   FileDigest digest;
   if (!read_small_gzip(open_regular(path, ""), gz, digest)) return false;
+  // The header first (zlib inflates its few hundred bytes), so that nothing is allocated for
+  // an image the header or the limits refuse, nor for more than the image and a little slack.
+  uint8_t head[540];
+  const size_t got = inflate_head(gz, head, sizeof head);
+  bool swap = false;
+  const Layout* layout = got >= 4 ? detect(head, &swap) : nullptr;
+  if (!layout || got < static_cast<size_t>(layout->size)) return false;
+  std::vector<uint8_t> hdr(head, head + layout->size);
+  RawImage img;
+  const int64_t offset = parse_header(Header{hdr.data(), layout, swap}, img);
+  const int64_t size = image_bytes(img.geom, 1, img.type, limits);
+  const int64_t need = checked_add(offset, size, "NIfTI vox_offset");
   const uint8_t* t = gz.data() + gz.size() - 4;  // ISIZE: the length, modulo 2^32
   const int64_t isize =
       int64_t{t[0]} | int64_t{t[1]} << 8 | int64_t{t[2]} << 16 | int64_t{t[3]} << 24;
-  if (isize < 352 ||
-      isize > checked_mul(limits.max_voxels, 8, "--max-voxels") + (int64_t{64} << 20) ||
-      !could_inflate_to(static_cast<int64_t>(gz.size()), isize))
-    return false;
+  if (isize < need || isize - need > kWholeSlack) return false;  // the stream reader says why
   static thread_local std::unique_ptr<libdeflate_decompressor, void (*)(libdeflate_decompressor*)>
       inflater(libdeflate_alloc_decompressor(), libdeflate_free_decompressor);
   if (!inflater) return false;
@@ -500,16 +528,9 @@ bool read_nifti_whole(const std::string& path, const ReadLimits& limits, RawImag
   size_t used = 0, made = 0;
   if (libdeflate_gzip_decompress_ex(inflater.get(), gz.data(), gz.size(), all.data(), all.size(),
                                     &used, &made) != LIBDEFLATE_SUCCESS ||
-      used != gz.size() || made != all.size())
+      used != gz.size() || made != all.size() ||
+      std::memcmp(all.data(), hdr.data(), hdr.size()) != 0)
     return false;
-  bool swap = false;
-  const Layout* layout = detect(all.data(), &swap);
-  if (!layout || all.size() < static_cast<size_t>(layout->size)) return false;
-  std::vector<uint8_t> hdr(all.begin(), all.begin() + layout->size);
-  RawImage img;
-  const int64_t offset = parse_header(Header{hdr.data(), layout, swap}, img);
-  const int64_t size = image_bytes(img.geom, 1, img.type, limits);
-  if (checked_add(offset, size, "NIfTI vox_offset") > isize) return false;
   std::memmove(all.data(), all.data() + offset, static_cast<size_t>(size));
   all.resize(static_cast<size_t>(size));
   if (swap) swap_bytes(all.data(), img.voxels(), pixel_type_size(img.type));

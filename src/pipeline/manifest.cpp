@@ -1,5 +1,6 @@
 // A manifest (CSV rows of case, rater, path, label, role) into a dataset: read a line at a time,
 // each case's rows grouped through a sort of 16 bytes a row, never the whole file or every case.
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -51,6 +52,7 @@ class ManifestFile {
       f_ = detail::open_regular(path, "");
       if (detail::file_size(fileno(f_.get())) > kMaxManifestBytes)
         throw InputError("too large for a manifest (over 4 GiB)");
+      fstat(fileno(f_.get()), &opened_);
     } catch (const InputError& e) {
       throw UsageError("--manifest " + path + ": " + e.what());
     }
@@ -86,6 +88,14 @@ class ManifestFile {
     }
     return line;
   }
+  // Fails when the file is not as it was opened (size, modification time): rows were read twice.
+  void check_unchanged() const {
+    struct stat now {};
+    if (fstat(fileno(f_.get()), &now) != 0 || now.st_size != opened_.st_size ||
+        now.st_mtim.tv_sec != opened_.st_mtim.tv_sec ||
+        now.st_mtim.tv_nsec != opened_.st_mtim.tv_nsec)
+      fail("changed while being read");
+  }
   [[noreturn]] void fail(const std::string& why) const {
     throw UsageError("--manifest " + path_ + ": " + why);
   }
@@ -96,6 +106,7 @@ class ManifestFile {
   char* buf_ = nullptr;
   size_t cap_ = 0;
   uint64_t at_ = 0;
+  struct stat opened_ {};
 };
 
 Columns header_columns(std::string line, const std::string& csv_path) {
@@ -201,7 +212,9 @@ Dataset dataset_from_manifest(const std::string& csv_path) {
     } catch (const UsageError&) {
       file.fail("changed while being read");
     }
-    if (id_hash(r.id) != rows[i].hash) file.fail("changed while being read");
+    if (id_hash(r.id) != rows[i].hash ||
+        (r.role != "reference" && (r.label != kWholeMap) != out.per_label))
+      file.fail("changed while being read");
     add_row(group[r.id], r, base);
     if (i + 1 < rows.size() && rows[i + 1].hash == rows[i].hash) continue;
     for (auto& [id, c] : group) {
@@ -211,6 +224,7 @@ Dataset dataset_from_manifest(const std::string& csv_path) {
     group.clear();
   }
   std::vector<RowAt>().swap(rows);
+  file.check_unchanged();
   out.cases.sort_by_id();
   return out;
 }
