@@ -1,4 +1,5 @@
-// The agreement overlay: a picture of agreement with its legend and caption, drawn with OpenCV.
+// The agreement overlay: a picture of agreement with its legend and caption, drawn with OpenCV
+// (core and imgproc) and written as PNG by maskeval's own encoder.
 #include "maskeval/overlay.h"
 
 #include <stdexcept>
@@ -6,12 +7,11 @@
 #ifdef MASKEVAL_HAVE_OPENCV
 
 #include <algorithm>
-#include <cstdio>
-#include <filesystem>
 
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+
+#include "maskeval/image.h"
 
 namespace maskeval {
 namespace {
@@ -83,23 +83,6 @@ cv::Mat legend_strip(const AgreementPicture& p, int width, bool over_image) {
   return strip;
 }
 
-void write_png_atomic(const std::string& path, const cv::Mat& picture) {
-  const std::string tmp = path + ".tmp.png";
-  bool ok = false;
-  try {
-    ok = cv::imwrite(tmp, picture);
-  } catch (const cv::Exception& e) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error(e.what());
-  }
-  std::error_code ec;
-  if (ok) std::filesystem::rename(tmp, path, ec);
-  if (!ok || ec) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error("could not write the overlay");
-  }
-}
-
 }  // namespace
 
 bool overlay_supported() {
@@ -120,7 +103,9 @@ void write_agreement_overlay(const std::string& path, const AgreementPicture& p,
     }
   }
   strip.copyTo(canvas(cv::Rect(0, h, width, strip.rows)));
-  write_png_atomic(path, canvas);
+  cv::Mat out;  // continuous, RGB
+  cv::cvtColor(canvas, out, cv::COLOR_BGR2RGB);
+  write_file_atomic(path, encode_png_rgb(out.data, out.cols, out.rows));
 }
 
 }  // namespace maskeval
