@@ -28,13 +28,17 @@ struct Codecs {
   std::string error;
 };
 
-// Where the module may be: beside the running program, then where it is installed, then in
-// the build tree (the tests' programs run from a folder below it).
+// Where the module may be: beside the running program, where an installed program has it
+// (lib/maskeval, whatever the prefix), where the build installs it, then in the build tree (the
+// tests' programs run from a folder below it).
 std::vector<std::string> module_candidates() {
   std::vector<std::string> out;
   std::error_code ec;
   const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) out.push_back((self.parent_path() / kCvModule).string());
+  if (!ec) {
+    out.push_back((self.parent_path() / kCvModule).string());
+    out.push_back((self.parent_path() / MASKEVAL_CODECS_RELATIVE_DIR / kCvModule).string());
+  }
   out.push_back(std::string(MASKEVAL_CODECS_INSTALL_DIR) + "/" + kCvModule);
   out.push_back(std::string(MASKEVAL_CODECS_BUILD_DIR) + "/" + kCvModule);
   return out;

@@ -3,7 +3,8 @@
 # Variables (tests/CMakeLists.txt passes them): BUILD_DIR, SOURCE_DIR (tests/package), WORK_DIR
 # (removed first; the prefix and the consumer's build go there; removed again on success),
 # CONFIG, GENERATOR, GENERATOR_PLATFORM, GENERATOR_TOOLSET, MAKE_PROGRAM, CXX_COMPILER,
-# CXX_FLAGS, EXE_LINKER_FLAGS, PREFIX_PATH ("|"-separated), EXPECT_CUDA (0 or 1); KEEP=ON keeps
+# CXX_FLAGS, EXE_LINKER_FLAGS, PREFIX_PATH ("|"-separated), EXPECT_CUDA (0 or 1), EXPECT_OPENCV
+# (ON when the build has OpenCV: the installed tool reads a .pgm through its module); KEEP=ON keeps
 # WORK_DIR after a pass too (it is always kept after a failure).
 cmake_minimum_required(VERSION 3.18)
 
@@ -94,6 +95,26 @@ function(check program expected)
   message(STATUS "package_consumer: ${program}: ${got}")
 endfunction()
 check(consumer_dice "label 1: volumes 6 10, intersection 4, dice 0.5")
+
+# The installed tool finds OpenCV's codecs module in the installed tree (lib/maskeval).
+if(EXPECT_OPENCV)
+  file(GLOB_RECURSE module "${prefix}/*/maskeval/maskeval_opencv_codecs.so")
+  if(NOT module)
+    message(FATAL_ERROR "package_consumer: maskeval_opencv_codecs.so not installed")
+  endif()
+  file(WRITE "${WORK_DIR}/pgm/case/a.pgm" "P2\n3 2\n255\n0 1 1\n0 1 0\n")
+  file(WRITE "${WORK_DIR}/pgm/case/b.pgm" "P2\n3 2\n255\n0 1 0\n0 1 0\n")
+  run("the installed maskeval on .pgm files" "${prefix}/bin/maskeval" agree --cases
+      "${WORK_DIR}/pgm" --raters "*.pgm" -q -o "${WORK_DIR}/pgm-out")
+  file(READ "${WORK_DIR}/pgm-out/report.json" report)
+  string(JSON both GET "${report}" cases 0 labels 1 intersection 0 1)
+  string(JSON first GET "${report}" cases 0 labels 1 volume 0)
+  if(NOT both EQUAL 2 OR NOT first EQUAL 3)
+    message(FATAL_ERROR "package_consumer: the .pgm raters gave volume ${first} and "
+                        "intersection ${both}, not 3 and 2")
+  endif()
+  message(STATUS "package_consumer: the installed maskeval read .pgm files")
+endif()
 check(consumer_device "cuda built ${EXPECT_CUDA}")
 
 if(NOT KEEP)
