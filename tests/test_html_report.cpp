@@ -276,11 +276,27 @@ TEST(AgreementPicture, ColoursCropAndDownscale) {
   EXPECT_LE(box.x, 150);
   EXPECT_GT(box.x + box.width, 150);
   const std::vector<uint8_t> rgb = agreement_rgb(p);
+  EXPECT_EQ(rgb[(100 * 300 + 150) * 3], 255);  // split: red
   int64_t w = 0, h = 0;
-  const std::vector<uint8_t> small = downscale_rgb(rgb, 300, 200, 100, w, h);
+  const std::vector<uint8_t> small = thumbnail_rgb(p, nullptr, {0, 0, 300, 200}, 100, w, h);
   EXPECT_EQ(w, 100);
   EXPECT_EQ(h, 66);
-  EXPECT_EQ(small.size(), static_cast<size_t>(w * h * 3));
+  ASSERT_EQ(small.size(), static_cast<size_t>(w * h * 3));
+  // Each pixel is the full picture's pixel under its centre.
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x) {
+      const int64_t sy = std::min<int64_t>(199, (2 * y + 1) * 200 / (2 * h));
+      const int64_t sx = (2 * x + 1) * 300 / (2 * w);
+      for (int k = 0; k < 3; ++k)
+        ASSERT_EQ(small[(y * w + x) * 3 + k], rgb[(sy * 300 + sx) * 3 + k]) << x << "," << y;
+    }
+  // A box that fits keeps its size and its pixels.
+  const std::vector<uint8_t> crop = thumbnail_rgb(p, nullptr, box, 100, w, h);
+  ASSERT_EQ(w, box.width);
+  ASSERT_EQ(h, box.height);
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x)
+      ASSERT_EQ(crop[(y * w + x) * 3 + 1], rgb[((box.y + y) * 300 + box.x + x) * 3 + 1]);
 }
 
 TEST(Overlay, VolumesGetTheirSliceWithALegend) {

@@ -97,11 +97,11 @@ struct PixelBox {
 // on each side (at least `min_side` pixels wide and high where the picture allows) and kept
 // inside the picture; the whole picture when all of it is background.
 PixelBox content_box(const AgreementPicture& picture, int64_t min_side = 32);
-// That box of an RGB image `width` pixels wide.
-std::vector<uint8_t> crop_rgb(const std::vector<uint8_t>& rgb, int64_t width, const PixelBox& box);
-// Nearest-neighbour downscale of an RGB image so that neither side exceeds `max_side` (aspect
-// kept; an image that fits is returned as it is). Sets the new size.
-std::vector<uint8_t> downscale_rgb(const std::vector<uint8_t>& rgb, int64_t width, int64_t height,
+// The box of a picture as 8-bit RGB (coloured as agreement_rgb colours it), downscaled to the
+// nearest pixel so that neither side exceeds `max_side` (aspect kept; a box that fits keeps its
+// size). Sets the new size.
+std::vector<uint8_t> thumbnail_rgb(const AgreementPicture& picture,
+                                   const std::vector<uint8_t>* grey, const PixelBox& box,
                                    int64_t max_side, int64_t& out_width, int64_t& out_height);
 
 // Writes a colour PNG of one picture with its legend and caption drawn below it (at least 360

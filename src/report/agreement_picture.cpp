@@ -66,8 +66,35 @@ int64_t pick_slice(const Geometry& geom, const SliceAxes& axes, const RowFn& row
   return best;
 }
 
-template <class VoteFn, class RowFn>
-AgreementPicture build_picture(const Geometry& geom, int raters, VoteFn vote, const RowFn& rows) {
+// Fills picture rows one voxel at a time through `vote(i, true)`: `fill(at, step, n, state,
+// majority)` paints the n voxels at, at + step, ... and returns how many are split.
+template <class VoteFn>
+struct VoteFill {
+  VoteFn& vote;
+  int64_t operator()(int64_t at, int64_t step, int64_t n, PixelState* state,
+                     uint8_t* majority) const {
+    int64_t split = 0;
+    for (int64_t x = 0; x < n; ++x) {
+      const VoxelVote v = vote(at + x * step, true);
+      if (v.ignored) {
+        state[x] = PixelState::kIgnored;
+      } else if (v.split) {
+        state[x] = PixelState::kSplit;
+        majority[x] = static_cast<uint8_t>(std::clamp(v.majority, 1, 255));
+        ++split;
+      } else if (v.foreground) {
+        state[x] = PixelState::kForeground;
+      }
+    }
+    return split;
+  }
+};
+
+// The picture of the chosen slice, a row at a time: `fill` as in VoteFill, `rows` as in
+// pick_slice.
+template <class FillFn, class RowFn>
+AgreementPicture build_picture(const Geometry& geom, int raters, const FillFn& fill,
+                               const RowFn& rows) {
   if (raters < 1) throw std::invalid_argument("a picture of agreement needs a rater");
   AgreementPicture p;
   p.axes = geom.ndim == 3 ? axial_axes(geom) : SliceAxes{};
@@ -80,21 +107,10 @@ AgreementPicture build_picture(const Geometry& geom, int raters, VoteFn vote, co
   const Strides strides(geom);
   p.state.assign(p.width * p.height, PixelState::kBackground);
   p.majority.assign(p.width * p.height, 0);
-  for (int64_t y = 0; y < p.height; ++y) {
-    for (int64_t x = 0; x < p.width; ++x) {
-      const int64_t i = y * p.width + x;
-      const VoxelVote v = vote(strides.at(p.axes, p.slice, x, y), true);
-      if (v.ignored) {
-        p.state[i] = PixelState::kIgnored;
-      } else if (v.split) {
-        p.state[i] = PixelState::kSplit;
-        p.majority[i] = static_cast<uint8_t>(std::clamp(v.majority, 1, 255));
-        ++p.split_pixels;
-      } else if (v.foreground) {
-        p.state[i] = PixelState::kForeground;
-      }
-    }
-  }
+  const int64_t step = strides.of[p.axes.across];
+  for (int64_t y = 0; y < p.height; ++y)
+    p.split_pixels += fill(strides.at(p.axes, p.slice, 0, y), step, p.width, &p.state[y * p.width],
+                           &p.majority[y * p.width]);
   return p;
 }
 
@@ -203,27 +219,25 @@ AgreementPicture picture_of(const CaseView& view, int raters, const Geometry& ge
   for (int r = 0; r < raters; ++r) maps[r] = static_cast<const L*>(view.raters[r]);
   const bool ignoring = ignore.has_value();
   const Label ignored_label = ignore.value_or(0);
+  // How many raters vote the most voted label at voxel i: pairwise for a few raters, else sorted.
   std::vector<Label> labels(std::max(raters, 1));
-  auto vote = [&](int64_t i, bool full) {
-    VoxelVote v;
-    const L first = maps[0][i];
-    bool split = false, ignored = ignoring && first == ignored_label;
-    for (int r = 1; r < raters; ++r) {
-      const L l = maps[r][i];
-      split = split || l != first;
-      ignored = ignored || (ignoring && l == ignored_label);
+  auto majority_at = [&](int64_t i) {
+    int most = 1;
+    if (raters <= 16) {
+      for (int a = 0; a < raters; ++a) {
+        int k = 1;
+        for (int b = a + 1; b < raters; ++b) k += maps[b][i] == maps[a][i];
+        most = std::max(most, k);
+      }
+      return most;
     }
-    v.split = split;
-    v.ignored = ignored;
-    v.foreground = !split && first != 0;
-    if (!full || !split) return v;
     for (int r = 0; r < raters; ++r) labels[r] = maps[r][i];
     std::sort(labels.begin(), labels.begin() + raters);
     for (int a = 0, b = 0; a < raters; a = b) {
       while (b < raters && labels[b] == labels[a]) ++b;
-      v.majority = std::max(v.majority, b - a);
+      most = std::max(most, b - a);
     }
-    return v;
+    return most;
   };
   // A row's votes rater by rater, each loop over the row simple enough to vectorise.
   std::vector<L> differs;
@@ -246,7 +260,41 @@ AgreementPicture picture_of(const CaseView& view, int raters, const Geometry& ge
     }
     if (!per_voxel) *split += row_split, *fg += row_fg;
   };
-  return build_picture(geom, raters, vote, rows);
+  // A picture row: the votes compared rater by rater, the majority counted only where split.
+  std::vector<L> row_differs;
+  std::vector<uint8_t> row_ignored;
+  auto fill = [&](int64_t at, int64_t step, int64_t n, PixelState* state, uint8_t* majority) {
+    row_differs.assign(n, 0);
+    row_ignored.assign(n, 0);
+    const L* first = maps[0] + at;
+    for (int r = 0; r < raters; ++r) {
+      const L* m = maps[r] + at;
+      if (step == 1) {  // the usual case, kept apart so that it vectorises
+        for (int64_t x = 0; x < n; ++x) row_differs[x] |= m[x] ^ first[x];
+        if (ignoring)
+          for (int64_t x = 0; x < n; ++x) row_ignored[x] |= m[x] == ignored_label;
+        continue;
+      }
+      for (int64_t x = 0; x < n; ++x) {
+        row_differs[x] |= m[x * step] ^ first[x * step];
+        row_ignored[x] |= ignoring && m[x * step] == ignored_label;
+      }
+    }
+    int64_t split = 0;
+    for (int64_t x = 0; x < n; ++x) {
+      if (row_ignored[x]) {
+        state[x] = PixelState::kIgnored;
+      } else if (row_differs[x]) {
+        state[x] = PixelState::kSplit;
+        majority[x] = static_cast<uint8_t>(std::clamp(majority_at(at + x * step), 1, 255));
+        ++split;
+      } else if (first[x * step] != 0) {
+        state[x] = PixelState::kForeground;
+      }
+    }
+    return split;
+  };
+  return build_picture(geom, raters, fill, rows);
 }
 
 }  // namespace
@@ -276,7 +324,8 @@ AgreementPicture agreement_picture(const std::map<Label, std::vector<std::vector
     if (v.split) v.foreground = false;
     return v;
   };
-  return build_picture(geom, raters, vote, VoteRows<decltype(vote)>{vote});
+  return build_picture(geom, raters, VoteFill<decltype(vote)>{vote},
+                       VoteRows<decltype(vote)>{vote});
 }
 
 Rgb agreement_colour(PixelState state, int majority_votes, int raters) {
@@ -303,14 +352,15 @@ std::vector<LegendEntry> agreement_legend(const AgreementPicture& p, bool over_i
                  : LegendEntry{agreement_colour(PixelState::kBackground, 0, p.raters),
                                "every rater: background"},
       {agreement_colour(PixelState::kForeground, 0, p.raters), "every rater: the same label"}};
-  std::vector<int> present;
+  std::array<bool, 256> seen{};  // the majorities of split pixels
   bool ignored = false;
   for (size_t i = 0; i < p.state.size(); ++i) {
     ignored = ignored || p.state[i] == PixelState::kIgnored;
-    if (p.state[i] == PixelState::kSplit) present.push_back(p.majority[i]);
+    seen[p.majority[i]] = seen[p.majority[i]] || p.state[i] == PixelState::kSplit;
   }
-  std::sort(present.rbegin(), present.rend());
-  present.erase(std::unique(present.begin(), present.end()), present.end());
+  std::vector<int> present;  // from the largest
+  for (int v = 255; v >= 0; --v)
+    if (seen[v]) present.push_back(v);
   const size_t shown = std::min<size_t>(present.size(), 8);
   for (size_t k = 0; k < shown; ++k) {
     const int v = present[shown < 2 ? k : k * (present.size() - 1) / (shown - 1)];
@@ -339,21 +389,65 @@ std::string agreement_caption(const AgreementPicture& p) {
   return where + ", the one of most disagreement: " + n + " voxel" + s;
 }
 
+namespace {
+
+// Colours pixels of a picture, over a grey image or not, as agreement_rgb describes.
+class Painter {
+ public:
+  Painter(const AgreementPicture& p, const std::vector<uint8_t>* grey) : p_(p), grey_(grey) {
+    for (int v = 0; v < 256; ++v) split_[v] = agreement_colour(PixelState::kSplit, v, p.raters);
+    foreground_ = agreement_colour(PixelState::kForeground, 0, p.raters);
+    ignored_ = agreement_colour(PixelState::kIgnored, 0, p.raters);
+  }
+  void paint(size_t i, uint8_t* out) const {
+    const int g = grey_ ? (*grey_)[i] : 0;
+    const PixelState st = p_.state[i];
+    if (st == PixelState::kBackground) {
+      out[0] = out[1] = out[2] = static_cast<uint8_t>(g);
+      return;
+    }
+    const Rgb& c = st == PixelState::kSplit        ? split_[p_.majority[i]]
+                   : st == PixelState::kForeground ? foreground_
+                                                   : ignored_;
+    for (int k = 0; k < 3; ++k)
+      out[k] = static_cast<uint8_t>(grey_ ? (g * 3 + c[k] * 7) / 10 : c[k]);
+  }
+
+ private:
+  const AgreementPicture& p_;
+  const std::vector<uint8_t>* grey_;
+  std::array<Rgb, 256> split_;  // by majority
+  Rgb foreground_, ignored_;
+};
+
+// The source pixel (of `size`) that pixel `i` of `out` samples: the one under its centre.
+int64_t sample_of(int64_t i, int64_t out, int64_t size) {
+  return std::min(size - 1, (2 * i + 1) * size / (2 * out));
+}
+
+}  // namespace
+
 std::vector<uint8_t> agreement_rgb(const AgreementPicture& p, const std::vector<uint8_t>* grey) {
   std::vector<uint8_t> rgb(p.state.size() * 3);
-  for (size_t i = 0; i < p.state.size(); ++i) {
-    const int g = grey ? (*grey)[i] : 0;
-    const Rgb c = agreement_colour(p.state[i], p.majority[i], p.raters);
-    for (int k = 0; k < 3; ++k) {
-      int v = c[k];
-      if (p.state[i] == PixelState::kBackground)
-        v = g;
-      else if (grey)
-        v = (g * 3 + c[k] * 7) / 10;
-      rgb[3 * i + k] = static_cast<uint8_t>(v);
-    }
-  }
+  const Painter painter(p, grey);
+  for (size_t i = 0; i < p.state.size(); ++i) painter.paint(i, &rgb[3 * i]);
   return rgb;
+}
+
+std::vector<uint8_t> thumbnail_rgb(const AgreementPicture& p, const std::vector<uint8_t>* grey,
+                                   const PixelBox& box, int64_t max_side, int64_t& ow,
+                                   int64_t& oh) {
+  const int64_t side = std::max(box.width, box.height);
+  ow = side <= max_side ? box.width : std::max<int64_t>(1, box.width * max_side / side);
+  oh = side <= max_side ? box.height : std::max<int64_t>(1, box.height * max_side / side);
+  std::vector<uint8_t> out(ow * oh * 3);
+  const Painter painter(p, grey);
+  for (int64_t y = 0; y < oh; ++y) {
+    const int64_t row = (box.y + sample_of(y, oh, box.height)) * p.width + box.x;
+    for (int64_t x = 0; x < ow; ++x)
+      painter.paint(row + sample_of(x, ow, box.width), &out[(y * ow + x) * 3]);
+  }
+  return out;
 }
 
 std::vector<uint8_t> grey_window(const RawImage& img, const AgreementPicture& p) {
@@ -410,34 +504,6 @@ PixelBox content_box(const AgreementPicture& p, int64_t min_side) {
   widen(x0, x1, p.width, min_side);
   widen(y0, y1, p.height, min_side);
   return {x0, y0, x1 - x0, y1 - y0};
-}
-
-std::vector<uint8_t> crop_rgb(const std::vector<uint8_t>& rgb, int64_t width, const PixelBox& b) {
-  std::vector<uint8_t> out(b.width * b.height * 3);
-  for (int64_t y = 0; y < b.height; ++y)
-    std::memcpy(&out[y * b.width * 3], &rgb[((b.y + y) * width + b.x) * 3], b.width * 3);
-  return out;
-}
-
-std::vector<uint8_t> downscale_rgb(const std::vector<uint8_t>& rgb, int64_t w, int64_t h,
-                                   int64_t max_side, int64_t& ow, int64_t& oh) {
-  const int64_t side = std::max(w, h);
-  if (side <= max_side) {
-    ow = w;
-    oh = h;
-    return rgb;
-  }
-  ow = std::max<int64_t>(1, w * max_side / side);
-  oh = std::max<int64_t>(1, h * max_side / side);
-  std::vector<uint8_t> out(ow * oh * 3);
-  for (int64_t y = 0; y < oh; ++y) {
-    const int64_t sy = std::min(h - 1, (2 * y + 1) * h / (2 * oh));
-    for (int64_t x = 0; x < ow; ++x) {
-      const int64_t sx = std::min(w - 1, (2 * x + 1) * w / (2 * ow));
-      std::memcpy(&out[(y * ow + x) * 3], &rgb[(sy * w + sx) * 3], 3);
-    }
-  }
-  return out;
 }
 
 }  // namespace maskeval

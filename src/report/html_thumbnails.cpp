@@ -54,7 +54,7 @@ std::optional<std::vector<uint8_t>> background(const CaseSpec& spec, const RunOp
 }
 
 Thumbnail draw(const CaseResult& c, const Dataset* data, const RunOptions& o,
-               const HtmlOptions& html) {
+               const HtmlOptions& html, int threads) {
   bool per_label = false;
   const CaseSpec spec = raters_spec(c, data, per_label);
   const int raters = static_cast<int>(spec.raters.size());
@@ -67,8 +67,7 @@ Thumbnail draw(const CaseResult& c, const Dataset* data, const RunOptions& o,
     geom = loaded.geom;
     picture = agreement_picture(loaded.masks, raters, geom);
   } else {
-    const int threads = std::min(raters, o.threads > 0 ? o.threads : hardware_threads());
-    LabelMapCase loaded = load_label_maps(spec, o, threads, scratch);
+    LabelMapCase loaded = load_label_maps(spec, o, std::min(raters, threads), scratch);
     geom = loaded.images[0].geom;
     const CaseView view = label_map_view(loaded, raters, false);
     picture = agreement_picture(view, raters, geom, o.labels.ignore);
@@ -79,10 +78,8 @@ Thumbnail draw(const CaseResult& c, const Dataset* data, const RunOptions& o,
   const auto grey = background(spec, o, geom, picture, note);
   // Cropped to where the raters marked anything, then downscaled.
   const PixelBox box = content_box(picture);
-  const std::vector<uint8_t> rgb =
-      crop_rgb(agreement_rgb(picture, grey ? &*grey : nullptr), picture.width, box);
   const std::vector<uint8_t> small =
-      downscale_rgb(rgb, box.width, box.height, html.thumbnail_side, t.width, t.height);
+      thumbnail_rgb(picture, grey ? &*grey : nullptr, box, html.thumbnail_side, t.width, t.height);
   t.png = encode_png_rgb(small.data(), t.width, t.height);
   t.caption = agreement_caption(picture) + note;
   if (box.width != picture.width || box.height != picture.height)
@@ -109,33 +106,46 @@ std::map<std::string, Thumbnail> worklist_thumbnails(const RunResult& result,
     if (it != by_id.end()) it->second = result.cases.get(c.index());
   }
   std::map<std::string, Thumbnail> out;
-  size_t bytes = 0, drawn = 0;
+  std::vector<std::pair<Thumbnail*, const CaseResult*>> todo;  // in the worklist's order
   for (const Adjudication& a : summary.adjudicate) {
-    Thumbnail& t = out[a.id];
+    const auto [slot, fresh] = out.try_emplace(a.id);
+    if (!fresh) continue;  // listed twice: one picture
+    Thumbnail& t = slot->second;
     const CaseResult* c = by_id[a.id].get();
-    if (drawn >= html.max_thumbnails) {
+    if (todo.size() >= html.max_thumbnails) {
       t.missing = "only the first " + std::to_string(html.max_thumbnails) +
                   " cases of the worklist get a picture";
-      continue;
-    }
-    if (c == nullptr) {
+    } else if (c == nullptr) {
       t.missing = "the case is not among the results";
-      continue;
+    } else {
+      todo.emplace_back(&t, c);
     }
-    ++drawn;
-    try {
-      t = draw(*c, data, o, html);
-    } catch (const CaseFailure& f) {
-      t.missing = (f.file.empty() ? "" : f.file + ": ") + f.reason;
-    } catch (const std::exception& e) {
-      t.missing = e.what();
+  }
+  // Drawn as the run evaluates its cases: a case per worker (each keeping its buffers from one
+  // case to the next), any threads left over loading a case's files.
+  const int threads = o.threads > 0 ? o.threads : hardware_threads();
+  const int n = static_cast<int>(todo.size());
+  const int workers = std::max(1, std::min(threads, n));
+  parallel_ranges(n, workers, [&](int, int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      Thumbnail& t = *todo[i].first;
+      try {
+        t = draw(*todo[i].second, data, o, html, std::max(1, threads / workers));
+      } catch (const CaseFailure& f) {
+        t.missing = (f.file.empty() ? "" : f.file + ": ") + f.reason;
+      } catch (const std::exception& e) {
+        t.missing = e.what();
+      }
     }
-    if (!t.png.empty() && bytes + t.png.size() > html.picture_bytes) {
-      t = Thumbnail{};
-      t.missing = "the page's budget for pictures (" + std::to_string(html.picture_bytes >> 20) +
-                  " MiB) is spent";
+  });
+  size_t bytes = 0;
+  for (auto& [t, c] : todo) {
+    if (!t->png.empty() && bytes + t->png.size() > html.picture_bytes) {
+      *t = Thumbnail{};
+      t->missing = "the page's budget for pictures (" + std::to_string(html.picture_bytes >> 20) +
+                   " MiB) is spent";
     }
-    bytes += t.png.size();
+    bytes += t->png.size();
   }
   return out;
 }
