@@ -384,6 +384,95 @@ TEST(Thumbnails, DrawnFromTheFilesOrSaidWhyNot) {
   EXPECT_FALSE(worklist_thumbnails(r, s, RunOptions{}, &data).at("per-label").png.empty());
 }
 
+TEST(ThumbnailKeeper, KeepsTheLowestSoFarAndDrawsOnlyThose) {
+  ThumbnailKeeper keeper(2);
+  std::vector<std::string> drawn;
+  auto offer = [&](const std::string& id, double dice) {
+    keeper.offer(id, dice, [&] {
+      drawn.push_back(id);
+      Thumbnail t;
+      t.caption = id;
+      return t;
+    });
+  };
+  offer("c", 0.5);
+  offer("a", 0.9);
+  offer("b", 0.1);   // evicts a
+  offer("d", 0.95);  // worse than both kept: not drawn
+  offer("e", NAN);   // not in the worklist: not drawn
+  offer("f", 0.5);   // ties c, whose id is lower: not drawn
+  offer("0", 0.5);   // ties c with a lower id: evicts c
+  EXPECT_EQ(drawn, (std::vector<std::string>{"c", "a", "b", "0"}));
+  EXPECT_EQ(keeper.find("b")->caption, "b");
+  EXPECT_EQ(keeper.find("0")->caption, "0");
+  for (const char* gone : {"a", "c", "d", "e", "f"}) EXPECT_FALSE(keeper.find(gone)) << gone;
+  keeper.offer("g", 0.0, []() -> Thumbnail { throw std::runtime_error("cannot draw"); });
+  EXPECT_FALSE(keeper.find("g"));  // the report tries the files again
+  EXPECT_TRUE(keeper.find("b"));
+  ThumbnailKeeper none(0);
+  none.offer("x", 0.0, [&] { return drawn.push_back("x"), Thumbnail{}; });
+  EXPECT_EQ(drawn.size(), 4u);
+}
+
+// The worklist's pictures kept by a run against those drawn from the files after it.
+void expect_kept_equal_reloaded(const Dataset& data, RunOptions o, size_t kept) {
+  o.thumbnails = std::make_shared<ThumbnailKeeper>(kept);
+  const RunResult r = run_dataset(data, o);
+  const Summary s = summarize(r, 10);
+  RunOptions plain = o;
+  plain.thumbnails = nullptr;
+  const auto with = worklist_thumbnails(r, s, o, &data);
+  const auto without = worklist_thumbnails(r, s, plain, &data);
+  ASSERT_EQ(with.size(), data.cases.size());
+  for (size_t i = 0; i < s.adjudicate.size(); ++i) {
+    const std::string& id = s.adjudicate[i].id;
+    EXPECT_EQ(o.thumbnails->find(id).has_value(), i < kept) << id;
+    const Thumbnail &a = with.at(id), &b = without.at(id);
+    ASSERT_FALSE(a.png.empty()) << id << ": " << a.missing;
+    EXPECT_EQ(a.png, b.png) << id;
+    EXPECT_EQ(a.caption, b.caption);
+    EXPECT_EQ(a.width, b.width);
+    ASSERT_EQ(a.legend.size(), b.legend.size());
+    for (size_t k = 0; k < a.legend.size(); ++k) EXPECT_EQ(a.legend[k].text, b.legend[k].text);
+  }
+}
+
+TEST(Thumbnails, KeptByTheRunEqualThoseDrawnFromTheFiles) {
+  test::TempDir d;
+  std::string manifest = "case,rater,path,label\n";
+  for (int c = 0; c < 4; ++c)
+    for (int r = 0; r < 3; ++r) {
+      std::vector<uint8_t> px(40 * 30, 0);
+      for (int i = 300; i < 700; ++i) px[i] = (i % 7 == 0) ? 2 : 1;
+      for (int i = 0; i < 20 * (c + 1) * r; ++i) px[700 + i] = 1;  // case c: more disagreement
+      const std::string name = "c" + std::to_string(c) + "/r" + std::to_string(r) + ".png";
+      test::write_gray(d / ("maps/" + name), 40, 30, px);
+      for (uint8_t& v : px) v = v == 1;
+      test::write_gray(d / ("masks/" + name), 40, 30, px);
+      manifest += "c" + std::to_string(c) + ",r" + std::to_string(r) + ",masks/" + name + ",1\n";
+    }
+  test::write_text(d / "m.csv", manifest);
+  RunOptions o;
+  o.threads = 2;
+  o.backend = Backend::kCpu;
+  o.write_maps = false;
+  o.out_dir = d / "out";
+  expect_kept_equal_reloaded(dataset_from_case_folders(d / "maps", "", ""), o, 3);
+  o.out_dir = d / "out2";
+  expect_kept_equal_reloaded(dataset_from_manifest(d / "m.csv"), o, 2);
+  // What was kept needs no file: with them gone, only the others are missing.
+  o.out_dir = d / "out3";
+  o.thumbnails = std::make_shared<ThumbnailKeeper>(1);
+  const Dataset maps = dataset_from_case_folders(d / "maps", "", "");
+  const RunResult r = run_dataset(maps, o);
+  std::filesystem::remove_all(d / "maps");
+  const Summary s = summarize(r, 10);
+  const auto thumbs = worklist_thumbnails(r, s, o, &maps);
+  EXPECT_FALSE(thumbs.at(s.adjudicate[0].id).png.empty());
+  for (size_t i = 1; i < s.adjudicate.size(); ++i)
+    EXPECT_FALSE(thumbs.at(s.adjudicate[i].id).missing.empty()) << s.adjudicate[i].id;
+}
+
 // --- The page of a real run, rendered by headless Chromium ----------------------------------
 
 // Runs a command line through the shell; its stdout (and what it redirects there) and exit code.

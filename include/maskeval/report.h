@@ -2,7 +2,10 @@
 #pragma once
 
 #include <cmath>
+#include <functional>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -161,12 +164,39 @@ struct Thumbnail {
   std::string missing;              // why there is none
 };
 
-// The thumbnails of the worklist cases (Summary::adjudicate), drawn by reloading their rater
-// files: the 2D image, or a volume's axial slice of most disagreement, downscaled to
-// options.thumbnail_side (nearest neighbour), over --overlay-image when there is one. `data`,
-// the run's dataset listing, is needed for cases of one binary file per label; without it they
-// get none, with the reason. Never throws for a case: a file that cannot be read now gives
-// "missing".
+// The worklist's pictures drawn during the run, while each case's files are in memory: those
+// of the `capacity` cases of lowest mean pairwise Dice so far (ties: the lower id), the order of
+// the worklist, so that the report reloads the files of only the cases it has no picture of (a
+// resumed run's earlier cases, say). Thread-safe.
+class ThumbnailKeeper {
+ public:
+  explicit ThumbnailKeeper(size_t capacity) : capacity_(capacity) {}
+  // Keeps `draw()` for the case when it is among the lowest so far; draw runs only then.
+  void offer(const std::string& id, double mean_dice, const std::function<Thumbnail()>& draw);
+  // The picture kept for the case, if any.
+  std::optional<Thumbnail> find(const std::string& id) const;
+
+ private:
+  bool would_keep(double mean_dice, const std::string& id) const;  // under the lock
+  size_t capacity_;
+  mutable std::mutex mutex_;
+  std::map<std::pair<double, std::string>, Thumbnail> kept_;
+};
+
+// A case's thumbnail (as worklist_thumbnails draws it) from its loaded files: the first
+// `raters` columns of `view` (label maps) or of each label's masks (one binary file per label).
+Thumbnail label_map_thumbnail(const CaseSpec& spec, const RunOptions& options, const CaseView& view,
+                              int raters, const Geometry& geom, const HtmlOptions& html = {});
+Thumbnail per_label_thumbnail(const CaseSpec& spec, const RunOptions& options,
+                              const std::map<Label, std::vector<std::vector<uint8_t>>>& masks,
+                              int raters, const Geometry& geom, const HtmlOptions& html = {});
+
+// The thumbnails of the worklist cases (Summary::adjudicate): those options.thumbnails kept,
+// the others drawn by reloading their rater files: the 2D image, or a volume's axial slice of most
+// disagreement, downscaled to options.thumbnail_side (nearest neighbour), over --overlay-image when
+// there is one. `data`, the run's dataset listing, is needed for cases of one binary file per
+// label; without it they get none, with the reason. Never throws for a case: a file that cannot be
+// read now gives "missing".
 std::map<std::string, Thumbnail> worklist_thumbnails(const RunResult& result,
                                                      const Summary& summary,
                                                      const RunOptions& options,

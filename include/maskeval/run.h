@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +18,8 @@
 #include "maskeval/staple.h"
 
 namespace maskeval {
+
+class ThumbnailKeeper;  // maskeval/report.h
 
 // Found while listing: paths that could not be read; the run lists them and exits 3.
 struct ListingProblem {
@@ -112,6 +115,9 @@ struct RunOptions {
   LabelSet labels;
   // The command line as typed (shell-quoted words), for the reports.
   std::string command_line;
+  // Where the workers leave the report's worklist pictures of the cases they evaluate; none:
+  // the report draws every picture from the files again.
+  std::shared_ptr<ThumbnailKeeper> thumbnails;
 };
 
 // Overlap of one mask against the reference, per label.

@@ -216,6 +216,9 @@ int finish_run(const RunEnd& e, RunResult& result) {
 
 int execute(Cli& c, Command command) {
   set_options(c, command);
+  // The report's worklist pictures, drawn by the workers while the cases are in memory.
+  c.run.thumbnails =
+      std::make_shared<ThumbnailKeeper>(std::min(c.adjudicate, HtmlOptions{}.max_thumbnails));
   const RunOptions& o = c.run;
   const Shard shard = c.shard.empty() ? Shard{} : parse_shard(c.shard);
   const int64_t memory = report_memory(c);

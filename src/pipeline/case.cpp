@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 
+#include "maskeval/report.h"
 #include "pipeline/consensus.h"
 #include "pipeline/load_case.h"
 
@@ -249,6 +250,12 @@ void staple_labels(CaseContext& ctx, CountedView& v, const TupleHistogram& rater
   }
 }
 
+// Offers the report's worklist picture of a case of two raters or more, its files in memory.
+void offer_thumbnail(const CaseSpec& spec, const RunOptions& o, int raters, const CaseResult& res,
+                     const std::function<Thumbnail()>& draw) {
+  if (o.thumbnails && raters >= 2) o.thumbnails->offer(spec.id, mean_pairwise_dice(res), draw);
+}
+
 void process_label_maps(const CaseSpec& spec, CaseContext& ctx, CaseResult& res) {
   const RunOptions& o = ctx.o;
   LabelMapCase loaded;
@@ -282,9 +289,12 @@ void process_label_maps(const CaseSpec& spec, CaseContext& ctx, CaseResult& res)
     if (w.staple) staple_labels(ctx, v, raters, c, w, staple, res);
     if (w.mlstaple) res.mlstaple = mlstaple_of(ctx, v, raters, c);
   }
-  if (!w.score) return;
-  res.scored_against = against_name(o.against);
-  score_label_maps(ctx, v, c, majority, staple, res);
+  if (w.score) {
+    res.scored_against = against_name(o.against);
+    score_label_maps(ctx, v, c, majority, staple, res);
+  }
+  offer_thumbnail(spec, o, c.raters, res,
+                  [&] { return label_map_thumbnail(spec, o, view, c.raters, res.geom); });
 }
 
 // --- One case whose files are binary masks of one label each --------------------------------
@@ -565,6 +575,8 @@ void process_per_label(const CaseSpec& spec, CaseContext& ctx, CaseResult& res) 
   if (o.overlay && !w.score && c.raters > 0)
     res.overlay = write_overlay(spec, o, ctx.out, loaded.masks, c.raters, res.geom);
   if (w.score) res.scored_against = against_name(o.against);
+  offer_thumbnail(spec, o, c.raters, res,
+                  [&] { return per_label_thumbnail(spec, o, loaded.masks, c.raters, res.geom); });
 }
 
 }  // namespace

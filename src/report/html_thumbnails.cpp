@@ -1,6 +1,7 @@
 // Thumbnails of the HTML report's worklist: each case's rater files reloaded and drawn where the
 // raters disagree (the 2D image, or a volume's axial slice of most disagreement).
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "maskeval/overlay.h"
@@ -53,30 +54,14 @@ std::optional<std::vector<uint8_t>> background(const CaseSpec& spec, const RunOp
   return std::nullopt;
 }
 
-Thumbnail draw(const CaseResult& c, const Dataset* data, const RunOptions& o,
-               const HtmlOptions& html, int threads) {
-  bool per_label = false;
-  const CaseSpec spec = raters_spec(c, data, per_label);
-  const int raters = static_cast<int>(spec.raters.size());
-  if (raters < 2) throw CaseFailure{"", "fewer than two raters"};
-  CaseResult scratch;
-  AgreementPicture picture;
-  Geometry geom;
-  if (per_label) {
-    const PerLabelCase loaded = load_per_label(spec, o, scratch);
-    geom = loaded.geom;
-    picture = agreement_picture(loaded.masks, raters, geom);
-  } else {
-    LabelMapCase loaded = load_label_maps(spec, o, std::min(raters, threads), scratch);
-    geom = loaded.images[0].geom;
-    const CaseView view = label_map_view(loaded, raters, false);
-    picture = agreement_picture(view, raters, geom, o.labels.ignore);
-  }
+// The thumbnail of a picture of the case: cropped to where the raters marked anything, then
+// downscaled, over the case's --overlay-image when there is one.
+Thumbnail thumbnail_of(AgreementPicture picture, const CaseSpec& spec, const RunOptions& o,
+                       const Geometry& geom, const HtmlOptions& html) {
   picture.ignore = o.labels.ignore;
   Thumbnail t;
   std::string note;
   const auto grey = background(spec, o, geom, picture, note);
-  // Cropped to where the raters marked anything, then downscaled.
   const PixelBox box = content_box(picture);
   const std::vector<uint8_t> small =
       thumbnail_rgb(picture, grey ? &*grey : nullptr, box, html.thumbnail_side, t.width, t.height);
@@ -93,7 +78,65 @@ Thumbnail draw(const CaseResult& c, const Dataset* data, const RunOptions& o,
   return t;
 }
 
+// The thumbnail of a case drawn from its rater files, loaded again.
+Thumbnail draw(const CaseResult& c, const Dataset* data, const RunOptions& o,
+               const HtmlOptions& html, int threads) {
+  bool per_label = false;
+  const CaseSpec spec = raters_spec(c, data, per_label);
+  const int raters = static_cast<int>(spec.raters.size());
+  if (raters < 2) throw CaseFailure{"", "fewer than two raters"};
+  CaseResult scratch;
+  if (per_label) {
+    const PerLabelCase loaded = load_per_label(spec, o, scratch);
+    return per_label_thumbnail(spec, o, loaded.masks, raters, loaded.geom, html);
+  }
+  LabelMapCase loaded = load_label_maps(spec, o, std::min(raters, threads), scratch);
+  const CaseView view = label_map_view(loaded, raters, false);
+  return label_map_thumbnail(spec, o, view, raters, loaded.images[0].geom, html);
+}
+
 }  // namespace
+
+Thumbnail label_map_thumbnail(const CaseSpec& spec, const RunOptions& o, const CaseView& view,
+                              int raters, const Geometry& geom, const HtmlOptions& html) {
+  return thumbnail_of(agreement_picture(view, raters, geom, o.labels.ignore), spec, o, geom, html);
+}
+
+Thumbnail per_label_thumbnail(const CaseSpec& spec, const RunOptions& o,
+                              const std::map<Label, std::vector<std::vector<uint8_t>>>& masks,
+                              int raters, const Geometry& geom, const HtmlOptions& html) {
+  return thumbnail_of(agreement_picture(masks, raters, geom), spec, o, geom, html);
+}
+
+bool ThumbnailKeeper::would_keep(double mean_dice, const std::string& id) const {
+  if (capacity_ == 0 || std::isnan(mean_dice)) return false;
+  return kept_.size() < capacity_ || std::make_pair(mean_dice, id) < kept_.rbegin()->first;
+}
+
+void ThumbnailKeeper::offer(const std::string& id, double mean_dice,
+                            const std::function<Thumbnail()>& draw) {
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (!would_keep(mean_dice, id)) return;
+  }
+  Thumbnail t;
+  try {
+    t = draw();
+  } catch (const std::exception&) {
+    return;  // the report tries again from the files, and says why it has none
+  }
+  const std::lock_guard<std::mutex> lock(mutex_);
+  if (!would_keep(mean_dice, id)) return;
+  kept_[{mean_dice, id}] = std::move(t);
+  if (kept_.size() > capacity_) kept_.erase(std::prev(kept_.end()));
+}
+
+std::optional<Thumbnail> ThumbnailKeeper::find(const std::string& id) const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& [key, t] : kept_)
+    if (key.second == id) return t;
+  return std::nullopt;
+}
 
 std::map<std::string, Thumbnail> worklist_thumbnails(const RunResult& result,
                                                      const Summary& summary, const RunOptions& o,
@@ -129,6 +172,11 @@ std::map<std::string, Thumbnail> worklist_thumbnails(const RunResult& result,
   parallel_ranges(n, workers, [&](int, int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       Thumbnail& t = *todo[i].first;
+      if (o.thumbnails)
+        if (std::optional<Thumbnail> kept = o.thumbnails->find(todo[i].second->id)) {
+          t = std::move(*kept);
+          continue;
+        }
       try {
         t = draw(*todo[i].second, data, o, html, std::max(1, threads / workers));
       } catch (const CaseFailure& f) {
