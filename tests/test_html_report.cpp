@@ -253,6 +253,37 @@ TEST(AgreementPicture, AxialAxisFromTheNiftiHeader) {
   EXPECT_EQ(a.across, 2);
   EXPECT_EQ(a.down, 1);
   EXPECT_EQ(axial_axes(volume_geometry()).normal, 2);
+  // Slices across the first axis, rows strided: the same from label maps and from masks as
+  // counted voxel by voxel here (4x3x5: x = i % 4, y = i / 4 % 3, z = i / 12).
+  const auto raters = three_raters();
+  CaseView view;
+  view.voxels = 60;
+  std::map<Label, std::vector<std::vector<uint8_t>>> masks;
+  for (const auto& m : raters) {
+    view.raters.push_back(m.data());
+    std::vector<uint8_t> one(60), two(60);
+    for (int i = 0; i < 60; ++i) one[i] = m[i] == 1, two[i] = m[i] == 2;
+    masks[1].push_back(one);
+    masks[2].push_back(two);
+  }
+  const auto split_at = [&](int i) {
+    return raters[0][i] != raters[1][i] || raters[0][i] != raters[2][i];
+  };
+  std::array<int, 4> per_x{};
+  for (int i = 0; i < 60; ++i) per_x[i % 4] += split_at(i);
+  const int best = static_cast<int>(std::max_element(per_x.begin(), per_x.end()) - per_x.begin());
+  const AgreementPicture p = agreement_picture(view, 3, g);
+  const AgreementPicture q = agreement_picture(masks, 3, g);
+  EXPECT_EQ(p.slice, best);
+  ASSERT_EQ(p.width, 5);
+  ASSERT_EQ(p.height, 3);
+  EXPECT_EQ(p.split_pixels, per_x[best]);
+  for (int y = 0; y < 3; ++y)
+    for (int z = 0; z < 5; ++z)
+      EXPECT_EQ(p.state[y * 5 + z] == PixelState::kSplit, split_at(z * 12 + y * 4 + best));
+  EXPECT_EQ(q.slice, p.slice);
+  EXPECT_EQ(q.state, p.state);
+  EXPECT_EQ(q.majority, p.majority);
 }
 
 TEST(AgreementPicture, ColoursCropAndDownscale) {

@@ -367,10 +367,31 @@ void widen_to_16(LabelImage& img) {
   img.label_bytes = 2;
 }
 
+namespace {
+
+template <class L>
+void mask_of(const L* labels, int64_t n, Label label, uint8_t* into, bool unite) {
+  if (label > std::numeric_limits<L>::max()) {
+    if (!unite) std::fill(into, into + n, 0);
+    return;
+  }
+  const L l = static_cast<L>(label);
+  if (unite) {
+    for (int64_t i = 0; i < n; ++i) into[i] |= labels[i] == l;
+  } else {
+    for (int64_t i = 0; i < n; ++i) into[i] = labels[i] == l;
+  }
+}
+
+}  // namespace
+
 void binary_mask_of(const LabelImage& img, Label label, std::vector<uint8_t>& into, bool unite) {
   const int64_t n = img.geom.voxels();
-  if (!unite) into.assign(n, 0);
-  for (int64_t i = 0; i < n; ++i) into[i] = static_cast<uint8_t>(into[i] | (img.at(i) == label));
+  if (!unite) into.resize(n);
+  if (img.label_bytes == 1)
+    mask_of(img.data.data(), n, label, into.data(), unite);
+  else
+    mask_of(reinterpret_cast<const uint16_t*>(img.data.data()), n, label, into.data(), unite);
 }
 
 }  // namespace maskeval

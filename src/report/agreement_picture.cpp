@@ -11,34 +11,12 @@
 namespace maskeval {
 namespace {
 
-// What the raters give at one voxel; `majority` is set only when asked for (a split voxel).
-struct VoxelVote {
-  bool split = false, foreground = false, ignored = false;
-  int majority = 0;
-};
-
 // Voxel strides of the three axes, and the offset of voxel (u, v) of slice `s` of a picture.
 struct Strides {
   std::array<int64_t, 3> of;
   explicit Strides(const Geometry& g) : of{1, g.shape[0], g.shape[0] * g.shape[1]} {}
   int64_t at(const SliceAxes& a, int64_t s, int64_t u, int64_t v) const {
     return s * of[a.normal] + u * of[a.across] + v * of[a.down];
-  }
-};
-
-// The slice to show: the most split voxels (the lowest slice on a tie), else the most
-// unanimous foreground, else 0. `vote(i, false)` tells a voxel's state without its majority.
-// Adds the split and unanimous foreground voxels of `n` voxels from `at` (one row) to the counts,
-// one voxel at a time through `vote`.
-template <class VoteFn>
-struct VoteRows {
-  VoteFn& vote;
-  void operator()(int64_t at, int64_t n, int64_t* split, int64_t* fg, bool per_voxel) const {
-    for (int64_t x = 0; x < n; ++x) {
-      const VoxelVote v = vote(at + x, false);
-      split[per_voxel ? x : 0] += v.split;
-      fg[per_voxel ? x : 0] += v.foreground;
-    }
   }
 };
 
@@ -66,32 +44,8 @@ int64_t pick_slice(const Geometry& geom, const SliceAxes& axes, const RowFn& row
   return best;
 }
 
-// Fills picture rows one voxel at a time through `vote(i, true)`: `fill(at, step, n, state,
-// majority)` paints the n voxels at, at + step, ... and returns how many are split.
-template <class VoteFn>
-struct VoteFill {
-  VoteFn& vote;
-  int64_t operator()(int64_t at, int64_t step, int64_t n, PixelState* state,
-                     uint8_t* majority) const {
-    int64_t split = 0;
-    for (int64_t x = 0; x < n; ++x) {
-      const VoxelVote v = vote(at + x * step, true);
-      if (v.ignored) {
-        state[x] = PixelState::kIgnored;
-      } else if (v.split) {
-        state[x] = PixelState::kSplit;
-        majority[x] = static_cast<uint8_t>(std::clamp(v.majority, 1, 255));
-        ++split;
-      } else if (v.foreground) {
-        state[x] = PixelState::kForeground;
-      }
-    }
-    return split;
-  }
-};
-
-// The picture of the chosen slice, a row at a time: `fill` as in VoteFill, `rows` as in
-// pick_slice.
+// The picture of the chosen slice, a row at a time: `fill(at, step, n, state, majority)`
+// paints the n voxels at, at + step, ... and returns how many are split; `rows` as in pick_slice.
 template <class FillFn, class RowFn>
 AgreementPicture build_picture(const Geometry& geom, int raters, const FillFn& fill,
                                const RowFn& rows) {
@@ -308,24 +262,63 @@ AgreementPicture agreement_picture(const CaseView& view, int raters, const Geome
 
 AgreementPicture agreement_picture(const std::map<Label, std::vector<std::vector<uint8_t>>>& masks,
                                    int raters, const Geometry& geom) {
-  auto vote = [&](int64_t i, bool) {
-    VoxelVote v;
-    v.majority = raters;
+  // Over a row of n voxels (voxel x at at + x * step): split[x] when some label is marked by
+  // some raters but not all, whole[x] when some label is marked by every rater, and where split,
+  // most[x]: the fewest raters voting the majority of a split label (marked or not).
+  std::vector<uint16_t> marked, most;
+  std::vector<uint8_t> split, whole;
+  auto votes = [&](int64_t at, int64_t step, int64_t n) {
+    split.assign(n, 0);
+    whole.assign(n, 0);
+    most.assign(n, static_cast<uint16_t>(std::min(raters, 65535)));
     for (const auto& [label, per_rater] : masks) {
-      int k = 0;
-      for (int r = 0; r < raters && r < static_cast<int>(per_rater.size()); ++r)
-        k += per_rater[r][i] != 0;
-      if (k == raters) v.foreground = true;
-      if (k > 0 && k < raters) {
-        v.split = true;
-        v.majority = std::min(v.majority, std::max(k, raters - k));
+      marked.assign(n, 0);
+      for (int r = 0; r < raters && r < static_cast<int>(per_rater.size()); ++r) {
+        const uint8_t* m = per_rater[r].data() + at;
+        if (step == 1) {
+          for (int64_t x = 0; x < n; ++x) marked[x] += m[x] != 0;
+        } else {
+          for (int64_t x = 0; x < n; ++x) marked[x] += m[x * step] != 0;
+        }
+      }
+      for (int64_t x = 0; x < n; ++x) {
+        const int k = marked[x];
+        const bool s = k > 0 && k < raters;
+        split[x] |= s;
+        whole[x] |= k == raters;
+        if (s) most[x] = static_cast<uint16_t>(std::min<int>(most[x], std::max(k, raters - k)));
       }
     }
-    if (v.split) v.foreground = false;
-    return v;
   };
-  return build_picture(geom, raters, VoteFill<decltype(vote)>{vote},
-                       VoteRows<decltype(vote)>{vote});
+  auto rows = [&](int64_t at, int64_t n, int64_t* split_out, int64_t* fg, bool per_voxel) {
+    votes(at, 1, n);
+    int64_t row_split = 0, row_fg = 0;
+    for (int64_t x = 0; x < n; ++x) {
+      const bool f = !split[x] && whole[x];
+      if (per_voxel) {
+        split_out[x] += split[x];
+        fg[x] += f;
+      }
+      row_split += split[x];
+      row_fg += f;
+    }
+    if (!per_voxel) *split_out += row_split, *fg += row_fg;
+  };
+  auto fill = [&](int64_t at, int64_t step, int64_t n, PixelState* state, uint8_t* majority) {
+    votes(at, step, n);
+    int64_t count = 0;
+    for (int64_t x = 0; x < n; ++x) {
+      if (split[x]) {
+        state[x] = PixelState::kSplit;
+        majority[x] = static_cast<uint8_t>(std::clamp<int>(most[x], 1, 255));
+        ++count;
+      } else if (whole[x]) {
+        state[x] = PixelState::kForeground;
+      }
+    }
+    return count;
+  };
+  return build_picture(geom, raters, fill, rows);
 }
 
 Rgb agreement_colour(PixelState state, int majority_votes, int raters) {
