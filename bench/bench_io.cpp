@@ -1,5 +1,6 @@
 // Decoding against its floor: plain libpng, zlib and libdeflate on the same files as maskeval's
-// loaders (read_image, then to_labels), for 2D label PNGs, binary .nii.gz volumes and KiTS23.
+// loaders (read_image_values, then to_labels), for 2D label PNGs, binary .nii.gz volumes and
+// KiTS23.
 //
 //   maskeval_bench_io --write-inputs DIR   writes the synthetic inputs (fixed bytes) and exits
 //   MASKEVAL_IO_INPUTS=DIR maskeval_bench_io [--benchmark_...]   runs on them
@@ -207,7 +208,7 @@ size_t libdeflate_decode(const std::string& path, std::vector<uint8_t>& file,
 #endif
 
 size_t maskeval_load(const std::string& path, std::vector<uint8_t>&, std::vector<uint8_t>&) {
-  maskeval::RawImage raw = maskeval::read_image(path, maskeval::ReadLimits{});
+  maskeval::RawImage raw = maskeval::read_image_values(path, maskeval::ReadLimits{});
   const size_t bytes = raw.bytes.size();
   const maskeval::LabelImage img = maskeval::to_labels(std::move(raw), maskeval::ForegroundRule{});
   benchmark::DoNotOptimize(img.data.data());

@@ -23,6 +23,7 @@
 #endif
 
 #include "maskeval/image.h"
+#include "maskeval/labels.h"
 
 namespace maskeval {
 namespace {
@@ -763,6 +764,48 @@ TEST_F(IoTest, NiftiFloat64ZeroOneLikeKits) {
   EXPECT_EQ(img.geom.spacing, (std::array<double, 3>{5.0, 0.822265625, 0.822265625}));
   EXPECT_EQ(img.geom.spacing_unit, "");
   EXPECT_EQ(values_of<double>(img), v);
+}
+
+// read_image_values may leave a .nii.gz's values behind its header; to_labels reads them there
+// to the same labels, and read_image never leaves an offset.
+TEST_F(IoTest, NiftiValuesInPlaceGiveTheSameLabels) {
+  NiftiSpec be;
+  be.big_endian = true;
+  be.datatype = 4;
+  be.bitpix = 16;
+  std::vector<int16_t> i16(24);
+  for (int i = 0; i < 24; ++i) i16[i] = static_cast<int16_t>(i % 5 == 0 ? 300 + i : i % 3);
+  write_nifti_fixture(path("be.nii.gz"), be, i16);
+  NiftiSpec f64;
+  f64.datatype = 64;
+  f64.bitpix = 64;
+  std::vector<double> d(24, 0.0);
+  for (int i : {1, 5, 23}) d[i] = 2.0;
+  write_nifti_fixture(path("f64.nii.gz"), f64, d);
+  NiftiSpec u8;
+  u8.extension = {16, 0, 0, 0, 6, 0, 0, 0, 'h', 'e', 'l', 'l', 'o', 0, 0, 0};
+  u8.vox_offset = 352 + 16 + 16;  // a longer offset, with padding
+  std::vector<uint8_t> b(24);
+  for (int i = 0; i < 24; ++i) b[i] = static_cast<uint8_t>(i % 4);
+  write_nifti_fixture(path("u8.nii.gz"), u8, b);
+  for (const char* name : {"be.nii.gz", "f64.nii.gz", "u8.nii.gz"}) {
+    const RawImage whole = read_image(path(name));
+    EXPECT_EQ(whole.offset, 0u) << name;
+    RawImage values = read_image_values(path(name));
+    EXPECT_EQ(values.bytes.size() - values.offset, whole.bytes.size()) << name;
+#ifdef MASKEVAL_HAVE_LIBDEFLATE
+    EXPECT_EQ(values.offset, std::string(name) == "u8.nii.gz" ? 384u : 352u) << name;
+#endif
+    const LabelImage a = to_labels(whole, ForegroundRule{});
+    const LabelImage c = to_labels(values, ForegroundRule{});  // read in place
+    const LabelImage m = to_labels(std::move(values), ForegroundRule{});
+    for (const LabelImage* l : {&c, &m}) {
+      EXPECT_EQ(l->label_bytes, a.label_bytes) << name;
+      EXPECT_EQ(l->max_label, a.max_label) << name;
+      EXPECT_TRUE(std::equal(a.data.begin(), a.data.end(), l->data.begin(), l->data.end())) << name;
+    }
+  }
+  EXPECT_EQ(to_labels(read_image(path("be.nii.gz")), ForegroundRule{}).max_label, 320);
 }
 
 TEST_F(IoTest, NiftiFloat32Image2D) {

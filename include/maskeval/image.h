@@ -88,6 +88,9 @@ struct RawImage {
   PixelType type = PixelType::kU8;
   int channels = 1;
   Bytes bytes;
+  // Where the values start in `bytes`: 0 from read_image; read_image_values may leave what
+  // its reader decoded in front of them (a .nii.gz's header) instead of moving them down.
+  size_t offset = 0;
   // Every file read for this image, by the path it was opened as: the image file, and a
   // header's separate data file.
   std::map<std::string, FileDigest> files;
@@ -127,6 +130,9 @@ std::vector<uint8_t> read_regular_file(const std::string& path, int64_t max_byte
 // `files` gives the size and SHA-256 of every file read, hashed as it was read (TIFF, through
 // libtiff's random access, and text headers or text data are hashed in a pass of their own).
 RawImage read_image(const std::string& path, const ReadLimits& limits = {});
+// As read_image, but the values may start `offset` bytes into `bytes` (to_labels reads them
+// there), which spares moving a large image down past its header.
+RawImage read_image_values(const std::string& path, const ReadLimits& limits = {});
 
 // Writers. Each writes to a temporary name beside `path` (created anew, unique to the process)
 // and renames, so a file that exists is whole. `level` is the deflate level of PNG and .nii.gz

@@ -22,6 +22,9 @@ RawImage read_opencv(const std::string& path, const ReadLimits& limits);
 RawImage read_metaimage(const std::string& path, const ReadLimits& limits);  // .mha, .mhd
 RawImage read_nrrd(const std::string& path, const ReadLimits& limits);       // .nrrd, .nhdr
 
+// Moves an image's values to the start of its bytes (offset 0), dropping what was in front.
+void drop_offset(RawImage& img);
+
 // True when the build can read files through OpenCV (MASKEVAL_HAVE_OPENCV).
 bool have_opencv();
 

@@ -583,7 +583,19 @@ std::vector<uint8_t> read_regular_file(const std::string& path, int64_t max_byte
   return data;
 }
 
-RawImage read_image(const std::string& path, const ReadLimits& limits) {
+namespace detail {
+
+void drop_offset(RawImage& img) {
+  if (img.offset == 0) return;
+  const size_t n = img.bytes.size() - img.offset;
+  std::memmove(img.bytes.data(), img.bytes.data() + img.offset, n);
+  img.bytes.resize(n);
+  img.offset = 0;
+}
+
+}  // namespace detail
+
+RawImage read_image_values(const std::string& path, const ReadLimits& limits) {
   try {
     RawImage out = dispatch(path, limits);
     // Readers that hash as they read have recorded the file; the others (TIFF, a detached
@@ -593,6 +605,12 @@ RawImage read_image(const std::string& path, const ReadLimits& limits) {
   } catch (const std::bad_alloc&) {
     throw InputError("not enough memory to load the image");
   }
+}
+
+RawImage read_image(const std::string& path, const ReadLimits& limits) {
+  RawImage out = read_image_values(path, limits);
+  detail::drop_offset(out);
+  return out;
 }
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {

@@ -10,6 +10,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "io/formats.h"
+
 namespace maskeval {
 namespace {
 
@@ -43,7 +45,7 @@ bool foreground(const ForegroundRule& r, double v) {
 // Calls f(p) with the image's values as an array of their stored type.
 template <class F>
 void with_values(const RawImage& raw, F&& f) {
-  const void* p = raw.bytes.data();
+  const void* p = raw.bytes.data() + raw.offset;
   switch (raw.type) {
     case PixelType::kU8:
       return f(static_cast<const uint8_t*>(p));
@@ -306,7 +308,8 @@ int64_t single_channel_values(const RawImage& raw) {
                      "label or greyscale images");
   }
   const int64_t n = raw.voxels();
-  if (static_cast<int64_t>(raw.bytes.size()) < n * pixel_type_size(raw.type))
+  if (raw.offset > raw.bytes.size() ||
+      static_cast<int64_t>(raw.bytes.size() - raw.offset) < n * pixel_type_size(raw.type))
     throw InputError("pixel buffer shorter than the image");
   return n;
 }
@@ -345,6 +348,7 @@ LabelImage to_labels(const RawImage& raw, const ForegroundRule& rule, Label max_
 LabelImage to_labels(RawImage&& raw, const ForegroundRule& rule, Label max_allowed) {
   if (raw.type != PixelType::kU8 || rule.binary()) return to_labels(raw, rule, max_allowed);
   const int64_t n = single_channel_values(raw);
+  detail::drop_offset(raw);  // the decoded bytes become the labels
   Label max = 0;
   const int64_t bad = first_non_label(raw.bytes.data(), n, max_allowed, max);
   if (bad >= 0) throw non_label(raw.bytes[bad], max_allowed);
@@ -352,7 +356,7 @@ LabelImage to_labels(RawImage&& raw, const ForegroundRule& rule, Label max_allow
   out.geom = std::move(raw.geom);
   out.label_bytes = 1;
   out.max_label = max;
-  out.data = std::move(raw.bytes);  // the decoded bytes are the labels
+  out.data = std::move(raw.bytes);
   out.data.resize(static_cast<size_t>(n));
   return out;
 }

@@ -498,9 +498,10 @@ bool read_small_gzip(FilePtr f, std::vector<uint8_t>& gz, FileDigest& digest) {
 }
 
 // A .nii.gz of one gzip member, held whole and inflated by libdeflate (2-3x zlib's streaming
-// inflate) straight into the image's buffer. False, with `out` untouched, where the stream
-// reader is to read it: no gzip, a member followed by anything, a size over the limits, or a
-// stream libdeflate refuses (the stream reader then gives zlib's reason).
+// inflate) straight into the image's buffer, the values left behind the header (img.offset). False,
+// with `out` untouched, where the stream reader is to read it: no gzip, a member followed by
+// anything, a size over the limits, or a stream libdeflate refuses (the stream reader then gives
+// zlib's reason).
 bool read_nifti_whole(const std::string& path, const ReadLimits& limits, RawImage& out) {
   std::vector<uint8_t> gz;
   FileDigest digest;
@@ -531,10 +532,10 @@ bool read_nifti_whole(const std::string& path, const ReadLimits& limits, RawImag
       used != gz.size() || made != all.size() ||
       std::memcmp(all.data(), hdr.data(), hdr.size()) != 0)
     return false;
-  std::memmove(all.data(), all.data() + offset, static_cast<size_t>(size));
-  all.resize(static_cast<size_t>(size));
-  if (swap) swap_bytes(all.data(), img.voxels(), pixel_type_size(img.type));
+  all.resize(static_cast<size_t>(need));  // the values stay behind the header: img.offset
+  if (swap) swap_bytes(all.data() + offset, img.voxels(), pixel_type_size(img.type));
   img.bytes = std::move(all);
+  img.offset = static_cast<size_t>(offset);
   img.geom.nifti_header = std::move(hdr);
   img.files[path] = digest;
   out = std::move(img);

@@ -14,7 +14,7 @@ namespace {
 LabelImage load_labels(const std::string& path, const ForegroundRule& rule, const RunOptions& o,
                        std::map<std::string, FileDigest>& inputs) {
   try {
-    RawImage raw = read_image(path, o.read);
+    RawImage raw = read_image_values(path, o.read);  // to_labels reads the values in place
     inputs.insert(raw.files.begin(), raw.files.end());
     return to_labels(std::move(raw), rule, o.max_label);
   } catch (const InputError& e) {

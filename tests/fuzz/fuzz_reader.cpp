@@ -1,6 +1,7 @@
 // libFuzzer target for one reader: the input bytes become a file of the format MASKEVAL_FUZZ_EXT
-// names, read through read_image with small limits. InputError is the expected answer to a bad
-// file; a crash, a sanitizer report, any other exception or a wrong-sized image is a finding.
+// names, read through read_image with small limits, and as a case loads it (read_image_values,
+// whose values may lie behind a header, then to_labels). InputError is the expected answer to a
+// bad file; a crash, a sanitizer report, any other exception or a wrong-sized image is a finding.
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "maskeval/image.h"
+#include "maskeval/labels.h"
 
 #ifndef MASKEVAL_FUZZ_EXT
 #error "MASKEVAL_FUZZ_EXT must be the file extension of the reader, e.g. \".png\""
@@ -63,6 +65,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check_image(maskeval::read_image(g_path, limits), limits);
   } catch (const maskeval::InputError&) {
     // the expected answer to a bad file
+  }
+  try {
+    const maskeval::LabelImage labels =
+        maskeval::to_labels(maskeval::read_image_values(g_path, limits), {});
+    if (static_cast<int64_t>(labels.data.size()) != labels.geom.voxels() * labels.label_bytes) {
+      std::fprintf(stderr, "to_labels returned %zu bytes for %lld voxels\n", labels.data.size(),
+                   static_cast<long long>(labels.geom.voxels()));
+      abort();
+    }
+  } catch (const maskeval::InputError&) {
   }
   return 0;
 }
