@@ -1030,6 +1030,66 @@ TEST_F(IoTest, WriteNiftiFreshHeader) {
   EXPECT_FALSE(has_tmp_files());
 }
 
+// The members of a gzip file that zlib inflates one after another, and whether it ends clean.
+int gzip_members(const std::vector<uint8_t>& file, bool& clean) {
+  int members = 0;
+  size_t at = 0;
+  clean = true;
+  std::vector<uint8_t> sink(1 << 16);
+  while (at < file.size()) {
+    z_stream z{};
+    inflateInit2(&z, 15 + 16);
+    z.next_in = const_cast<uint8_t*>(file.data() + at);
+    z.avail_in = static_cast<uInt>(file.size() - at);
+    int rc = Z_OK;
+    while (rc == Z_OK) {
+      z.next_out = sink.data();
+      z.avail_out = static_cast<uInt>(sink.size());
+      rc = inflate(&z, Z_NO_FLUSH);
+    }
+    at += z.total_in;
+    inflateEnd(&z);
+    if (rc != Z_STREAM_END) return clean = false, members;
+    ++members;
+  }
+  return members;
+}
+
+// At every level: one gzip member (zlib at the fastest, libdeflate above it, where built), the
+// same bytes back through zlib and through maskeval's reader, and smaller files at higher levels.
+TEST_F(IoTest, WriteNiftiGzipAtEachLevel) {
+  Geometry g;
+  g.ndim = 3;
+  g.shape = {64, 48, 20};
+  std::vector<uint8_t> labels(64 * 48 * 20);
+  std::vector<float> map(labels.size());
+  uint32_t x = 12345;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    x = x * 1103515245u + 12345u;
+    labels[i] = (i / 700) % 3 == 0 ? static_cast<uint8_t>((x >> 16) % 4) : 0;
+    map[i] = labels[i] * 0.25f;
+  }
+  std::vector<size_t> sizes;
+  for (int level : {1, 2, 6, 9}) {
+    SCOPED_TRACE("level " + std::to_string(level));
+    write_nifti(path("l.nii.gz"), g, PixelType::kU8, labels.data(), level);
+    write_nifti(path("m.nii.gz"), g, PixelType::kF32, map.data(), level);
+    for (const char* name : {"l.nii.gz", "m.nii.gz"}) {
+      bool clean = false;
+      EXPECT_EQ(gzip_members(read_bytes(path(name)), clean), 1) << name;
+      EXPECT_TRUE(clean) << name;
+      EXPECT_EQ(gunzip(path(name)).size(), 352 + labels.size() * (name[0] == 'l' ? 1 : 4));
+    }
+    EXPECT_EQ(values_of<uint8_t>(read_image(path("l.nii.gz"))), labels);
+    EXPECT_EQ(values_of<float>(read_image(path("m.nii.gz"))), map);
+    const std::vector<uint8_t> head = gunzip(path("l.nii.gz"));
+    EXPECT_TRUE(std::equal(labels.begin(), labels.end(), head.begin() + 352));
+    sizes.push_back(read_bytes(path("m.nii.gz")).size());
+  }
+  EXPECT_LT(sizes.back(), sizes.front());
+  EXPECT_FALSE(has_tmp_files());
+}
+
 // Header bytes that write_nifti may change: datatype, bitpix, vox_offset, scl_slope/inter,
 // cal_max/min.
 std::vector<uint8_t> stable_header_bytes(std::vector<uint8_t> h) {
@@ -1066,8 +1126,9 @@ TEST_F(IoTest, WriteNiftiKeepsSourceHeader) {
 
       const std::vector<uint16_t> v = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
                                        12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 65535};
-      for (const char* name : {"out.nii", "out.nii.gz"}) {
-        write_nifti(path(name), source.geom, PixelType::kU16, v.data());
+      for (const auto& [name, level] :
+           {std::pair{"out.nii", 1}, {"out.nii.gz", 1}, {"out.nii.gz", 6}}) {
+        write_nifti(path(name), source.geom, PixelType::kU16, v.data(), level);
         const RawImage out = read_image(path(name));
         EXPECT_EQ(out.type, PixelType::kU16);
         EXPECT_EQ(values_of<uint16_t>(out), v);
