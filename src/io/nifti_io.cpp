@@ -10,6 +10,7 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -408,55 +409,105 @@ std::vector<uint8_t> fresh_header(const Geometry& like, const Layout** layout) {
   return bytes;
 }
 
-// Either a plain or a gzip-compressed output file, written under the temporary name.
+// The CRC-32 of gzip, continued over n more bytes (libdeflate's, several times zlib's speed,
+// where built).
+uint32_t crc32_of(uint32_t crc, const void* p, size_t n) {
+#ifdef MASKEVAL_HAVE_LIBDEFLATE
+  return libdeflate_crc32(crc, p, n);
+#else
+  const auto* b = static_cast<const Bytef*>(p);
+  for (size_t done = 0; done < n;) {
+    const uInt chunk = static_cast<uInt>(std::min<size_t>(n - done, 1u << 30));
+    crc = static_cast<uint32_t>(crc32(crc, b + done, chunk));
+    done += chunk;
+  }
+  return crc;
+#endif
+}
+
+// A gzip member's 10-byte header (no name, no time, Unix) and its 8-byte trailer.
+std::vector<uint8_t> gzip_header(int level) {
+  const uint8_t xfl = level >= 9 ? 2 : (level == 1 ? 4 : 0);
+  return {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 3};
+}
+std::array<uint8_t, 8> gzip_trailer(uint32_t crc, uint64_t bytes) {
+  const uint32_t size = static_cast<uint32_t>(bytes);  // ISIZE: the length modulo 2^32
+  return {static_cast<uint8_t>(crc),        static_cast<uint8_t>(crc >> 8),
+          static_cast<uint8_t>(crc >> 16),  static_cast<uint8_t>(crc >> 24),
+          static_cast<uint8_t>(size),       static_cast<uint8_t>(size >> 8),
+          static_cast<uint8_t>(size >> 16), static_cast<uint8_t>(size >> 24)};
+}
+
+// Either a plain or a gzip-compressed output file (one member, zlib's raw deflate stream between
+// our own header and trailer), written under the temporary name.
 class Output {
  public:
-  Output(TempFile& tmp, bool gz, int level) : tmp_(tmp) {
-    if (!gz) {
-      file_ = tmp.open();
-      return;
-    }
-    const std::string mode = "wb" + std::to_string(level) + "xe";  // x: created anew, as open()
-    gz_ = gzopen(tmp.tmp_path().c_str(), mode.c_str());
-    if (!gz_) tmp.fail("cannot create " + tmp.tmp_path() + ": " + errno_text());
-    gzbuffer(gz_, 1 << 18);
+  Output(TempFile& tmp, bool gz, int level) : tmp_(tmp), file_(tmp.open()), gz_(gz) {
+    if (!gz_) return;
+    if (deflateInit2(&zs_, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+      tmp.fail("cannot initialise zlib");
+    open_ = true;
+    out_.resize(1 << 18);
+    put(gzip_header(level).data(), 10);
   }
   ~Output() {
-    if (gz_) gzclose(gz_);
+    if (open_) deflateEnd(&zs_);
   }
   Output(const Output&) = delete;
   Output& operator=(const Output&) = delete;
 
   void write(const void* p, int64_t n) {
     const auto* b = static_cast<const uint8_t*>(p);
+    if (!gz_) {
+      if (n > 0 && std::fwrite(b, 1, static_cast<size_t>(n), file_) != static_cast<size_t>(n))
+        tmp_.fail("write failed: " + errno_text());
+      return;
+    }
+    crc_ = crc32_of(crc_, b, static_cast<size_t>(n));
+    bytes_ += static_cast<uint64_t>(n);
     while (n > 0) {
-      const unsigned chunk = static_cast<unsigned>(std::min<int64_t>(n, 1 << 30));
-      const bool ok = gz_ ? gzwrite(gz_, b, chunk) == static_cast<int>(chunk)
-                          : std::fwrite(b, 1, chunk, file_) == chunk;
-      if (!ok) tmp_.fail("write failed: " + error_text());
+      const uInt chunk = static_cast<uInt>(std::min<int64_t>(n, 1 << 30));
+      zs_.next_in = const_cast<uint8_t*>(b);
+      zs_.avail_in = chunk;
+      deflate_all(Z_NO_FLUSH);
       b += chunk;
       n -= chunk;
     }
   }
-  // Flushes and closes (the stdio file is closed by TempFile::commit).
+  // Ends the stream (the stdio file is closed by TempFile::commit).
   void close() {
-    if (!gz_) return;
-    const int rc = gzclose(gz_);
-    gz_ = nullptr;
-    if (rc != Z_OK) tmp_.fail("write failed: " + errno_text());
+    if (!gz_ || !open_) return;
+    deflate_all(Z_FINISH);
+    deflateEnd(&zs_);
+    open_ = false;
+    const std::array<uint8_t, 8> tail = gzip_trailer(crc_, bytes_);
+    put(tail.data(), tail.size());
   }
 
  private:
-  std::string error_text() {
-    if (!gz_) return errno_text();
-    int err = Z_OK;
-    const char* msg = gzerror(gz_, &err);
-    return err == Z_ERRNO ? errno_text() : msg;
+  void put(const uint8_t* p, size_t n) {
+    if (n > 0 && std::fwrite(p, 1, n, file_) != n) tmp_.fail("write failed: " + errno_text());
+  }
+  // Deflates what is in zs_ (to the end of the stream with Z_FINISH), writing as it goes.
+  void deflate_all(int flush) {
+    int rc = Z_OK;
+    do {
+      zs_.next_out = out_.data();
+      zs_.avail_out = static_cast<uInt>(out_.size());
+      rc = deflate(&zs_, flush);
+      if (rc == Z_STREAM_ERROR) tmp_.fail("compression failed");
+      put(out_.data(), out_.size() - zs_.avail_out);
+    } while (zs_.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
   }
 
   TempFile& tmp_;
-  FILE* file_ = nullptr;
-  gzFile gz_ = nullptr;
+  FILE* file_;
+  bool gz_;
+  bool open_ = false;
+  z_stream zs_{};
+  std::vector<uint8_t> out_;
+  uint32_t crc_ = 0;
+  uint64_t bytes_ = 0;
 };
 
 #ifdef MASKEVAL_HAVE_LIBDEFLATE
@@ -558,34 +609,19 @@ void write_gzip_whole(TempFile& tmp, const std::vector<uint8_t>& head, const voi
       deflater.get(), body, static_cast<size_t>(n), packed.get(), bound);
   if (packed_bytes == 0) tmp.fail("compression failed");
   const uint16_t len = static_cast<uint16_t>(head.size());
-  const uint8_t xfl = level >= 9 ? 2 : (level == 1 ? 4 : 0);
-  std::vector<uint8_t> front = {0x1f,
-                                0x8b,
-                                8,
-                                0,
-                                0,
-                                0,
-                                0,
-                                0,
-                                xfl,
-                                3,  // gzip, no name, Unix
-                                0,  // stored block, not the last
-                                static_cast<uint8_t>(len),
-                                static_cast<uint8_t>(len >> 8),
-                                static_cast<uint8_t>(~len),
-                                static_cast<uint8_t>(~len >> 8)};
+  std::vector<uint8_t> front = gzip_header(level);
+  const uint8_t stored[5] = {0,  // a stored block, not the last
+                             static_cast<uint8_t>(len), static_cast<uint8_t>(len >> 8),
+                             static_cast<uint8_t>(~len), static_cast<uint8_t>(~len >> 8)};
+  front.insert(front.end(), stored, stored + 5);
   front.insert(front.end(), head.begin(), head.end());
-  uint32_t crc = libdeflate_crc32(0, head.data(), head.size());
-  crc = libdeflate_crc32(crc, body, static_cast<size_t>(n));
-  const uint32_t size = static_cast<uint32_t>(static_cast<uint64_t>(n) + head.size());  // mod 2^32
-  const uint8_t tail[8] = {static_cast<uint8_t>(crc),        static_cast<uint8_t>(crc >> 8),
-                           static_cast<uint8_t>(crc >> 16),  static_cast<uint8_t>(crc >> 24),
-                           static_cast<uint8_t>(size),       static_cast<uint8_t>(size >> 8),
-                           static_cast<uint8_t>(size >> 16), static_cast<uint8_t>(size >> 24)};
+  const uint32_t crc =
+      crc32_of(crc32_of(0, head.data(), head.size()), body, static_cast<size_t>(n));
+  const std::array<uint8_t, 8> tail = gzip_trailer(crc, static_cast<uint64_t>(n) + head.size());
   FILE* f = tmp.open();
   if (std::fwrite(front.data(), 1, front.size(), f) != front.size() ||
       std::fwrite(packed.get(), 1, packed_bytes, f) != packed_bytes ||
-      std::fwrite(tail, 1, sizeof tail, f) != sizeof tail)
+      std::fwrite(tail.data(), 1, tail.size(), f) != tail.size())
     tmp.fail("write failed: " + errno_text());
 }
 #endif
