@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <stdexcept>
 
 #include "maskeval/overlay.h"
@@ -345,14 +346,13 @@ std::vector<LegendEntry> agreement_legend(const AgreementPicture& p, bool over_i
                  : LegendEntry{agreement_colour(PixelState::kBackground, 0, p.raters),
                                "every rater: background"},
       {agreement_colour(PixelState::kForeground, 0, p.raters), "every rater: the same label"}};
-  std::array<bool, 256> seen{};  // the majorities of split pixels
-  bool ignored = false;
-  for (size_t i = 0; i < p.state.size(); ++i) {
-    ignored = ignored || p.state[i] == PixelState::kIgnored;
-    seen[p.majority[i]] = seen[p.majority[i]] || p.state[i] == PixelState::kSplit;
-  }
+  // The majorities of split pixels: 1..255 where split, 0 elsewhere.
+  std::array<uint8_t, 256> seen{};
+  for (const uint8_t m : p.majority) seen[m] = 1;
+  const bool ignored =
+      std::find(p.state.begin(), p.state.end(), PixelState::kIgnored) != p.state.end();
   std::vector<int> present;  // from the largest
-  for (int v = 255; v >= 0; --v)
+  for (int v = 255; v >= 1; --v)
     if (seen[v]) present.push_back(v);
   const size_t shown = std::min<size_t>(present.size(), 8);
   for (size_t k = 0; k < shown; ++k) {
@@ -485,14 +485,18 @@ void widen(int64_t& lo, int64_t& hi, int64_t size, int64_t side) {
 
 PixelBox content_box(const AgreementPicture& p, int64_t min_side) {
   int64_t x0 = p.width, y0 = p.height, x1 = 0, y1 = 0;
-  for (int64_t y = 0; y < p.height; ++y)
-    for (int64_t x = 0; x < p.width; ++x)
-      if (p.state[y * p.width + x] != PixelState::kBackground) {
-        x0 = std::min(x0, x);
-        x1 = std::max(x1, x + 1);
-        y0 = std::min(y0, y);
-        y1 = std::max(y1, y + 1);
-      }
+  const auto marked = [](PixelState s) { return s != PixelState::kBackground; };
+  for (int64_t y = 0; y < p.height; ++y) {  // each row from both ends: the box's inside unread
+    const auto row = p.state.begin() + y * p.width;
+    const auto first = std::find_if(row, row + p.width, marked);
+    if (first == row + p.width) continue;
+    const auto last = std::find_if(std::make_reverse_iterator(row + p.width),
+                                   std::make_reverse_iterator(first), marked);
+    x0 = std::min<int64_t>(x0, first - row);
+    x1 = std::max<int64_t>(x1, last.base() - row);
+    y0 = std::min(y0, y);
+    y1 = y + 1;
+  }
   if (x1 == 0) return {0, 0, p.width, p.height};
   widen(x0, x1, p.width, min_side);
   widen(y0, y1, p.height, min_side);
