@@ -415,6 +415,33 @@ TEST(Thumbnails, DrawnFromTheFilesOrSaidWhyNot) {
   EXPECT_FALSE(worklist_thumbnails(r, s, RunOptions{}, &data).at("per-label").png.empty());
 }
 
+// Fractions and probabilities written as PNG: scaled to the PNG's range and rounded half away
+// from zero (as lround), whatever comes in.
+TEST(OutputFiles, MapsScaledAndRoundedAsLround) {
+  test::TempDir d;
+  std::vector<float> map;
+  for (int k = 0; k <= 255; ++k)
+    for (float top : {255.0f, 65535.0f})
+      for (float e : {-1e-7f, 0.0f, 1e-7f}) map.push_back((k + 0.5f) / top + e);
+  for (float v : {0.0f, 1.0f, -0.5f, 2.0f, 0.49999997f, NAN}) map.push_back(v);
+  Geometry g;
+  g.shape = {static_cast<int64_t>(map.size()), 1, 1};
+  OutputFiles out;
+  out.dir = d.path() / "case";
+  out.geom = &g;
+  const RawImage u8 = read_image(out.write_fraction("f", map));
+  const RawImage u16 = read_image(out.write_probability("p", map));
+  ASSERT_EQ(u8.bytes.size(), map.size());
+  ASSERT_EQ(u16.bytes.size(), 2 * map.size());
+  for (size_t i = 0; i < map.size(); ++i) {
+    const float v = std::isnan(map[i]) ? 0.0f : std::clamp(map[i], 0.0f, 1.0f);
+    EXPECT_EQ(u8.bytes[i], std::lround(v * 255.0f)) << map[i];
+    uint16_t p;
+    std::memcpy(&p, &u16.bytes[2 * i], 2);
+    EXPECT_EQ(p, std::lround(v * 65535.0f)) << map[i];
+  }
+}
+
 TEST(ThumbnailKeeper, KeepsTheLowestSoFarAndDrawsOnlyThose) {
   ThumbnailKeeper keeper(2);
   std::vector<std::string> drawn;

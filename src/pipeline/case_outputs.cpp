@@ -56,12 +56,17 @@ std::string OutputFiles::write_labels(const std::string& name,
 
 namespace {
 
-// A map of values in [0, 1] scaled to 0..top and rounded, as unsigned integers of type T.
+// A map of values in [0, 1] scaled to 0..top and rounded half away from zero, as unsigned
+// integers of type T (NaN gives 0). The product is a float, as lround(v * top) rounds it; in
+// double, adding 1/2 to it is exact and truncating rounds it as lround does, in a loop that
+// vectorises.
 template <class T>
 std::vector<T> scaled(const std::vector<float>& map, float top) {
   std::vector<T> out(map.size());
-  for (size_t i = 0; i < map.size(); ++i)
-    out[i] = static_cast<T>(std::lround(std::clamp(map[i], 0.0f, 1.0f) * top));
+  for (size_t i = 0; i < map.size(); ++i) {
+    const float v = map[i] > 0.0f ? std::min(map[i], 1.0f) : 0.0f;
+    out[i] = static_cast<T>(static_cast<int32_t>(static_cast<double>(v * top) + 0.5));
+  }
   return out;
 }
 
