@@ -3,6 +3,9 @@
 // KiTS23.
 //
 //   maskeval_bench_io --write-inputs DIR   writes the synthetic inputs (fixed bytes) and exits
+//   maskeval_bench_io --write-floor DIR    the time (ms, best of 3) plain zlib (gzwrite) and
+//                                          libpng take to write the .nii.gz and PNG files under
+//                                          DIR again at level 1, from their decoded bytes
 //   MASKEVAL_IO_INPUTS=DIR maskeval_bench_io [--benchmark_...]   runs on them
 // Without MASKEVAL_IO_INPUTS the inputs are written to a temporary folder first. The layout of
 // DIR (png/caseK/rR.png, nii/caseK/rR.nii.gz) is what bench/io_floor.sh runs maskeval over.
@@ -16,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -120,18 +124,25 @@ fs::path inputs_dir() {
   return dir;
 }
 
-std::vector<std::string> files_of(const std::string& set) {
+bool ends_with(const std::string& s, const char* suffix) {
+  const size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+// The image files under root, sorted.
+std::vector<std::string> files_under(const fs::path& root) {
   std::vector<std::string> out;
-  const fs::path root =
-      set == "kits23" ? fs::path(MASKEVAL_SOURCE_DIR) / "data/kits23" : inputs_dir() / set;
   for (const auto& e : fs::recursive_directory_iterator(root)) {
     const std::string p = e.path().string();
-    if (e.is_regular_file() && (p.size() > 4 && (p.compare(p.size() - 4, 4, ".png") == 0 ||
-                                                 p.compare(p.size() - 7, 7, ".nii.gz") == 0)))
-      out.push_back(p);
+    if (e.is_regular_file() && (ends_with(p, ".png") || ends_with(p, ".nii.gz"))) out.push_back(p);
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+std::vector<std::string> files_of(const std::string& set) {
+  return files_under(set == "kits23" ? fs::path(MASKEVAL_SOURCE_DIR) / "data/kits23"
+                                     : inputs_dir() / set);
 }
 
 void read_file(const std::string& path, std::vector<uint8_t>& into) {
@@ -228,6 +239,103 @@ void decode_set(benchmark::State& state, Decoder decode, const std::string& set)
   state.counters["files"] = static_cast<double>(files.size());
 }
 
+// A PNG as libpng decodes it, with what writing it again needs.
+struct DecodedPng {
+  png_uint_32 width = 0, height = 0;
+  int depth = 0, colour = 0;
+  std::vector<png_color> palette;
+  std::vector<uint8_t> pixels;
+};
+
+DecodedPng read_png_plain(const std::string& path) {
+  std::vector<uint8_t> file;
+  DecodedPng d;
+  read_file(path, file);
+  PngMemory in{file.data(), 0, file.size()};
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png_create_info_struct(png);
+  if (setjmp(png_jmpbuf(png))) throw std::runtime_error("libpng: " + path);
+  png_set_read_fn(png, &in, [](png_structp p, png_bytep out, size_t n) {
+    auto* m = static_cast<PngMemory*>(png_get_io_ptr(p));
+    if (n > m->size - m->pos) png_error(p, "truncated");
+    std::memcpy(out, m->data + m->pos, n);
+    m->pos += n;
+  });
+  png_read_info(png, info);
+  png_get_IHDR(png, info, &d.width, &d.height, &d.depth, &d.colour, nullptr, nullptr, nullptr);
+  png_colorp colours = nullptr;
+  int n = 0;
+  if (png_get_PLTE(png, info, &colours, &n)) d.palette.assign(colours, colours + n);
+  const size_t stride = png_get_rowbytes(png, info);
+  d.pixels.resize(stride * d.height);
+  for (size_t y = 0; y < d.height; ++y) png_read_row(png, d.pixels.data() + y * stride, nullptr);
+  png_destroy_read_struct(&png, &info, nullptr);
+  return d;
+}
+
+// Writes the PNG as maskeval does at level 1: deflate level 1, rows unfiltered.
+void write_png_plain(const std::string& path, const DecodedPng& d) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png_create_info_struct(png);
+  if (!f || setjmp(png_jmpbuf(png))) throw std::runtime_error("libpng: " + path);
+  png_init_io(png, f);
+  png_set_compression_level(png, 1);
+  png_set_filter(png, 0, PNG_FILTER_NONE);
+  png_set_IHDR(png, info, d.width, d.height, d.depth, d.colour, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  if (!d.palette.empty())
+    png_set_PLTE(png, info, d.palette.data(), static_cast<int>(d.palette.size()));
+  png_write_info(png, info);
+  const size_t stride = d.pixels.size() / d.height;
+  for (size_t y = 0; y < d.height; ++y)
+    png_write_row(png, const_cast<uint8_t*>(d.pixels.data() + y * stride));
+  png_write_end(png, info);
+  png_destroy_write_struct(&png, &info);
+  std::fclose(f);
+}
+
+// The --write-floor figure: every file under `dir` decoded first, then written by the plain
+// libraries into a temporary folder; the best of 3 passes, in milliseconds.
+int write_floor(const fs::path& dir) {
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> volumes;
+  std::vector<DecodedPng> pictures;
+  for (const std::string& f : files_under(dir)) {
+    if (ends_with(f, ".png")) {
+      pictures.push_back(read_png_plain(f));
+    } else {
+      std::vector<uint8_t> file, out;
+      zlib_decode(f, file, out);
+      volumes.emplace_back(f, std::move(out));
+    }
+  }
+  const fs::path tmp =
+      fs::temp_directory_path() / ("maskeval-write-floor-" + std::to_string(getpid()));
+  fs::create_directories(tmp);
+  double best = 0;
+  for (int pass = 0; pass < 3; ++pass) {
+    const auto start = std::chrono::steady_clock::now();
+    int k = 0;
+    for (const auto& [name, bytes] : volumes) {
+      gzFile gz = gzopen((tmp / (std::to_string(k++) + ".nii.gz")).c_str(), "wb1");
+      gzbuffer(gz, 1 << 18);
+      for (size_t done = 0; done < bytes.size();) {
+        const unsigned n = static_cast<unsigned>(std::min<size_t>(bytes.size() - done, 1u << 30));
+        gzwrite(gz, bytes.data() + done, n);
+        done += n;
+      }
+      gzclose(gz);
+    }
+    for (const DecodedPng& d : pictures) write_png_plain(tmp / (std::to_string(k++) + ".png"), d);
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    best = pass == 0 ? ms : std::min(best, ms);
+  }
+  fs::remove_all(tmp);
+  std::printf("%.1f\n", best);
+  return 0;
+}
+
 }  // namespace
 
 BENCHMARK_CAPTURE(decode_set, floor_libpng_png, &libpng_decode, std::string("png"))
@@ -254,6 +362,7 @@ int main(int argc, char** argv) {
     write_inputs(argv[2]);
     return 0;
   }
+  if (argc == 3 && std::string(argv[1]) == "--write-floor") return write_floor(argv[2]);
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -3,9 +3,11 @@
 # (libpng; zlib's gzread and libdeflate on the same .nii.gz) and maskeval's loaders on 2D label
 # PNGs (8 cases x 4 raters, 1024x2048, 19 labels), binary .nii.gz volumes (2 cases x 4 raters,
 # 512x512x128) and the KiTS23 sample; then `agree --no-maps`, `score --no-distances` and `fuse`
-# (majority and maps) on the same files with every core (--threads $(nproc)), best of 3. Each
-# ratio is to the fastest floor, on one core, decoding the same files (every run reads each input once):
-# a ratio of 1 is a run as fast as one core can decode its inputs. Needs jq and GNU time.
+# (majority and maps) on the same files with every core (--threads $(nproc)), best of 5, and the
+# start of the program alone (`--version`). Each ratio is to the fastest floor, on one core,
+# decoding the same files (every run reads each input once), and for fuse writing its files again
+# with plain zlib and libpng at level 1: a ratio of 1 is a run as fast as one core can decode its
+# inputs (and write its outputs). Needs jq and GNU time.
 # Usage: bench/io_floor.sh BUILD_DIR ; prints Markdown tables.
 set -euo pipefail
 build="$1"
@@ -48,10 +50,10 @@ for set in png nii kits23; do
   echo "| $set | $plain | ${fast:--} | $own | $(ratio "$own" "${floor[$set]}") | $(ratio "$own" "$plain") |"
 done
 
-# best_ms ARGS...: the best wall time of 3 runs of maskeval (ms), on every core.
+# best_ms ARGS...: the best wall time of 5 runs of maskeval (ms), on every core.
 best_ms() {
   local best="" t
-  for _ in 1 2 3; do
+  for _ in 1 2 3 4 5; do
     rm -rf "$work/out"
     /usr/bin/time -f "%e" -o "$work/t" "$bin" "$@" -q --threads "$(nproc)" -o "$work/out" >/dev/null 2>&1 ||
       [ $? -eq 3 ] || { echo "maskeval $* failed" >&2; exit 1; }
@@ -60,14 +62,29 @@ best_ms() {
   done
   echo "$best"
 }
+start=""
+for _ in 1 2 3 4 5; do
+  /usr/bin/time -f "%e" -o "$work/t" "$bin" --version >/dev/null
+  t=$(awk '{ printf "%.0f", $1 * 1000 }' "$work/t")
+  if [ -z "$start" ] || [ "$t" -lt "$start" ]; then start="$t"; fi
+done
 echo
-echo "| files | command | maskeval (ms) | fastest decoding floor (ms) | ratio |"
+echo "Starting the program (\`maskeval --version\`, best of 5): $start ms"
+echo
+echo "| files | command | maskeval (ms) | floor (ms) | ratio |"
 echo "|---|---|---|---|---|"
+# The floor of a run: decoding its inputs, and for fuse also writing what it wrote (plain zlib
+# and libpng at level 1 writing the same files again from their decoded bytes, on one core).
 run() {  # SET COMMAND ARGS...
-  local set="$1" what="$2" t
+  local set="$1" what="$2" t f="${floor[$1]}" w
   shift 2
   t=$(best_ms "$@")
-  echo "| $set | $what | $t | ${floor[$set]} | $(ratio "$t" "${floor[$set]}") |"
+  if [ "$1" = fuse ]; then
+    w=$("$build/bench/maskeval_bench_io" --write-floor "$work/out/cases")
+    f=$(awk -v a="$f" -v b="$w" 'BEGIN { printf "%.1f", a + b }')
+    what="$what; floor: decoding ${floor[$set]} + writing $w"
+  fi
+  echo "| $set | $what | $t | $f | $(ratio "$t" "$f") |"
 }
 for set in png nii; do
   ext=$([ "$set" = png ] && echo png || echo nii.gz)
