@@ -166,6 +166,45 @@ SliceAxes axial_axes(const Geometry& geom) {
 
 namespace {
 
+// How many of a row's n voxels are split (the raters do not all agree) and how many are
+// unanimous foreground, 16 bytes at a time (GCC vector extensions: SSE2 on x86-64, NEON on
+// ARM), the counts kept per lane and summed at the end of the row or every 255 blocks.
+template <class L>
+void count_row(const L* const* maps, int raters, int64_t at, int64_t n, int64_t& split,
+               int64_t& fg) {
+  typedef L Vec __attribute__((vector_size(16)));
+  constexpr int64_t kLanes = 16 / sizeof(L);
+  const L* first = maps[0] + at;
+  Vec s = {}, f = {};
+  int blocks = 0;
+  auto flush = [&] {
+    for (int64_t k = 0; k < kLanes; ++k) split += s[k], fg += f[k];
+    s = Vec{};
+    f = Vec{};
+    blocks = 0;
+  };
+  int64_t x = 0;
+  for (; x + kLanes <= n; x += kLanes) {
+    Vec v, d = {};
+    std::memcpy(&v, first + x, sizeof v);
+    for (int r = 1; r < raters; ++r) {
+      Vec m;
+      std::memcpy(&m, maps[r] + at + x, sizeof m);
+      d |= m ^ v;
+    }
+    s -= reinterpret_cast<Vec>(d != 0);  // a lane of all ones where true: one more
+    f -= reinterpret_cast<Vec>((d == 0) & (v != 0));
+    if (++blocks == 255) flush();
+  }
+  flush();
+  for (; x < n; ++x) {
+    L d = 0;
+    for (int r = 1; r < raters; ++r) d |= maps[r][at + x] ^ first[x];
+    split += d != 0;
+    fg += d == 0 && first[x] != 0;
+  }
+}
+
 // The picture of a case whose labels are of type L (the votes read straight from the maps).
 template <class L>
 AgreementPicture picture_of(const CaseView& view, int raters, const Geometry& geom,
@@ -194,9 +233,11 @@ AgreementPicture picture_of(const CaseView& view, int raters, const Geometry& ge
     }
     return most;
   };
-  // A row's votes rater by rater, each loop over the row simple enough to vectorise.
+  // A row's votes rater by rater, each loop over the row simple enough to vectorise; a row
+  // within one slice through count_row.
   std::vector<L> differs;
   auto rows = [&](int64_t at, int64_t n, int64_t* split, int64_t* fg, bool per_voxel) {
+    if (!per_voxel) return count_row(maps.data(), raters, at, n, *split, *fg);
     differs.assign(n, 0);
     const L* first = maps[0] + at;
     for (int r = 1; r < raters; ++r) {
