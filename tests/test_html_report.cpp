@@ -239,6 +239,58 @@ TEST(AgreementPicture, ShowsTheSliceOfMostDisagreement) {
   EXPECT_EQ(q.majority, p.majority);
 }
 
+// The slice of most disagreement (else most foreground) against a count voxel by voxel, on rows
+// long enough for the vector loop's every part (4103 voxels: 256 blocks of 16 and a tail), for
+// 8- and 16-bit label maps.
+TEST(AgreementPicture, MostDisputedSliceOfLongRows) {
+  Geometry g;
+  g.ndim = 3;
+  g.shape = {4103, 2, 4};
+  const int64_t n = 4103 * 2 * 4, per_slice = 4103 * 2;
+  uint32_t x = 7;
+  auto next = [&] { return x = x * 1664525u + 1013904223u, x >> 8; };
+  std::set<int> bests;
+  for (int trial = 0; trial < 6; ++trial) {
+    std::vector<std::vector<uint16_t>> maps(3, std::vector<uint16_t>(n, 0));
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t z = i / per_slice;
+      const bool marked = next() % 8 < static_cast<uint32_t>(z + trial) % 5;
+      for (auto& m : maps) m[i] = marked ? (trial % 2 ? 300 : 2) : 0;
+      if (next() % 97 < static_cast<uint32_t>((z * 7 + trial * 3) % 4)) maps[next() % 3][i] = 1;
+    }
+    if (trial == 4)  // slice 2 split everywhere: 256 votes in each lane of a row
+      for (int64_t i = 2 * per_slice; i < 3 * per_slice; ++i) maps[1][i] = maps[0][i] + 1;
+    if (trial == 5)  // no split voxel: the slice of most foreground
+      for (auto& m : maps) m = maps[0];
+    std::array<int64_t, 4> split{}, fg{};
+    for (int64_t i = 0; i < n; ++i) {
+      const bool s = maps[0][i] != maps[1][i] || maps[0][i] != maps[2][i];
+      split[i / per_slice] += s;
+      fg[i / per_slice] += !s && maps[0][i] != 0;
+    }
+    int best = 0;
+    for (int z = 1; z < 4; ++z)
+      if (split[z] > split[best] || (split[best] == 0 && split[z] == 0 && fg[z] > fg[best]))
+        best = z;
+    std::vector<std::vector<uint8_t>> narrow(3, std::vector<uint8_t>(n));
+    CaseView wide, small;
+    wide.voxels = small.voxels = n;
+    wide.label_bytes = 2;
+    for (int r = 0; r < 3; ++r) {
+      for (int64_t i = 0; i < n; ++i)
+        narrow[r][i] = static_cast<uint8_t>(std::min<int>(maps[r][i], 255));
+      wide.raters.push_back(maps[r].data());
+      small.raters.push_back(narrow[r].data());
+    }
+    const AgreementPicture p = agreement_picture(wide, 3, g);
+    EXPECT_EQ(p.slice, best) << "trial " << trial;
+    bests.insert(best);
+    EXPECT_EQ(p.split_pixels, split[best]) << "trial " << trial;
+    EXPECT_EQ(agreement_picture(small, 3, g).slice, best) << "trial " << trial;
+  }
+  EXPECT_GT(bests.size(), 2u);  // the trials pick different slices
+}
+
 TEST(AgreementPicture, AxialAxisFromTheNiftiHeader) {
   Geometry g = volume_geometry();
   g.nifti_header.assign(348, 0);
