@@ -806,6 +806,16 @@ TEST_F(IoTest, NiftiValuesInPlaceGiveTheSameLabels) {
     }
   }
   EXPECT_EQ(to_labels(read_image(path("be.nii.gz")), ForegroundRule{}).max_label, 320);
+  // A value over --max-label found while the values are moved down: named as it was read.
+  for (int pass = 0; pass < 2; ++pass) {
+    RawImage raw = pass ? read_image(path("u8.nii.gz")) : read_image_values(path("u8.nii.gz"));
+    try {
+      to_labels(std::move(raw), ForegroundRule{}, 2);
+      ADD_FAILURE() << "label 3 over the limit 2 accepted";
+    } catch (const InputError& e) {
+      EXPECT_TRUE(contains(e.what(), "label value 3 out of range 0..2")) << e.what();
+    }
+  }
 }
 
 TEST_F(IoTest, NiftiFloat32Image2D) {

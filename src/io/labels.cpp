@@ -10,8 +10,6 @@
 #include <type_traits>
 #include <utility>
 
-#include "io/formats.h"
-
 namespace maskeval {
 namespace {
 
@@ -120,8 +118,11 @@ bool any_non_label(const T* p, int64_t n, T top, bool& wide) {
 // The index of the first integer that is no label, or -1, and `max` the largest label; a block
 // at a time, each block's least and largest value checked once (the block is searched for the
 // value only when it holds one).
+// With `move_to` (at or below p, in the same buffer), each block checked is then moved there
+// while in cache; the block holding the first value that is no label is left where it was.
 template <class T>
-int64_t first_non_label(const T* p, int64_t n, Label max_allowed, Label& max) {
+int64_t first_non_label(const T* p, int64_t n, Label max_allowed, Label& max,
+                        T* move_to = nullptr) {
   constexpr int64_t kBlock = 4096;
   max = 0;
   for (int64_t at = 0; at < n; at += kBlock) {
@@ -135,6 +136,7 @@ int64_t first_non_label(const T* p, int64_t n, Label max_allowed, Label& max) {
       for (int64_t i = at; i < end; ++i)
         if (!is_label(p[i], max_allowed)) return i;
     max = std::max(max, static_cast<Label>(hi));
+    if (move_to) std::memmove(move_to + at, p + at, static_cast<size_t>(end - at) * sizeof(T));
   }
   return -1;
 }
@@ -348,16 +350,19 @@ LabelImage to_labels(const RawImage& raw, const ForegroundRule& rule, Label max_
 LabelImage to_labels(RawImage&& raw, const ForegroundRule& rule, Label max_allowed) {
   if (raw.type != PixelType::kU8 || rule.binary()) return to_labels(raw, rule, max_allowed);
   const int64_t n = single_channel_values(raw);
-  detail::drop_offset(raw);  // the decoded bytes become the labels
+  // The decoded bytes become the labels, checked and moved down past a header in one pass.
+  uint8_t* values = raw.bytes.data() + raw.offset;
   Label max = 0;
-  const int64_t bad = first_non_label(raw.bytes.data(), n, max_allowed, max);
-  if (bad >= 0) throw non_label(raw.bytes[bad], max_allowed);
+  const int64_t bad =
+      first_non_label(values, n, max_allowed, max, raw.offset ? raw.bytes.data() : nullptr);
+  if (bad >= 0) throw non_label(values[bad], max_allowed);
+  raw.bytes.resize(static_cast<size_t>(n));
+  raw.offset = 0;
   LabelImage out;
   out.geom = std::move(raw.geom);
   out.label_bytes = 1;
   out.max_label = max;
   out.data = std::move(raw.bytes);
-  out.data.resize(static_cast<size_t>(n));
   return out;
 }
 
