@@ -167,9 +167,17 @@ struct PngMemory {
   size_t pos, size;
 };
 
-// The file read whole, then decoded by libpng row by row into `pixels`: what a plain program does.
-size_t libpng_decode(const std::string& path, std::vector<uint8_t>& file,
-                     std::vector<uint8_t>& pixels) {
+// A PNG as libpng decodes it, with what writing it again needs.
+struct DecodedPng {
+  png_uint_32 width = 0, height = 0;
+  int depth = 0, colour = 0;
+  std::vector<png_color> palette;
+  std::vector<uint8_t> pixels;
+};
+
+// The file read whole into `file`, then decoded by libpng row by row into d.pixels (reused):
+// what a plain program does.
+void decode_png(const std::string& path, std::vector<uint8_t>& file, DecodedPng& d) {
   read_file(path, file);
   PngMemory in{file.data(), 0, file.size()};
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
@@ -182,10 +190,22 @@ size_t libpng_decode(const std::string& path, std::vector<uint8_t>& file,
     m->pos += n;
   });
   png_read_info(png, info);
-  const size_t stride = png_get_rowbytes(png, info), rows = png_get_image_height(png, info);
-  pixels.resize(stride * rows);
-  for (size_t y = 0; y < rows; ++y) png_read_row(png, pixels.data() + y * stride, nullptr);
+  png_get_IHDR(png, info, &d.width, &d.height, &d.depth, &d.colour, nullptr, nullptr, nullptr);
+  png_colorp colours = nullptr;
+  int n = 0;
+  if (png_get_PLTE(png, info, &colours, &n)) d.palette.assign(colours, colours + n);
+  const size_t stride = png_get_rowbytes(png, info);
+  d.pixels.resize(stride * d.height);
+  for (size_t y = 0; y < d.height; ++y) png_read_row(png, d.pixels.data() + y * stride, nullptr);
   png_destroy_read_struct(&png, &info, nullptr);
+}
+
+size_t libpng_decode(const std::string& path, std::vector<uint8_t>& file,
+                     std::vector<uint8_t>& pixels) {
+  DecodedPng d;
+  d.pixels.swap(pixels);
+  decode_png(path, file, d);
+  pixels.swap(d.pixels);
   return pixels.size();
 }
 
@@ -239,40 +259,6 @@ void decode_set(benchmark::State& state, Decoder decode, const std::string& set)
   state.counters["files"] = static_cast<double>(files.size());
 }
 
-// A PNG as libpng decodes it, with what writing it again needs.
-struct DecodedPng {
-  png_uint_32 width = 0, height = 0;
-  int depth = 0, colour = 0;
-  std::vector<png_color> palette;
-  std::vector<uint8_t> pixels;
-};
-
-DecodedPng read_png_plain(const std::string& path) {
-  std::vector<uint8_t> file;
-  DecodedPng d;
-  read_file(path, file);
-  PngMemory in{file.data(), 0, file.size()};
-  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-  png_infop info = png_create_info_struct(png);
-  if (setjmp(png_jmpbuf(png))) throw std::runtime_error("libpng: " + path);
-  png_set_read_fn(png, &in, [](png_structp p, png_bytep out, size_t n) {
-    auto* m = static_cast<PngMemory*>(png_get_io_ptr(p));
-    if (n > m->size - m->pos) png_error(p, "truncated");
-    std::memcpy(out, m->data + m->pos, n);
-    m->pos += n;
-  });
-  png_read_info(png, info);
-  png_get_IHDR(png, info, &d.width, &d.height, &d.depth, &d.colour, nullptr, nullptr, nullptr);
-  png_colorp colours = nullptr;
-  int n = 0;
-  if (png_get_PLTE(png, info, &colours, &n)) d.palette.assign(colours, colours + n);
-  const size_t stride = png_get_rowbytes(png, info);
-  d.pixels.resize(stride * d.height);
-  for (size_t y = 0; y < d.height; ++y) png_read_row(png, d.pixels.data() + y * stride, nullptr);
-  png_destroy_read_struct(&png, &info, nullptr);
-  return d;
-}
-
 // Writes the PNG as maskeval does at level 1: deflate level 1, rows unfiltered.
 void write_png_plain(const std::string& path, const DecodedPng& d) {
   FILE* f = std::fopen(path.c_str(), "wb");
@@ -302,7 +288,9 @@ int write_floor(const fs::path& dir) {
   std::vector<DecodedPng> pictures;
   for (const std::string& f : files_under(dir)) {
     if (ends_with(f, ".png")) {
-      pictures.push_back(read_png_plain(f));
+      std::vector<uint8_t> file;
+      pictures.emplace_back();
+      decode_png(f, file, pictures.back());
     } else {
       std::vector<uint8_t> file, out;
       zlib_decode(f, file, out);
