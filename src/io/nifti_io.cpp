@@ -412,6 +412,7 @@ std::vector<uint8_t> fresh_header(const Geometry& like, const Layout** layout) {
 // The CRC-32 of gzip, continued over n more bytes (libdeflate's, several times zlib's speed,
 // where built).
 uint32_t crc32_of(uint32_t crc, const void* p, size_t n) {
+  if (n == 0) return crc;  // both libraries answer 0 for a null buffer, whatever crc was
 #ifdef MASKEVAL_HAVE_LIBDEFLATE
   return libdeflate_crc32(crc, p, n);
 #else
@@ -448,7 +449,12 @@ class Output {
       tmp.fail("cannot initialise zlib");
     open_ = true;
     out_.resize(1 << 18);
-    put(gzip_header(level).data(), 10);
+    try {
+      put(gzip_header(level).data(), 10);
+    } catch (...) {
+      deflateEnd(&zs_);  // the destructor does not run for a constructor that throws
+      throw;
+    }
   }
   ~Output() {
     if (open_) deflateEnd(&zs_);
@@ -587,6 +593,9 @@ bool read_nifti_whole(const std::string& path, const ReadLimits& limits, RawImag
   if (swap) swap_bytes(all.data() + offset, img.voxels(), pixel_type_size(img.type));
   img.bytes = std::move(all);
   img.offset = static_cast<size_t>(offset);
+  // Values are read in place only where they are aligned for their type (vox_offset may be any
+  // number from 348 up); the others are moved down to the buffer's start.
+  if (img.offset % static_cast<size_t>(pixel_type_size(img.type)) != 0) drop_offset(img);
   img.geom.nifti_header = std::move(hdr);
   img.files[path] = digest;
   out = std::move(img);

@@ -29,8 +29,8 @@ struct Codecs {
 };
 
 // Where the module may be: beside the running program, where an installed program has it
-// (lib/maskeval, whatever the prefix), where the build installs it, then in the build tree (the
-// tests' programs run from a folder below it).
+// (lib/maskeval, whatever the prefix), where the build installs it, then, for a program in the
+// build tree (the tests' programs run from a folder below it), there.
 std::vector<std::string> module_candidates() {
   std::vector<std::string> out;
   std::error_code ec;
@@ -40,7 +40,13 @@ std::vector<std::string> module_candidates() {
     out.push_back((self.parent_path() / MASKEVAL_CODECS_RELATIVE_DIR / kCvModule).string());
   }
   out.push_back(std::string(MASKEVAL_CODECS_INSTALL_DIR) + "/" + kCvModule);
-  out.push_back(std::string(MASKEVAL_CODECS_BUILD_DIR) + "/" + kCvModule);
+  // The build tree only for a program inside it: an installed one never loads a module from
+  // wherever it was built.
+  std::error_code ignored;
+  const std::string build =
+      std::filesystem::weakly_canonical(MASKEVAL_CODECS_BUILD_DIR, ignored).string();
+  if (!ec && !build.empty() && self.string().compare(0, build.size() + 1, build + "/") == 0)
+    out.push_back(build + "/" + kCvModule);
   return out;
 }
 
@@ -59,6 +65,7 @@ Codecs load_codecs() {
     if (c.decode && c.release) return c;
     c.error = path + ": not maskeval's OpenCV codecs module";
     c.decode = nullptr;
+    ::dlclose(lib);
   }
   if (c.error.empty()) c.error = std::string(kCvModule) + " not found beside maskeval";
   return c;
