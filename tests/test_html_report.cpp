@@ -494,6 +494,25 @@ TEST(OutputFiles, MapsScaledAndRoundedAsLround) {
   }
 }
 
+// Colour pictures at libpng's defaults (0) or a deflate level: the same pixels at every level.
+TEST(OutputFiles, ColourPngAtEachLevelKeepsItsPixels) {
+  test::TempDir d;
+  std::vector<uint8_t> rgb(300 * 200 * 3);
+  for (size_t i = 0; i < rgb.size(); ++i)
+    rgb[i] = static_cast<uint8_t>((i / 3 % 300) / 40 * 30 + i % 3);
+  std::vector<size_t> sizes;
+  for (int level : {0, 1, 9}) {
+    const std::string png = encode_png_rgb(rgb.data(), 300, 200, level);
+    test::write_text(d / "c.png", png);
+    const RawImage img = read_image(d / "c.png");
+    ASSERT_EQ(img.channels, 3);
+    EXPECT_TRUE(std::equal(rgb.begin(), rgb.end(), img.bytes.begin(), img.bytes.end())) << level;
+    sizes.push_back(png.size());
+  }
+  EXPECT_GT(sizes[1], sizes[2]);  // level 1 rows unfiltered, level 9 filtered and packed harder
+  EXPECT_THROW(encode_png_rgb(rgb.data(), 300, 200, 10), std::runtime_error);
+}
+
 TEST(ThumbnailKeeper, KeepsTheLowestSoFarAndDrawsOnlyThose) {
   ThumbnailKeeper keeper(2);
   std::vector<std::string> drawn;

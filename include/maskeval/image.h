@@ -148,9 +148,11 @@ void write_png_gray(const std::string& path, const void* pixels, int64_t width, 
 void write_png_labels(const std::string& path, const uint8_t* labels, int64_t width, int64_t height,
                       const std::map<uint8_t, std::array<uint8_t, 3>>& colours = {},
                       int level = kDefaultCompressionLevel);
-// An 8-bit RGB image (3 bytes a pixel, rows top to bottom) as PNG file bytes, in memory (for
-// pictures embedded in the HTML report). Throws std::runtime_error.
-std::string encode_png_rgb(const uint8_t* rgb, int64_t width, int64_t height);
+// An 8-bit RGB image (3 bytes a pixel, rows top to bottom) as PNG file bytes, in memory (the
+// pictures of the HTML report and the overlays). `level` 0: libpng's default level and row
+// filters (small files); 1..9: that deflate level, rows unfiltered below 6 (as the masks are
+// written). Throws std::runtime_error.
+std::string encode_png_rgb(const uint8_t* rgb, int64_t width, int64_t height, int level = 0);
 // A volume with the geometry of `like` (its NIfTI header when present, else its shape and
 // spacing) and the given pixel type (kU8, kU16 or kF32).
 void write_nifti(const std::string& path, const Geometry& like, PixelType type, const void* pixels,

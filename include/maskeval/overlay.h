@@ -106,9 +106,9 @@ std::vector<uint8_t> thumbnail_rgb(const AgreementPicture& picture,
 
 // Writes a colour PNG of one picture with its legend and caption drawn below it (at least 360
 // pixels wide, so that the legend is readable; the picture keeps its size and sits at the top
-// left). Written under a temporary name and renamed. Throws std::runtime_error (also in a build
-// without OpenCV).
+// left), at deflate `level` (--compression-level). Written under a temporary name and renamed.
+// Throws std::runtime_error (also in a build without OpenCV).
 void write_agreement_overlay(const std::string& path, const AgreementPicture& picture,
-                             const std::vector<uint8_t>* grey);
+                             const std::vector<uint8_t>* grey, int level);
 
 }  // namespace maskeval

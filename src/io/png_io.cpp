@@ -154,9 +154,13 @@ void flush_nothing(png_structp) {}
 
 // Writes one 8-bit RGB image into `out`.
 bool encode_rgb(png_structp png, png_infop info, std::string* out, const uint8_t* rgb,
-                int64_t width, int64_t height) {
+                int64_t width, int64_t height, int level) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_set_write_fn(png, out, write_to_string, flush_nothing);
+  if (level > 0) {
+    png_set_compression_level(png, level);
+    if (level < 6) png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE);
+  }
   png_set_IHDR(png, info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height), 8,
                PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                PNG_FILTER_TYPE_DEFAULT);
@@ -248,7 +252,7 @@ void write_png_labels(const std::string& path, const uint8_t* labels, int64_t wi
   detail::write_png(path, labels, width, height, 8, palette.data(), level);
 }
 
-std::string encode_png_rgb(const uint8_t* rgb, int64_t width, int64_t height) {
+std::string encode_png_rgb(const uint8_t* rgb, int64_t width, int64_t height, int level) {
   if (width <= 0 || height <= 0 || width > PNG_UINT_31_MAX || height > PNG_UINT_31_MAX)
     throw std::runtime_error("invalid PNG size " + std::to_string(width) + "x" +
                              std::to_string(height));
@@ -259,7 +263,8 @@ std::string encode_png_rgb(const uint8_t* rgb, int64_t width, int64_t height) {
   if (!ws.png || !(ws.info = png_create_info_struct(ws.png)))
     throw std::runtime_error("cannot initialise libpng");
   std::string out;
-  if (!detail::encode_rgb(ws.png, ws.info, &out, rgb, width, height))
+  if (level < 0 || level > 9) throw std::runtime_error("compression level must be 0..9");
+  if (!detail::encode_rgb(ws.png, ws.info, &out, rgb, width, height, level))
     throw std::runtime_error(std::string("PNG encoding failed: ") + error);
   return out;
 }

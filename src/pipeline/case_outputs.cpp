@@ -133,7 +133,7 @@ std::string write_picture(const CaseSpec& spec, const RunOptions& o, const Outpu
   out.prepare();
   const std::string path = (out.dir / "agreement_overlay.png").string();
   try {
-    write_agreement_overlay(path, picture, grey ? &*grey : nullptr);
+    write_agreement_overlay(path, picture, grey ? &*grey : nullptr, out.level);
   } catch (const std::exception& e) {
     throw FatalError("cannot write " + path + ": " + e.what());
   }

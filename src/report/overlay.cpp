@@ -90,7 +90,7 @@ bool overlay_supported() {
 }
 
 void write_agreement_overlay(const std::string& path, const AgreementPicture& p,
-                             const std::vector<uint8_t>* grey) {
+                             const std::vector<uint8_t>* grey, int level) {
   const int w = static_cast<int>(p.width), h = static_cast<int>(p.height);
   const std::vector<uint8_t> rgb = agreement_rgb(p, grey);
   const int width = std::max(w, kMinWidth);
@@ -105,7 +105,7 @@ void write_agreement_overlay(const std::string& path, const AgreementPicture& p,
   strip.copyTo(canvas(cv::Rect(0, h, width, strip.rows)));
   cv::Mat out;  // continuous, RGB
   cv::cvtColor(canvas, out, cv::COLOR_BGR2RGB);
-  write_file_atomic(path, encode_png_rgb(out.data, out.cols, out.rows));
+  write_file_atomic(path, encode_png_rgb(out.data, out.cols, out.rows, level));
 }
 
 }  // namespace maskeval
@@ -119,7 +119,7 @@ bool overlay_supported() {
 }
 
 void write_agreement_overlay(const std::string&, const AgreementPicture&,
-                             const std::vector<uint8_t>*) {
+                             const std::vector<uint8_t>*, int) {
   throw std::runtime_error("overlays need OpenCV; this maskeval was built without it");
 }
 
