@@ -177,8 +177,8 @@ void add_run_options(CLI::App* app, Cli& c, bool maps) {
   }
   app->add_option("-o,--out", c.run.out_dir, "Output folder")->capture_default_str();
   app->add_option("--compression-level", c.run.compression_level,
-                  "Deflate level of the masks and maps written (PNG, .nii.gz): 1 is fastest, 9 "
-                  "gives the smallest files; the content is the same at every level")
+                  "Deflate level of the masks, maps and overlays written (PNG, .nii.gz): 1 is "
+                  "fastest, 9 gives the smallest files; the content is the same at every level")
       ->check(CLI::Range(1, 9))
       ->capture_default_str();
   app->add_option("--report-memory", c.report_memory,
