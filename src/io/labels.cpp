@@ -228,7 +228,8 @@ void float_labels(const T* p, int64_t n, Label max_allowed, LabelImage& out) {
       out.label_bytes = 2;
     }
     if (out.label_bytes == 1) {
-      for (int64_t i = at; i < end; ++i) out.data[i] = static_cast<uint8_t>(p[i]);
+      uint8_t* to = out.data.data();  // held here: a byte store could alias the vector's pointer
+      for (int64_t i = at; i < end; ++i) to[i] = static_cast<uint8_t>(p[i]);
     } else {
       auto* w = reinterpret_cast<uint16_t*>(out.data.data());
       for (int64_t i = at; i < end; ++i) w[i] = static_cast<uint16_t>(p[i]);
