@@ -233,8 +233,8 @@ AgreementPicture picture_of(const CaseView& view, int raters, const Geometry& ge
     }
     return most;
   };
-  // A row's votes rater by rater, each loop over the row simple enough to vectorise; a row
-  // within one slice through count_row.
+  // A row within one slice through count_row; a row across the slices (per_voxel) rater by
+  // rater, each loop over the row simple enough to vectorise.
   std::vector<L> differs;
   auto rows = [&](int64_t at, int64_t n, int64_t* split, int64_t* fg, bool per_voxel) {
     if (!per_voxel) return count_row(maps.data(), raters, at, n, *split, *fg);
@@ -244,17 +244,10 @@ AgreementPicture picture_of(const CaseView& view, int raters, const Geometry& ge
       const L* m = maps[r] + at;
       for (int64_t x = 0; x < n; ++x) differs[x] |= m[x] ^ first[x];
     }
-    int64_t row_split = 0, row_fg = 0;
     for (int64_t x = 0; x < n; ++x) {
-      const bool s = differs[x] != 0, f = !s && first[x] != 0;
-      if (per_voxel) {
-        split[x] += s;
-        fg[x] += f;
-      }
-      row_split += s;
-      row_fg += f;
+      split[x] += differs[x] != 0;
+      fg[x] += differs[x] == 0 && first[x] != 0;
     }
-    if (!per_voxel) *split += row_split, *fg += row_fg;
   };
   // A picture row: the votes compared rater by rater, the majority counted only where split.
   std::vector<L> row_differs;

@@ -1,5 +1,5 @@
-// Thumbnails of the HTML report's worklist: each case's rater files reloaded and drawn where the
-// raters disagree (the 2D image, or a volume's axial slice of most disagreement).
+// Thumbnails of the HTML report's worklist, drawn where the raters disagree (the 2D image, or a
+// volume's axial slice of most disagreement): kept from the run, else from the files reloaded.
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
