@@ -6,6 +6,7 @@
 #include <random>
 
 #include "maskeval/counts.h"
+#include "util/simd.h"
 
 namespace maskeval {
 namespace {
@@ -66,7 +67,7 @@ std::map<Label, LabelCounts> brute_force(const CaseView& v) {
   return out;
 }
 
-void expect_matches_oracle(const CaseView& v, int threads) {
+void expect_matches_oracle_once(const CaseView& v, int threads) {
   const TupleHistogram h = cpu::count_tuples(v, threads);
   uint64_t total = 0;
   for (uint64_t c : h.unanimous_counts) total += c;
@@ -81,6 +82,17 @@ void expect_matches_oracle(const CaseView& v, int threads) {
     EXPECT_EQ(c.intersection, o.intersection) << "label " << c.label;
     EXPECT_EQ(c.votes, o.votes) << "label " << c.label;
   }
+}
+
+// Both builds of the vectorised loops (AVX2 where the CPU has it, and the baseline) against the
+// oracle.
+void expect_matches_oracle(const CaseView& v, int threads) {
+  for (bool wide : {true, false}) {
+    SCOPED_TRACE(wide && simd::wide_vectors() ? "AVX2" : "baseline vectors");
+    simd::allow_wide_vectors(wide);
+    expect_matches_oracle_once(v, threads);
+  }
+  simd::allow_wide_vectors(true);
 }
 
 std::vector<std::vector<uint16_t>> random_labels(std::mt19937& rng, int raters, int64_t n,

@@ -17,6 +17,7 @@
 #include "engine/tuple_keys.h"
 #include "maskeval/counts.h"
 #include "util/parallel.h"
+#include "util/simd.h"
 
 namespace maskeval {
 namespace {
@@ -158,37 +159,76 @@ void count_runs(const uint64_t* lo, const uint64_t* hi, int words, std::vector<u
   dense[run_key] += run;
 }
 
-// Dense path for uint8 labels, 8 voxels per 64-bit word: each voxel's key is built in two byte
-// lanes, `lo` (key bits 0..7) and `hi` (8..15); every label is below 2^bits, so after masking no
-// bit carries into the next voxel's lane.
-void count_dense_u8(const CaseView& v, int bits, int64_t begin, int64_t end, Partial& out) {
-  constexpr int kWords = kBlock / 8;
-  const int raters = v.rater_count();
-  const std::vector<Lanes> lanes = lanes_of(raters, bits);
-  uint64_t lo[kWords], hi[kWords];
-  int64_t start = begin;
-  for (; start + kBlock <= end; start += kBlock) {
-    for (int w = 0; w < kWords; ++w) lo[w] = hi[w] = 0;
-    for (int r = 0; r < raters; ++r) {
-      const uint8_t* x = static_cast<const uint8_t*>(v.raters[r]) + start;
-      const Lanes& l = lanes[r];
-      for (int w = 0; w < kWords; ++w) {
-        uint64_t word;
-        std::memcpy(&word, x + 8 * w, 8);
-        lo[w] |= (word << l.lo_shift) & l.lo_mask;
-        hi[w] |= (word << l.hi_shift >> l.hi_down) & l.hi_mask;
-      }
-    }
-    const uint64_t lo_first = (lo[0] & 0xff) * kEveryByte;
-    const uint64_t hi_first = (hi[0] & 0xff) * kEveryByte;
-    uint64_t differ = 0;
-    for (int w = 0; w < kWords; ++w) differ |= (lo[w] ^ lo_first) | (hi[w] ^ hi_first);
-    if (differ == 0) {
-      out.dense[(lo[0] & 0xff) | ((hi[0] & 0xff) << 8)] += kBlock;
-    } else {
-      count_runs(lo, hi, kWords, out.dense);
+// Dense path for uint8 labels, 32 voxels per vector of four 64-bit words: each voxel's key is
+// built in two byte lanes, `lo` (key bits 0..7) and `hi` (8..15, only when the key is wider than
+// a byte); every label is below 2^bits, so after masking no bit carries into the next voxel's
+// lane. The loop is written once and compiled for AVX2 and for the build's baseline.
+typedef uint64_t Words __attribute__((vector_size(32)));
+constexpr int kWords = kBlock / 8, kVecs = kBlock / 32;
+
+// The keys of the block at `start` into lo and hi; true when all of its voxels have one key.
+template <bool kHigh>
+MASKEVAL_ALWAYS_INLINE bool block_keys(const CaseView& v, const Lanes* lanes, int64_t start,
+                                       Words* lo, Words* hi) {
+  for (int w = 0; w < kVecs; ++w) lo[w] = Words{};
+  if (kHigh)
+    for (int w = 0; w < kVecs; ++w) hi[w] = Words{};
+  for (int r = 0; r < v.rater_count(); ++r) {
+    const uint8_t* x = static_cast<const uint8_t*>(v.raters[r]) + start;
+    const Lanes& l = lanes[r];
+    for (int w = 0; w < kVecs; ++w) {
+      Words word;
+      std::memcpy(&word, x + 32 * w, sizeof word);
+      lo[w] |= (word << l.lo_shift) & l.lo_mask;
+      if (kHigh) hi[w] |= (word << l.hi_shift >> l.hi_down) & l.hi_mask;
     }
   }
+  const uint64_t lo_first = (lo[0][0] & 0xff) * kEveryByte;
+  const uint64_t hi_first = (hi[0][0] & 0xff) * kEveryByte;
+  Words differ = {};
+  for (int w = 0; w < kVecs; ++w) {
+    differ |= lo[w] ^ lo_first;
+    if (kHigh) differ |= hi[w] ^ hi_first;
+  }
+  return (differ[0] | differ[1] | differ[2] | differ[3]) == 0;
+}
+
+// The whole blocks of [begin, end); returns where the last partial block starts.
+template <bool kHigh>
+MASKEVAL_ALWAYS_INLINE int64_t dense_u8_blocks(const CaseView& v, const Lanes* lanes, int64_t begin,
+                                               int64_t end, Partial& out) {
+  Words lo[kVecs], hi[kVecs] = {};
+  int64_t start = begin;
+  for (; start + kBlock <= end; start += kBlock) {
+    if (block_keys<kHigh>(v, lanes, start, lo, hi)) {
+      out.dense[(lo[0][0] & 0xff) | ((hi[0][0] & 0xff) << 8)] += kBlock;
+    } else {
+      count_runs(reinterpret_cast<const uint64_t*>(lo), reinterpret_cast<const uint64_t*>(hi),
+                 kWords, out.dense);
+    }
+  }
+  return start;
+}
+
+MASKEVAL_AVX2 int64_t dense_u8_blocks_avx2(bool high, const CaseView& v, const Lanes* lanes,
+                                           int64_t begin, int64_t end, Partial& out) {
+  return high ? dense_u8_blocks<true>(v, lanes, begin, end, out)
+              : dense_u8_blocks<false>(v, lanes, begin, end, out);
+}
+
+int64_t dense_u8_blocks_baseline(bool high, const CaseView& v, const Lanes* lanes, int64_t begin,
+                                 int64_t end, Partial& out) {
+  return high ? dense_u8_blocks<true>(v, lanes, begin, end, out)
+              : dense_u8_blocks<false>(v, lanes, begin, end, out);
+}
+
+void count_dense_u8(const CaseView& v, int bits, int64_t begin, int64_t end, Partial& out) {
+  const int raters = v.rater_count();
+  const std::vector<Lanes> lanes = lanes_of(raters, bits);
+  const bool high = raters * bits > 8;
+  const int64_t start = simd::wide_vectors()
+                            ? dense_u8_blocks_avx2(high, v, lanes.data(), begin, end, out)
+                            : dense_u8_blocks_baseline(high, v, lanes.data(), begin, end, out);
   // The last partial block, voxel by voxel.
   for (int64_t i = start; i < end; ++i) {
     uint32_t key = 0;
