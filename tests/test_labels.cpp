@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "maskeval/labels.h"
+#include "util/simd.h"
 
 namespace maskeval {
 namespace {
@@ -168,6 +169,62 @@ TEST(ToLabels, EveryStoredTypeConvertsAsDefined) {
   expect_conversion_as_defined<int64_t>(PixelType::kI64, -1);
   expect_conversion_as_defined<float>(PixelType::kF32, -1);
   expect_conversion_as_defined<double>(PixelType::kF64, -1);
+}
+
+// Float values that are, and are not, labels, at every place the vectorised check treats apart
+// (a vector's first and last lane, the tail, a block's start and end), with both vector widths:
+// stored exactly when they are whole numbers in range, else named.
+template <class T>
+void expect_float_labels_as_defined(PixelType type) {
+  const T inf = std::numeric_limits<T>::infinity();
+  const std::vector<T> specials = {T(0),
+                                   T(-0.0),
+                                   T(1),
+                                   T(200),
+                                   T(201),
+                                   T(255),
+                                   T(256),
+                                   T(65535),
+                                   T(65536),
+                                   T(0.5),
+                                   T(-1),
+                                   T(254.5),
+                                   T(1e-30),
+                                   T(2147483648.0),
+                                   T(4294967297.0),
+                                   inf,
+                                   -inf,
+                                   std::numeric_limits<T>::quiet_NaN()};
+  const int64_t n = 4096 + 13;
+  for (bool wide : {true, false}) {
+    simd::allow_wide_vectors(wide);
+    for (Label max : {Label{kMaxLabel}, Label{200}})
+      for (T x : specials)
+        for (int64_t at : {int64_t{0}, int64_t{7}, int64_t{15}, int64_t{16}, int64_t{4095},
+                           int64_t{4096}, int64_t{4100}, n - 1}) {
+          SCOPED_TRACE(testing::Message() << "value " << x << " at " << at << ", max " << max
+                                          << (wide ? "" : ", baseline vectors"));
+          std::vector<T> v(n, T(1));
+          v[5] = T(3);
+          v[at] = x;
+          const RawImage raw = raw_of<T>(type, v);
+          const bool label = x >= 0 && x <= T(max) && x == std::floor(x);
+          if (!label) {
+            EXPECT_THROW(to_labels(raw, ForegroundRule{}, max), InputError);
+            continue;
+          }
+          const LabelImage img = to_labels(raw, ForegroundRule{}, max);
+          EXPECT_EQ(img.label_bytes, x > 255 ? 2 : 1);
+          EXPECT_EQ(img.max_label, std::max<Label>(3, static_cast<Label>(x)));
+          for (int64_t i = 0; i < n; ++i) ASSERT_EQ(img.at(i), static_cast<Label>(v[i])) << i;
+        }
+  }
+  simd::allow_wide_vectors(true);
+}
+
+TEST(ToLabels, FloatLabelsAsDefinedWithBothVectorWidths) {
+  expect_float_labels_as_defined<float>(PixelType::kF32);
+  expect_float_labels_as_defined<double>(PixelType::kF64);
 }
 
 // The first value that is no label is the one named, wherever the block holding it begins.

@@ -10,6 +10,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "util/simd.h"
+
 namespace maskeval {
 namespace {
 
@@ -141,8 +143,66 @@ int64_t first_non_label(const T* p, int64_t n, Label max_allowed, Label& max,
   return -1;
 }
 
+// out[i] = whether value p[i], read as a double, is foreground under keep, in a loop compilers
+// vectorise (this file is built without trapping math: nothing here reads the floating-point
+// exception flags); true when a value is NaN.
+template <class T, class Keep>
+MASKEVAL_ALWAYS_INLINE bool float_foreground(const T* p, int64_t n, Keep keep, uint8_t* out) {
+  uint8_t nan = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = static_cast<double>(p[i]);
+    nan |= v != v;
+    out[i] = keep(v) ? 1 : 0;
+  }
+  return nan != 0;
+}
+
+// float_foreground under the rule, compiled for the vector width of its caller.
+template <class T>
+MASKEVAL_ALWAYS_INLINE bool float_foreground_by_rule(const T* p, int64_t n,
+                                                     const ForegroundRule& rule, uint8_t* out) {
+  const double t = rule.value;
+  using K = ForegroundRule::Kind;
+  switch (rule.kind) {
+    case K::kNonzero:
+      return float_foreground(
+          p, n, [](double v) { return v != 0; }, out);
+    case K::kEquals:
+      return float_foreground(
+          p, n, [t](double v) { return v == t; }, out);
+    case K::kLess:
+      return float_foreground(
+          p, n, [t](double v) { return v < t; }, out);
+    case K::kLessEqual:
+      return float_foreground(
+          p, n, [t](double v) { return v <= t; }, out);
+    case K::kGreater:
+      return float_foreground(
+          p, n, [t](double v) { return v > t; }, out);
+    case K::kGreaterEqual:
+      return float_foreground(
+          p, n, [t](double v) { return v >= t; }, out);
+    case K::kLabels:
+      break;
+  }
+  return float_foreground(
+      p, n, [](double) { return false; }, out);
+}
+
+template <class T>
+MASKEVAL_AVX2 bool float_foreground_avx2(const T* p, int64_t n, const ForegroundRule& rule,
+                                         uint8_t* out) {
+  return float_foreground_by_rule(p, n, rule, out);
+}
+
+template <class T>
+bool float_foreground_baseline(const T* p, int64_t n, const ForegroundRule& rule, uint8_t* out) {
+  return float_foreground_by_rule(p, n, rule, out);
+}
+
 // out[i] = whether p[i] is foreground under the rule, compared as a double (as the rule's
-// threshold is); 8- and 16-bit integers through a table of every value's answer.
+// threshold is); 8- and 16-bit integers through a table of every value's answer. Throws for a
+// NaN value.
 template <class T>
 void foreground_of(const T* p, int64_t n, const ForegroundRule& rule, uint8_t* out) {
   if constexpr (std::is_integral<T>::value && sizeof(T) <= 2) {
@@ -151,28 +211,9 @@ void foreground_of(const T* p, int64_t n, const ForegroundRule& rule, uint8_t* o
     for (size_t k = 0; k < table.size(); ++k)
       table[k] = foreground(rule, static_cast<double>(static_cast<T>(static_cast<U>(k))));
     for (int64_t i = 0; i < n; ++i) out[i] = table[static_cast<U>(p[i])];
-  } else {
-    const double t = rule.value;
-    auto fill = [&](auto keep) {
-      for (int64_t i = 0; i < n; ++i) out[i] = keep(static_cast<double>(p[i])) ? 1 : 0;
-    };
-    using K = ForegroundRule::Kind;
-    switch (rule.kind) {
-      case K::kNonzero:
-        return fill([](double v) { return v != 0; });
-      case K::kEquals:
-        return fill([t](double v) { return v == t; });
-      case K::kLess:
-        return fill([t](double v) { return v < t; });
-      case K::kLessEqual:
-        return fill([t](double v) { return v <= t; });
-      case K::kGreater:
-        return fill([t](double v) { return v > t; });
-      case K::kGreaterEqual:
-        return fill([t](double v) { return v >= t; });
-      case K::kLabels:
-        return fill([](double) { return false; });
-    }
+  } else if (simd::wide_vectors() ? float_foreground_avx2(p, n, rule, out)
+                                  : float_foreground_baseline(p, n, rule, out)) {
+    throw InputError("NaN values in a mask");
   }
 }
 
@@ -207,6 +248,45 @@ InputError non_label(double v, Label max_allowed) {
   return InputError("label value " + number(v) + " out of range 0.." + std::to_string(max_allowed));
 }
 
+// Float values stored 1 byte wide when every one is a whole number 0..top (top at most 255):
+// false otherwise (`out` then partly written). Checked W bytes at a time as any_non_label
+// checks (W the vector width the caller is compiled for), then converted by a loop compilers
+// vectorise, while the values are in cache.
+template <int W, class T>
+MASKEVAL_ALWAYS_INLINE bool narrow_small_labels(const T* p, int64_t n, T top, uint8_t* out) {
+  using I = std::conditional_t<sizeof(T) == 8, int64_t, int32_t>;
+  typedef T VT __attribute__((vector_size(W)));
+  typedef I VI __attribute__((vector_size(W)));
+  constexpr int64_t kLanes = W / sizeof(T);
+  const T round = T(1) / std::numeric_limits<T>::epsilon();
+  const VT zero = {}, vtop = zero + top, vround = zero + round;
+  VI bad = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    VT v;
+    std::memcpy(&v, p + i, sizeof v);
+    const VI in = (v >= zero) & (v <= vtop);                          // NaN is not
+    const VT c = reinterpret_cast<VT>(reinterpret_cast<VI>(v) & in);  // out of range: 0
+    bad |= v != (c + vround) - vround;
+  }
+  I any_bad = 0;
+  for (int64_t k = 0; k < kLanes; ++k) any_bad |= bad[k];
+  for (; i < n; ++i) any_bad |= !is_label(p[i], static_cast<Label>(top));
+  if (any_bad != 0) return false;
+  for (i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(p[i]);
+  return true;
+}
+
+template <class T>
+MASKEVAL_AVX2 bool narrow_small_labels_avx2(const T* p, int64_t n, T top, uint8_t* out) {
+  return narrow_small_labels<32>(p, n, top, out);
+}
+
+template <class T>
+bool narrow_small_labels_baseline(const T* p, int64_t n, T top, uint8_t* out) {
+  return narrow_small_labels<16>(p, n, top, out);
+}
+
 // Float values that must be labels, a block at a time: checked, then stored while the block is
 // still in cache (1 byte wide until a label over 255 turns up, then 2 bytes wide from there on).
 template <class T>
@@ -214,8 +294,15 @@ void float_labels(const T* p, int64_t n, Label max_allowed, LabelImage& out) {
   constexpr int64_t kBlock = 4096;
   out.label_bytes = 1;
   out.data.resize(static_cast<size_t>(n));
+  const T small_top = static_cast<T>(std::min<Label>(max_allowed, 255));
+  const bool wide_vectors = simd::wide_vectors();
   for (int64_t at = 0; at < n; at += kBlock) {
     const int64_t end = std::min(n, at + kBlock);
+    if (out.label_bytes == 1 &&
+        (wide_vectors
+             ? narrow_small_labels_avx2(p + at, end - at, small_top, out.data.data() + at)
+             : narrow_small_labels_baseline(p + at, end - at, small_top, out.data.data() + at)))
+      continue;  // the usual block: labels of one byte, stored
     bool big = false;
     if (any_non_label(p + at, end - at, static_cast<T>(max_allowed), big))
       for (int64_t i = at; i < end; ++i)
@@ -326,9 +413,6 @@ LabelImage to_labels(const RawImage& raw, const ForegroundRule& rule, Label max_
   with_values(raw, [&](const auto* p) {
     using T = std::remove_const_t<std::remove_pointer_t<decltype(p)>>;
     if (rule.binary()) {
-      if constexpr (std::is_floating_point<T>::value)
-        if (std::any_of(p, p + n, [](T v) { return std::isnan(v); }))
-          throw InputError("NaN values in a mask");
       out.label_bytes = 1;
       out.max_label = 1;
       out.data.resize(static_cast<size_t>(n));
