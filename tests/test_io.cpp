@@ -767,48 +767,63 @@ TEST_F(IoTest, NiftiFloat64ZeroOneLikeKits) {
 }
 
 // read_image_values may leave a .nii.gz's values behind its header; to_labels reads them there
-// to the same labels, and read_image never leaves an offset.
-TEST_F(IoTest, NiftiValuesInPlaceGiveTheSameLabels) {
+// to the same labels, and read_image never leaves an offset. `n` values per file (small ones,
+// and large ones whose buffers come from the block cache).
+void expect_values_in_place(const fs::path& dir, int64_t n) {
+  auto path = [&](const char* name) { return (dir / name).string(); };
   NiftiSpec be;
   be.big_endian = true;
   be.datatype = 4;
   be.bitpix = 16;
-  std::vector<int16_t> i16(24);
-  for (int i = 0; i < 24; ++i) i16[i] = static_cast<int16_t>(i % 5 == 0 ? 300 + i : i % 3);
+  be.dim =
+      n >= 1024 ? std::vector<int64_t>{3, 1024, n / 1024, 1} : std::vector<int64_t>{3, n, 1, 1};
+  std::vector<int16_t> i16(n);
+  for (int64_t i = 0; i < n; ++i) i16[i] = static_cast<int16_t>(i % 5 == 0 ? 300 + i % 24 : i % 3);
   write_nifti_fixture(path("be.nii.gz"), be, i16);
   NiftiSpec f64;
   f64.datatype = 64;
   f64.bitpix = 64;
-  std::vector<double> d(24, 0.0);
-  for (int i : {1, 5, 23}) d[i] = 2.0;
+  f64.dim = be.dim;
+  std::vector<double> d(n, 0.0);
+  for (int64_t i = 1; i < n; i += 4) d[i] = 2.0;
   write_nifti_fixture(path("f64.nii.gz"), f64, d);
   NiftiSpec u8;
   u8.extension = {16, 0, 0, 0, 6, 0, 0, 0, 'h', 'e', 'l', 'l', 'o', 0, 0, 0};
   u8.vox_offset = 352 + 16 + 16;  // a longer offset, with padding
-  std::vector<uint8_t> b(24);
-  for (int i = 0; i < 24; ++i) b[i] = static_cast<uint8_t>(i % 4);
+  u8.dim = be.dim;
+  std::vector<uint8_t> b(n);
+  for (int64_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>(i % 4);
   write_nifti_fixture(path("u8.nii.gz"), u8, b);
-  NiftiSpec odd = f64;  // values 3 bytes past a multiple of 8: moved down, not read misaligned
+  NiftiSpec odd = f64;  // values 3 bytes past a multiple of 8: never read misaligned
   odd.vox_offset = 355;
   write_nifti_fixture(path("odd.nii.gz"), odd, d);
   for (const char* name : {"be.nii.gz", "f64.nii.gz", "u8.nii.gz", "odd.nii.gz"}) {
+    SCOPED_TRACE(testing::Message() << name << ", " << n << " values");
     const RawImage whole = read_image(path(name));
-    EXPECT_EQ(whole.offset, 0u) << name;
+    EXPECT_EQ(whole.offset, 0u);
     RawImage values = read_image_values(path(name));
-    EXPECT_EQ(values.bytes.size() - values.offset, whole.bytes.size()) << name;
+    EXPECT_EQ(values.bytes.size() - values.offset, whole.bytes.size());
+    EXPECT_TRUE(std::equal(whole.bytes.begin(), whole.bytes.end(),
+                           values.bytes.begin() + static_cast<int64_t>(values.offset)));
 #ifdef MASKEVAL_HAVE_LIBDEFLATE
-    const std::string n = name;
-    EXPECT_EQ(values.offset, n == "u8.nii.gz" ? 384u : (n == "odd.nii.gz" ? 0u : 352u)) << name;
+    const std::string f = name;
+    const size_t expected = f == "u8.nii.gz" ? 384u : (f == "odd.nii.gz" ? 0u : 352u);
+    EXPECT_EQ(values.offset, expected);
 #endif
     const LabelImage a = to_labels(whole, ForegroundRule{});
     const LabelImage c = to_labels(values, ForegroundRule{});  // read in place
     const LabelImage m = to_labels(std::move(values), ForegroundRule{});
     for (const LabelImage* l : {&c, &m}) {
-      EXPECT_EQ(l->label_bytes, a.label_bytes) << name;
-      EXPECT_EQ(l->max_label, a.max_label) << name;
-      EXPECT_TRUE(std::equal(a.data.begin(), a.data.end(), l->data.begin(), l->data.end())) << name;
+      EXPECT_EQ(l->label_bytes, a.label_bytes);
+      EXPECT_EQ(l->max_label, a.max_label);
+      EXPECT_TRUE(std::equal(a.data.begin(), a.data.end(), l->data.begin(), l->data.end()));
     }
   }
+}
+
+TEST_F(IoTest, NiftiValuesInPlaceGiveTheSameLabels) {
+  expect_values_in_place(dir_, int64_t{1} << 21);
+  expect_values_in_place(dir_, 24);  // the files the checks below read
   EXPECT_EQ(to_labels(read_image(path("be.nii.gz")), ForegroundRule{}).max_label, 320);
   // A value over --max-label found while the values are moved down: named as it was read.
   for (int pass = 0; pass < 2; ++pass) {
