@@ -261,6 +261,54 @@ TEST(Run, PerLabelManifestPaintsInOrder) {
   EXPECT_EQ(reversed.cases[0].majority->mismatched, 1u);
 }
 
+// A per-label case's files load on several threads with the same result as on one, and the file
+// named for a failure is the first bad one in file order (raters by name, labels, files listed).
+TEST(Run, PerLabelFilesLoadInParallelAsInOrder) {
+  TempDir d;
+  for (const char* r : {"a", "b", "c"})
+    for (const char* part : {"x1", "x2", "y1", "y2"})
+      write_gray(d / (std::string("d/") + part + "_" + r + ".png"), 4, 1,
+                 {1, static_cast<uint8_t>(r[0] == 'b'), static_cast<uint8_t>(part[1] == '2'), 0});
+  std::string rows = "case,rater,path,label,role\n";
+  for (const char* r : {"a", "b", "c"})
+    for (const char* part : {"x1", "x2", "y1", "y2"})
+      rows += std::string("k,") + r + "," + part + "_" + r + ".png," +
+              (part[0] == 'x' ? "1" : "2") + ",\n";
+  test::write_text(d / "d/m.csv", rows);
+  RunOptions o = options(d);
+  std::vector<RunResult> runs;
+  for (int threads : {1, 4}) {
+    o.threads = threads;
+    runs.push_back(run_dataset(dataset_from_manifest(d / "d/m.csv"), o));
+    ASSERT_EQ(runs.back().cases.size(), 1u) << threads;
+  }
+  for (size_t l = 0; l < 2; ++l) {
+    EXPECT_EQ(runs[0].cases[0].labels[l].counts.volume, runs[1].cases[0].labels[l].counts.volume);
+    EXPECT_EQ(runs[0].cases[0].labels[l].counts.intersection,
+              runs[1].cases[0].labels[l].counts.intersection);
+  }
+  EXPECT_EQ(runs[0].cases[0].labels[0].counts.volume, (std::vector<uint64_t>{2, 3, 2}));
+  // b's second label 2 file corrupt, c's first label 1 file of another size: b's is named.
+  test::write_text(d / "d/y2_b.png", "not a png");
+  write_gray(d / "d/x1_c.png", 3, 1, {1, 0, 0});
+  for (int threads : {1, 4}) {
+    o.threads = threads;
+    const RunResult r = run_dataset(dataset_from_manifest(d / "d/m.csv"), o);
+    ASSERT_EQ(r.failed.size(), 1u) << threads;
+    EXPECT_NE(r.failed[0].file.find("y2_b.png"), std::string::npos) << r.failed[0].file;
+  }
+  // a's second label 1 file of another size, before b's corrupt one: the size is named.
+  write_gray(d / "d/x2_a.png", 2, 2, {1, 0, 0, 1});
+  for (int threads : {1, 4}) {
+    o.threads = threads;
+    const RunResult r = run_dataset(dataset_from_manifest(d / "d/m.csv"), o);
+    ASSERT_EQ(r.failed.size(), 1u) << threads;
+    EXPECT_NE(r.failed[0].file.find("x2_a.png"), std::string::npos) << r.failed[0].file;
+    EXPECT_NE(r.failed[0].reason.find("size mismatch: 2x2 here, 4x1 in"), std::string::npos)
+        << r.failed[0].reason;
+  }
+}
+
 TEST(Run, NiftiOutputsKeepTheGeometry) {
   TempDir d;
   Geometry g;
