@@ -261,9 +261,9 @@ TEST(Run, PerLabelManifestPaintsInOrder) {
   EXPECT_EQ(reversed.cases[0].majority->mismatched, 1u);
 }
 
-// A per-label case's files load on several threads with the same result as on one, and the file
-// named for a failure is the first bad one in file order (raters by name, labels, files listed).
-TEST(Run, PerLabelFilesLoadInParallelAsInOrder) {
+// A per-label case gives the same counts with any number of threads, and the file named for a
+// failure is the first bad one in file order (raters by name, labels, files as listed).
+TEST(Run, PerLabelFailureNamesTheFirstBadFileInOrder) {
   TempDir d;
   for (const char* r : {"a", "b", "c"})
     for (const char* part : {"x1", "x2", "y1", "y2"})

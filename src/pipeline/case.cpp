@@ -527,7 +527,7 @@ void process_per_label(const CaseSpec& spec, CaseContext& ctx, CaseResult& res) 
   PerLabelCase loaded;
   {
     const StageTimer t(ctx.times->decode);
-    loaded = load_per_label(spec, o, ctx.threads, res);
+    loaded = load_per_label(spec, o, res);
   }
   const Wanted w = wanted(o, loaded.has_reference);
   require_reference(w, o, loaded.has_reference, true);

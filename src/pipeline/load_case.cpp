@@ -2,8 +2,6 @@
 #include "pipeline/load_case.h"
 
 #include <algorithm>
-#include <atomic>
-#include <optional>
 #include <utility>
 
 #include "pipeline/case.h"
@@ -148,83 +146,27 @@ std::vector<Label> paint_order(const std::set<Label>& labels, const std::vector<
 
 }  // namespace
 
-namespace {
-
-// One mask to build: an entity's label, the union of its files.
-struct MaskJob {
-  std::vector<uint8_t>* into;
-  const std::vector<std::string>* files;
-  size_t first;  // the index of its first file among all the case's files
-};
-
-// What became of each file of the case, in file order.
-struct FileOutcomes {
-  std::vector<Geometry> geoms;
-  std::vector<std::optional<CaseFailure>> failures;
-  std::vector<std::map<std::string, FileDigest>> read;
-  explicit FileOutcomes(size_t n) : geoms(n), failures(n), read(n) {}
-};
-
-// Builds one mask; a file that fails or has another grid than the mask's first ends it.
-void build_mask(const MaskJob& job, const ForegroundRule& rule, const RunOptions& o,
-                FileOutcomes& out) {
-  for (size_t k = 0; k < job.files->size(); ++k) {
-    const size_t i = job.first + k;
-    try {
-      const LabelImage img = load_labels((*job.files)[k], rule, o, out.read[i]);
-      out.geoms[i] = img.geom;
-      if (k > 0 && !img.geom.same_grid(out.geoms[job.first])) return;  // named in file order
-      binary_mask_of(img, 1, *job.into, k > 0);
-    } catch (const CaseFailure& f) {
-      out.failures[i] = f;
-      return;
-    }
-  }
-}
-
-// The masks built on up to `threads` threads, each mask by one thread (a file's mask is ORed
-// into its union by the thread that owns it); the first file in file order that failed or has
-// another grid than the first file is thrown, as a serial load would.
-void build_masks(const std::vector<MaskJob>& jobs, size_t files, const ForegroundRule& rule,
-                 const RunOptions& o, int threads, PerLabelCase& c, CaseResult& res) {
-  FileOutcomes out(files);
-  std::atomic<size_t> next{0};
-  const int parts = std::max(1, std::min<int>(threads, static_cast<int>(jobs.size())));
-  parallel_ranges(parts, parts, [&](int, int64_t, int64_t) {
-    for (size_t j = next++; j < jobs.size(); j = next++) build_mask(jobs[j], rule, o, out);
-  });
-  for (size_t j = 0, i = 0; j < jobs.size(); ++j)
-    for (const std::string& f : *jobs[j].files) {
-      if (out.failures[i]) throw *out.failures[i];
-      if (i == 0) {
-        c.first_file = f;
-        c.geom = out.geoms[0];
-      }
-      require_same_grid(out.geoms[i], f, c.geom, c.first_file);
-      res.inputs.insert(out.read[i].begin(), out.read[i].end());
-      ++i;
-    }
-}
-
-}  // namespace
-
-PerLabelCase load_per_label(const CaseSpec& spec, const RunOptions& o, int threads,
-                            CaseResult& res) {
+PerLabelCase load_per_label(const CaseSpec& spec, const RunOptions& o, CaseResult& res) {
   // A file holds a binary mask: with the default rule, any nonzero value is foreground.
   ForegroundRule rule = o.foreground;
   if (rule.kind == ForegroundRule::Kind::kLabels) rule.kind = ForegroundRule::Kind::kNonzero;
   PerLabelCase c;
   const std::vector<const LabelFiles*> entities = collect_per_label(spec, c, res);
-  std::vector<MaskJob> jobs;
-  size_t files = 0;
+  auto load_mask = [&](const std::string& f, std::vector<uint8_t>& into) {
+    const LabelImage img = load_labels(f, rule, o, res.inputs);
+    if (c.first_file.empty()) {
+      c.first_file = f;
+      c.geom = img.geom;
+    }
+    require_same_grid(img.geom, f, c.geom, c.first_file);
+    binary_mask_of(img, 1, into, !into.empty());
+  };
   for (size_t i = 0; i < entities.size(); ++i)
-    for (const auto& [label, label_files] : *entities[i]) {
+    for (const auto& [label, files] : *entities[i]) {
       auto& per_entity = c.masks[static_cast<Label>(label)];
       per_entity.resize(entities.size());
-      jobs.push_back({&per_entity[i], &label_files, files});
-      files += label_files.size();
+      for (const std::string& f : files) load_mask(f, per_entity[i]);
     }
-  build_masks(jobs, files, rule, o, threads, c, res);
   res.geom = c.geom;
   for (auto& [label, per_entity] : c.masks) {
     per_entity.resize(entities.size());
@@ -245,11 +187,7 @@ PerLabelCase load_per_label(const CaseSpec& spec, const RunOptions& o, int threa
     const auto it = spec.reference.find(l);
     if (it == spec.reference.end()) continue;
     std::vector<uint8_t> mask;
-    for (const std::string& f : it->second) {
-      const LabelImage img = load_labels(f, rule, o, res.inputs);
-      require_same_grid(img.geom, f, c.geom, c.first_file);
-      binary_mask_of(img, 1, mask, !mask.empty());
-    }
+    for (const std::string& f : it->second) load_mask(f, mask);
     if (res.reference_file.empty()) res.reference_file = it->second.at(0);
     c.reference_masks.emplace_back(l, std::move(mask));
   }

@@ -37,7 +37,6 @@ struct PerLabelCase {
   std::optional<LabelImage> reference_map;
   std::vector<std::pair<Label, std::vector<uint8_t>>> reference_masks;  // in paint order
 };
-PerLabelCase load_per_label(const CaseSpec& spec, const RunOptions& o, int threads,
-                            CaseResult& res);
+PerLabelCase load_per_label(const CaseSpec& spec, const RunOptions& o, CaseResult& res);
 
 }  // namespace maskeval

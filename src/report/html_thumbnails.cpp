@@ -87,7 +87,7 @@ Thumbnail draw(const CaseResult& c, const Dataset* data, const RunOptions& o,
   if (raters < 2) throw CaseFailure{"", "fewer than two raters"};
   CaseResult scratch;
   if (per_label) {
-    const PerLabelCase loaded = load_per_label(spec, o, threads, scratch);
+    const PerLabelCase loaded = load_per_label(spec, o, scratch);
     return per_label_thumbnail(spec, o, loaded.masks, raters, loaded.geom, html);
   }
   LabelMapCase loaded = load_label_maps(spec, o, std::min(raters, threads), scratch);
