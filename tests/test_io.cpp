@@ -804,7 +804,8 @@ void expect_values_in_place(const fs::path& dir, int64_t n) {
     RawImage values = read_image_values(path(name));
     EXPECT_EQ(values.bytes.size() - values.offset, whole.bytes.size());
     EXPECT_TRUE(std::equal(whole.bytes.begin(), whole.bytes.end(),
-                           values.bytes.begin() + static_cast<int64_t>(values.offset)));
+                           values.bytes.begin() + static_cast<int64_t>(values.offset),
+                           values.bytes.end()));
 #ifdef MASKEVAL_HAVE_LIBDEFLATE
     const std::string f = name;
     const size_t expected = f == "u8.nii.gz" ? 384u : (f == "odd.nii.gz" ? 0u : 352u);

@@ -184,7 +184,7 @@ MASKEVAL_ALWAYS_INLINE bool block_keys(const CaseView& v, const Lanes* lanes, in
     }
   }
   const uint64_t lo_first = (lo[0][0] & 0xff) * kEveryByte;
-  const uint64_t hi_first = (hi[0][0] & 0xff) * kEveryByte;
+  const uint64_t hi_first = kHigh ? (hi[0][0] & 0xff) * kEveryByte : 0;
   Words differ = {};
   for (int w = 0; w < kVecs; ++w) {
     differ |= lo[w] ^ lo_first;
@@ -197,7 +197,7 @@ MASKEVAL_ALWAYS_INLINE bool block_keys(const CaseView& v, const Lanes* lanes, in
 template <bool kHigh>
 MASKEVAL_ALWAYS_INLINE int64_t dense_u8_blocks(const CaseView& v, const Lanes* lanes, int64_t begin,
                                                int64_t end, Partial& out) {
-  Words lo[kVecs], hi[kVecs] = {};
+  Words lo[kVecs], hi[kVecs] = {};  // hi stays 0 without kHigh (the keys' high byte)
   int64_t start = begin;
   for (; start + kBlock <= end; start += kBlock) {
     if (block_keys<kHigh>(v, lanes, start, lo, hi)) {

@@ -249,7 +249,7 @@ InputError non_label(double v, Label max_allowed) {
 }
 
 // Float values stored 1 byte wide when every one is a whole number 0..top (top at most 255):
-// false otherwise (`out` then partly written). Checked W bytes at a time as any_non_label
+// false otherwise (nothing written). Checked W bytes at a time as any_non_label
 // checks (W the vector width the caller is compiled for), then converted by a loop compilers
 // vectorise, while the values are in cache.
 template <int W, class T>
