@@ -336,6 +336,19 @@ TEST(AgreementPicture, AxialAxisFromTheNiftiHeader) {
   EXPECT_EQ(q.slice, p.slice);
   EXPECT_EQ(q.state, p.state);
   EXPECT_EQ(q.majority, p.majority);
+  // Slices across the second axis (y: one row of each plane each), chosen as counted here.
+  const float srow_y[3][4] = {{-1, 0, 0, 0}, {0, 0, -1, 0}, {0, -5, 0, 0}};
+  std::memcpy(g.nifti_header.data() + 280, srow_y, sizeof srow_y);
+  ASSERT_EQ(axial_axes(g).normal, 1);
+  std::array<int, 3> per_y{};
+  for (int i = 0; i < 60; ++i) per_y[i / 4 % 3] += split_at(i);
+  const auto best_y = std::max_element(per_y.begin(), per_y.end()) - per_y.begin();
+  const AgreementPicture py = agreement_picture(view, 3, g);
+  const AgreementPicture qy = agreement_picture(masks, 3, g);
+  EXPECT_EQ(py.slice, best_y);
+  EXPECT_EQ(py.split_pixels, per_y[best_y]);
+  EXPECT_EQ(qy.slice, py.slice);
+  EXPECT_EQ(qy.state, py.state);
 }
 
 TEST(AgreementPicture, ColoursCropAndDownscale) {

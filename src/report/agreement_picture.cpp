@@ -22,23 +22,34 @@ struct Strides {
 };
 
 // The slice to show: the most split voxels (the lowest slice on a tie), else the most
-// unanimous foreground, else 0. `rows(at, n, split, fg, per_voxel)` adds a row's counts (to
-// split[x] and fg[x] per voxel, or all to split[0] and fg[0]).
-template <class RowFn>
-int64_t pick_slice(const Geometry& geom, const SliceAxes& axes, const RowFn& rows) {
+// unanimous foreground, else 0. `count(at, n, split, fg)` adds to *split and *fg how many of the n
+// voxels from `at` on are split and unanimous foreground; `flags(at, n, split, fg)` sets them
+// per voxel (0 or 1). A slice across the first axis is a plane of voxels in memory, counted in
+// one call; the first axis's slices are each voxel of a row, flagged a plane at a time.
+template <class CountFn, class FlagFn>
+int64_t pick_slice(const Geometry& geom, const SliceAxes& axes, const CountFn& count,
+                   const FlagFn& flags) {
   const int64_t n = geom.shape[axes.normal];
   const int64_t nx = geom.shape[0], ny = geom.shape[1], nz = geom.shape[2];
   std::vector<int64_t> split(n), fg(n);
-  for (int64_t z = 0; z < nz; ++z)
-    for (int64_t y = 0; y < ny; ++y) {
-      const int64_t row = (z * ny + y) * nx;
-      if (axes.normal == 0) {  // a row lies across the slices
-        rows(row, nx, split.data(), fg.data(), true);
-        continue;
-      }
-      const int64_t s = axes.normal == 1 ? y : z;
-      rows(row, nx, &split[s], &fg[s], false);
+  std::vector<uint8_t> split_flags, fg_flags;
+  for (int64_t z = 0; z < nz; ++z) {
+    const int64_t plane = z * ny * nx;
+    if (axes.normal == 2) {
+      count(plane, nx * ny, &split[z], &fg[z]);
+    } else if (axes.normal == 1) {
+      for (int64_t y = 0; y < ny; ++y) count(plane + y * nx, nx, &split[y], &fg[y]);
+    } else {
+      split_flags.resize(nx * ny);
+      fg_flags.resize(nx * ny);
+      flags(plane, nx * ny, split_flags.data(), fg_flags.data());
+      for (int64_t y = 0; y < ny; ++y)
+        for (int64_t x = 0; x < nx; ++x) {
+          split[x] += split_flags[y * nx + x];
+          fg[x] += fg_flags[y * nx + x];
+        }
     }
+  }
   int64_t best = 0;
   for (int64_t s = 1; s < n; ++s)
     if (split[s] > split[best] || (split[best] == 0 && split[s] == 0 && fg[s] > fg[best])) best = s;
@@ -46,10 +57,11 @@ int64_t pick_slice(const Geometry& geom, const SliceAxes& axes, const RowFn& row
 }
 
 // The picture of the chosen slice, a row at a time: `fill(at, step, n, state, majority)`
-// paints the n voxels at, at + step, ... and returns how many are split; `rows` as in pick_slice.
-template <class FillFn, class RowFn>
+// paints the n voxels at, at + step, ... and returns how many are split; `count` and `flags` as
+// in pick_slice.
+template <class FillFn, class CountFn, class FlagFn>
 AgreementPicture build_picture(const Geometry& geom, int raters, const FillFn& fill,
-                               const RowFn& rows) {
+                               const CountFn& count, const FlagFn& flags) {
   if (raters < 1) throw std::invalid_argument("a picture of agreement needs a rater");
   AgreementPicture p;
   p.axes = geom.ndim == 3 ? axial_axes(geom) : SliceAxes{};
@@ -58,7 +70,7 @@ AgreementPicture build_picture(const Geometry& geom, int raters, const FillFn& f
   p.raters = raters;
   p.ndim = geom.ndim;
   p.slices = geom.shape[p.axes.normal];
-  if (p.slices > 1) p.slice = pick_slice(geom, p.axes, rows);
+  if (p.slices > 1) p.slice = pick_slice(geom, p.axes, count, flags);
   const Strides strides(geom);
   p.state.assign(p.width * p.height, PixelState::kBackground);
   p.majority.assign(p.width * p.height, 0);
@@ -233,11 +245,12 @@ AgreementPicture picture_of(const CaseView& view, int raters, const Geometry& ge
     }
     return most;
   };
-  // A row within one slice through count_row; a row across the slices (per_voxel) rater by
-  // rater, each loop over the row simple enough to vectorise.
+  // Counted through count_row; flagged rater by rater, each loop simple enough to vectorise.
+  auto count = [&](int64_t at, int64_t n, int64_t* split, int64_t* fg) {
+    count_row(maps.data(), raters, at, n, *split, *fg);
+  };
   std::vector<L> differs;
-  auto rows = [&](int64_t at, int64_t n, int64_t* split, int64_t* fg, bool per_voxel) {
-    if (!per_voxel) return count_row(maps.data(), raters, at, n, *split, *fg);
+  auto flags = [&](int64_t at, int64_t n, uint8_t* split, uint8_t* fg) {
     differs.assign(n, 0);
     const L* first = maps[0] + at;
     for (int r = 1; r < raters; ++r) {
@@ -245,8 +258,8 @@ AgreementPicture picture_of(const CaseView& view, int raters, const Geometry& ge
       for (int64_t x = 0; x < n; ++x) differs[x] |= m[x] ^ first[x];
     }
     for (int64_t x = 0; x < n; ++x) {
-      split[x] += differs[x] != 0;
-      fg[x] += differs[x] == 0 && first[x] != 0;
+      split[x] = differs[x] != 0;
+      fg[x] = differs[x] == 0 && first[x] != 0;
     }
   };
   // A picture row: the votes compared rater by rater, the majority counted only where split.
@@ -283,7 +296,7 @@ AgreementPicture picture_of(const CaseView& view, int raters, const Geometry& ge
     }
     return split;
   };
-  return build_picture(geom, raters, fill, rows);
+  return build_picture(geom, raters, fill, count, flags);
 }
 
 }  // namespace
@@ -325,19 +338,33 @@ AgreementPicture agreement_picture(const std::map<Label, std::vector<std::vector
       }
     }
   };
-  auto rows = [&](int64_t at, int64_t n, int64_t* split_out, int64_t* fg, bool per_voxel) {
-    votes(at, 1, n);
-    int64_t row_split = 0, row_fg = 0;
-    for (int64_t x = 0; x < n; ++x) {
-      const bool f = !split[x] && whole[x];
-      if (per_voxel) {
-        split_out[x] += split[x];
-        fg[x] += f;
+  // Split and unanimous foreground flags of n voxels in a row of memory, label by label.
+  std::vector<uint16_t> marks;
+  auto flags = [&](int64_t at, int64_t n, uint8_t* split_out, uint8_t* fg) {
+    std::fill(split_out, split_out + n, 0);
+    std::fill(fg, fg + n, 0);
+    for (const auto& [label, per_rater] : masks) {
+      marks.assign(n, 0);
+      for (int r = 0; r < raters && r < static_cast<int>(per_rater.size()); ++r) {
+        const uint8_t* m = per_rater[r].data() + at;
+        for (int64_t x = 0; x < n; ++x) marks[x] = static_cast<uint16_t>(marks[x] + (m[x] != 0));
       }
-      row_split += split[x];
-      row_fg += f;
+      for (int64_t x = 0; x < n; ++x) {
+        split_out[x] |= marks[x] > 0 && marks[x] < raters;
+        fg[x] |= marks[x] == raters;
+      }
     }
-    if (!per_voxel) *split_out += row_split, *fg += row_fg;
+    for (int64_t x = 0; x < n; ++x) fg[x] &= !split_out[x];
+  };
+  std::vector<uint8_t> row_split, row_fg;
+  auto count = [&](int64_t at, int64_t n, int64_t* split_out, int64_t* fg) {
+    row_split.resize(n);
+    row_fg.resize(n);
+    flags(at, n, row_split.data(), row_fg.data());
+    int64_t s = 0, f = 0;
+    for (int64_t x = 0; x < n; ++x) s += row_split[x], f += row_fg[x];
+    *split_out += s;
+    *fg += f;
   };
   auto fill = [&](int64_t at, int64_t step, int64_t n, PixelState* state, uint8_t* majority) {
     votes(at, step, n);
@@ -353,7 +380,7 @@ AgreementPicture agreement_picture(const std::map<Label, std::vector<std::vector
     }
     return count;
   };
-  return build_picture(geom, raters, fill, rows);
+  return build_picture(geom, raters, fill, count, flags);
 }
 
 Rgb agreement_colour(PixelState state, int majority_votes, int raters) {
