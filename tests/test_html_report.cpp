@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <set>
 
@@ -349,6 +350,40 @@ TEST(AgreementPicture, AxialAxisFromTheNiftiHeader) {
   EXPECT_EQ(py.split_pixels, per_y[best_y]);
   EXPECT_EQ(qy.slice, py.slice);
   EXPECT_EQ(qy.state, py.state);
+}
+
+// A 2D picture's states and majorities against a count by hand, with rows where the raters
+// split in most voxels (counted a rater pair at a time) and where they split in few (counted
+// voxel by voxel), with and without an ignored label.
+TEST(AgreementPicture, MajorityOfEverySplitPixelAsCountedByHand) {
+  std::mt19937 rng(5);
+  const int raters = 5, w = 64, h = 8;
+  std::vector<std::vector<uint8_t>> maps(raters, std::vector<uint8_t>(w * h, 1));
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (auto& m : maps)
+        if (y % 2 == 0 || x % 16 == 0) m[y * w + x] = static_cast<uint8_t>(rng() % 4);
+  CaseView view;
+  view.voxels = w * h;
+  view.max_label = 3;
+  for (const auto& m : maps) view.raters.push_back(m.data());
+  Geometry g;
+  g.shape = {w, h, 1};
+  for (const std::optional<Label> ignore : {std::optional<Label>{}, std::optional<Label>{2}}) {
+    const AgreementPicture p = agreement_picture(view, raters, g, ignore);
+    for (int i = 0; i < w * h; ++i) {
+      std::array<int, 4> votes{};
+      bool ignored = false;
+      for (const auto& m : maps) ++votes[m[i]], ignored |= ignore && m[i] == *ignore;
+      const int most = *std::max_element(votes.begin(), votes.end());
+      const PixelState expected = ignored         ? PixelState::kIgnored
+                                  : most < raters ? PixelState::kSplit
+                                  : maps[0][i]    ? PixelState::kForeground
+                                                  : PixelState::kBackground;
+      ASSERT_EQ(p.state[i], expected) << i;
+      ASSERT_EQ(p.majority[i], expected == PixelState::kSplit ? most : 0) << i;
+    }
+  }
 }
 
 TEST(AgreementPicture, ColoursCropAndDownscale) {
