@@ -86,14 +86,14 @@ bool is_label(T v, Label max_allowed) {
 
 // Whether a value of p[0..n) is no label 0..top (a whole number in range), and in `wide`
 // whether a label is over 255. Adding and taking away 2^(mantissa bits) rounds a value in range
-// to a whole number; written with vector types (compilers vectorise no loop of floating compares
-// that may trap), 16 bytes at a time.
-template <class T>
-bool any_non_label(const T* p, int64_t n, T top, bool& wide) {
+// to a whole number; written with vector types, W bytes at a time (W the vector width the
+// caller is compiled for).
+template <int W, class T>
+MASKEVAL_ALWAYS_INLINE bool any_non_label(const T* p, int64_t n, T top, bool& wide) {
   using I = std::conditional_t<sizeof(T) == 8, int64_t, int32_t>;
-  typedef T VT __attribute__((vector_size(16)));
-  typedef I VI __attribute__((vector_size(16)));
-  constexpr int64_t kLanes = 16 / sizeof(T);
+  typedef T VT __attribute__((vector_size(W)));
+  typedef I VI __attribute__((vector_size(W)));
+  constexpr int64_t kLanes = W / sizeof(T);
   const T round = T(1) / std::numeric_limits<T>::epsilon();
   const VT zero = {}, vtop = zero + top, vround = zero + round, v255 = zero + T(255);
   VI bad = {}, big = {};
@@ -249,31 +249,13 @@ InputError non_label(double v, Label max_allowed) {
 }
 
 // Float values stored 1 byte wide when every one is a whole number 0..top (top at most 255):
-// false otherwise (nothing written). Checked W bytes at a time as any_non_label
-// checks (W the vector width the caller is compiled for), then converted by a loop compilers
-// vectorise, while the values are in cache.
+// false otherwise (nothing written). Checked first, then converted by a loop compilers
+// vectorise while the values are in cache.
 template <int W, class T>
 MASKEVAL_ALWAYS_INLINE bool narrow_small_labels(const T* p, int64_t n, T top, uint8_t* out) {
-  using I = std::conditional_t<sizeof(T) == 8, int64_t, int32_t>;
-  typedef T VT __attribute__((vector_size(W)));
-  typedef I VI __attribute__((vector_size(W)));
-  constexpr int64_t kLanes = W / sizeof(T);
-  const T round = T(1) / std::numeric_limits<T>::epsilon();
-  const VT zero = {}, vtop = zero + top, vround = zero + round;
-  VI bad = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    VT v;
-    std::memcpy(&v, p + i, sizeof v);
-    const VI in = (v >= zero) & (v <= vtop);                          // NaN is not
-    const VT c = reinterpret_cast<VT>(reinterpret_cast<VI>(v) & in);  // out of range: 0
-    bad |= v != (c + vround) - vround;
-  }
-  I any_bad = 0;
-  for (int64_t k = 0; k < kLanes; ++k) any_bad |= bad[k];
-  for (; i < n; ++i) any_bad |= !is_label(p[i], static_cast<Label>(top));
-  if (any_bad != 0) return false;
-  for (i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(p[i]);
+  bool wide = false;
+  if (any_non_label<W>(p, n, top, wide)) return false;
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<uint8_t>(p[i]);
   return true;
 }
 
@@ -304,7 +286,7 @@ void float_labels(const T* p, int64_t n, Label max_allowed, LabelImage& out) {
              : narrow_small_labels_baseline(p + at, end - at, small_top, out.data.data() + at)))
       continue;  // the usual block: labels of one byte, stored
     bool big = false;
-    if (any_non_label(p + at, end - at, static_cast<T>(max_allowed), big))
+    if (any_non_label<16>(p + at, end - at, static_cast<T>(max_allowed), big))
       for (int64_t i = at; i < end; ++i)
         if (!is_label(p[i], max_allowed)) throw non_label(p[i], max_allowed);
     if (big && out.label_bytes == 1) {  // the labels so far, 2 bytes wide
