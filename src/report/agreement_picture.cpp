@@ -401,17 +401,17 @@ AgreementPicture agreement_picture(const std::map<Label, std::vector<std::vector
   };
   auto fill = [&](int64_t at, int64_t step, int64_t n, PixelState* state, uint8_t* majority) {
     votes(at, step, n);
-    int64_t count = 0;
+    int64_t split_voxels = 0;
     for (int64_t x = 0; x < n; ++x) {
       if (split[x]) {
         state[x] = PixelState::kSplit;
         majority[x] = static_cast<uint8_t>(std::clamp<int>(most[x], 1, 255));
-        ++count;
+        ++split_voxels;
       } else if (whole[x]) {
         state[x] = PixelState::kForeground;
       }
     }
-    return count;
+    return split_voxels;
   };
   return build_picture(geom, raters, fill, count, flags);
 }
