@@ -32,7 +32,7 @@ int64_t pick_slice(const Geometry& geom, const SliceAxes& axes, const CountFn& c
   const int64_t n = geom.shape[axes.normal];
   const int64_t nx = geom.shape[0], ny = geom.shape[1], nz = geom.shape[2];
   std::vector<int64_t> split(n), fg(n);
-  std::vector<uint8_t> split_flags, fg_flags;
+  std::vector<uint8_t> split_flags(axes.normal == 0 ? nx * ny : 0), fg_flags(split_flags.size());
   for (int64_t z = 0; z < nz; ++z) {
     const int64_t plane = z * ny * nx;
     if (axes.normal == 2) {
@@ -40,8 +40,6 @@ int64_t pick_slice(const Geometry& geom, const SliceAxes& axes, const CountFn& c
     } else if (axes.normal == 1) {
       for (int64_t y = 0; y < ny; ++y) count(plane + y * nx, nx, &split[y], &fg[y]);
     } else {
-      split_flags.resize(nx * ny);
-      fg_flags.resize(nx * ny);
       flags(plane, nx * ny, split_flags.data(), fg_flags.data());
       for (int64_t y = 0; y < ny; ++y)
         for (int64_t x = 0; x < nx; ++x) {
@@ -264,14 +262,14 @@ AgreementPicture picture_of(const CaseView& view, int raters, const Geometry& ge
   };
   // row_most[x]: how many raters vote the most voted label at voxel at + x, for up to 16.
   std::vector<uint8_t> row_most, row_votes;
-  auto row_majority = [&](const L* const* m, int r_count, int64_t at, int64_t n) {
+  auto row_majority = [&](int64_t at, int64_t n) {
     row_most.assign(n, 1);
     row_votes.resize(n);
-    for (int a = 0; a + 1 < r_count; ++a) {
+    for (int a = 0; a + 1 < raters; ++a) {
       std::fill(row_votes.begin(), row_votes.end(), 1);
-      const L* va = m[a] + at;
-      for (int b = a + 1; b < r_count; ++b) {
-        const L* vb = m[b] + at;
+      const L* va = maps[a] + at;
+      for (int b = a + 1; b < raters; ++b) {
+        const L* vb = maps[b] + at;
         for (int64_t x = 0; x < n; ++x) row_votes[x] += vb[x] == va[x];
       }
       for (int64_t x = 0; x < n; ++x) row_most[x] = std::max(row_most[x], row_votes[x]);
@@ -302,26 +300,15 @@ AgreementPicture picture_of(const CaseView& view, int raters, const Geometry& ge
     // A contiguous row split in more than an eighth of its voxels: every voxel's majority
     // counted pairwise a rater pair at a time (loops that vectorise), as majority_at counts it.
     const bool whole_row = step == 1 && raters <= 16 && differing * 8 > n;
+    if (whole_row) row_majority(at, n);
     int64_t split = 0;
-    if (whole_row) {  // the same states, without a branch per voxel (the row starts background)
-      row_majority(maps.data(), raters, at, n);
-      for (int64_t x = 0; x < n; ++x) {
-        const bool ignored = row_ignored[x] != 0, split_here = !ignored && row_differs[x] != 0;
-        state[x] = ignored      ? PixelState::kIgnored
-                   : split_here ? PixelState::kSplit
-                   : first[x]   ? PixelState::kForeground
-                                : PixelState::kBackground;
-        majority[x] = split_here ? row_most[x] : 0;
-        split += split_here;
-      }
-      return split;
-    }
     for (int64_t x = 0; x < n; ++x) {
       if (row_ignored[x]) {
         state[x] = PixelState::kIgnored;
       } else if (row_differs[x]) {
         state[x] = PixelState::kSplit;
-        majority[x] = static_cast<uint8_t>(std::clamp(majority_at(at + x * step), 1, 255));
+        const int most = whole_row ? row_most[x] : majority_at(at + x * step);
+        majority[x] = static_cast<uint8_t>(std::clamp(most, 1, 255));
         ++split;
       } else if (first[x * step] != 0) {
         state[x] = PixelState::kForeground;
