@@ -125,14 +125,19 @@ bool decode(png_structp png, png_infop info, RawImage& out, const ReadLimits& li
   return true;
 }
 
+// The deflate level, and no row filters where they cost more than they save (on labels and maps
+// at fast levels; always on palette images).
+void set_level(png_structp png, int level, bool palette) {
+  png_set_compression_level(png, level);
+  if (palette || level < 6) png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE);
+}
+
 // Writes one 8- or 16-bit image, grey, or palette with the given colours.
 bool encode(png_structp png, png_infop info, FILE* f, const uint8_t* pixels, int64_t width,
             int64_t height, int bit_depth, const png_color* palette, int level) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_init_io(png, f);
-  png_set_compression_level(png, level);
-  // Row filters cost more than they save on labels and maps at fast levels.
-  if (palette || level < 6) png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE);
+  set_level(png, level, palette != nullptr);
   png_set_IHDR(png, info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height),
                bit_depth, palette ? PNG_COLOR_TYPE_PALETTE : PNG_COLOR_TYPE_GRAY,
                PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
@@ -157,10 +162,7 @@ bool encode_rgb(png_structp png, png_infop info, std::string* out, const uint8_t
                 int64_t width, int64_t height, int level) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_set_write_fn(png, out, write_to_string, flush_nothing);
-  if (level > 0) {
-    png_set_compression_level(png, level);
-    if (level < 6) png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_NONE);
-  }
+  if (level > 0) set_level(png, level, false);  // 0: libpng's defaults
   png_set_IHDR(png, info, static_cast<png_uint_32>(width), static_cast<png_uint_32>(height), 8,
                PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                PNG_FILTER_TYPE_DEFAULT);
